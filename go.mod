@@ -1,0 +1,3 @@
+module github.com/wxcloudenv/wxcloudenv
+
+go 1.26.8

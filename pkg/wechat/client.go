@@ -1,0 +1,457 @@
+package wechat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultBaseURL is WeChat's general API domain.
+const DefaultBaseURL = "https://api.weixin.qq.com"
+
+// Defaults for the transport behaviour.
+const (
+	DefaultTimeout          = 5 * time.Second
+	DefaultRetries          = 2
+	DefaultMaxResponseBytes = 16 << 20
+	DefaultBackoffBase      = 200 * time.Millisecond
+	DefaultBackoffMax       = 2 * time.Second
+)
+
+// Client calls WeChat's cloud environment APIs. It is safe for concurrent
+// use; create one and reuse it across invocations.
+type Client struct {
+	hc          *http.Client
+	baseURLs    []*url.URL
+	timeout     time.Duration
+	retries     int
+	maxBytes    int64
+	backoffBase time.Duration
+	backoffMax  time.Duration
+	userAgent   string
+	now         func() time.Time
+}
+
+// Option configures a Client.
+type Option func(*Client) error
+
+// WithHTTPClient sets the HTTP client. Its Timeout should be zero: the
+// client bounds each attempt itself.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) error {
+		if hc == nil {
+			return errors.New("wechat: nil HTTP client")
+		}
+		c.hc = hc
+		return nil
+	}
+}
+
+// WithBaseURLs sets the base URLs, tried in order: a network error, a timeout
+// or an HTTP 5xx moves the next attempt to the next URL.
+func WithBaseURLs(urls ...string) Option {
+	return func(c *Client) error {
+		var parsed []*url.URL
+		for _, s := range urls {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			u, err := url.Parse(s)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("wechat: base URL %q is not an absolute http or https URL", RedactURLString(s))
+			}
+			if u.RawQuery != "" || u.Fragment != "" {
+				return fmt.Errorf("wechat: base URL %q must not have a query or fragment", RedactURLString(s))
+			}
+			u.Path = strings.TrimRight(u.Path, "/")
+			u.RawPath = ""
+			parsed = append(parsed, u)
+		}
+		if len(parsed) == 0 {
+			return errors.New("wechat: no base URL")
+		}
+		c.baseURLs = parsed
+		return nil
+	}
+}
+
+// WithTimeout sets the timeout of one attempt. The caller's deadline still
+// bounds every attempt.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d <= 0 {
+			return fmt.Errorf("wechat: timeout %v is not positive", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithRetries sets how many extra attempts a transient failure gets.
+func WithRetries(n int) Option {
+	return func(c *Client) error {
+		if n < 0 || n > 10 {
+			return fmt.Errorf("wechat: retries %d is outside 0..10", n)
+		}
+		c.retries = n
+		return nil
+	}
+}
+
+// WithMaxResponseBytes caps the size of an answer. A larger answer is
+// refused without being read whole.
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *Client) error {
+		if n <= 0 {
+			return fmt.Errorf("wechat: response size limit %d is not positive", n)
+		}
+		c.maxBytes = n
+		return nil
+	}
+}
+
+// WithBackoff sets the first retry delay and the largest one. Each delay
+// doubles and is jittered to between half and all of its value.
+func WithBackoff(base, maxDelay time.Duration) Option {
+	return func(c *Client) error {
+		if base < 0 || maxDelay < base {
+			return fmt.Errorf("wechat: backoff %v..%v is not a valid range", base, maxDelay)
+		}
+		c.backoffBase, c.backoffMax = base, maxDelay
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option {
+	return func(c *Client) error {
+		c.userAgent = ua
+		return nil
+	}
+}
+
+// NewClient returns a client for the default base URL with the default
+// transport behaviour, changed by opts.
+func NewClient(opts ...Option) (*Client, error) {
+	c := &Client{
+		hc:          &http.Client{Transport: defaultTransport()},
+		timeout:     DefaultTimeout,
+		retries:     DefaultRetries,
+		maxBytes:    DefaultMaxResponseBytes,
+		backoffBase: DefaultBackoffBase,
+		backoffMax:  DefaultBackoffMax,
+		userAgent:   "wxcloudenv",
+		now:         time.Now,
+	}
+	u, _ := url.Parse(DefaultBaseURL)
+	c.baseURLs = []*url.URL{u}
+	for _, opt := range opts {
+		if err := opt(c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// defaultTransport is http.DefaultTransport's configuration with a few more
+// idle connections per host, since both endpoints share one host.
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 8
+	t.ResponseHeaderTimeout = 0
+	return t
+}
+
+// Retries returns how many extra attempts a transient failure gets.
+func (c *Client) Retries() int { return c.retries }
+
+// Response is what came back from one API call, successful or not.
+type Response struct {
+	// Body is the last answer's bytes as received (nil when none was read).
+	Body []byte
+	// Attempts counts the HTTP requests made to the endpoint, retries and
+	// failover moves included; token minting is not counted.
+	Attempts int
+	// StatusCode is the HTTP status of the last answer.
+	StatusCode int
+	// Host is the host that gave the last answer or failure.
+	Host string
+	// Duration is the time the call took, backoff and minting included.
+	Duration time.Duration
+}
+
+// call describes one API request.
+type call struct {
+	op         string      // name used in errors
+	path       string      // endpoint path
+	tokenParam string      // query parameter carrying the token, "" for none
+	ts         TokenSource // source of the token, nil for none
+	body       []byte      // JSON body
+	want       string      // key that marks a successful answer without errcode
+	secrets    []string    // extra values to keep out of error texts
+}
+
+// Do posts body to path with a token from ts in the access_token query
+// parameter, with retries and failover, and checks WeChat's errcode. On
+// success the Response holds the answer as received; want names the key
+// (such as "info_list") whose presence marks a success when errcode is
+// absent. The Response is never nil, so that attempts are known on failure.
+func (c *Client) Do(ctx context.Context, op, path string, ts TokenSource, body []byte, want string) (*Response, error) {
+	return c.do(ctx, &call{op: op, path: path, tokenParam: "access_token", ts: ts, body: body, want: want})
+}
+
+func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
+	start := c.now()
+	resp := &Response{}
+	defer func() { resp.Duration = c.now().Sub(start) }()
+
+	transient := 0 // retries used
+	urlIdx := 0
+	reminted := false
+	for {
+		var tok *Token
+		var tokValue string
+		if cl.ts != nil {
+			t, err := cl.ts.Token(ctx)
+			if err != nil {
+				return resp, wrapTokenError(cl.op, err)
+			}
+			tok, tokValue = t, t.Value.Reveal()
+		}
+		var err error
+		for {
+			base := c.baseURLs[urlIdx%len(c.baseURLs)]
+			resp.Attempts++
+			resp.Host = base.Host
+			var raw []byte
+			raw, resp.StatusCode, err = c.attempt(ctx, base, cl, tokValue)
+			if err == nil {
+				resp.Body = raw
+				return resp, nil
+			}
+			var we *Error
+			if !errors.As(err, &we) || !we.Retryable || transient >= c.retries || ctx.Err() != nil {
+				break
+			}
+			switch we.Kind {
+			case KindNetwork, KindTimeout:
+				urlIdx++
+			case KindUpstream:
+				if we.StatusCode >= 500 {
+					urlIdx++
+				}
+			}
+			if !c.sleep(ctx, transient) {
+				break
+			}
+			transient++
+		}
+		inv, ok := cl.ts.(Invalidator)
+		if !reminted && ok && tok != nil && tok.Minted() && IsTokenRejected(err) {
+			inv.Invalidate(tok)
+			reminted = true
+			continue
+		}
+		return resp, err
+	}
+}
+
+// sleep waits before retry n, returning false when ctx ends first or the
+// delay would run past its deadline.
+func (c *Client) sleep(ctx context.Context, n int) bool {
+	d := c.backoffBase << n
+	if d > c.backoffMax || d <= 0 {
+		d = c.backoffMax
+	}
+	if d > 0 {
+		d = d/2 + rand.N(d/2+1)
+	}
+	if dl, ok := ctx.Deadline(); ok && c.now().Add(d).After(dl) {
+		return false
+	}
+	if d == 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// attempt makes one HTTP request and checks its answer.
+func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token string) ([]byte, int, error) {
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	u := *base
+	u.Path = base.Path + cl.path
+	if cl.tokenParam != "" {
+		u.RawQuery = cl.tokenParam + "=" + url.QueryEscape(token)
+	}
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, u.String(), bytes.NewReader(cl.body))
+	if err != nil {
+		return nil, 0, &Error{Kind: KindConfig, Op: cl.op, Message: "cannot build the request", Err: sanitize(err, c.secretsOf(cl, token)...)}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	hr, err := c.hc.Do(req)
+	if err != nil {
+		return nil, 0, c.transportError(ctx, actx, cl, err, token, 0)
+	}
+	defer hr.Body.Close()
+
+	if hr.StatusCode >= 500 {
+		io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
+		return nil, hr.StatusCode, &Error{Kind: KindUpstream, Op: cl.op, StatusCode: hr.StatusCode, Retryable: true,
+			Message: fmt.Sprintf("WeChat answered HTTP %d", hr.StatusCode)}
+	}
+	if hr.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
+		kind := KindUpstream
+		if hr.StatusCode == http.StatusTooManyRequests {
+			kind = KindRateLimit
+		}
+		return nil, hr.StatusCode, &Error{Kind: kind, Op: cl.op, StatusCode: hr.StatusCode,
+			Message: fmt.Sprintf("WeChat answered HTTP %d", hr.StatusCode)}
+	}
+	if hr.ContentLength > c.maxBytes {
+		return nil, hr.StatusCode, &Error{Kind: KindBadResponse, Op: cl.op, StatusCode: hr.StatusCode,
+			Message: fmt.Sprintf("the answer of %d bytes is over the limit of %d bytes (WECHAT_MAX_RESPONSE_BYTES)", hr.ContentLength, c.maxBytes)}
+	}
+	raw, err := c.readBody(hr)
+	if err != nil {
+		var we *Error
+		if errors.As(err, &we) {
+			we.Op = cl.op
+			we.StatusCode = hr.StatusCode
+			return nil, hr.StatusCode, we
+		}
+		return nil, hr.StatusCode, c.transportError(ctx, actx, cl, err, token, hr.StatusCode)
+	}
+	if err := checkAnswer(cl.op, raw, cl.want); err != nil {
+		err.StatusCode = hr.StatusCode
+		return raw, hr.StatusCode, err
+	}
+	return raw, hr.StatusCode, nil
+}
+
+// readBody reads an answer of at most c.maxBytes.
+func (c *Client) readBody(hr *http.Response) ([]byte, error) {
+	size := hr.ContentLength
+	if size < 0 || size > c.maxBytes {
+		size = 512
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+1))
+	n, err := buf.ReadFrom(io.LimitReader(hr.Body, c.maxBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > c.maxBytes {
+		return nil, &Error{Kind: KindBadResponse,
+			Message: fmt.Sprintf("the answer is over the limit of %d bytes (WECHAT_MAX_RESPONSE_BYTES)", c.maxBytes)}
+	}
+	return buf.Bytes(), nil
+}
+
+func (c *Client) secretsOf(cl *call, token string) []string {
+	return append([]string{token}, cl.secrets...)
+}
+
+// transportError classifies a failure to get or read an answer.
+func (c *Client) transportError(ctx, actx context.Context, cl *call, err error, token string, status int) *Error {
+	clean := sanitize(err, c.secretsOf(cl, token)...)
+	switch {
+	case ctx.Err() != nil:
+		msg := "the call ran out of time"
+		if errors.Is(ctx.Err(), context.Canceled) {
+			msg = "the call was cancelled"
+		}
+		return &Error{Kind: KindTimeout, Op: cl.op, StatusCode: status, Retryable: true, Message: msg, Err: clean}
+	case actx.Err() != nil || isTimeout(err):
+		return &Error{Kind: KindTimeout, Op: cl.op, StatusCode: status, Retryable: true,
+			Message: fmt.Sprintf("no answer within %v (WECHAT_TIMEOUT)", c.timeout), Err: clean}
+	default:
+		return &Error{Kind: KindNetwork, Op: cl.op, StatusCode: status, Retryable: true, Message: "the connection failed", Err: clean}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// checkAnswer reports a non-zero errcode as an *Error, and an answer that is
+// not a JSON object with errcode or the wanted key as bad_response.
+func checkAnswer(op string, raw []byte, want string) *Error {
+	h, err := inspect(raw, want)
+	if err != nil {
+		return &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not valid JSON", Err: err}
+	}
+	if h.hasErrCode && h.errCode != 0 {
+		return newAPIError(op, 0, h.errCode, h.errMsg)
+	}
+	if !h.hasErrCode && !h.hasWant {
+		return &Error{Kind: KindBadResponse, Op: op, Message: fmt.Sprintf("the answer has neither errcode nor %s", want)}
+	}
+	return nil
+}
+
+// header is what checkAnswer needs from an answer.
+type header struct {
+	hasErrCode bool
+	errCode    int
+	errMsg     string
+	hasWant    bool
+}
+
+// inspect validates raw as one JSON object and reads its top-level errcode,
+// errmsg and whether the key want is present and not null.
+func inspect(raw []byte, want string) (header, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil {
+		return header{}, err
+	}
+	if top == nil {
+		return header{}, errors.New("the answer is null")
+	}
+	var h header
+	if v, ok := top["errcode"]; ok {
+		if err := json.Unmarshal(v, &h.errCode); err != nil {
+			return header{}, fmt.Errorf("errcode is not an integer: %w", err)
+		}
+		h.hasErrCode = true
+	}
+	if v, ok := top["errmsg"]; ok {
+		_ = json.Unmarshal(v, &h.errMsg)
+	}
+	if v, ok := top[want]; ok && string(v) != "null" {
+		h.hasWant = true
+	}
+	return h, nil
+}
+
+// RedactURLString is RedactURL for a URL that may not parse.
+func RedactURLString(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return Redacted
+	}
+	return RedactURL(u)
+}

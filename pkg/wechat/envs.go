@@ -1,0 +1,85 @@
+package wechat
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// The two cloud environment endpoints.
+const (
+	GetEnvInfoPath               = "/tcb/getenvinfo"
+	DescribeCloudBaseRunEnvsPath = "/componenttcb/describecloudbaserunenvs"
+)
+
+// Operation names, as used in the output event and in errors.
+const (
+	OpGetEnvInfo               = "getenvinfo"
+	OpDescribeCloudBaseRunEnvs = "describecloudbaserunenvs"
+)
+
+// GetEnvInfoBody returns the request body of /tcb/getenvinfo: {"env": env},
+// or {} for every environment when env is empty.
+func GetEnvInfoBody(env string) []byte {
+	if env == "" {
+		return []byte("{}")
+	}
+	b, _ := json.Marshal(struct {
+		Env string `json:"env"`
+	}{env})
+	return b
+}
+
+// GetEnvInfoRaw calls /tcb/getenvinfo and returns the answer undecoded in
+// the Response. ts supplies an authorizer access token (or an access token).
+func (c *Client) GetEnvInfoRaw(ctx context.Context, ts TokenSource, env string) (*Response, error) {
+	return c.do(ctx, &call{op: OpGetEnvInfo, path: GetEnvInfoPath, tokenParam: "access_token", ts: ts,
+		body: GetEnvInfoBody(env), want: "info_list"})
+}
+
+// GetEnvInfo lists the cloud environments of an authorized mini program,
+// or only env when it is not empty.
+//
+// WeChat API docs: https://developers.weixin.qq.com/doc/oplatform/openApi/cloudbase-common/env-management/api_getenvinfo.html
+func (c *Client) GetEnvInfo(ctx context.Context, ts TokenSource, env string) (*EnvInfoList, *Response, error) {
+	resp, err := c.GetEnvInfoRaw(ctx, ts, env)
+	if err != nil {
+		return nil, resp, err
+	}
+	out := new(EnvInfoList)
+	if err := decodeAnswer(OpGetEnvInfo, resp, out); err != nil {
+		return nil, resp, err
+	}
+	return out, resp, nil
+}
+
+// DescribeCloudBaseRunEnvsRaw calls /componenttcb/describecloudbaserunenvs
+// and returns the answer undecoded in the Response. ts supplies a component
+// access token.
+func (c *Client) DescribeCloudBaseRunEnvsRaw(ctx context.Context, ts TokenSource) (*Response, error) {
+	return c.do(ctx, &call{op: OpDescribeCloudBaseRunEnvs, path: DescribeCloudBaseRunEnvsPath, tokenParam: "access_token", ts: ts,
+		body: []byte("{}"), want: "env_list"})
+}
+
+// DescribeCloudBaseRunEnvs lists the WeChat Cloud Run environments of a
+// third-party platform, with their databases, storages, functions, log
+// services, static storages and tags.
+//
+// WeChat API docs: https://developers.weixin.qq.com/doc/oplatform/openApi/cloudrun-batch/cloudenv-mgnt/api_getwxcloudbaserunenvs
+func (c *Client) DescribeCloudBaseRunEnvs(ctx context.Context, ts TokenSource) (*RunEnvList, *Response, error) {
+	resp, err := c.DescribeCloudBaseRunEnvsRaw(ctx, ts)
+	if err != nil {
+		return nil, resp, err
+	}
+	out := new(RunEnvList)
+	if err := decodeAnswer(OpDescribeCloudBaseRunEnvs, resp, out); err != nil {
+		return nil, resp, err
+	}
+	return out, resp, nil
+}
+
+func decodeAnswer(op string, resp *Response, out any) error {
+	if err := json.Unmarshal(resp.Body, out); err != nil {
+		return &Error{Kind: KindBadResponse, Op: op, StatusCode: resp.StatusCode, Message: "the answer does not match the documented fields", Err: err}
+	}
+	return nil
+}

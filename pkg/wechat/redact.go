@@ -1,0 +1,115 @@
+package wechat
+
+import (
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+)
+
+// Redacted is what stands in place of a secret in any text this package makes.
+const Redacted = "REDACTED"
+
+// sensitiveParams are query parameters whose values are never shown. WeChat
+// takes tokens in the query string, and its classic token endpoint takes the
+// app secret there too.
+var sensitiveParams = []string{
+	"access_token", "component_access_token", "authorizer_access_token",
+	"token", "secret", "appsecret", "component_appsecret",
+	"refresh_token", "authorizer_refresh_token", "component_verify_ticket", "ticket",
+}
+
+// RedactURL returns u as a string with the value of every sensitive query
+// parameter replaced by REDACTED, and any user info dropped.
+func RedactURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	c := *u
+	c.User = nil
+	if c.RawQuery != "" {
+		q := c.Query()
+		changed := false
+		for k := range q {
+			if isSensitiveParam(k) {
+				q[k] = []string{Redacted}
+				changed = true
+			}
+		}
+		if changed {
+			c.RawQuery = q.Encode()
+		}
+	}
+	return c.String()
+}
+
+func isSensitiveParam(name string) bool {
+	name = strings.ToLower(name)
+	for _, p := range sensitiveParams {
+		if name == p {
+			return true
+		}
+	}
+	return false
+}
+
+// sanitize rewrites the URL inside a *url.Error so that its text carries no
+// token, and removes any of the given secret values from what remains.
+func sanitize(err error, secrets ...string) error {
+	if err == nil {
+		return nil
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			ue.URL = RedactURL(u)
+		} else {
+			ue.URL = Redacted
+		}
+	}
+	text := err.Error()
+	clean := Scrub(text, secrets...)
+	if clean == text {
+		return err
+	}
+	return &scrubbedError{text: clean, err: err}
+}
+
+// scrubbedError keeps the chain of an error whose text had to be cleaned.
+type scrubbedError struct {
+	text string
+	err  error
+}
+
+func (e *scrubbedError) Error() string { return e.text }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// Scrub replaces every occurrence of each non-empty secret in s with
+// REDACTED.
+func Scrub(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if len(sec) >= 4 && strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, Redacted)
+		}
+	}
+	return s
+}
+
+// Secret is a string that never shows its value when printed with fmt,
+// logged with log/slog or encoded as JSON. Use Reveal to get the value.
+type Secret string
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }
+
+// String implements fmt.Stringer.
+func (s Secret) String() string { return Redacted }
+
+// GoString implements fmt.GoStringer.
+func (s Secret) GoString() string { return `wechat.Secret("` + Redacted + `")` }
+
+// LogValue implements slog.LogValuer.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(Redacted) }
+
+// MarshalJSON implements json.Marshaler.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`), nil }
