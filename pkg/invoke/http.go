@@ -1,0 +1,214 @@
+package invoke
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
+	scfevents "github.com/tencentyun/scf-go-lib/events"
+
+	"github.com/wxcloudenv/wxcloudenv/pkg/trigger"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+)
+
+// MaxRequestBody is the largest HTTP request body accepted, as received.
+const MaxRequestBody = 64 << 10
+
+// route is a matched HTTP route.
+type route struct {
+	name    string   // "envs", "op", "healthz"
+	op      string   // for "op"
+	methods []string // allowed methods
+}
+
+// matchRoute matches the end of path, so that stage and base-path prefixes
+// work: …/envs, …/envs/<operation>, …/healthz.
+func matchRoute(path string) (route, bool) {
+	p := strings.TrimRight(path, "/")
+	for _, op := range []string{wechat.OpGetEnvInfo, wechat.OpDescribeCloudBaseRunEnvs} {
+		if strings.HasSuffix(p, "/envs/"+op) {
+			return route{name: "op", op: op, methods: []string{http.MethodGet}}, true
+		}
+	}
+	switch {
+	case strings.HasSuffix(p, "/envs"):
+		return route{name: "envs", methods: []string{http.MethodGet, http.MethodPost}}, true
+	case strings.HasSuffix(p, "/healthz"):
+		return route{name: "healthz", methods: []string{http.MethodGet}}, true
+	}
+	return route{}, false
+}
+
+// httpAnswer is an HTTP answer before it is shaped for the platform.
+type httpAnswer struct {
+	status int
+	header map[string]string
+	body   []byte
+}
+
+func errorAnswer(status int, code, msg string) httpAnswer {
+	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	return httpAnswer{status: status, body: b}
+}
+
+// serveHTTP answers an HTTP trigger. Rejections (401, 404, 405, 413, 400,
+// in that order of checking) make no upstream call.
+func (inv *invocation) serveHTTP(ctx context.Context) ([]byte, error) {
+	hr := inv.req.HTTP
+	a, ev := inv.answerHTTP(ctx, hr)
+	inv.status = a.status
+	if a.header == nil {
+		a.header = map[string]string{}
+	}
+	a.header["Content-Type"] = "application/json"
+	a.header["Cache-Control"] = "no-store"
+	out := inv.shape(a)
+	if ev != nil {
+		if err := inv.checkSize(len(out), ev); err != nil {
+			inv.status = http.StatusBadGateway
+			out = inv.shape(httpAnswer{status: http.StatusBadGateway, header: a.header,
+				body: errorAnswer(http.StatusBadGateway, "response_too_large", err.Error()).body})
+			inv.logEvent(ev, err.Error())
+			return out, nil
+		}
+		inv.logEvent(ev, "")
+	} else {
+		inv.logRejected("rejected", string(a.body))
+	}
+	return out, nil
+}
+
+func (inv *invocation) answerHTTP(ctx context.Context, hr *trigger.HTTPRequest) (httpAnswer, *Event) {
+	rt, ok := matchRoute(hr.Path)
+	if inv.cfgErr != nil {
+		return errorAnswer(http.StatusInternalServerError, "config", "invalid configuration: "+inv.cfgErr.Error()), nil
+	}
+	if !(ok && rt.name == "healthz") && inv.rt.Config.APIKey != "" && !validKey(hr.Header, inv.rt.Config.APIKey) {
+		a := errorAnswer(http.StatusUnauthorized, "unauthorized", "a valid API key is required: send Authorization: Bearer <key> or X-Api-Key: <key>")
+		a.header = map[string]string{"WWW-Authenticate": `Bearer realm="wxcloudenv"`}
+		return a, nil
+	}
+	if !ok {
+		return errorAnswer(http.StatusNotFound, "not_found", "no route for this path; use GET …/envs, POST …/envs, GET …/envs/getenvinfo, GET …/envs/describecloudbaserunenvs or GET …/healthz"), nil
+	}
+	allowed := false
+	for _, m := range rt.methods {
+		allowed = allowed || m == hr.Method
+	}
+	if !allowed {
+		a := errorAnswer(http.StatusMethodNotAllowed, "method_not_allowed", "this route accepts "+strings.Join(rt.methods, " and "))
+		a.header = map[string]string{"Allow": strings.Join(rt.methods, ", ")}
+		return a, nil
+	}
+	if hr.RawBodyLen > MaxRequestBody {
+		return errorAnswer(http.StatusRequestEntityTooLarge, "payload_too_large", "the request body is over 64 KiB"), nil
+	}
+	if rt.name == "healthz" {
+		return httpAnswer{status: http.StatusOK, body: []byte(`{"ok":true}`)}, nil
+	}
+	p, err := requestPayload(rt, hr)
+	if err != nil {
+		return errorAnswer(http.StatusBadRequest, "bad_request", inv.scrub(err.Error())), nil
+	}
+	ev := inv.execute(ctx, inv.plan(p))
+	body := ev.AppendJSON(make([]byte, 0, inv.sizeHint(ev)))
+	return httpAnswer{status: statusOf(ev), body: body}, ev
+}
+
+// requestPayload reads the operations and env of an HTTP request.
+func requestPayload(rt route, hr *trigger.HTTPRequest) (trigger.Payload, error) {
+	if hr.BadBody != nil {
+		return trigger.Payload{}, &trigger.PayloadError{Reason: hr.BadBody.Error()}
+	}
+	var p trigger.Payload
+	switch {
+	case rt.name == "envs" && hr.Method == http.MethodPost:
+		return trigger.ParsePayload(hr.Body)
+	case rt.name == "envs":
+		if vs, ok := hr.Query["operations"]; ok {
+			var ops []string
+			for _, v := range vs {
+				for _, op := range strings.Split(v, ",") {
+					if op = strings.TrimSpace(op); op != "" {
+						ops = append(ops, op)
+					}
+				}
+			}
+			checked, err := trigger.CheckOperations(ops)
+			if err != nil {
+				return p, err
+			}
+			p.Operations = checked
+		}
+	case rt.name == "op":
+		p.Operations = []string{rt.op}
+	}
+	if vs, ok := hr.Query["env"]; ok {
+		if len(vs) != 1 {
+			return p, &trigger.PayloadError{Reason: "give env once"}
+		}
+		if err := trigger.CheckEnv(vs[0]); err != nil {
+			return p, err
+		}
+		p.Env = vs[0]
+	}
+	return p, nil
+}
+
+// statusOf maps an event to its HTTP status: 200 when ok; 500 when a
+// failure is config; 504 when every failure is timeout; else 502.
+func statusOf(ev *Event) int {
+	if ev.OK {
+		return http.StatusOK
+	}
+	allTimeout := true
+	for _, r := range ev.Results {
+		if r.OK {
+			continue
+		}
+		if r.Error.Kind == string(wechat.KindConfig) {
+			return http.StatusInternalServerError
+		}
+		allTimeout = allTimeout && r.Error.Kind == string(wechat.KindTimeout)
+	}
+	if allTimeout {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
+}
+
+// validKey reports, in constant time, whether the request carries key.
+func validKey(h map[string][]string, key string) bool {
+	hd := http.Header(h)
+	got := ""
+	if auth := hd.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+		got = strings.TrimSpace(auth[7:])
+	} else if k := hd.Get("X-Api-Key"); k != "" {
+		got = k
+	}
+	if got == "" {
+		return false
+	}
+	// Hash both so that the comparison does not leak the key's length.
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(key))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// shape wraps an answer in the response type of the trigger's platform.
+func (inv *invocation) shape(a httpAnswer) []byte {
+	var v any
+	switch inv.req.Source {
+	case trigger.SourceAPIGatewayV1:
+		v = awsevents.APIGatewayProxyResponse{StatusCode: a.status, Headers: a.header, Body: string(a.body)}
+	case trigger.SourceAPIGatewayV2:
+		v = awsevents.APIGatewayV2HTTPResponse{StatusCode: a.status, Headers: a.header, Body: string(a.body)}
+	default:
+		v = scfevents.APIGatewayResponse{StatusCode: a.status, Headers: a.header, Body: string(a.body)}
+	}
+	out, _ := json.Marshal(v)
+	return out
+}

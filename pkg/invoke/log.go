@@ -1,0 +1,76 @@
+package invoke
+
+import (
+	"context"
+	"log/slog"
+)
+
+// maxLoggedAlerts bounds the alerts in a log line: CloudWatch cuts a log
+// event at 256 KB.
+const maxLoggedAlerts = 50
+
+// logEvent writes the invocation's summary line: info when ok, warn
+// otherwise. It holds outcomes and counts, never the answers.
+func (inv *invocation) logEvent(ev *Event, failure string) {
+	level := slog.LevelInfo
+	if !ev.OK || failure != "" {
+		level = slog.LevelWarn
+	}
+	l := inv.logger()
+	if !l.Enabled(context.Background(), level) {
+		return
+	}
+	attrs := inv.baseAttrs()
+	attrs = append(attrs, slog.Bool("ok", ev.OK))
+	ops := make([]any, 0, len(ev.Results))
+	for _, r := range ev.Results {
+		a := []any{slog.Bool("ok", r.OK), slog.Int("attempts", r.Attempts), slog.Float64("duration_ms", Millis(r.Duration))}
+		if r.OK {
+			a = append(a, slog.Int("items", r.Items))
+		} else {
+			a = append(a, slog.String("kind", r.Error.Kind))
+			if r.Error.ErrCode != 0 {
+				a = append(a, slog.Int("errcode", r.Error.ErrCode))
+			}
+			if r.Error.RID != "" {
+				a = append(a, slog.String("rid", r.Error.RID))
+			}
+			a = append(a, slog.String("message", r.Error.Message))
+		}
+		ops = append(ops, slog.Group(r.Operation, a...))
+	}
+	attrs = append(attrs, slog.Group("operations", ops...))
+	alerts := ev.Alerts
+	if len(alerts) > maxLoggedAlerts {
+		alerts = alerts[:maxLoggedAlerts]
+	}
+	if alerts == nil {
+		alerts = []Alert{}
+	}
+	attrs = append(attrs, slog.Int("alerts_total", len(ev.Alerts)), slog.Any("alerts", alerts))
+	if failure != "" {
+		attrs = append(attrs, slog.String("error", inv.scrub(failure)))
+	}
+	l.LogAttrs(context.Background(), level, "invocation", attrs...)
+}
+
+// logRejected writes the line of an invocation that ran no operation.
+func (inv *invocation) logRejected(msg, detail string) {
+	attrs := append(inv.baseAttrs(), slog.Bool("ok", false), slog.String("error", inv.scrub(detail)))
+	inv.logger().LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
+}
+
+func (inv *invocation) baseAttrs() []slog.Attr {
+	attrs := []slog.Attr{
+		slog.String("request_id", inv.requestID),
+		slog.String("platform", inv.h.Platform),
+	}
+	if inv.req != nil {
+		attrs = append(attrs, slog.String("trigger", string(inv.req.Kind)), slog.String("source", string(inv.req.Source)))
+	}
+	if inv.status != 0 {
+		attrs = append(attrs, slog.Int("status", inv.status))
+	}
+	attrs = append(attrs, slog.Float64("duration_ms", Millis(inv.h.now().Sub(inv.start))))
+	return attrs
+}

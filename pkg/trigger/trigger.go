@@ -1,0 +1,369 @@
+// Package trigger recognises what invoked the function from the raw event
+// JSON: an EventBridge or SCF schedule, an HTTP request from API Gateway (REST
+// v1, HTTP API v2), a Lambda or SCF Function URL, the legacy SCF API Gateway,
+// or a direct payload. It decodes with the event types that aws-lambda-go and
+// scf-go-lib define, and returns one neutral Request.
+package trigger
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
+	scfevents "github.com/tencentyun/scf-go-lib/events"
+
+	"github.com/wxcloudenv/wxcloudenv/pkg/config"
+)
+
+// Kind is the trigger kind reported in the output event.
+type Kind string
+
+// The three trigger kinds.
+const (
+	Schedule Kind = "schedule"
+	HTTP     Kind = "http"
+	Direct   Kind = "direct"
+)
+
+// Source names the exact event format.
+type Source string
+
+// Recognised formats.
+const (
+	SourceEventBridge    Source = "eventbridge"      // EventBridge rule schedule
+	SourceScheduler      Source = "scheduler"        // EventBridge Scheduler default notification
+	SourceAPIGatewayV1   Source = "apigateway-v1"    // API Gateway REST proxy (and HTTP API payload 1.0)
+	SourceAPIGatewayV2   Source = "apigateway-v2"    // HTTP API payload 2.0 and Lambda Function URL
+	SourceSCFTimer       Source = "scf-timer"        // SCF timer trigger
+	SourceSCFFunctionURL Source = "scf-function-url" // SCF Function URL
+	SourceSCFAPIGateway  Source = "scf-apigateway"   // legacy SCF API Gateway integration
+	SourceDirect         Source = "direct"           // a direct payload, a rule or Scheduler Input
+)
+
+// Payload is a request to run operations: the direct payload of SPEC.md §5.
+// Empty fields mean "use the configured default".
+type Payload struct {
+	Operations []string `json:"operations,omitempty"`
+	Env        string   `json:"env,omitempty"`
+}
+
+// HTTPRequest is an HTTP trigger's request, whatever its platform.
+type HTTPRequest struct {
+	Method string
+	Path   string
+	Query  url.Values
+	Header http.Header
+	// Body is the decoded body; RawBodyLen is the body's length as
+	// received (before base64 decoding).
+	Body       []byte
+	RawBodyLen int
+	// BadBody is set when a base64 body does not decode.
+	BadBody error
+}
+
+// Request is a recognised invocation.
+type Request struct {
+	Kind    Kind
+	Source  Source
+	Payload Payload      // for Schedule and Direct
+	HTTP    *HTTPRequest // for HTTP
+}
+
+// PayloadError is an invalid direct payload.
+type PayloadError struct{ Reason string }
+
+func (e *PayloadError) Error() string { return "invalid payload: " + e.Reason }
+
+// Parse recognises the trigger of raw. It fails only when raw is meant as a
+// payload and is not a valid one; an HTTP request whose content is bad is
+// returned for the caller to answer with 400.
+func Parse(raw []byte) (*Request, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return &Request{Kind: Direct, Source: SourceDirect}, nil
+	}
+	if raw[0] != '{' {
+		return nil, &PayloadError{Reason: "the event is not a JSON object"}
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil {
+		return nil, &PayloadError{Reason: "the event is not valid JSON: " + jsonReason(err)}
+	}
+	has := func(k string) bool { v, ok := top[k]; return ok && string(v) != "null" }
+	str := func(k string) string {
+		var s string
+		_ = json.Unmarshal(top[k], &s)
+		return s
+	}
+	var ctx map[string]json.RawMessage
+	if has("requestContext") {
+		_ = json.Unmarshal(top["requestContext"], &ctx)
+	}
+	ctxHas := func(k string) bool { v, ok := ctx[k]; return ok && string(v) != "null" }
+
+	switch {
+	case str("version") == "2.0" && ctxHas("http"):
+		return parseV2(raw)
+	case has("httpMethod") && ctxHas("serviceId"):
+		return parseSCFHTTP(raw, top, SourceSCFAPIGateway)
+	case has("httpMethod") && has("resource") && has("requestContext"):
+		return parseV1(raw)
+	case has("httpMethod") && has("path") && has("headers") && !has("requestContext"):
+		return parseSCFHTTP(raw, top, SourceSCFFunctionURL)
+	case has("detail-type") && has("source"):
+		return parseEventBridge(raw, str("source"), str("detail-type"))
+	case str("Type") == "Timer" && has("TriggerName"):
+		return parseTimer(raw)
+	}
+	p, err := ParsePayload(raw)
+	if err != nil {
+		return nil, err
+	}
+	return &Request{Kind: Direct, Source: SourceDirect, Payload: p}, nil
+}
+
+// ParsePayload reads a direct payload strictly: unknown fields, an empty or
+// unknown operation list and an invalid env are errors. Empty input and
+// null give the empty Payload.
+func ParsePayload(raw []byte) (Payload, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return Payload{}, nil
+	}
+	if raw[0] != '{' {
+		return Payload{}, &PayloadError{Reason: "the payload is not a JSON object"}
+	}
+	var in struct {
+		Operations *[]string `json:"operations"`
+		Env        *string   `json:"env"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return Payload{}, &PayloadError{Reason: jsonReason(err)}
+	}
+	if dec.More() {
+		return Payload{}, &PayloadError{Reason: "data after the JSON object"}
+	}
+	if _, err := dec.Token(); err == nil {
+		return Payload{}, &PayloadError{Reason: "data after the JSON object"}
+	}
+	var p Payload
+	if in.Operations != nil {
+		ops, err := CheckOperations(*in.Operations)
+		if err != nil {
+			return Payload{}, err
+		}
+		p.Operations = ops
+	}
+	if in.Env != nil {
+		if err := CheckEnv(*in.Env); err != nil {
+			return Payload{}, err
+		}
+		p.Env = *in.Env
+	}
+	return p, nil
+}
+
+// CheckOperations validates an operation list and drops repeats.
+func CheckOperations(ops []string) ([]string, error) {
+	if len(ops) == 0 {
+		return nil, &PayloadError{Reason: "the operation list is empty; name getenvinfo, describecloudbaserunenvs or both"}
+	}
+	out := make([]string, 0, len(ops))
+	for _, op := range ops {
+		if !config.KnownOperation(op) {
+			return nil, &PayloadError{Reason: fmt.Sprintf("unknown operation %q; known: getenvinfo, describecloudbaserunenvs", truncate(op, 64))}
+		}
+		dup := false
+		for _, o := range out {
+			dup = dup || o == op
+		}
+		if !dup {
+			out = append(out, op)
+		}
+	}
+	return out, nil
+}
+
+// CheckEnv validates an environment id.
+func CheckEnv(env string) error {
+	if !config.ValidEnv(env) {
+		return &PayloadError{Reason: fmt.Sprintf("env %q is not 1 to 128 characters of A-Z, a-z, 0-9, _ and -", truncate(env, 64))}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// jsonReason turns a decoding error into a short reason.
+func jsonReason(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
+	case errors.As(err, &te):
+		if te.Field != "" {
+			return fmt.Sprintf("%s must be %s, not %s", te.Field, jsonType(te.Type.String()), te.Value)
+		}
+		return fmt.Sprintf("want %s, not %s", jsonType(te.Type.String()), te.Value)
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if strings.HasPrefix(msg, "unknown field ") {
+		return msg + "; a payload has only operations and env"
+	}
+	if err.Error() == "unexpected EOF" {
+		return "the JSON ends early"
+	}
+	return msg
+}
+
+func jsonType(goType string) string {
+	switch {
+	case strings.Contains(goType, "[]string"):
+		return "a list of strings"
+	case strings.Contains(goType, "string"):
+		return "a string"
+	}
+	return "an object"
+}
+
+func parseEventBridge(raw []byte, source, detailType string) (*Request, error) {
+	var ev awsevents.EventBridgeEvent
+	_ = json.Unmarshal(raw, &ev) // the fields read below are plain strings
+	switch {
+	case source == "aws.events" && detailType == "Scheduled Event":
+		return &Request{Kind: Schedule, Source: SourceEventBridge}, nil
+	case source == "aws.scheduler":
+		return &Request{Kind: Schedule, Source: SourceScheduler}, nil
+	}
+	return nil, &PayloadError{Reason: fmt.Sprintf("an EventBridge event from %q (%q) is not a schedule; send a payload or a schedule", truncate(ev.Source, 64), truncate(ev.DetailType, 64))}
+}
+
+func parseTimer(raw []byte) (*Request, error) {
+	var ev scfevents.TimerEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, &PayloadError{Reason: "SCF timer event: " + jsonReason(err)}
+	}
+	r := &Request{Kind: Schedule, Source: SourceSCFTimer}
+	msg := strings.TrimSpace(ev.Message)
+	if msg == "" || msg[0] != '{' || !json.Valid([]byte(msg)) {
+		return r, nil // not a JSON object: ignored, defaults run
+	}
+	p, err := ParsePayload([]byte(msg))
+	if err != nil {
+		var pe *PayloadError
+		if errors.As(err, &pe) {
+			return nil, &PayloadError{Reason: "SCF timer Message: " + pe.Reason}
+		}
+		return nil, err
+	}
+	r.Payload = p
+	return r, nil
+}
+
+func parseV1(raw []byte) (*Request, error) {
+	var ev awsevents.APIGatewayProxyRequest
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, &PayloadError{Reason: "API Gateway event: " + jsonReason(err)}
+	}
+	h := http.Header{}
+	for k, v := range ev.Headers {
+		h.Set(k, v)
+	}
+	for k, vs := range ev.MultiValueHeaders {
+		h.Del(k)
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	q := url.Values{}
+	for k, v := range ev.QueryStringParameters {
+		q.Set(k, v)
+	}
+	for k, vs := range ev.MultiValueQueryStringParameters {
+		q[k] = vs
+	}
+	return &Request{Kind: HTTP, Source: SourceAPIGatewayV1,
+		HTTP: newHTTP(ev.HTTPMethod, ev.Path, q, h, ev.Body, ev.IsBase64Encoded)}, nil
+}
+
+func parseV2(raw []byte) (*Request, error) {
+	var ev awsevents.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, &PayloadError{Reason: "HTTP API event: " + jsonReason(err)}
+	}
+	h := http.Header{}
+	for k, v := range ev.Headers {
+		h.Set(k, v)
+	}
+	q, err := url.ParseQuery(ev.RawQueryString)
+	if err != nil || (ev.RawQueryString == "" && len(ev.QueryStringParameters) > 0) {
+		q = url.Values{}
+		for k, v := range ev.QueryStringParameters {
+			q.Set(k, v)
+		}
+	}
+	path := ev.RawPath
+	if path == "" {
+		path = ev.RequestContext.HTTP.Path
+	}
+	return &Request{Kind: HTTP, Source: SourceAPIGatewayV2,
+		HTTP: newHTTP(ev.RequestContext.HTTP.Method, path, q, h, ev.Body, ev.IsBase64Encoded)}, nil
+}
+
+func parseSCFHTTP(raw []byte, top map[string]json.RawMessage, src Source) (*Request, error) {
+	var ev scfevents.APIGatewayRequest
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, &PayloadError{Reason: "SCF HTTP event: " + jsonReason(err)}
+	}
+	var b64 bool
+	_ = json.Unmarshal(top["isBase64Encoded"], &b64) // scf-go-lib's type has no such field
+	h := http.Header{}
+	for k, v := range ev.Headers {
+		h.Set(k, v)
+	}
+	q := url.Values{}
+	for k, vs := range ev.QueryString {
+		q[k] = vs
+	}
+	if len(q) == 0 {
+		// The legacy gateway also sends queryStringParameters.
+		var qsp map[string]string
+		if json.Unmarshal(top["queryStringParameters"], &qsp) == nil {
+			for k, v := range qsp {
+				q.Set(k, v)
+			}
+		}
+	}
+	return &Request{Kind: HTTP, Source: src, HTTP: newHTTP(ev.Method, ev.Path, q, h, ev.Body, b64)}, nil
+}
+
+func newHTTP(method, path string, q url.Values, h http.Header, body string, b64 bool) *HTTPRequest {
+	r := &HTTPRequest{Method: strings.ToUpper(method), Path: path, Query: q, Header: h, RawBodyLen: len(body)}
+	if b64 && body != "" {
+		dec, err := base64.StdEncoding.DecodeString(body)
+		if err != nil {
+			dec, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(body, "="))
+		}
+		if err != nil {
+			r.BadBody = errors.New("the body is marked base64 but does not decode")
+		}
+		r.Body = dec
+	} else {
+		r.Body = []byte(body)
+	}
+	return r
+}
