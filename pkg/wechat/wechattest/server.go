@@ -42,10 +42,22 @@ const (
 
 var (
 	//go:embed data/getenvinfo.json
-	envInfoAnswer []byte
+	envInfoFile []byte
 	//go:embed data/describecloudbaserunenvs.json
-	runEnvsAnswer []byte
+	runEnvsFile []byte
+
+	// WeChat answers compact JSON.
+	envInfoAnswer = compact(envInfoFile)
+	runEnvsAnswer = compact(runEnvsFile)
 )
+
+func compact(b []byte) []byte {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		panic("wechattest: embedded answer is not JSON: " + err.Error())
+	}
+	return buf.Bytes()
+}
 
 // EnvInfoAnswer returns the default answer of /tcb/getenvinfo.
 func EnvInfoAnswer() []byte { return bytes.Clone(envInfoAnswer) }
