@@ -1,0 +1,305 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/rpc"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// binaries built once for every test.
+var bootstrapBin, scfBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wxcloudenv-e2e")
+	if err != nil {
+		panic(err)
+	}
+	bootstrapBin = filepath.Join(dir, "bootstrap")
+	scfBin = filepath.Join(dir, "main")
+	for _, b := range []struct {
+		out, pkg string
+		tags     []string
+	}{
+		{bootstrapBin, "../aws-lambda", []string{"-tags", "lambda.norpc"}},
+		{scfBin, "../tencent-scf", nil},
+	} {
+		args := append([]string{"build", "-trimpath"}, b.tags...)
+		args = append(args, "-o", b.out, b.pkg)
+		cmd := exec.Command("go", args...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", b.pkg, err, out)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// safeBuffer collects a process's output.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs bin with env (and nothing else from the test's environment
+// but PATH and HOME), and stops it when the test ends.
+func start(t *testing.T, bin string, env map[string]string) *safeBuffer {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out := &safeBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(bin), out.String())
+		}
+	})
+	return out
+}
+
+// answer is what a function gave back for one invocation.
+type answer struct {
+	body        []byte
+	isError     bool
+	contentType string
+}
+
+// runtimeAPI emulates the Lambda Runtime API (2018-06-01): next,
+// response and error, with the deadline header.
+type runtimeAPI struct {
+	srv     *httptest.Server
+	next    chan pending
+	mu      sync.Mutex
+	waiting map[string]chan answer
+	seq     atomic.Int64
+}
+
+type pending struct {
+	id       string
+	payload  []byte
+	deadline time.Time
+}
+
+func newRuntimeAPI(t *testing.T) *runtimeAPI {
+	t.Helper()
+	api := &runtimeAPI{next: make(chan pending), waiting: map[string]chan answer{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case p := <-api.next:
+			w.Header().Set("Lambda-Runtime-Aws-Request-Id", p.id)
+			w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(p.deadline.UnixMilli(), 10))
+			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:ap-east-1:123456789012:function:wxcloudenv")
+			w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-6742de00-0a1b2c3d4e5f6a7b8c9d0e1f;Sampled=0")
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(p.payload)
+		case <-r.Context().Done():
+		}
+	})
+	deliver := func(isError bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			api.mu.Lock()
+			ch := api.waiting[r.PathValue("id")]
+			api.mu.Unlock()
+			if ch == nil {
+				http.Error(w, "unknown request id", http.StatusBadRequest)
+				return
+			}
+			w.WriteHeader(http.StatusAccepted)
+			ch <- answer{body: body, isError: isError, contentType: r.Header.Get("Content-Type")}
+		}
+	}
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", deliver(false))
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", deliver(true))
+	api.srv = httptest.NewServer(mux)
+	t.Cleanup(func() {
+		api.srv.CloseClientConnections()
+		api.srv.Close()
+	})
+	return api
+}
+
+// addr is the value of AWS_LAMBDA_RUNTIME_API.
+func (api *runtimeAPI) addr() string { return strings.TrimPrefix(api.srv.URL, "http://") }
+
+// invoke queues an event and waits for its answer.
+func (api *runtimeAPI) invoke(t *testing.T, payload []byte, timeout time.Duration) (answer, string) {
+	t.Helper()
+	id := fmt.Sprintf("e2e-request-%04d", api.seq.Add(1))
+	ch := make(chan answer, 1)
+	api.mu.Lock()
+	api.waiting[id] = ch
+	api.mu.Unlock()
+	select {
+	case api.next <- pending{id: id, payload: payload, deadline: time.Now().Add(timeout)}:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the function never asked for the next event")
+	}
+	select {
+	case a := <-ch:
+		return a, id
+	case <-time.After(timeout + 10*time.Second):
+		t.Fatalf("no answer to %s", id)
+	}
+	return answer{}, id
+}
+
+// startLambda runs bootstrap against a fresh Runtime API emulator.
+func startLambda(t *testing.T, env map[string]string) (*runtimeAPI, *safeBuffer) {
+	t.Helper()
+	api := newRuntimeAPI(t)
+	full := map[string]string{
+		"AWS_LAMBDA_RUNTIME_API":          api.addr(),
+		"AWS_LAMBDA_FUNCTION_NAME":        "wxcloudenv",
+		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+		"AWS_REGION":                      "ap-east-1",
+		"TZ":                              ":UTC",
+	}
+	for k, v := range env {
+		full[k] = v
+	}
+	return api, start(t, bootstrapBin, full)
+}
+
+// Messages of scf-go-lib's net/rpc protocol; gob matches fields by name.
+type scfInvokeRequest struct {
+	Payload               []byte
+	RequestId             string
+	TraceId               string
+	Deadline              scfTimestamp
+	InvokedFunctionUnique string
+	ClientContext         []byte
+	Namespace             string
+	FunctionName          string
+	FunctionVersion       string
+	MemoryLimitInMb       int32
+	TimeLimitInMs         int32
+	Environment           string
+	TencentcloudRegion    string
+	TencentcloudAppID     string
+	TencentcloudUin       string
+	FunctionTrace         string
+}
+
+type scfTimestamp struct{ Seconds, Nanos int64 }
+
+type scfInvokeResponse struct {
+	Payload []byte
+	Error   *scfInvokeError
+}
+
+type scfInvokeError struct {
+	Message    string
+	Type       string
+	ShouldExit bool
+}
+
+type scfPing struct{}
+
+// scfFunction is a running SCF binary and its RPC connection.
+type scfFunction struct {
+	client *rpc.Client
+	out    *safeBuffer
+	seq    atomic.Int64
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// startSCF runs the SCF binary and connects to it as the platform does.
+func startSCF(t *testing.T, env map[string]string) *scfFunction {
+	t.Helper()
+	port := freePort(t)
+	full := map[string]string{"_LAMBDA_SERVER_PORT": port, "FUNCTION_NAME": "wxcloudenv", "FUNCTION_MEMORY_SIZE": "128"}
+	for k, v := range env {
+		full[k] = v
+	}
+	out := start(t, scfBin, full)
+	var c *rpc.Client
+	var err error
+	for range 200 {
+		if c, err = rpc.Dial("tcp", "127.0.0.1:"+port); err == nil {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("dialling the SCF function: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Call("Function.Ping", &scfPing{}, &scfPing{}); err != nil {
+		t.Fatalf("Function.Ping: %v", err)
+	}
+	return &scfFunction{client: c, out: out}
+}
+
+// invoke calls Function.Invoke; environment, when not nil, is delivered
+// with the invocation as SCF does.
+func (f *scfFunction) invoke(t *testing.T, payload []byte, timeout time.Duration, environment map[string]string) (answer, string) {
+	t.Helper()
+	id := fmt.Sprintf("scf-request-%04d", f.seq.Add(1))
+	dl := time.Now().Add(timeout)
+	req := scfInvokeRequest{Payload: payload, RequestId: id, Deadline: scfTimestamp{Seconds: dl.Unix(), Nanos: int64(dl.Nanosecond())},
+		FunctionName: "wxcloudenv", Namespace: "default", FunctionVersion: "$LATEST", MemoryLimitInMb: 128,
+		TimeLimitInMs: int32(timeout / time.Millisecond), TencentcloudRegion: "ap-shanghai"}
+	if environment != nil {
+		b, _ := json.Marshal(environment)
+		req.Environment = string(b)
+	}
+	var resp scfInvokeResponse
+	if err := f.client.Call("Function.Invoke", &req, &resp); err != nil {
+		t.Fatalf("Function.Invoke: %v", err)
+	}
+	if resp.Error != nil {
+		if resp.Error.ShouldExit {
+			t.Errorf("the function panicked: %s", resp.Error.Message)
+		}
+		return answer{body: []byte(resp.Error.Message), isError: true}, id
+	}
+	return answer{body: resp.Payload}, id
+}
