@@ -27,7 +27,7 @@ func TestGoldenEvents(t *testing.T) {
 	}
 	aws := moduleDir(t, "github.com/aws/aws-lambda-go")
 	for _, f := range []string{
-		"events/testdata/apigw-request.json",                 // REST v1, POST /hello/world: 404
+		"events/testdata/apigw-request.json",                  // REST v1, POST /hello/world: 404
 		"events/testdata/apigw-v2-request-no-authorizer.json", // HTTP API v2, GET /: 404
 		"events/testdata/apigw-v2-request-iam.json",
 		"events/testdata/lambda-urls-request.json", // Function URL, POST /my/path: 404
