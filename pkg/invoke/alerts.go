@@ -51,10 +51,7 @@ func summarize(op string, raw []byte) (summary, error) {
 		}
 		s.items = len(a.InfoList)
 		for _, e := range a.InfoList {
-			if e.Status != wechat.EnvNormal {
-				s.alerts = append(s.alerts, Alert{Operation: op, Env: e.Env, Resource: "environment", Status: e.Status,
-					Message: fmt.Sprintf("environment %s%s is %s, not NORMAL", e.Env, alias(e.Alias), statusText(e.Status))})
-			}
+			s.alerts = appendEnvAlert(s.alerts, op, e.Env, e.Alias, e.Status)
 		}
 	case wechat.OpDescribeCloudBaseRunEnvs:
 		var a runEnvsStatus
@@ -63,10 +60,7 @@ func summarize(op string, raw []byte) (summary, error) {
 		}
 		s.items = len(a.EnvList)
 		for _, e := range a.EnvList {
-			if e.Status != wechat.EnvNormal {
-				s.alerts = append(s.alerts, Alert{Operation: op, Env: e.EnvID, Resource: "environment", Status: e.Status,
-					Message: fmt.Sprintf("environment %s%s is %s, not NORMAL", e.EnvID, alias(e.Alias), statusText(e.Status))})
-			}
+			s.alerts = appendEnvAlert(s.alerts, op, e.EnvID, e.Alias, e.Status)
 			for _, d := range e.Databases {
 				if d.Status == wechat.DatabaseUnusable || d.Status == wechat.DatabaseOverdue {
 					s.alerts = append(s.alerts, Alert{Operation: op, Env: e.EnvID, Resource: "database:" + d.InstanceID, Status: d.Status,
@@ -82,6 +76,15 @@ func summarize(op string, raw []byte) (summary, error) {
 		}
 	}
 	return s, nil
+}
+
+// appendEnvAlert adds an alert when an environment's status is not NORMAL.
+func appendEnvAlert(alerts []Alert, op, env, aliasName, status string) []Alert {
+	if status == wechat.EnvNormal {
+		return alerts
+	}
+	return append(alerts, Alert{Operation: op, Env: env, Resource: "environment", Status: status,
+		Message: fmt.Sprintf("environment %s%s is %s, not NORMAL", env, alias(aliasName), statusText(status))})
 }
 
 func alias(a string) string {
