@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"context"
 	"debug/elf"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +18,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wxcloudenv/wxcloudenv/pkg/config"
-	"github.com/wxcloudenv/wxcloudenv/pkg/invoke"
 	"github.com/wxcloudenv/wxcloudenv/pkg/trigger"
 )
 
@@ -245,7 +245,7 @@ func TestPackage(t *testing.T) {
 		rc, _ := r.File[0].Open()
 		tmp := filepath.Join(t.TempDir(), z.name)
 		b := make([]byte, r.File[0].UncompressedSize64)
-		if _, err := ioReadFull(rc, b); err != nil {
+		if _, err := io.ReadFull(rc, b); err != nil {
 			t.Fatal(err)
 		}
 		rc.Close()
@@ -263,7 +263,6 @@ func TestPackage(t *testing.T) {
 		}
 		f.Close()
 	}
-	_ = invoke.PlatformAWSLambda
 }
 
 func deref(s *string) string {

@@ -189,7 +189,7 @@ func KnownOperation(op string) bool {
 
 // Validate checks every value that is not a secret.
 func (c *Config) Validate() error {
-	if _, err := wechat.NewClient(wechat.WithBaseURLs(c.BaseURLs...)); err != nil {
+	if _, err := wechat.ParseBaseURLs(c.BaseURLs...); err != nil {
 		return &Error{Variable: "WECHAT_API_BASE_URL", Problem: strings.TrimPrefix(err.Error(), "wechat: ")}
 	}
 	if c.Timeout < 0 {

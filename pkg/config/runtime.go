@@ -145,7 +145,7 @@ func (l *Loader) Load() (*Runtime, error) {
 		return l.rt, l.err
 	}
 	if l.HTTPClient == nil {
-		l.HTTPClient = &http.Client{Transport: wechatTransport()}
+		l.HTTPClient = &http.Client{Transport: wechat.NewTransport()}
 	}
 	l.key = key
 	c, err := Load()
@@ -171,10 +171,4 @@ func fingerprint() string {
 		b.WriteByte(0)
 	}
 	return b.String()
-}
-
-func wechatTransport() http.RoundTripper {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 8
-	return t
 }

@@ -115,7 +115,6 @@ type invocation struct {
 	cfgErr    error
 	req       *trigger.Request
 	status    int // HTTP status, for HTTP triggers
-	reason    string
 }
 
 func (inv *invocation) logger() *slog.Logger {

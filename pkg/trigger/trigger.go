@@ -117,7 +117,7 @@ func Parse(raw []byte) (*Request, error) {
 	case has("httpMethod") && has("path") && has("headers") && !has("requestContext"):
 		return parseSCFHTTP(raw, top, SourceSCFFunctionURL)
 	case has("detail-type") && has("source"):
-		return parseEventBridge(raw, str("source"), str("detail-type"))
+		return parseEventBridge(str("source"), str("detail-type"))
 	case str("Type") == "Timer" && has("TriggerName"):
 		return parseTimer(raw)
 	}
@@ -240,16 +240,16 @@ func jsonType(goType string) string {
 	return "an object"
 }
 
-func parseEventBridge(raw []byte, source, detailType string) (*Request, error) {
-	var ev awsevents.EventBridgeEvent
-	_ = json.Unmarshal(raw, &ev) // the fields read below are plain strings
+// parseEventBridge tells schedules from other EventBridge events by the
+// envelope's source and detail-type.
+func parseEventBridge(source, detailType string) (*Request, error) {
 	switch {
 	case source == "aws.events" && detailType == "Scheduled Event":
 		return &Request{Kind: Schedule, Source: SourceEventBridge}, nil
 	case source == "aws.scheduler":
 		return &Request{Kind: Schedule, Source: SourceScheduler}, nil
 	}
-	return nil, &PayloadError{Reason: fmt.Sprintf("an EventBridge event from %q (%q) is not a schedule; send a payload or a schedule", truncate(ev.Source, 64), truncate(ev.DetailType, 64))}
+	return nil, &PayloadError{Reason: fmt.Sprintf("an EventBridge event from %q (%q) is not a schedule; send a payload or a schedule", truncate(source, 64), truncate(detailType, 64))}
 }
 
 func parseTimer(raw []byte) (*Request, error) {

@@ -60,29 +60,39 @@ func WithHTTPClient(hc *http.Client) Option {
 // or an HTTP 5xx moves the next attempt to the next URL.
 func WithBaseURLs(urls ...string) Option {
 	return func(c *Client) error {
-		var parsed []*url.URL
-		for _, s := range urls {
-			s = strings.TrimSpace(s)
-			if s == "" {
-				continue
-			}
-			u, err := url.Parse(s)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return fmt.Errorf("wechat: base URL %q is not an absolute http or https URL", RedactURLString(s))
-			}
-			if u.RawQuery != "" || u.Fragment != "" {
-				return fmt.Errorf("wechat: base URL %q must not have a query or fragment", RedactURLString(s))
-			}
-			u.Path = strings.TrimRight(u.Path, "/")
-			u.RawPath = ""
-			parsed = append(parsed, u)
-		}
-		if len(parsed) == 0 {
-			return errors.New("wechat: no base URL")
+		parsed, err := ParseBaseURLs(urls...)
+		if err != nil {
+			return err
 		}
 		c.baseURLs = parsed
 		return nil
 	}
+}
+
+// ParseBaseURLs checks base URLs as WithBaseURLs takes them: absolute http
+// or https URLs without query or fragment; blank entries are skipped.
+func ParseBaseURLs(urls ...string) ([]*url.URL, error) {
+	var parsed []*url.URL
+	for _, s := range urls {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("wechat: base URL %q is not an absolute http or https URL", RedactURLString(s))
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("wechat: base URL %q must not have a query or fragment", RedactURLString(s))
+		}
+		u.Path = strings.TrimRight(u.Path, "/")
+		u.RawPath = ""
+		parsed = append(parsed, u)
+	}
+	if len(parsed) == 0 {
+		return nil, errors.New("wechat: no base URL")
+	}
+	return parsed, nil
 }
 
 // WithTimeout sets the timeout of one attempt. The caller's deadline still
@@ -144,7 +154,7 @@ func WithUserAgent(ua string) Option {
 // transport behaviour, changed by opts.
 func NewClient(opts ...Option) (*Client, error) {
 	c := &Client{
-		hc:          &http.Client{Transport: defaultTransport()},
+		hc:          &http.Client{Transport: NewTransport()},
 		timeout:     DefaultTimeout,
 		retries:     DefaultRetries,
 		maxBytes:    DefaultMaxResponseBytes,
@@ -163,17 +173,13 @@ func NewClient(opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// defaultTransport is http.DefaultTransport's configuration with a few more
-// idle connections per host, since both endpoints share one host.
-func defaultTransport() *http.Transport {
+// NewTransport returns http.DefaultTransport's configuration with a few
+// more idle connections per host, since both endpoints share one host.
+func NewTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 8
-	t.ResponseHeaderTimeout = 0
 	return t
 }
-
-// Retries returns how many extra attempts a transient failure gets.
-func (c *Client) Retries() int { return c.retries }
 
 // Response is what came back from one API call, successful or not.
 type Response struct {
@@ -201,15 +207,10 @@ type call struct {
 	secrets    []string    // extra values to keep out of error texts
 }
 
-// Do posts body to path with a token from ts in the access_token query
-// parameter, with retries and failover, and checks WeChat's errcode. On
-// success the Response holds the answer as received; want names the key
-// (such as "info_list") whose presence marks a success when errcode is
-// absent. The Response is never nil, so that attempts are known on failure.
-func (c *Client) Do(ctx context.Context, op, path string, ts TokenSource, body []byte, want string) (*Response, error) {
-	return c.do(ctx, &call{op: op, path: path, tokenParam: "access_token", ts: ts, body: body, want: want})
-}
-
+// do posts cl.body to cl.path with a token from cl.ts, with retries and
+// failover, and checks WeChat's errcode. On success the Response holds the
+// answer as received. The Response is never nil, so that attempts are
+// known on failure.
 func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 	start := c.now()
 	resp := &Response{}

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -198,7 +198,7 @@ func TestErrcodes(t *testing.T) {
 	}
 	srv, c := setup(t, wechat.WithRetries(2))
 	for _, tt := range tests {
-		t.Run(strings.ReplaceAll(string(tt.kind), "_", "")+"/"+itoa(tt.code), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/%d", tt.kind, tt.code), func(t *testing.T) {
 			kind, retryable := wechat.Classify(tt.code)
 			if kind != tt.kind || retryable != tt.retryable {
 				t.Errorf("Classify(%d) = %s, %v, want %s, %v", tt.code, kind, retryable, tt.kind, tt.retryable)
@@ -232,10 +232,6 @@ func TestErrcodes(t *testing.T) {
 		}
 	}
 }
-
-func itoa(n int) string { return strings.TrimSpace(strings.Replace(fmtInt(n), "-", "m", 1)) }
-
-func fmtInt(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestRetries(t *testing.T) {
 	t.Parallel()
@@ -491,10 +487,6 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 }
 
-var muFmt sync.Mutex
-
 func fmtAll(v any) string {
-	muFmt.Lock()
-	defer muFmt.Unlock()
-	return strings.Join([]string{sprintf("%v", v), sprintf("%+v", v), sprintf("%#v", v), sprintf("%s", v)}, " ")
+	return fmt.Sprintf("%v %+v %#v %s", v, v, v, v)
 }

@@ -1,5 +1,0 @@
-package wechat_test
-
-import "fmt"
-
-func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
