@@ -9,6 +9,7 @@ GO       ?= go
 DIST     ?= dist
 BIN      ?= bin
 FUZZTIME ?= 30s
+BENCHCOUNT ?= 5
 EVENT    ?= events/direct.json
 LDFLAGS  := -s -w
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
@@ -54,8 +55,11 @@ build-WxCloudEnvFunction: ## what `sam build` calls (writes $(ARTIFACTS_DIR)/boo
 	GOOS=linux GOARCH=arm64 $(GOBUILD) -tags lambda.norpc -o $(ARTIFACTS_DIR)/bootstrap ./functions/aws-lambda
 
 .PHONY: bench
-bench: ## benchmarks, each beside its floor
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+bench: SHELL := /bin/bash
+bench: ## benchmarks beside their floor, BENCHCOUNT runs each; prints medians and ratios (raw output: bin/bench.txt)
+	@mkdir -p $(BIN)
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count=$(BENCHCOUNT) ./internal/bench ./pkg/... | tee $(BIN)/bench.txt
+	$(GO) run ./internal/benchreport $(BIN)/bench.txt
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)

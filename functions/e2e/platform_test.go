@@ -4,20 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/rpc"
+		"net/rpc"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/lambdatest"
 )
 
 // binaries built once for every test.
@@ -100,103 +98,25 @@ type answer struct {
 	contentType string
 }
 
-// runtimeAPI emulates the Lambda Runtime API (2018-06-01): next,
-// response and error, with the deadline header.
-type runtimeAPI struct {
-	srv     *httptest.Server
-	next    chan pending
-	mu      sync.Mutex
-	waiting map[string]chan answer
-	seq     atomic.Int64
-}
-
-type pending struct {
-	id       string
-	payload  []byte
-	deadline time.Time
-}
-
-func newRuntimeAPI(t *testing.T) *runtimeAPI {
-	t.Helper()
-	api := &runtimeAPI{next: make(chan pending), waiting: map[string]chan answer{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case p := <-api.next:
-			w.Header().Set("Lambda-Runtime-Aws-Request-Id", p.id)
-			w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(p.deadline.UnixMilli(), 10))
-			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:ap-east-1:123456789012:function:wxcloudenv")
-			w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-6742de00-0a1b2c3d4e5f6a7b8c9d0e1f;Sampled=0")
-			w.Header().Set("Content-Type", "application/json")
-			w.Write(p.payload)
-		case <-r.Context().Done():
-		}
-	})
-	deliver := func(isError bool) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
-			api.mu.Lock()
-			ch := api.waiting[r.PathValue("id")]
-			api.mu.Unlock()
-			if ch == nil {
-				http.Error(w, "unknown request id", http.StatusBadRequest)
-				return
-			}
-			w.WriteHeader(http.StatusAccepted)
-			ch <- answer{body: body, isError: isError, contentType: r.Header.Get("Content-Type")}
-		}
-	}
-	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", deliver(false))
-	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", deliver(true))
-	api.srv = httptest.NewServer(mux)
-	t.Cleanup(func() {
-		api.srv.CloseClientConnections()
-		api.srv.Close()
-	})
-	return api
-}
-
-// addr is the value of AWS_LAMBDA_RUNTIME_API.
-func (api *runtimeAPI) addr() string { return strings.TrimPrefix(api.srv.URL, "http://") }
+// runtimeAPI is the Runtime API emulator of internal/lambdatest.
+type runtimeAPI struct{ *lambdatest.RuntimeAPI }
 
 // invoke queues an event and waits for its answer.
-func (api *runtimeAPI) invoke(t *testing.T, payload []byte, timeout time.Duration) (answer, string) {
+func (api runtimeAPI) invoke(t *testing.T, payload []byte, timeout time.Duration) (answer, string) {
 	t.Helper()
-	id := fmt.Sprintf("e2e-request-%04d", api.seq.Add(1))
-	ch := make(chan answer, 1)
-	api.mu.Lock()
-	api.waiting[id] = ch
-	api.mu.Unlock()
-	select {
-	case api.next <- pending{id: id, payload: payload, deadline: time.Now().Add(timeout)}:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the function never asked for the next event")
+	a, id, err := api.Invoke(payload, timeout)
+	if err != nil {
+		t.Fatal(err)
 	}
-	select {
-	case a := <-ch:
-		return a, id
-	case <-time.After(timeout + 10*time.Second):
-		t.Fatalf("no answer to %s", id)
-	}
-	return answer{}, id
+	return answer{body: a.Body, isError: a.IsError, contentType: a.ContentType}, id
 }
 
 // startLambda runs bootstrap against a fresh Runtime API emulator.
-func startLambda(t *testing.T, env map[string]string) (*runtimeAPI, *safeBuffer) {
+func startLambda(t *testing.T, env map[string]string) (runtimeAPI, *safeBuffer) {
 	t.Helper()
-	api := newRuntimeAPI(t)
-	full := map[string]string{
-		"AWS_LAMBDA_RUNTIME_API":          api.addr(),
-		"AWS_LAMBDA_FUNCTION_NAME":        "wxcloudenv",
-		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-		"AWS_REGION":                      "ap-east-1",
-		"TZ":                              ":UTC",
-	}
-	for k, v := range env {
-		full[k] = v
-	}
-	return api, start(t, bootstrapBin, full)
+	api := runtimeAPI{lambdatest.NewRuntimeAPI()}
+	t.Cleanup(api.Close)
+	return api, start(t, bootstrapBin, api.Env(env))
 }
 
 // Messages of scf-go-lib's net/rpc protocol; gob matches fields by name.

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -164,8 +163,6 @@ func trimList(in []string) []string {
 	}
 	return out
 }
-
-var envPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
 // ValidEnv reports whether env is a valid environment id: 1 to 128
 // characters of [A-Za-z0-9_-].

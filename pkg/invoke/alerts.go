@@ -1,90 +1,29 @@
 package invoke
 
 import (
-	"encoding/json"
-	"fmt"
-
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
-// summary is what the core reads from an answer: the count of environments
-// and the alerts. Only the status fields are decoded.
-type summary struct {
-	items  int
-	alerts []Alert
-}
-
-type envInfoStatus struct {
-	InfoList []struct {
-		Env    string `json:"env"`
-		Alias  string `json:"alias"`
-		Status string `json:"status"`
-	} `json:"info_list"`
-}
-
-type runEnvsStatus struct {
-	EnvList []struct {
-		EnvID     string `json:"env_id"`
-		Alias     string `json:"alias"`
-		Status    string `json:"status"`
-		Databases []struct {
-			InstanceID string `json:"instance_id"`
-			Status     string `json:"status"`
-		} `json:"databases"`
-		StaticStorages []struct {
-			Bucket string `json:"bucket"`
-			Status string `json:"status"`
-		} `json:"static_storages"`
-	} `json:"env_list"`
-}
-
-// summarize reads the environments of a successful answer and lists those
-// whose status is not NORMAL, databases UNUSABLE or OVERDUE, and static
-// storages offline.
-func summarize(op string, raw []byte) (summary, error) {
-	var s summary
-	switch op {
-	case wechat.OpGetEnvInfo:
-		var a envInfoStatus
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return s, err
+// alertsOf turns what the client read of an answer's environments into
+// alerts: an environment whose status is not NORMAL, a database UNUSABLE
+// or OVERDUE, a static storage offline.
+func alertsOf(op string, h wechat.Health) []Alert {
+	var alerts []Alert
+	for _, e := range h.Attention {
+		if e.Status != wechat.EnvNormal {
+			alerts = append(alerts, Alert{Operation: op, Env: e.Env, Resource: "environment", Status: e.Status,
+				Message: "environment " + e.Env + alias(e.Alias) + " is " + statusText(e.Status) + ", not NORMAL"})
 		}
-		s.items = len(a.InfoList)
-		for _, e := range a.InfoList {
-			s.alerts = appendEnvAlert(s.alerts, op, e.Env, e.Alias, e.Status)
+		for _, d := range e.Databases {
+			alerts = append(alerts, Alert{Operation: op, Env: e.Env, Resource: "database:" + d.ID, Status: d.Status,
+				Message: "database " + d.ID + " of environment " + e.Env + " is " + d.Status})
 		}
-	case wechat.OpDescribeCloudBaseRunEnvs:
-		var a runEnvsStatus
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return s, err
-		}
-		s.items = len(a.EnvList)
-		for _, e := range a.EnvList {
-			s.alerts = appendEnvAlert(s.alerts, op, e.EnvID, e.Alias, e.Status)
-			for _, d := range e.Databases {
-				if d.Status == wechat.DatabaseUnusable || d.Status == wechat.DatabaseOverdue {
-					s.alerts = append(s.alerts, Alert{Operation: op, Env: e.EnvID, Resource: "database:" + d.InstanceID, Status: d.Status,
-						Message: fmt.Sprintf("database %s of environment %s is %s", d.InstanceID, e.EnvID, d.Status)})
-				}
-			}
-			for _, st := range e.StaticStorages {
-				if st.Status == wechat.StaticStorageOffline {
-					s.alerts = append(s.alerts, Alert{Operation: op, Env: e.EnvID, Resource: "static_storage:" + st.Bucket, Status: st.Status,
-						Message: fmt.Sprintf("static storage %s of environment %s is offline", st.Bucket, e.EnvID)})
-				}
-			}
+		for _, st := range e.StaticStorages {
+			alerts = append(alerts, Alert{Operation: op, Env: e.Env, Resource: "static_storage:" + st.ID, Status: st.Status,
+				Message: "static storage " + st.ID + " of environment " + e.Env + " is offline"})
 		}
 	}
-	return s, nil
-}
-
-// appendEnvAlert adds an alert when an environment's status is not NORMAL.
-func appendEnvAlert(alerts []Alert, op, env, aliasName, status string) []Alert {
-	if status == wechat.EnvNormal {
-		return alerts
-	}
-	return append(alerts, Alert{Operation: op, Env: env, Resource: "environment", Status: status,
-		Message: fmt.Sprintf("environment %s%s is %s, not NORMAL", env, alias(aliasName), statusText(status))})
+	return alerts
 }
 
 func alias(a string) string {

@@ -263,15 +263,8 @@ func (inv *invocation) operation(ctx context.Context, op, env string) Result {
 	}
 	r := Result{Operation: op, Attempts: resp.Attempts}
 	if err == nil {
-		s, serr := summarize(op, resp.Body)
-		if serr != nil {
-			err = &wechat.Error{Kind: wechat.KindBadResponse, Op: op, StatusCode: resp.StatusCode,
-				Message: "the answer does not have the documented shape", Err: serr}
-		} else {
-			r.OK, r.Response, r.Items, r.alerts = true, resp.Body, s.items, s.alerts
-		}
-	}
-	if err != nil {
+		r.OK, r.Response, r.Items, r.alerts = true, resp.Body, resp.Health.Items, alertsOf(op, resp.Health)
+	} else {
 		r.Error = inv.errorInfo(op, err)
 	}
 	r.Duration = inv.h.now().Sub(start)

@@ -3,7 +3,6 @@ package wechat
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -194,6 +193,9 @@ type Response struct {
 	Host string
 	// Duration is the time the call took, backoff and minting included.
 	Duration time.Duration
+	// Health is what was read of a successful environment list, in the
+	// same pass that validated it.
+	Health Health
 }
 
 // call describes one API request.
@@ -204,6 +206,7 @@ type call struct {
 	ts         TokenSource // source of the token, nil for none
 	body       []byte      // JSON body
 	want       string      // key that marks a successful answer without errcode
+	shape      *listShape  // the environment list to read, nil for none
 	secrets    []string    // extra values to keep out of error texts
 }
 
@@ -235,9 +238,10 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 			resp.Attempts++
 			resp.Host = base.Host
 			var raw []byte
-			raw, resp.StatusCode, err = c.attempt(ctx, base, cl, tokValue)
+			var health Health
+			raw, resp.StatusCode, health, err = c.attempt(ctx, base, cl, tokValue)
 			if err == nil {
-				resp.Body = raw
+				resp.Body, resp.Health = raw, health
 				return resp, nil
 			}
 			var we *Error
@@ -294,7 +298,7 @@ func (c *Client) sleep(ctx context.Context, n int) bool {
 }
 
 // attempt makes one HTTP request and checks its answer.
-func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token string) ([]byte, int, error) {
+func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token string) ([]byte, int, Health, error) {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
@@ -305,7 +309,7 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 	}
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, u.String(), bytes.NewReader(cl.body))
 	if err != nil {
-		return nil, 0, &Error{Kind: KindConfig, Op: cl.op, Message: "cannot build the request", Err: sanitize(err, c.secretsOf(cl, token)...)}
+		return nil, 0, Health{}, &Error{Kind: KindConfig, Op: cl.op, Message: "cannot build the request", Err: sanitize(err, c.secretsOf(cl, token)...)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -314,13 +318,13 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 	}
 	hr, err := c.hc.Do(req)
 	if err != nil {
-		return nil, 0, c.transportError(ctx, actx, cl, err, token, 0)
+		return nil, 0, Health{}, c.transportError(ctx, actx, cl, err, token, 0)
 	}
 	defer hr.Body.Close()
 
 	if hr.StatusCode >= 500 {
 		io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
-		return nil, hr.StatusCode, &Error{Kind: KindUpstream, Op: cl.op, StatusCode: hr.StatusCode, Retryable: true,
+		return nil, hr.StatusCode, Health{}, &Error{Kind: KindUpstream, Op: cl.op, StatusCode: hr.StatusCode, Retryable: true,
 			Message: fmt.Sprintf("WeChat answered HTTP %d", hr.StatusCode)}
 	}
 	if hr.StatusCode != http.StatusOK {
@@ -329,47 +333,31 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 		if hr.StatusCode == http.StatusTooManyRequests {
 			kind = KindRateLimit
 		}
-		return nil, hr.StatusCode, &Error{Kind: kind, Op: cl.op, StatusCode: hr.StatusCode,
+		return nil, hr.StatusCode, Health{}, &Error{Kind: kind, Op: cl.op, StatusCode: hr.StatusCode,
 			Message: fmt.Sprintf("WeChat answered HTTP %d", hr.StatusCode)}
 	}
 	if hr.ContentLength > c.maxBytes {
-		return nil, hr.StatusCode, &Error{Kind: KindBadResponse, Op: cl.op, StatusCode: hr.StatusCode,
+		return nil, hr.StatusCode, Health{}, &Error{Kind: KindBadResponse, Op: cl.op, StatusCode: hr.StatusCode,
 			Message: fmt.Sprintf("the answer of %d bytes is over the limit of %d bytes (WECHAT_MAX_RESPONSE_BYTES)", hr.ContentLength, c.maxBytes)}
 	}
-	raw, err := c.readBody(hr)
+	raw, a, scanErr, err := c.readAnswer(hr, cl.want, cl.shape)
 	if err != nil {
 		var we *Error
 		if errors.As(err, &we) {
 			we.Op = cl.op
 			we.StatusCode = hr.StatusCode
-			return nil, hr.StatusCode, we
+			return nil, hr.StatusCode, Health{}, we
 		}
-		return nil, hr.StatusCode, c.transportError(ctx, actx, cl, err, token, hr.StatusCode)
+		return nil, hr.StatusCode, Health{}, c.transportError(ctx, actx, cl, err, token, hr.StatusCode)
 	}
-	if err := checkAnswer(cl.op, raw, cl.want); err != nil {
-		err.StatusCode = hr.StatusCode
-		return raw, hr.StatusCode, err
+	health, aerr := judge(cl.op, cl.want, a, scanErr)
+	if aerr != nil {
+		aerr.StatusCode = hr.StatusCode
+		return raw, hr.StatusCode, Health{}, aerr
 	}
-	return raw, hr.StatusCode, nil
+	return raw, hr.StatusCode, health, nil
 }
 
-// readBody reads an answer of at most c.maxBytes.
-func (c *Client) readBody(hr *http.Response) ([]byte, error) {
-	size := hr.ContentLength
-	if size < 0 || size > c.maxBytes {
-		size = 512
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, size+1))
-	n, err := buf.ReadFrom(io.LimitReader(hr.Body, c.maxBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > c.maxBytes {
-		return nil, &Error{Kind: KindBadResponse,
-			Message: fmt.Sprintf("the answer is over the limit of %d bytes (WECHAT_MAX_RESPONSE_BYTES)", c.maxBytes)}
-	}
-	return buf.Bytes(), nil
-}
 
 func (c *Client) secretsOf(cl *call, token string) []string {
 	return append([]string{token}, cl.secrets...)
@@ -398,54 +386,34 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// checkAnswer reports a non-zero errcode as an *Error, and an answer that is
-// not a JSON object with errcode or the wanted key as bad_response.
-func checkAnswer(op string, raw []byte, want string) *Error {
-	h, err := inspect(raw, want)
-	if err != nil {
-		return &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not valid JSON", Err: err}
-	}
-	if h.hasErrCode && h.errCode != 0 {
-		return newAPIError(op, 0, h.errCode, h.errMsg)
-	}
-	if !h.hasErrCode && !h.hasWant {
-		return &Error{Kind: KindBadResponse, Op: op, Message: fmt.Sprintf("the answer has neither errcode nor %s", want)}
-	}
-	return nil
+// checkAnswer reads raw in one pass (see scan.go). It reports a non-zero
+// errcode as an *Error, and as bad_response an answer that is not a JSON
+// object with errcode or the wanted key, or whose environment list does
+// not have the documented shape. On success it returns what it read of
+// the list.
+func checkAnswer(op string, raw []byte, want string, shape *listShape) (Health, *Error) {
+	a, err := scanAnswer(raw, want, shape)
+	return judge(op, want, a, err)
 }
 
-// header is what checkAnswer needs from an answer.
-type header struct {
-	hasErrCode bool
-	errCode    int
-	errMsg     string
-	hasWant    bool
-}
-
-// inspect validates raw as one JSON object and reads its top-level errcode,
-// errmsg and whether the key want is present and not null.
-func inspect(raw []byte, want string) (header, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &top); err != nil {
-		return header{}, err
+// judge turns what scanAnswer read, and its error, into checkAnswer's
+// result.
+func judge(op, want string, a answer, err error) (Health, *Error) {
+	switch {
+	case errors.Is(err, errNotObject):
+		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not a JSON object"}
+	case err != nil:
+		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not valid JSON", Err: err}
+	case a.errCodeErr != nil:
+		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not valid JSON", Err: a.errCodeErr}
+	case a.hasErrCode && a.errCode != 0:
+		return Health{}, newAPIError(op, 0, a.errCode, a.errMsg)
+	case !a.hasErrCode && !a.hasWant:
+		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: fmt.Sprintf("the answer has neither errcode nor %s", want)}
+	case a.shapeErr != "":
+		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer does not have the documented shape: " + a.shapeErr}
 	}
-	if top == nil {
-		return header{}, errors.New("the answer is null")
-	}
-	var h header
-	if v, ok := top["errcode"]; ok {
-		if err := json.Unmarshal(v, &h.errCode); err != nil {
-			return header{}, fmt.Errorf("errcode is not an integer: %w", err)
-		}
-		h.hasErrCode = true
-	}
-	if v, ok := top["errmsg"]; ok {
-		_ = json.Unmarshal(v, &h.errMsg)
-	}
-	if v, ok := top[want]; ok && string(v) != "null" {
-		h.hasWant = true
-	}
-	return h, nil
+	return a.health, nil
 }
 
 // RedactURLString is RedactURL for a URL that may not parse.

@@ -33,7 +33,7 @@ func GetEnvInfoBody(env string) []byte {
 // the Response. ts supplies an authorizer access token (or an access token).
 func (c *Client) GetEnvInfoRaw(ctx context.Context, ts TokenSource, env string) (*Response, error) {
 	return c.do(ctx, &call{op: OpGetEnvInfo, path: GetEnvInfoPath, tokenParam: "access_token", ts: ts,
-		body: GetEnvInfoBody(env), want: "info_list"})
+		body: GetEnvInfoBody(env), want: "info_list", shape: envInfoShape})
 }
 
 // GetEnvInfo lists the cloud environments of an authorized mini program,
@@ -57,7 +57,7 @@ func (c *Client) GetEnvInfo(ctx context.Context, ts TokenSource, env string) (*E
 // access token.
 func (c *Client) DescribeCloudBaseRunEnvsRaw(ctx context.Context, ts TokenSource) (*Response, error) {
 	return c.do(ctx, &call{op: OpDescribeCloudBaseRunEnvs, path: DescribeCloudBaseRunEnvsPath, tokenParam: "access_token", ts: ts,
-		body: []byte("{}"), want: "env_list"})
+		body: []byte("{}"), want: "env_list", shape: runEnvsShape})
 }
 
 // DescribeCloudBaseRunEnvs lists the WeChat Cloud Run environments of a

@@ -4,3 +4,9 @@ import "time"
 
 // SetClock replaces the clock of a cached token source in tests.
 func SetClock(s *CachedTokenSource, now func() time.Time) { s.now = now }
+
+// ScanRunEnvs is scanAnswer for a describecloudbaserunenvs answer.
+func ScanRunEnvs(raw []byte) (Health, error) {
+	a, err := scanAnswer(raw, "env_list", runEnvsShape)
+	return a.health, err
+}

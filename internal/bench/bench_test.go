@@ -1,0 +1,301 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/floor"
+	"github.com/wxcloudenv/wxcloudenv/internal/lambdatest"
+	"github.com/wxcloudenv/wxcloudenv/pkg/config"
+	"github.com/wxcloudenv/wxcloudenv/pkg/invoke"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
+)
+
+// directAll is the direct payload asking for both operations.
+var directAll = []byte(`{}`)
+
+// staticEnv is the configuration of the core for srv with static tokens.
+func staticEnv(srv *wechattest.Server) map[string]string {
+	return map[string]string{
+		"WECHAT_API_BASE_URL":           srv.URL,
+		"WECHAT_ACCESS_TOKEN":           wechattest.AccessToken,
+		"WECHAT_COMPONENT_ACCESS_TOKEN": wechattest.ComponentAccessToken,
+	}
+}
+
+// newCore returns the core configured by env through the environment, as
+// on a platform, logging to io.Discard.
+func newCore(tb testing.TB, env map[string]string) *invoke.Handler {
+	tb.Helper()
+	for _, k := range config.Variables {
+		tb.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	for k, v := range env {
+		tb.Setenv(k, v)
+	}
+	h := invoke.New(invoke.PlatformAWSLambda)
+	h.LogOutput = io.Discard
+	tb.Cleanup(func() {
+		if h.Loader.HTTPClient != nil {
+			h.Loader.HTTPClient.CloseIdleConnections()
+		}
+	})
+	return h
+}
+
+// lambdaContext is what aws-lambda-go gives the handler: a request id and
+// a deadline.
+func lambdaContext() (context.Context, context.CancelFunc) {
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "bench-request"})
+	return context.WithTimeout(ctx, 30*time.Second)
+}
+
+// newFloorClient returns an HTTP client like the floor function's.
+func newFloorClient(tb testing.TB) *http.Client {
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	tb.Cleanup(hc.CloseIdleConnections)
+	return hc
+}
+
+// runPair runs the floor and the core on srv as sub-benchmarks.
+func runPair(b *testing.B, srv *wechattest.Server, env map[string]string, payload []byte) {
+	b.Run("floor", func(b *testing.B) {
+		hc := newFloorClient(b)
+		for b.Loop() {
+			ctx, cancel := lambdaContext()
+			out, err := floor.Fetch(ctx, hc, srv.URL, wechattest.AccessToken, wechattest.ComponentAccessToken)
+			cancel()
+			if err != nil || len(out) == 0 {
+				b.Fatalf("floor: %v", err)
+			}
+		}
+	})
+	b.Run("wxcloudenv", func(b *testing.B) {
+		h := newCore(b, env)
+		for b.Loop() {
+			ctx, cancel := lambdaContext()
+			out, err := h.Invoke(ctx, payload)
+			cancel()
+			if err != nil || !bytes.Contains(out[:min(len(out), 200)], []byte(`"ok":true`)) {
+				b.Fatalf("core: %v %.300s", err, out)
+			}
+		}
+	})
+}
+
+// BenchmarkWarm is a warm direct invocation asking for both operations:
+// trigger recognition, both calls, the event and the log line.
+func BenchmarkWarm(b *testing.B) {
+	srv := wechattest.NewServer()
+	defer srv.Close()
+	runPair(b, srv, staticEnv(srv), directAll)
+}
+
+// BenchmarkLatency100ms injects 100 ms of latency into each endpoint: both
+// operations together must cost one latency, not two.
+func BenchmarkLatency100ms(b *testing.B) {
+	srv := wechattest.NewServer()
+	defer srv.Close()
+	srv.SetLatency(wechat.GetEnvInfoPath, 100*time.Millisecond)
+	srv.SetLatency(wechat.DescribeCloudBaseRunEnvsPath, 100*time.Millisecond)
+	runPair(b, srv, staticEnv(srv), directAll)
+}
+
+// BenchmarkRunEnvs5000 serves a describecloudbaserunenvs answer of 5000
+// environments (about 5 MB).
+func BenchmarkRunEnvs5000(b *testing.B) {
+	srv := wechattest.NewServer()
+	defer srv.Close()
+	srv.SetAnswer(wechat.DescribeCloudBaseRunEnvsPath, wechattest.GenerateRunEnvs(5000))
+	env := staticEnv(srv)
+	env["WECHAT_MAX_RESPONSE_BYTES"] = strconv.Itoa(32 << 20)
+	runPair(b, srv, env, directAll)
+}
+
+// BenchmarkMintedTokens runs warm invocations that mint their tokens from
+// the component and authorizer credentials, and reports how many mints
+// b.N invocations cost: one of each kind.
+func BenchmarkMintedTokens(b *testing.B) {
+	srv := wechattest.NewServer()
+	defer srv.Close()
+	h := newCore(b, map[string]string{
+		"WECHAT_API_BASE_URL":             srv.URL,
+		"WECHAT_COMPONENT_APPID":          wechattest.ComponentAppID,
+		"WECHAT_COMPONENT_APPSECRET":      wechattest.ComponentAppSecret,
+		"WECHAT_COMPONENT_VERIFY_TICKET":  wechattest.VerifyTicket,
+		"WECHAT_AUTHORIZER_APPID":         wechattest.AuthorizerAppID,
+		"WECHAT_AUTHORIZER_REFRESH_TOKEN": wechattest.AuthorizerRefreshToken,
+	})
+	for b.Loop() {
+		ctx, cancel := lambdaContext()
+		out, err := h.Invoke(ctx, directAll)
+		cancel()
+		if err != nil || !bytes.Contains(out[:min(len(out), 200)], []byte(`"ok":true`)) {
+			b.Fatalf("core: %v %.300s", err, out)
+		}
+	}
+	b.ReportMetric(float64(srv.Calls(wechat.ComponentTokenPath)), "component-mints")
+	b.ReportMetric(float64(srv.Calls(wechat.AuthorizerTokenPath)), "authorizer-mints")
+	b.ReportMetric(float64(b.N), "invocations")
+}
+
+// The built functions: bootstrap and the floor's Lambda function, built
+// the same way (as make package does, for this machine's architecture).
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+	binaries  = map[string]string{"wxcloudenv": "../../functions/aws-lambda", "floor": "../floor/lambda"}
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// build returns the path of the named function built for goos/goarch.
+func build(tb testing.TB, name, goarch string) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "wxcloudenv-bench")
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	out := filepath.Join(buildDir, name+"-"+goarch)
+	if _, err := os.Stat(out); err == nil {
+		return out
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-tags", "lambda.norpc", "-o", out, binaries[name])
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build %s: %v\n%s", name, err, b)
+	}
+	return out
+}
+
+// process is a started function.
+type process struct {
+	cmd *exec.Cmd
+	out bytes.Buffer
+}
+
+func startProcess(tb testing.TB, bin string, env map[string]string) *process {
+	p := &process{cmd: exec.Command(bin)}
+	for k, v := range env {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatalf("starting %s: %v", bin, err)
+	}
+	return p
+}
+
+// peakRSS reads the process's high-water resident set size from /proc.
+func (p *process) peakRSS() (int64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err == nil
+		}
+	}
+	return 0, false
+}
+
+func (p *process) stop() {
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+}
+
+// runProcesses starts each function b.N times against a Runtime API
+// emulator and a wechattest server, timing exec to first answer, and
+// reports the peak resident set size of each process as well.
+func runProcesses(b *testing.B, srv *wechattest.Server) {
+	if runtime.GOOS != "linux" {
+		b.Skip("the built functions are linux binaries")
+	}
+	for _, name := range []string{"floor", "wxcloudenv"} {
+		b.Run(name, func(b *testing.B) {
+			bin := build(b, name, runtime.GOARCH)
+			api := lambdatest.NewRuntimeAPI()
+			defer api.Close()
+			env := api.Env(staticEnv(srv))
+			env["WECHAT_MAX_RESPONSE_BYTES"] = strconv.Itoa(32 << 20)
+			var rss int64
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p := startProcess(b, bin, env)
+				a, _, err := api.Invoke(directAll, 30*time.Second)
+				b.StopTimer()
+				if err != nil || a.IsError || !bytes.Contains(a.Body, []byte(`"errcode":0`)) {
+					p.stop()
+					b.Fatalf("%s: %v %.300s\n%s", name, err, a.Body, p.out.String())
+				}
+				if r, ok := p.peakRSS(); ok {
+					rss += r
+				}
+				p.stop()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(rss)/float64(b.N), "peak-RSS-B")
+		})
+	}
+}
+
+// BenchmarkColdStart execs each built function and waits for its first
+// answer, through the Runtime API, as Lambda's first invocation does.
+func BenchmarkColdStart(b *testing.B) {
+	srv := wechattest.NewServer()
+	defer srv.Close()
+	runProcesses(b, srv)
+}
+
+// BenchmarkColdStartRunEnvs5000 is BenchmarkColdStart with a 5000
+// environment answer: its peak-RSS-B is the memory Lambda would bill.
+func BenchmarkColdStartRunEnvs5000(b *testing.B) {
+	srv := wechattest.NewServer()
+	defer srv.Close()
+	srv.SetAnswer(wechat.DescribeCloudBaseRunEnvsPath, wechattest.GenerateRunEnvs(5000))
+	runProcesses(b, srv)
+}
+
+// BenchmarkBinarySize reports the size of each function as shipped:
+// linux/arm64, stripped.
+func BenchmarkBinarySize(b *testing.B) {
+	for _, name := range []string{"floor", "wxcloudenv"} {
+		b.Run(name, func(b *testing.B) {
+			bin := build(b, name, "arm64")
+			fi, err := os.Stat(bin)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+			}
+			b.ReportMetric(float64(fi.Size()), "binary-B")
+		})
+	}
+}

@@ -1,0 +1,703 @@
+package wechat
+
+import (
+	"cmp"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"math/bits"
+	"strconv"
+	"unicode/utf8"
+)
+
+// This file reads an answer in one pass, without reflection and without
+// allocating for what it only validates: it checks that the answer is one
+// JSON value exactly as json.Valid does, and on the way reads the top-level
+// errcode and errmsg, whether the wanted key is there, and, for the
+// environment lists, each environment's status and those of its databases
+// and static storages. The client uses it on every answer; the core builds
+// its alerts from what it read, so an answer is never decoded twice.
+//
+// Keys are matched exactly, after unescaping; when a key repeats, the last
+// one counts, as when decoding into a map.
+
+// maxDepth is encoding/json's nesting limit, which json.Valid enforces.
+const maxDepth = 10000
+
+// Health is what one pass over a successful environment list read: how
+// many environments there are and which of them need attention.
+type Health struct {
+	// Items counts the environments in the answer.
+	Items int
+	// Attention lists, in answer order, the environments whose status is
+	// not NORMAL or that have a database UNUSABLE or OVERDUE or an offline
+	// static storage.
+	Attention []EnvHealth
+}
+
+// EnvHealth is an environment that needs attention.
+type EnvHealth struct {
+	Env    string // env (getenvinfo) or env_id (describecloudbaserunenvs)
+	Alias  string
+	Status string
+	// Databases lists the databases that are UNUSABLE or OVERDUE.
+	Databases []ResourceHealth
+	// StaticStorages lists the static storages that are offline.
+	StaticStorages []ResourceHealth
+}
+
+// ResourceHealth names a resource of an environment and its status.
+type ResourceHealth struct {
+	ID     string // a database's instance_id, a static storage's bucket
+	Status string
+}
+
+// listShape describes an environment list: its key, the key of each
+// environment's id, and whether environments carry databases and static
+// storages.
+type listShape struct {
+	key       string
+	id        string
+	resources bool
+}
+
+var (
+	envInfoShape = &listShape{key: "info_list", id: "env"}
+	runEnvsShape = &listShape{key: "env_list", id: "env_id", resources: true}
+)
+
+// answer is what scanAnswer read.
+type answer struct {
+	hasErrCode bool
+	errCode    int
+	errCodeErr error // errcode is there but not an integer
+	errMsg     string
+	hasWant    bool   // the wanted key is there and not null
+	shapeErr   string // the list does not have the documented shape
+	health     Health
+}
+
+// syntaxError is a place where the answer stops being JSON.
+type syntaxError struct {
+	msg string
+	off int
+}
+
+func (e *syntaxError) Error() string { return e.msg + " at offset " + strconv.Itoa(e.off) }
+
+var errNotObject = errors.New("the answer is not a JSON object")
+
+// scanAnswer validates raw and reads it. want is the key that marks a
+// successful answer; shape, when not nil, is the environment list to read.
+func scanAnswer(raw []byte, want string, shape *listShape) (answer, error) {
+	s := scanner{data: raw}
+	return s.answer(want, shape)
+}
+
+// answer reads an answer from the scanner's input.
+func (s *scanner) answer(want string, shape *listShape) (answer, error) {
+	var a answer
+	c := s.next()
+	if c != '{' {
+		if err := s.value(0); err != nil {
+			return a, err
+		}
+		if err := s.end(); err != nil {
+			return a, err
+		}
+		return a, errNotObject
+	}
+	err := s.object(0, func(key []byte) error {
+		switch string(key) {
+		case "errcode":
+			a.hasErrCode, a.errCode, a.errCodeErr = true, 0, nil
+			s.next()
+			start := s.pos
+			if err := s.value(1); err != nil {
+				return err
+			}
+			if lit := s.data[start:s.pos]; string(lit) != "null" {
+				n, err := strconv.Atoi(string(lit))
+				if err != nil {
+					a.errCodeErr = errors.New("errcode " + strconv.Quote(string(lit)) + " is not an integer")
+				}
+				a.errCode = n
+			}
+			return nil
+		case "errmsg":
+			a.errMsg = ""
+			if s.next() == '"' {
+				start := s.pos
+				esc, err := s.str()
+				if err != nil {
+					return err
+				}
+				a.errMsg = decodeString(s.data[start:s.pos], esc)
+				return nil
+			}
+			return s.value(1)
+		}
+		isWant := string(key) == want
+		if isWant {
+			a.hasWant = s.next() != 'n'
+		}
+		if shape != nil && string(key) == shape.key {
+			a.health = Health{}
+			var err error
+			a.shapeErr, err = s.list(shape, &a)
+			return err
+		}
+		return s.value(1)
+	})
+	if err != nil {
+		return a, err
+	}
+	return a, s.end()
+}
+
+// The shape checks below return a description of what is wrong, or "".
+// A value that repeats a key replaces the earlier one, problems included.
+
+// list reads an environment list.
+func (s *scanner) list(shape *listShape, a *answer) (string, error) {
+	switch s.next() {
+	case 'n':
+		return "", s.value(1)
+	case '[':
+	default:
+		return shape.key + " is not an array", s.value(1)
+	}
+	bad := ""
+	err := s.array(1, func() error {
+		a.health.Items++
+		var b string
+		var err error
+		switch s.next() {
+		case '{', 'n':
+			b, err = s.env(shape, a)
+		default:
+			b, err = "an environment in "+shape.key+" is not an object", s.value(2)
+		}
+		if bad == "" {
+			bad = b
+		}
+		return err
+	})
+	return bad, err
+}
+
+// env reads one environment (or null) and notes it when it needs
+// attention.
+func (s *scanner) env(shape *listShape, a *answer) (string, error) {
+	if s.next() == 'n' {
+		a.health.Attention = append(a.health.Attention, EnvHealth{})
+		return "", s.literal("null")
+	}
+	var id, aliasName, status field
+	var dbs, statics []ResourceHealth
+	var bad [5]string
+	err := s.object(2, func(key []byte) (err error) {
+		// Comparisons, not a switch: a switch with a variable case would
+		// copy the key.
+		switch {
+		case string(key) == shape.id:
+			bad[0], err = s.field(&id, 3, shape.key)
+		case string(key) == "alias":
+			bad[1], err = s.field(&aliasName, 3, shape.key)
+		case string(key) == "status":
+			bad[2], err = s.field(&status, 3, shape.key)
+		case shape.resources && string(key) == "databases":
+			dbs = nil
+			bad[3], err = s.resources(shape.key, "databases", "instance_id", &dbs, badDatabase)
+		case shape.resources && string(key) == "static_storages":
+			statics = nil
+			bad[4], err = s.resources(shape.key, "static_storages", "bucket", &statics, badStaticStorage)
+		default:
+			err = s.value(3)
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	for _, b := range bad {
+		if b != "" {
+			return b, nil
+		}
+	}
+	if status.is(s.data, EnvNormal) && len(dbs) == 0 && len(statics) == 0 {
+		return "", nil
+	}
+	a.health.Attention = append(a.health.Attention, EnvHealth{Env: id.text(s.data), Alias: aliasName.text(s.data),
+		Status: status.text(s.data), Databases: dbs, StaticStorages: statics})
+	return "", nil
+}
+
+func badDatabase(data []byte, f field) bool {
+	return f.is(data, DatabaseUnusable) || f.is(data, DatabaseOverdue)
+}
+
+func badStaticStorage(data []byte, f field) bool { return f.is(data, StaticStorageOffline) }
+
+// resources reads the databases or static storages of an environment and
+// adds to *out those that bad says need attention.
+func (s *scanner) resources(list, name, idKey string, out *[]ResourceHealth, bad func([]byte, field) bool) (string, error) {
+	switch s.next() {
+	case 'n':
+		return "", s.literal("null")
+	case '[':
+	default:
+		return name + " of an environment in " + list + " is not an array", s.value(3)
+	}
+	problem := ""
+	err := s.array(3, func() error {
+		switch s.next() {
+		case 'n':
+			return s.literal("null")
+		case '{':
+		default:
+			if problem == "" {
+				problem = "an element of " + name + " in " + list + " is not an object"
+			}
+			return s.value(4)
+		}
+		var id, status field
+		var fieldBad [2]string
+		err := s.object(4, func(key []byte) (err error) {
+			switch {
+			case string(key) == idKey:
+				fieldBad[0], err = s.field(&id, 5, list)
+			case string(key) == "status":
+				fieldBad[1], err = s.field(&status, 5, list)
+			default:
+				err = s.value(5)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if b := cmp.Or(fieldBad[0], fieldBad[1]); b != "" {
+			if problem == "" {
+				problem = b
+			}
+			return nil
+		}
+		if bad(s.data, status) {
+			*out = append(*out, ResourceHealth{ID: id.text(s.data), Status: status.text(s.data)})
+		}
+		return nil
+	})
+	return problem, err
+}
+
+// field is a string value's place in the answer, quotes included; the
+// zero field is null or absent.
+type field struct {
+	start, end int
+	esc, set   bool
+}
+
+// is reports whether the field is the string v.
+func (f field) is(data []byte, v string) bool {
+	if !f.set {
+		return v == ""
+	}
+	if !f.esc {
+		return string(data[f.start+1:f.end-1]) == v
+	}
+	return decodeString(data[f.start:f.end], true) == v
+}
+
+func (f field) text(data []byte) string {
+	if !f.set {
+		return ""
+	}
+	return decodeString(data[f.start:f.end], f.esc)
+}
+
+// field reads a string or null at the given depth into f.
+func (s *scanner) field(f *field, depth int, list string) (string, error) {
+	*f = field{}
+	switch s.next() {
+	case '"':
+		start := s.pos
+		esc, err := s.str()
+		if err != nil {
+			return "", err
+		}
+		*f = field{start: start, end: s.pos, esc: esc, set: true}
+		return "", nil
+	case 'n':
+		return "", s.literal("null")
+	}
+	return "a field of " + list + " is neither a string nor null", s.value(depth)
+}
+
+// decodeString returns the text of a JSON string (quotes included) as
+// encoding/json would decode it.
+func decodeString(q []byte, esc bool) string {
+	inner := q[1 : len(q)-1]
+	if !esc && utf8.Valid(inner) {
+		return string(inner)
+	}
+	var v string
+	_ = json.Unmarshal(q, &v)
+	return v
+}
+
+// scanner validates JSON over data. When more is set, data is what has
+// arrived so far: more(n) waits until more than n bytes have, and returns
+// them all, or returns nil at the end of the input.
+type scanner struct {
+	data []byte
+	pos  int
+	more func(n int) []byte
+}
+
+// have reports whether data[i] exists, waiting for more input if needed.
+func (s *scanner) have(i int) bool {
+	return i < len(s.data) || s.wait(i)
+}
+
+// wait gets more input until data[i] exists or the input ends.
+func (s *scanner) wait(i int) bool {
+	for i >= len(s.data) {
+		if s.more == nil {
+			return false
+		}
+		d := s.more(len(s.data))
+		if len(d) <= len(s.data) {
+			return false
+		}
+		s.data = d
+	}
+	return true
+}
+
+func (s *scanner) fail(msg string) error {
+	return &syntaxError{msg: msg, off: s.pos}
+}
+
+func (s *scanner) unexpected() error {
+	if !s.have(s.pos) {
+		return s.fail("unexpected end of JSON input")
+	}
+	return s.fail("invalid character " + strconv.QuoteRune(rune(s.data[s.pos])))
+}
+
+// next skips whitespace and returns the next byte without consuming it,
+// or 0 at the end of the input.
+func (s *scanner) next() byte {
+	if d, p := s.data, s.pos; uint(p) < uint(len(d)) && d[p] > ' ' {
+		return d[p]
+	}
+	return s.skipSpace()
+}
+
+// skipSpace is next past whitespace or at the end of what has arrived.
+func (s *scanner) skipSpace() byte {
+	for s.have(s.pos) {
+		for s.pos < len(s.data) {
+			c := s.data[s.pos]
+			if c > ' ' || (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+				return c
+			}
+			s.pos++
+		}
+	}
+	return 0
+}
+
+// end checks that only whitespace follows the value.
+func (s *scanner) end() error {
+	s.next()
+	if s.have(s.pos) {
+		return s.fail("invalid character " + strconv.QuoteRune(rune(s.data[s.pos])) + " after top-level value")
+	}
+	return nil
+}
+
+// value validates one value of any kind at the given nesting depth.
+func (s *scanner) value(depth int) error {
+	switch c := s.next(); {
+	case c == '"':
+		_, err := s.str()
+		return err
+	case c == '{':
+		return s.skipObject(depth)
+	case c == '[':
+		return s.skipArray(depth)
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	}
+	return s.unexpected()
+}
+
+// object validates an object, calling member with each key (unescaped)
+// when the scanner is at the member's value; member must consume it.
+func (s *scanner) object(depth int, member func(key []byte) error) error {
+	if depth++; depth > maxDepth {
+		return s.fail("exceeded max depth")
+	}
+	s.pos++ // {
+	if s.next() == '}' {
+		s.pos++
+		return nil
+	}
+	for {
+		if s.next() != '"' {
+			return s.unexpected()
+		}
+		start := s.pos
+		esc, err := s.str()
+		if err != nil {
+			return err
+		}
+		key := s.data[start+1 : s.pos-1]
+		if esc {
+			key = []byte(decodeString(s.data[start:s.pos], true))
+		}
+		if s.next() != ':' {
+			return s.unexpected()
+		}
+		s.pos++
+		if err := member(key); err != nil {
+			return err
+		}
+		switch s.next() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return s.unexpected()
+		}
+	}
+}
+
+// array validates an array, calling elem when the scanner is at each
+// element; elem must consume it.
+func (s *scanner) array(depth int, elem func() error) error {
+	if depth++; depth > maxDepth {
+		return s.fail("exceeded max depth")
+	}
+	s.pos++ // [
+	if s.next() == ']' {
+		s.pos++
+		return nil
+	}
+	for {
+		if err := elem(); err != nil {
+			return err
+		}
+		switch s.next() {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return nil
+		default:
+			return s.unexpected()
+		}
+	}
+}
+
+// skipObject validates an object whose members are not read.
+func (s *scanner) skipObject(depth int) error {
+	if depth++; depth > maxDepth {
+		return s.fail("exceeded max depth")
+	}
+	s.pos++ // {
+	if s.next() == '}' {
+		s.pos++
+		return nil
+	}
+	for {
+		if s.next() != '"' {
+			return s.unexpected()
+		}
+		if _, err := s.str(); err != nil {
+			return err
+		}
+		if s.next() != ':' {
+			return s.unexpected()
+		}
+		s.pos++
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		switch s.next() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return s.unexpected()
+		}
+	}
+}
+
+// skipArray validates an array whose elements are not read.
+func (s *scanner) skipArray(depth int) error {
+	if depth++; depth > maxDepth {
+		return s.fail("exceeded max depth")
+	}
+	s.pos++ // [
+	if s.next() == ']' {
+		s.pos++
+		return nil
+	}
+	for {
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		switch s.next() {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return nil
+		default:
+			return s.unexpected()
+		}
+	}
+}
+
+// SWAR constants: a byte repeated across a word.
+const (
+	ones   = 0x0101010101010101
+	highs  = 0x8080808080808080
+	quotes = ones * '"'
+	slashs = ones * '\\'
+)
+
+// str validates the string starting at s.pos and moves past it. It reports
+// whether the string has escapes.
+func (s *scanner) str() (esc bool, err error) {
+	s.pos++ // "
+	i := s.pos
+	for {
+		data := s.data
+		// Eight bytes at a time while none is a quote, a backslash or a
+		// control character. The lowest flagged byte is exact: a false
+		// flag can only sit above a true one.
+		for i+8 <= len(data) {
+			w := binary.LittleEndian.Uint64(data[i:])
+			q, b := w^quotes, w^slashs
+			if m := ((q-ones)&^q | (b-ones)&^b | (w-ones*0x20)&^w) & highs; m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if !s.have(i) {
+			s.pos = i
+			return esc, s.fail("unexpected end of JSON input")
+		}
+		data = s.data
+		switch c := data[i]; {
+		case c == '"':
+			s.pos = i + 1
+			return esc, nil
+		case c == '\\':
+			esc = true
+			if !s.have(i + 1) {
+				s.pos = i + 1
+				return esc, s.fail("unexpected end of JSON input")
+			}
+			switch s.data[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				for k := i + 2; k < i+6; k++ {
+					if !s.have(k) {
+						s.pos = k
+						return esc, s.fail("unexpected end of JSON input")
+					}
+					if !isHex(s.data[k]) {
+						s.pos = k
+						return esc, s.fail("invalid character " + strconv.QuoteRune(rune(s.data[k])) + " in \\u hexadecimal character escape")
+					}
+				}
+				i += 6
+			default:
+				s.pos = i + 1
+				return esc, s.fail("invalid character " + strconv.QuoteRune(rune(s.data[i+1])) + " in string escape code")
+			}
+		case c < 0x20:
+			s.pos = i
+			return esc, s.fail("invalid character " + strconv.QuoteRune(rune(c)) + " in string literal")
+		default:
+			i++
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return c-'0' < 10 || (c|0x20)-'a' < 6
+}
+
+func isDigit(c byte) bool { return c-'0' < 10 }
+
+// number validates a number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scanner) number() error {
+	if s.is(s.pos, '-') {
+		s.pos++
+	}
+	switch {
+	case s.is(s.pos, '0'):
+		s.pos++
+	case s.digit(s.pos):
+		s.digits()
+	default:
+		return s.unexpected()
+	}
+	if s.is(s.pos, '.') {
+		s.pos++
+		if !s.digit(s.pos) {
+			return s.unexpected()
+		}
+		s.digits()
+	}
+	if s.is(s.pos, 'e') || s.is(s.pos, 'E') {
+		s.pos++
+		if s.is(s.pos, '+') || s.is(s.pos, '-') {
+			s.pos++
+		}
+		if !s.digit(s.pos) {
+			return s.unexpected()
+		}
+		s.digits()
+	}
+	return nil
+}
+
+func (s *scanner) is(i int, c byte) bool { return s.have(i) && s.data[i] == c }
+
+func (s *scanner) digit(i int) bool { return s.have(i) && isDigit(s.data[i]) }
+
+func (s *scanner) digits() {
+	for s.digit(s.pos) {
+		s.pos++
+	}
+}
+
+// literal validates true, false or null.
+func (s *scanner) literal(word string) error {
+	for k := 0; k < len(word); k++ {
+		if !s.is(s.pos, word[k]) {
+			return s.unexpected()
+		}
+		s.pos++
+	}
+	return nil
+}
