@@ -241,24 +241,29 @@ func runProcesses(b *testing.B, srv *wechattest.Server) {
 	for _, name := range []string{"floor", "wxcloudenv"} {
 		b.Run(name, func(b *testing.B) {
 			bin := build(b, name, runtime.GOARCH)
-			api := lambdatest.NewRuntimeAPI()
-			defer api.Close()
-			env := api.Env(staticEnv(srv))
-			env["WECHAT_MAX_RESPONSE_BYTES"] = strconv.Itoa(32 << 20)
 			var rss int64
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
+				// A fresh emulator each time: a killed process's pending
+				// "next" request must not swallow the next event.
+				b.StopTimer()
+				api := lambdatest.NewRuntimeAPI()
+				env := api.Env(staticEnv(srv))
+				env["WECHAT_MAX_RESPONSE_BYTES"] = strconv.Itoa(32 << 20)
+				b.StartTimer()
 				p := startProcess(b, bin, env)
 				a, _, err := api.Invoke(directAll, 30*time.Second)
 				b.StopTimer()
 				if err != nil || a.IsError || !bytes.Contains(a.Body, []byte(`"errcode":0`)) {
 					p.stop()
+					api.Close()
 					b.Fatalf("%s: %v %.300s\n%s", name, err, a.Body, p.out.String())
 				}
 				if r, ok := p.peakRSS(); ok {
 					rss += r
 				}
 				p.stop()
+				api.Close()
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(rss)/float64(b.N), "peak-RSS-B")
