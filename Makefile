@@ -29,7 +29,8 @@ invoke: ## replay EVENT=file (default events/direct.json); EMULATE=0 calls the r
 	$(GO) run ./functions/local $(if $(filter 0,$(EMULATE)),,-emulate) -event $(EVENT)
 
 .PHONY: test
-test: ## vet, then every test (fuzz seeds included) with the race detector
+test: ## gofmt and vet, then every test (fuzz seeds included) with the race detector
+	@files=$$(gofmt -l .); if [ -n "$$files" ]; then echo "not gofmt-ed: $$files"; exit 1; fi
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-		"net/rpc"
+	"net/rpc"
 	"os"
 	"os/exec"
 	"path/filepath"

@@ -101,12 +101,12 @@ var faultMatrix = []faultRow{
 	{name: "list of the wrong shape", inject: always(wechat.DescribeCloudBaseRunEnvsPath, wechattest.Fault{Body: []byte(`{"errcode":0,"errmsg":"ok","env_list":{"env_id":"a"}}`)}),
 		want: map[string]outcome{runEnvs: {kind: "bad_response", attempts: 1}}, status: 502},
 	{name: "64 MiB answer, streamed", vars: env{"WECHAT_MAX_RESPONSE_BYTES": "1048576"},
-		inject:     always(wechat.DescribeCloudBaseRunEnvsPath, wechattest.Fault{Oversize: 64 << 20}),
-		want:       map[string]outcome{runEnvs: {kind: "bad_response", attempts: 1}}, status: 502,
+		inject: always(wechat.DescribeCloudBaseRunEnvsPath, wechattest.Fault{Oversize: 64 << 20}),
+		want:   map[string]outcome{runEnvs: {kind: "bad_response", attempts: 1}}, status: 502,
 		maxWritten: 16 << 20},
 	{name: "64 MiB answer, declared", vars: env{"WECHAT_MAX_RESPONSE_BYTES": "1048576"},
-		inject:     always(wechat.DescribeCloudBaseRunEnvsPath, wechattest.Fault{Oversize: 64 << 20, DeclareLength: true}),
-		want:       map[string]outcome{runEnvs: {kind: "bad_response", attempts: 1}}, status: 502,
+		inject: always(wechat.DescribeCloudBaseRunEnvsPath, wechattest.Fault{Oversize: 64 << 20, DeclareLength: true}),
+		want:   map[string]outcome{runEnvs: {kind: "bad_response", attempts: 1}}, status: 502,
 		maxWritten: 16 << 20},
 	{name: "40001 on a static token", inject: always(wechat.GetEnvInfoPath, wechattest.Fault{ErrCode: 40001}),
 		want: map[string]outcome{envInfo: {kind: "auth", errcode: 40001, attempts: 1}}, status: 502},
@@ -310,4 +310,3 @@ func checkNoLeak(t *testing.T, before int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-

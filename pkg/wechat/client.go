@@ -358,7 +358,6 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 	return raw, hr.StatusCode, health, nil
 }
 
-
 func (c *Client) secretsOf(cl *call, token string) []string {
 	return append([]string{token}, cl.secrets...)
 }
