@@ -212,14 +212,7 @@ func TestSCFVariablesWithInvocation(t *testing.T) {
 	srv := wechattest.NewServer()
 	defer srv.Close()
 	f := startSCF(t, nil)
-	vars := map[string]string{
-		"WECHAT_API_BASE_URL":             srv.URL,
-		"WECHAT_COMPONENT_APPID":          wechattest.ComponentAppID,
-		"WECHAT_COMPONENT_APPSECRET":      wechattest.ComponentAppSecret,
-		"WECHAT_COMPONENT_VERIFY_TICKET":  wechattest.VerifyTicket,
-		"WECHAT_AUTHORIZER_APPID":         wechattest.AuthorizerAppID,
-		"WECHAT_AUTHORIZER_REFRESH_TOKEN": wechattest.AuthorizerRefreshToken,
-	}
+	vars := srv.MintingVars()
 	for i := range 3 {
 		a, _ := f.invoke(t, readEvent(t, "scf-timer.json"), 10*time.Second, vars)
 		if a.isError {

@@ -20,7 +20,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/floor"
 	"github.com/wxcloudenv/wxcloudenv/internal/lambdatest"
-	"github.com/wxcloudenv/wxcloudenv/pkg/config"
+	"github.com/wxcloudenv/wxcloudenv/pkg/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/invoke"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
@@ -29,26 +29,11 @@ import (
 // directAll is the direct payload asking for both operations.
 var directAll = []byte(`{}`)
 
-// staticEnv is the configuration of the core for srv with static tokens.
-func staticEnv(srv *wechattest.Server) map[string]string {
-	return map[string]string{
-		"WECHAT_API_BASE_URL":           srv.URL,
-		"WECHAT_ACCESS_TOKEN":           wechattest.AccessToken,
-		"WECHAT_COMPONENT_ACCESS_TOKEN": wechattest.ComponentAccessToken,
-	}
-}
-
 // newCore returns the core configured by env through the environment, as
 // on a platform, logging to io.Discard.
 func newCore(tb testing.TB, env map[string]string) *invoke.Handler {
 	tb.Helper()
-	for _, k := range config.Variables {
-		tb.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	for k, v := range env {
-		tb.Setenv(k, v)
-	}
+	configtest.Set(tb, env)
 	h := invoke.New(invoke.PlatformAWSLambda)
 	h.LogOutput = io.Discard
 	tb.Cleanup(func() {
@@ -104,7 +89,7 @@ func runPair(b *testing.B, srv *wechattest.Server, env map[string]string, payloa
 func BenchmarkWarm(b *testing.B) {
 	srv := wechattest.NewServer()
 	defer srv.Close()
-	runPair(b, srv, staticEnv(srv), directAll)
+	runPair(b, srv, srv.StaticVars(), directAll)
 }
 
 // BenchmarkLatency100ms injects 100 ms of latency into each endpoint: both
@@ -114,7 +99,7 @@ func BenchmarkLatency100ms(b *testing.B) {
 	defer srv.Close()
 	srv.SetLatency(wechat.GetEnvInfoPath, 100*time.Millisecond)
 	srv.SetLatency(wechat.DescribeCloudBaseRunEnvsPath, 100*time.Millisecond)
-	runPair(b, srv, staticEnv(srv), directAll)
+	runPair(b, srv, srv.StaticVars(), directAll)
 }
 
 // BenchmarkRunEnvs5000 serves a describecloudbaserunenvs answer of 5000
@@ -123,7 +108,7 @@ func BenchmarkRunEnvs5000(b *testing.B) {
 	srv := wechattest.NewServer()
 	defer srv.Close()
 	srv.SetAnswer(wechat.DescribeCloudBaseRunEnvsPath, wechattest.GenerateRunEnvs(5000))
-	env := staticEnv(srv)
+	env := srv.StaticVars()
 	env["WECHAT_MAX_RESPONSE_BYTES"] = strconv.Itoa(32 << 20)
 	runPair(b, srv, env, directAll)
 }
@@ -134,14 +119,7 @@ func BenchmarkRunEnvs5000(b *testing.B) {
 func BenchmarkMintedTokens(b *testing.B) {
 	srv := wechattest.NewServer()
 	defer srv.Close()
-	h := newCore(b, map[string]string{
-		"WECHAT_API_BASE_URL":             srv.URL,
-		"WECHAT_COMPONENT_APPID":          wechattest.ComponentAppID,
-		"WECHAT_COMPONENT_APPSECRET":      wechattest.ComponentAppSecret,
-		"WECHAT_COMPONENT_VERIFY_TICKET":  wechattest.VerifyTicket,
-		"WECHAT_AUTHORIZER_APPID":         wechattest.AuthorizerAppID,
-		"WECHAT_AUTHORIZER_REFRESH_TOKEN": wechattest.AuthorizerRefreshToken,
-	})
+	h := newCore(b, srv.MintingVars())
 	for b.Loop() {
 		ctx, cancel := lambdaContext()
 		out, err := h.Invoke(ctx, directAll)
@@ -248,7 +226,7 @@ func runProcesses(b *testing.B, srv *wechattest.Server) {
 				// "next" request must not swallow the next event.
 				b.StopTimer()
 				api := lambdatest.NewRuntimeAPI()
-				env := api.Env(staticEnv(srv))
+				env := api.Env(srv.StaticVars())
 				env["WECHAT_MAX_RESPONSE_BYTES"] = strconv.Itoa(32 << 20)
 				b.StartTimer()
 				p := startProcess(b, bin, env)

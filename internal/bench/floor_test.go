@@ -24,7 +24,7 @@ func TestFloorDoesTheSameJob(t *testing.T) {
 	if err := json.Unmarshal(got, &fromFloor); err != nil {
 		t.Fatalf("floor answer is not JSON: %v", err)
 	}
-	out, err := newCore(t, staticEnv(srv)).Invoke(ctx, directAll)
+	out, err := newCore(t, srv.StaticVars()).Invoke(ctx, directAll)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/wxcloudenv/wxcloudenv/pkg/config"
+	"github.com/wxcloudenv/wxcloudenv/pkg/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/invoke"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
@@ -63,26 +63,16 @@ type env map[string]string
 
 // staticEnv points at srv with the emulator's static tokens.
 func staticEnv(srv *wechattest.Server) env {
-	return env{
-		"WECHAT_API_BASE_URL":           srv.URL,
-		"WECHAT_ACCESS_TOKEN":           wechattest.AccessToken,
-		"WECHAT_COMPONENT_ACCESS_TOKEN": wechattest.ComponentAccessToken,
-		"WECHAT_RETRIES":                "2",
-		"WECHAT_TIMEOUT":                "2s",
-	}
+	e := env(srv.StaticVars())
+	e["WECHAT_RETRIES"], e["WECHAT_TIMEOUT"] = "2", "2s"
+	return e
 }
 
 // mintEnv points at srv with credentials that mint every token.
 func mintEnv(srv *wechattest.Server) env {
-	return env{
-		"WECHAT_API_BASE_URL":             srv.URL,
-		"WECHAT_COMPONENT_APPID":          wechattest.ComponentAppID,
-		"WECHAT_COMPONENT_APPSECRET":      wechattest.ComponentAppSecret,
-		"WECHAT_COMPONENT_VERIFY_TICKET":  wechattest.VerifyTicket,
-		"WECHAT_AUTHORIZER_APPID":         wechattest.AuthorizerAppID,
-		"WECHAT_AUTHORIZER_REFRESH_TOKEN": wechattest.AuthorizerRefreshToken,
-		"WECHAT_TIMEOUT":                  "2s",
-	}
+	e := env(srv.MintingVars())
+	e["WECHAT_TIMEOUT"] = "2s"
+	return e
 }
 
 // harness is a Handler wired to a fake WeChat.
@@ -96,13 +86,7 @@ type harness struct {
 // a handler with a fixed clock and a captured log.
 func newHarness(t *testing.T, srv *wechattest.Server, e env) *harness {
 	t.Helper()
-	for _, k := range config.Variables {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	for k, v := range e {
-		t.Setenv(k, v)
-	}
+	configtest.Set(t, e)
 	log := &syncBuffer{}
 	h := invoke.New(invoke.PlatformAWSLambda)
 	h.LogOutput = log

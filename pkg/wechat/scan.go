@@ -425,9 +425,9 @@ func (s *scanner) value(depth int) error {
 		_, err := s.str()
 		return err
 	case c == '{':
-		return s.skipObject(depth)
+		return s.object(depth, nil)
 	case c == '[':
-		return s.skipArray(depth)
+		return s.array(depth, nil)
 	case c == '-' || (c >= '0' && c <= '9'):
 		return s.number()
 	case c == 't':
@@ -441,7 +441,8 @@ func (s *scanner) value(depth int) error {
 }
 
 // object validates an object, calling member with each key (unescaped)
-// when the scanner is at the member's value; member must consume it.
+// when the scanner is at the member's value; member must consume it. A nil
+// member only validates the values.
 func (s *scanner) object(depth int, member func(key []byte) error) error {
 	if depth++; depth > maxDepth {
 		return s.fail("exceeded max depth")
@@ -460,15 +461,21 @@ func (s *scanner) object(depth int, member func(key []byte) error) error {
 		if err != nil {
 			return err
 		}
-		key := s.data[start+1 : s.pos-1]
-		if esc {
-			key = []byte(decodeString(s.data[start:s.pos], true))
-		}
+		end := s.pos
 		if s.next() != ':' {
 			return s.unexpected()
 		}
 		s.pos++
-		if err := member(key); err != nil {
+		if member == nil {
+			err = s.value(depth)
+		} else {
+			key := s.data[start+1 : end-1]
+			if esc {
+				key = []byte(decodeString(s.data[start:end], true))
+			}
+			err = member(key)
+		}
+		if err != nil {
 			return err
 		}
 		switch s.next() {
@@ -484,7 +491,7 @@ func (s *scanner) object(depth int, member func(key []byte) error) error {
 }
 
 // array validates an array, calling elem when the scanner is at each
-// element; elem must consume it.
+// element; elem must consume it. A nil elem only validates the elements.
 func (s *scanner) array(depth int, elem func() error) error {
 	if depth++; depth > maxDepth {
 		return s.fail("exceeded max depth")
@@ -495,69 +502,13 @@ func (s *scanner) array(depth int, elem func() error) error {
 		return nil
 	}
 	for {
-		if err := elem(); err != nil {
-			return err
+		var err error
+		if elem == nil {
+			err = s.value(depth)
+		} else {
+			err = elem()
 		}
-		switch s.next() {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			return nil
-		default:
-			return s.unexpected()
-		}
-	}
-}
-
-// skipObject validates an object whose members are not read.
-func (s *scanner) skipObject(depth int) error {
-	if depth++; depth > maxDepth {
-		return s.fail("exceeded max depth")
-	}
-	s.pos++ // {
-	if s.next() == '}' {
-		s.pos++
-		return nil
-	}
-	for {
-		if s.next() != '"' {
-			return s.unexpected()
-		}
-		if _, err := s.str(); err != nil {
-			return err
-		}
-		if s.next() != ':' {
-			return s.unexpected()
-		}
-		s.pos++
-		if err := s.value(depth); err != nil {
-			return err
-		}
-		switch s.next() {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return nil
-		default:
-			return s.unexpected()
-		}
-	}
-}
-
-// skipArray validates an array whose elements are not read.
-func (s *scanner) skipArray(depth int) error {
-	if depth++; depth > maxDepth {
-		return s.fail("exceeded max depth")
-	}
-	s.pos++ // [
-	if s.next() == ']' {
-		s.pos++
-		return nil
-	}
-	for {
-		if err := s.value(depth); err != nil {
+		if err != nil {
 			return err
 		}
 		switch s.next() {

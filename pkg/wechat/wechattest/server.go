@@ -550,3 +550,26 @@ func (s *Server) checkToken(tok string, kinds ...string) int {
 	}
 	return 40001
 }
+
+// StaticVars returns the variables that point wxcloudenv at s with its
+// static access and component access tokens.
+func (s *Server) StaticVars() map[string]string {
+	return map[string]string{
+		"WECHAT_API_BASE_URL":           s.URL,
+		"WECHAT_ACCESS_TOKEN":           AccessToken,
+		"WECHAT_COMPONENT_ACCESS_TOKEN": ComponentAccessToken,
+	}
+}
+
+// MintingVars returns the variables that point wxcloudenv at s with the
+// component and authorizer credentials, so that both tokens are minted.
+func (s *Server) MintingVars() map[string]string {
+	return map[string]string{
+		"WECHAT_API_BASE_URL":             s.URL,
+		"WECHAT_COMPONENT_APPID":          ComponentAppID,
+		"WECHAT_COMPONENT_APPSECRET":      ComponentAppSecret,
+		"WECHAT_COMPONENT_VERIFY_TICKET":  VerifyTicket,
+		"WECHAT_AUTHORIZER_APPID":         AuthorizerAppID,
+		"WECHAT_AUTHORIZER_REFRESH_TOKEN": AuthorizerRefreshToken,
+	}
+}
