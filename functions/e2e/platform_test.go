@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -10,12 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/lambdatest"
+	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 )
 
 // binaries built once for every test.
@@ -50,22 +49,7 @@ func TestMain(m *testing.M) {
 }
 
 // safeBuffer collects a process's output.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type safeBuffer = testkit.SyncBuffer
 
 // start runs bin with env (and nothing else from the test's environment
 // but PATH and HOME), and stops it when the test ends.

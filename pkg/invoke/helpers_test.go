@@ -1,19 +1,18 @@
 package invoke_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 	"github.com/wxcloudenv/wxcloudenv/pkg/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/invoke"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -24,22 +23,7 @@ import (
 var fixedTime = time.Date(2026, 11, 24, 8, 0, 0, 123_000_000, time.UTC)
 
 // syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer struct{ testkit.SyncBuffer }
 
 // Lines returns the log lines, decoded.
 func (s *syncBuffer) Lines(t *testing.T) []map[string]any {
@@ -179,19 +163,7 @@ func zeroDurations(v any) {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from its golden file:\ngot:\n%s\nwant:\n%s", name, got, want)
-	}
+	testkit.Golden(t, filepath.Join("testdata", "golden", name), got)
 }
 
 // moduleDir returns the directory of a module in the module cache.

@@ -2,7 +2,6 @@ package invoke_test
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -14,8 +13,6 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestGoldenEvents replays every sample in events/ and AWS's own captured
 // samples, and compares the answers with golden files.
