@@ -64,10 +64,10 @@ bench: ## benchmarks beside their floor, BENCHCOUNT runs each; prints medians an
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
-	$(GO) test ./pkg/trigger -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./pkg/trigger -run '^$$' -fuzz '^FuzzParsePayload$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./pkg/invoke -run '^$$' -fuzz '^FuzzInvoke$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./pkg/invoke -run '^$$' -fuzz '^FuzzRouting$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/trigger -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/trigger -run '^$$' -fuzz '^FuzzParsePayload$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/invoke -run '^$$' -fuzz '^FuzzInvoke$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/invoke -run '^$$' -fuzz '^FuzzRouting$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/wechat -run '^$$' -fuzz '^FuzzCheckAnswer$$' -fuzztime $(FUZZTIME)
 
 .PHONY: fmt

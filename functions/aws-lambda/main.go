@@ -10,7 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/wxcloudenv/wxcloudenv/pkg/invoke"
+	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 )
 
 // jsonAnswer hands the core's bytes to the runtime as they are, marked as

@@ -17,7 +17,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/wxcloudenv/wxcloudenv/pkg/invoke"
+	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 )
 

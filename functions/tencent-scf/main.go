@@ -9,7 +9,7 @@ package main
 import (
 	"github.com/tencentyun/scf-go-lib/cloudfunction"
 
-	"github.com/wxcloudenv/wxcloudenv/pkg/invoke"
+	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 )
 
 func main() {

@@ -20,8 +20,8 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/floor"
 	"github.com/wxcloudenv/wxcloudenv/internal/lambdatest"
-	"github.com/wxcloudenv/wxcloudenv/pkg/config/configtest"
-	"github.com/wxcloudenv/wxcloudenv/pkg/invoke"
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
+	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 )

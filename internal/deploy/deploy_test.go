@@ -17,8 +17,8 @@ import (
 	"github.com/awslabs/goformation/v7"
 	"gopkg.in/yaml.v3"
 
-	"github.com/wxcloudenv/wxcloudenv/pkg/config"
-	"github.com/wxcloudenv/wxcloudenv/pkg/trigger"
+	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
 )
 
 const root = "../.."

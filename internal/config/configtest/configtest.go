@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/wxcloudenv/wxcloudenv/pkg/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/config"
 )
 
 // Set unsets every configuration variable for the rest of the test, then

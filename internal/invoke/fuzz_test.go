@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxcloudenv/wxcloudenv/pkg/trigger"
+	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
 )
 
 // FuzzInvoke feeds arbitrary bytes through recognition, routing, event

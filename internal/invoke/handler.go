@@ -25,8 +25,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/tencentyun/scf-go-lib/functioncontext"
 
-	"github.com/wxcloudenv/wxcloudenv/pkg/config"
-	"github.com/wxcloudenv/wxcloudenv/pkg/trigger"
+	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 

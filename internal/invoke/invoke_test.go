@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxcloudenv/wxcloudenv/pkg/invoke"
+	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 )

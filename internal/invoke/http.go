@@ -11,7 +11,7 @@ import (
 	awsevents "github.com/aws/aws-lambda-go/events"
 	scfevents "github.com/tencentyun/scf-go-lib/events"
 
-	"github.com/wxcloudenv/wxcloudenv/pkg/trigger"
+	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 

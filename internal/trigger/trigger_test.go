@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wxcloudenv/wxcloudenv/pkg/trigger"
+	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
 )
 
 func TestParseEvents(t *testing.T) {

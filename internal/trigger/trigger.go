@@ -18,7 +18,7 @@ import (
 	awsevents "github.com/aws/aws-lambda-go/events"
 	scfevents "github.com/tencentyun/scf-go-lib/events"
 
-	"github.com/wxcloudenv/wxcloudenv/pkg/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/config"
 )
 
 // Kind is the trigger kind reported in the output event.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxcloudenv/wxcloudenv/pkg/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 

@@ -1,0 +1,62 @@
+// Package store is wxcloudenv's shared state: tokens, leases, the verify
+// ticket, the fleet and the last-seen alert state (docs/contract.md, part
+// two). One small interface has four backends, chosen by WXCLOUDENV_STORE:
+// memory (this process only), file:// (bbolt, shared by the processes of one
+// machine), redis:// and rediss://, and dynamodb://TABLE.
+//
+// Every value carries its own expiry. An expired value is never returned,
+// whatever the backend's own clean-up has done: it reads as absent, and a
+// compare-and-swap that expects absence succeeds over it.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Value is what a key holds.
+type Value struct {
+	// Data is the payload. Backends treat it as opaque bytes.
+	Data []byte
+	// Expires is when the value stops existing; zero means never.
+	Expires time.Time
+}
+
+// Live reports whether v exists at now.
+func (v Value) Live(now time.Time) bool { return v.Expires.IsZero() || now.Before(v.Expires) }
+
+// Store is the shared state. Keys are full keys: the caller adds
+// WXCLOUDENV_STORE_PREFIX. Implementations are safe for concurrent use, and
+// every error they return wraps ErrUnavailable (kind store) or is
+// ErrNotFound.
+type Store interface {
+	// Get returns the live value under key, or ErrNotFound.
+	Get(ctx context.Context, key string) (Value, error)
+	// GetMany returns the live values under keys, in one round trip where
+	// the backend allows (MGET, BatchGetItem). Missing keys are absent
+	// from the map.
+	GetMany(ctx context.Context, keys []string) (map[string]Value, error)
+	// Set writes v under key unconditionally.
+	Set(ctx context.Context, key string, v Value) error
+	// CompareAndSwap writes v under key only if the key now holds exactly
+	// old's Data (old == nil: the key is absent or expired). It reports
+	// whether it wrote. A lease is CompareAndSwap(key, nil, lease).
+	CompareAndSwap(ctx context.Context, key string, old []byte, v Value) (bool, error)
+	// CompareAndDelete deletes key only if it holds exactly old, and
+	// reports whether it did.
+	CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error)
+	// Delete removes key; a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// Keys lists the live keys that start with prefix, in no set order.
+	Keys(ctx context.Context, prefix string) ([]string, error)
+	// Close releases the backend's connections or files.
+	Close() error
+}
+
+// ErrNotFound is returned by Get for a key that is absent or expired.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrUnavailable is wrapped by every error that means the store could not
+// be read or written (error kind store; retryable).
+var ErrUnavailable = errors.New("store: unavailable")
