@@ -18,10 +18,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/floor"
-	"github.com/wxcloudenv/wxcloudenv/internal/lambdatest"
 	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
+	"github.com/wxcloudenv/wxcloudenv/internal/floor"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
+	"github.com/wxcloudenv/wxcloudenv/internal/lambdatest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 )

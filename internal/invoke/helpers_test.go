@@ -12,9 +12,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
+	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 )
