@@ -84,9 +84,10 @@ type scrubbedError struct {
 func (e *scrubbedError) Error() string { return e.text }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
-// Scrub replaces every occurrence of each non-empty secret in s with
-// REDACTED.
+// Scrub replaces every occurrence of each given secret, and of every secret
+// registered with KeepSecret, in s with REDACTED.
 func Scrub(s string, secrets ...string) string {
+	s = scrubKept(s)
 	for _, sec := range secrets {
 		if len(sec) >= 4 && strings.Contains(s, sec) {
 			s = strings.ReplaceAll(s, sec, Redacted)
