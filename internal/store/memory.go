@@ -124,3 +124,7 @@ func (s *Memory) Keys(_ context.Context, prefix string) ([]string, error) {
 
 // Close implements Store.
 func (s *Memory) Close() error { return nil }
+
+// GetPlain implements PlainGetter: Memory keeps values as they are given, so
+// a plain read is a Get.
+func (s *Memory) GetPlain(ctx context.Context, key string) (Value, error) { return s.Get(ctx, key) }

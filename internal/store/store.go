@@ -60,3 +60,11 @@ var ErrNotFound = errors.New("store: not found")
 // ErrUnavailable is wrapped by every error that means the store could not
 // be read or written (error kind store; retryable).
 var ErrUnavailable = errors.New("store: unavailable")
+
+// PlainGetter is implemented by stores that can read a key written by
+// another service as a plain string whose expiry is the key's own TTL
+// (WxJava's and silenceper/wechat's Redis layouts). Expires is zero when the
+// key has no TTL.
+type PlainGetter interface {
+	GetPlain(ctx context.Context, key string) (Value, error)
+}
