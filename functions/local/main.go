@@ -71,8 +71,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "wxcloudenv: using the WeChat emulator at %s\n", srv.URL)
 	}
 
-	h := invoke.New(invoke.PlatformLocal)
-	h.LogOutput = stderr
+	h := invoke.NewWithLog(invoke.PlatformLocal, stderr)
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	out, err := h.Invoke(ctx, event)

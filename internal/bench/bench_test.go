@@ -18,7 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
+	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/internal/floor"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/lambdatest"
@@ -33,12 +33,11 @@ var directAll = []byte(`{}`)
 // on a platform, logging to io.Discard.
 func newCore(tb testing.TB, env map[string]string) *invoke.Handler {
 	tb.Helper()
-	configtest.Set(tb, env)
-	h := invoke.New(invoke.PlatformAWSLambda)
-	h.LogOutput = io.Discard
+	h := invoke.NewWithLog(invoke.PlatformAWSLambda, io.Discard)
+	h.Lookup = config.Map(env)
 	tb.Cleanup(func() {
-		if h.Loader.HTTPClient != nil {
-			h.Loader.HTTPClient.CloseIdleConnections()
+		if h.Runtimes.HTTPClient != nil {
+			h.Runtimes.HTTPClient.CloseIdleConnections()
 		}
 	})
 	return h

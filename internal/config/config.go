@@ -1,105 +1,111 @@
-// Package config reads wxcloudenv's configuration from environment variables
-// with envconfig, and builds from it the WeChat client and the token source
-// of each operation.
+// Package config reads wxcloudenv's configuration (docs/contract.md#configuration).
+//
+// Parse is a pure function of a lookup, so that tests need no process
+// environment and SCF's per-invocation variables are read the same way as
+// Lambda's. The struct tags of Config are the one source of the variables'
+// names, defaults and descriptions; envconfig.Usage prints them.
 //
 // A variable that is set but empty counts as unset, because deploy tools
-// commonly pass empty parameters through. A missing token is not an error
-// here: it makes only its own operation fail, with kind config.
+// commonly pass empty parameters through. A value out of range is an error
+// that names the variable, never its value, and is never silently replaced by
+// a default. A missing token is not an error here: it makes only its own
+// operation fail, with kind config.
 package config
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
-// Config is the whole configuration. Field tags name the variables.
+// Config is the whole configuration. The envconfig tag names each variable;
+// default holds its default as written in the variable, except for the
+// client's settings, whose defaults are pkg/wechat's (see defaults).
 type Config struct {
-	BaseURLs               []string `envconfig:"WECHAT_API_BASE_URL" desc:"base URL; a comma-separated list is a failover order"`
-	AccessToken            string   `envconfig:"WECHAT_ACCESS_TOKEN" desc:"token for getenvinfo"`
-	ComponentAccessToken   string   `envconfig:"WECHAT_COMPONENT_ACCESS_TOKEN" desc:"token for describecloudbaserunenvs"`
-	ComponentAppID         string   `envconfig:"WECHAT_COMPONENT_APPID" desc:"third-party platform appid"`
-	ComponentAppSecret     string   `envconfig:"WECHAT_COMPONENT_APPSECRET" desc:"third-party platform secret"`
-	ComponentVerifyTicket  string   `envconfig:"WECHAT_COMPONENT_VERIFY_TICKET" desc:"latest component_verify_ticket"`
-	AuthorizerAppID        string   `envconfig:"WECHAT_AUTHORIZER_APPID" desc:"authorized mini program appid"`
-	AuthorizerRefreshToken string   `envconfig:"WECHAT_AUTHORIZER_REFRESH_TOKEN" desc:"authorizer_refresh_token"`
-	AppID                  string   `envconfig:"WECHAT_APPID" desc:"appid for stable_token"`
-	AppSecret              string   `envconfig:"WECHAT_APPSECRET" desc:"app secret for stable_token"`
-	Env                    string   `envconfig:"WECHAT_ENV" desc:"default env filter for getenvinfo"`
-	Timeout                Duration `envconfig:"WECHAT_TIMEOUT" desc:"per-request timeout"`
-	Retries                Int      `envconfig:"WECHAT_RETRIES" desc:"extra attempts for transient failures"`
-	MaxResponseBytes       Int      `envconfig:"WECHAT_MAX_RESPONSE_BYTES" desc:"largest upstream answer accepted"`
-	Operations             []string `envconfig:"WXCLOUDENV_OPERATIONS" desc:"operations when a trigger names none"`
-	APIKey                 string   `envconfig:"WXCLOUDENV_API_KEY" desc:"when set, HTTP invocations must present it"`
-	LogLevel               string   `envconfig:"LOG_LEVEL" desc:"debug, info, warn or error"`
+	BaseURLs               []string      `envconfig:"WECHAT_API_BASE_URL" desc:"base URL; a comma-separated list is a failover order"`
+	AccessToken            string        `envconfig:"WECHAT_ACCESS_TOKEN" desc:"token for getenvinfo" secret:"true"`
+	ComponentAccessToken   string        `envconfig:"WECHAT_COMPONENT_ACCESS_TOKEN" desc:"token for describecloudbaserunenvs" secret:"true"`
+	ComponentAppID         string        `envconfig:"WECHAT_COMPONENT_APPID" desc:"third-party platform appid"`
+	ComponentAppSecret     string        `envconfig:"WECHAT_COMPONENT_APPSECRET" desc:"third-party platform secret" secret:"true"`
+	ComponentVerifyTicket  string        `envconfig:"WECHAT_COMPONENT_VERIFY_TICKET" desc:"first component_verify_ticket (the pushed one in the store wins)" secret:"true"`
+	AuthorizerAppID        string        `envconfig:"WECHAT_AUTHORIZER_APPID" desc:"authorized mini program appid"`
+	AuthorizerRefreshToken string        `envconfig:"WECHAT_AUTHORIZER_REFRESH_TOKEN" desc:"first authorizer_refresh_token (a rotated one in the store wins)" secret:"true"`
+	AppID                  string        `envconfig:"WECHAT_APPID" desc:"appid for stable_token"`
+	AppSecret              string        `envconfig:"WECHAT_APPSECRET" desc:"app secret for stable_token" secret:"true"`
+	Env                    string        `envconfig:"WECHAT_ENV" desc:"default env filter for getenvinfo"`
+	Timeout                time.Duration `envconfig:"WECHAT_TIMEOUT" desc:"per-request timeout, 1ms to 5m"`
+	Retries                int           `envconfig:"WECHAT_RETRIES" desc:"extra attempts for transient failures, 0 to 10"`
+	MaxResponseBytes       int64         `envconfig:"WECHAT_MAX_RESPONSE_BYTES" desc:"largest upstream answer accepted, 1 to 67108864"`
+	Operations             []string      `envconfig:"WXCLOUDENV_OPERATIONS" default:"getenvinfo,describecloudbaserunenvs" desc:"operations when a trigger names none"`
+	APIKey                 string        `envconfig:"WXCLOUDENV_API_KEY" desc:"when set, HTTP invocations must present it" secret:"true"`
+	LogLevel               slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+
+	Store          string `envconfig:"WXCLOUDENV_STORE" default:"memory" desc:"shared state: memory, file:///abs/path, redis://, rediss:// or dynamodb://TABLE" secret:"url"`
+	StorePrefix    string `envconfig:"WXCLOUDENV_STORE_PREFIX" default:"wxcloudenv:" desc:"prefix of every key this function writes"`
+	TokenLayout    string `envconfig:"WXCLOUDENV_TOKEN_LAYOUT" default:"wxcloudenv" desc:"whose keys hold the tokens: wxcloudenv, wxjava or silenceper"`
+	TokenKeyPrefix string `envconfig:"WXCLOUDENV_TOKEN_KEY_PREFIX" desc:"with wxjava: WxJava's keyPrefix"`
+
+	ComponentToken          string `envconfig:"WECHAT_COMPONENT_TOKEN" desc:"the authorization-event message-check token" secret:"true"`
+	ComponentEncodingAESKey string `envconfig:"WECHAT_COMPONENT_ENCODING_AES_KEY" desc:"the 43-character EncodingAESKey" secret:"true"`
+
+	Authorizers []string `envconfig:"WXCLOUDENV_AUTHORIZERS" desc:"whom getenvinfo covers: empty (one authorizer), all, or a list of appids"`
+	Concurrency int      `envconfig:"WXCLOUDENV_CONCURRENCY" default:"16" desc:"authorizers checked at once, 1 to 256"`
+
+	Notify               []string      `envconfig:"WXCLOUDENV_NOTIFY" desc:"robot webhook URLs (WeCom, DingTalk, Feishu/Lark)" secret:"true"`
+	NotifyDingTalkSecret string        `envconfig:"WXCLOUDENV_NOTIFY_DINGTALK_SECRET" desc:"DingTalk robot signing secret" secret:"true"`
+	NotifyFeishuSecret   string        `envconfig:"WXCLOUDENV_NOTIFY_FEISHU_SECRET" desc:"Feishu/Lark bot signing secret" secret:"true"`
+	NotifyRepeat         time.Duration `envconfig:"WXCLOUDENV_NOTIFY_REPEAT" default:"24h" desc:"remind of what is still open after this long; 0 = never"`
 }
 
-// Defaults, as SPEC.md §3 gives them.
+// Limits of the values Parse accepts.
 const (
-	DefaultTimeout          = 5 * time.Second
-	DefaultRetries          = 2
-	DefaultMaxResponseBytes = 16 << 20
-	DefaultLogLevel         = "info"
+	MaxTimeout          = 5 * time.Minute
+	MaxRetries          = 10
+	MaxResponseBytesCap = 64 << 20
+	MaxConcurrency      = 256
+	MaxAuthorizers      = 10000
 )
 
-// DefaultOperations run when neither the trigger nor WXCLOUDENV_OPERATIONS
-// names any.
-var DefaultOperations = []string{wechat.OpGetEnvInfo, wechat.OpDescribeCloudBaseRunEnvs}
+// Token layouts (docs/contract.md#following-another-token-service).
+const (
+	LayoutOwn        = "wxcloudenv"
+	LayoutWxJava     = "wxjava"
+	LayoutSilenceper = "silenceper"
+)
 
-// Variables lists every variable Config reads, in SPEC.md order.
-var Variables = []string{
-	"WECHAT_API_BASE_URL", "WECHAT_ACCESS_TOKEN", "WECHAT_COMPONENT_ACCESS_TOKEN",
-	"WECHAT_COMPONENT_APPID", "WECHAT_COMPONENT_APPSECRET", "WECHAT_COMPONENT_VERIFY_TICKET",
-	"WECHAT_AUTHORIZER_APPID", "WECHAT_AUTHORIZER_REFRESH_TOKEN", "WECHAT_APPID", "WECHAT_APPSECRET",
-	"WECHAT_ENV", "WECHAT_TIMEOUT", "WECHAT_RETRIES", "WECHAT_MAX_RESPONSE_BYTES",
-	"WXCLOUDENV_OPERATIONS", "WXCLOUDENV_API_KEY", "LOG_LEVEL",
+// AllAuthorizers is the WXCLOUDENV_AUTHORIZERS value that covers the whole
+// fleet.
+const AllAuthorizers = "all"
+
+// Variables lists every variable Config reads, in the order of its fields.
+var Variables = variableNames()
+
+func variableNames() []string {
+	t := reflect.TypeFor[Config]()
+	out := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		out = append(out, t.Field(i).Tag.Get("envconfig"))
+	}
+	return out
 }
 
-// Duration is a Go duration that reads an empty value as unset.
-type Duration time.Duration
+// Lookup reads one variable, as os.LookupEnv does.
+type Lookup func(name string) (string, bool)
 
-// Decode implements envconfig.Decoder.
-func (d *Duration) Decode(s string) error {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		*d = 0
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return errors.New("want a Go duration such as 5s or 1500ms")
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// Int is an integer that reads an empty value as unset (-1).
-type Int int64
-
-// Decode implements envconfig.Decoder.
-func (n *Int) Decode(s string) error {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		*n = -1
-		return nil
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return errors.New("want a whole number")
-	}
-	*n = Int(v)
-	return nil
+// Map returns a Lookup over m.
+func Map(m map[string]string) Lookup {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
 // Error is an invalid configuration. Its text names the variable and never
-// holds a secret value.
+// holds the value.
 type Error struct {
 	Variable string
 	Problem  string
@@ -107,76 +113,91 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("config: %s: %s", e.Variable, e.Problem) }
 
-// Load reads the configuration from the process environment, applies the
-// defaults and validates it.
-func Load() (*Config, error) {
-	c := Config{Retries: -1, MaxResponseBytes: -1}
-	if err := envconfig.Process("", &c); err != nil {
-		var pe *envconfig.ParseError
-		if errors.As(err, &pe) {
-			// ParseError's own text quotes the value; name the variable only.
-			return nil, &Error{Variable: pe.KeyName, Problem: pe.Err.Error()}
+// Parse reads the configuration through lookup, applies the defaults and
+// validates every value.
+func Parse(lookup Lookup) (*Config, error) {
+	c := defaults()
+	v := reflect.ValueOf(&c).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := f.Tag.Get("envconfig")
+		raw, _ := lookup(name)
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			raw = f.Tag.Get("default")
 		}
-		return nil, fmt.Errorf("config: %w", err)
+		if raw == "" {
+			continue
+		}
+		if problem := set(v.Field(i), raw); problem != "" {
+			return nil, &Error{Variable: name, Problem: problem}
+		}
 	}
-	c.normalize()
-	if err := c.Validate(); err != nil {
+	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
-func (c *Config) normalize() {
-	c.BaseURLs = trimList(c.BaseURLs)
-	if len(c.BaseURLs) == 0 {
-		c.BaseURLs = []string{wechat.DefaultBaseURL}
-	}
-	c.Operations = trimList(c.Operations)
-	if len(c.Operations) == 0 {
-		c.Operations = DefaultOperations
-	}
-	for _, p := range []*string{&c.AccessToken, &c.ComponentAccessToken, &c.ComponentAppID, &c.ComponentAppSecret,
-		&c.ComponentVerifyTicket, &c.AuthorizerAppID, &c.AuthorizerRefreshToken, &c.AppID, &c.AppSecret,
-		&c.Env, &c.APIKey, &c.LogLevel} {
-		*p = strings.TrimSpace(*p)
-	}
-	if c.Timeout == 0 {
-		c.Timeout = Duration(DefaultTimeout)
-	}
-	if c.Retries < 0 {
-		c.Retries = DefaultRetries
-	}
-	if c.MaxResponseBytes < 0 {
-		c.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if c.LogLevel == "" {
-		c.LogLevel = DefaultLogLevel
+// defaults returns the client's settings as pkg/wechat defaults them: the
+// one source of those defaults.
+func defaults() Config {
+	return Config{
+		BaseURLs:         []string{wechat.DefaultBaseURL},
+		Timeout:          wechat.DefaultTimeout,
+		Retries:          wechat.DefaultRetries,
+		MaxResponseBytes: wechat.DefaultMaxResponseBytes,
 	}
 }
 
-func trimList(in []string) []string {
+// set parses raw into the field fv and returns what is wrong with it, in
+// words that never quote the value.
+func set(fv reflect.Value, raw string) string {
+	switch p := fv.Addr().Interface().(type) {
+	case *string:
+		*p = raw
+	case *[]string:
+		*p = splitList(raw)
+	case *time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return "want a Go duration such as 5s or 1500ms"
+		}
+		*p = d
+	case *int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return "want a whole number"
+		}
+		*p = n
+	case *int64:
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return "want a whole number"
+		}
+		*p = n
+	case *slog.Level:
+		if strings.EqualFold(raw, "warning") {
+			raw = "warn"
+		}
+		if err := p.UnmarshalText([]byte(raw)); err != nil {
+			return "want debug, info, warn or error"
+		}
+	default:
+		return "unsupported type " + fv.Type().String()
+	}
+	return ""
+}
+
+func splitList(s string) []string {
 	var out []string
-	for _, s := range in {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
 		}
 	}
 	return out
-}
-
-// ValidEnv reports whether env is a valid environment id: 1 to 128
-// characters of [A-Za-z0-9_-].
-func ValidEnv(env string) bool {
-	if len(env) == 0 || len(env) > 128 {
-		return false
-	}
-	for i := 0; i < len(env); i++ {
-		b := env[i]
-		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // KnownOperation reports whether op names one of the two operations.
@@ -184,63 +205,222 @@ func KnownOperation(op string) bool {
 	return op == wechat.OpGetEnvInfo || op == wechat.OpDescribeCloudBaseRunEnvs
 }
 
-// Validate checks every value that is not a secret.
-func (c *Config) Validate() error {
-	if _, err := wechat.ParseBaseURLs(c.BaseURLs...); err != nil {
-		return &Error{Variable: "WECHAT_API_BASE_URL", Problem: strings.TrimPrefix(err.Error(), "wechat: ")}
+// ValidEnv reports whether env is a valid environment id: 1 to 128
+// characters of [A-Za-z0-9_-].
+func ValidEnv(env string) bool { return validID(env, 128, true) }
+
+// ValidAppID reports whether id is a valid authorizer appid: 1 to 64
+// characters of [A-Za-z0-9_].
+func ValidAppID(id string) bool { return validID(id, 64, false) }
+
+func validID(s string, maxLen int, dash bool) bool {
+	if len(s) == 0 || len(s) > maxLen {
+		return false
 	}
-	if c.Timeout < 0 {
-		return &Error{Variable: "WECHAT_TIMEOUT", Problem: "must be positive"}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || dash && b == '-') {
+			return false
+		}
 	}
-	if c.Retries > 10 {
+	return true
+}
+
+// validate checks every value against its range.
+func (c *Config) validate() error {
+	if _, err := wechat.NewClient(wechat.WithBaseURLs(c.BaseURLs...)); err != nil || slices.ContainsFunc(c.BaseURLs, hasUserInfo) {
+		return &Error{Variable: "WECHAT_API_BASE_URL", Problem: "want absolute http or https URLs with no query, user info or fragment"}
+	}
+	if c.Timeout < time.Millisecond || c.Timeout > MaxTimeout {
+		return &Error{Variable: "WECHAT_TIMEOUT", Problem: "must be between 1ms and 5m"}
+	}
+	if c.Retries < 0 || c.Retries > MaxRetries {
 		return &Error{Variable: "WECHAT_RETRIES", Problem: "must be between 0 and 10"}
 	}
-	if c.MaxResponseBytes <= 0 {
-		return &Error{Variable: "WECHAT_MAX_RESPONSE_BYTES", Problem: "must be positive"}
+	if c.MaxResponseBytes < 1 || c.MaxResponseBytes > MaxResponseBytesCap {
+		return &Error{Variable: "WECHAT_MAX_RESPONSE_BYTES", Problem: "must be between 1 and 67108864 (64 MiB)"}
 	}
-	for _, op := range c.Operations {
-		if !KnownOperation(op) {
-			return &Error{Variable: "WXCLOUDENV_OPERATIONS", Problem: fmt.Sprintf("unknown operation %q; known: %s", op, strings.Join(DefaultOperations, ", "))}
-		}
+	if err := checkOperations(c.Operations); err != nil {
+		return err
 	}
 	if c.Env != "" && !ValidEnv(c.Env) {
 		return &Error{Variable: "WECHAT_ENV", Problem: "must be 1 to 128 characters of A-Z, a-z, 0-9, _ and -"}
 	}
-	if _, err := ParseLevel(c.LogLevel); err != nil {
-		return &Error{Variable: "LOG_LEVEL", Problem: err.Error()}
+	if err := c.validateStore(); err != nil {
+		return err
+	}
+	if k := c.ComponentEncodingAESKey; k != "" && !validAESKey(k) {
+		return &Error{Variable: "WECHAT_COMPONENT_ENCODING_AES_KEY", Problem: "must be the 43 characters of base64 the platform's console shows"}
+	}
+	if err := checkAuthorizers(c.Authorizers); err != nil {
+		return err
+	}
+	if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
+		return &Error{Variable: "WXCLOUDENV_CONCURRENCY", Problem: "must be between 1 and 256"}
+	}
+	for i, u := range c.Notify {
+		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+			return &Error{Variable: "WXCLOUDENV_NOTIFY", Problem: fmt.Sprintf("entry %d is not an http or https URL", i+1)}
+		}
+	}
+	if c.NotifyRepeat < 0 {
+		return &Error{Variable: "WXCLOUDENV_NOTIFY_REPEAT", Problem: "must be 0 (never) or a positive duration"}
 	}
 	return nil
 }
 
-// ParseLevel reads a LOG_LEVEL value.
-func ParseLevel(s string) (slog.Level, error) {
-	switch strings.ToLower(s) {
-	case "debug":
-		return slog.LevelDebug, nil
-	case "info", "":
-		return slog.LevelInfo, nil
-	case "warn", "warning":
-		return slog.LevelWarn, nil
-	case "error":
-		return slog.LevelError, nil
+func checkOperations(ops []string) error {
+	seen := map[string]bool{}
+	for _, op := range ops {
+		if !KnownOperation(op) {
+			return &Error{Variable: "WXCLOUDENV_OPERATIONS", Problem: "unknown operation; known: getenvinfo, describecloudbaserunenvs"}
+		}
+		if seen[op] {
+			return &Error{Variable: "WXCLOUDENV_OPERATIONS", Problem: "names " + op + " twice"}
+		}
+		seen[op] = true
 	}
-	return 0, errors.New("want debug, info, warn or error")
+	return nil
 }
 
-// Level returns the configured log level.
-func (c *Config) Level() slog.Level {
-	l, _ := ParseLevel(c.LogLevel)
-	return l
+func checkAuthorizers(list []string) error {
+	if len(list) == 1 && list[0] == AllAuthorizers {
+		return nil
+	}
+	if len(list) > MaxAuthorizers {
+		return &Error{Variable: "WXCLOUDENV_AUTHORIZERS", Problem: "lists more than 10000 appids; use all, with shards"}
+	}
+	seen := make(map[string]bool, len(list))
+	for i, id := range list {
+		if !ValidAppID(id) || id == AllAuthorizers {
+			return &Error{Variable: "WXCLOUDENV_AUTHORIZERS", Problem: fmt.Sprintf("entry %d is not all or an appid of 1 to 64 characters of A-Z, a-z, 0-9 and _", i+1)}
+		}
+		if seen[id] {
+			return &Error{Variable: "WXCLOUDENV_AUTHORIZERS", Problem: fmt.Sprintf("entry %d repeats an appid", i+1)}
+		}
+		seen[id] = true
+	}
+	return nil
 }
+
+func hasUserInfo(raw string) bool {
+	u, err := url.Parse(raw)
+	return err != nil || u.User != nil
+}
+
+func validAESKey(k string) bool {
+	if len(k) != 43 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		b := k[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '+' || b == '/') {
+			return false
+		}
+	}
+	return true
+}
+
+// validateStore checks the store URL's form and the layout that goes with
+// it. The backend itself checks the rest when it opens.
+func (c *Config) validateStore() error {
+	scheme := c.StoreScheme()
+	switch scheme {
+	case "memory", "file", "redis", "rediss", "dynamodb":
+	default:
+		return &Error{Variable: "WXCLOUDENV_STORE", Problem: "want memory, file:///abs/path, redis://host:port, rediss://host:port or dynamodb://TABLE"}
+	}
+	if len(c.StorePrefix) > 64 || strings.ContainsAny(c.StorePrefix, " \t\r\n*?[]") {
+		return &Error{Variable: "WXCLOUDENV_STORE_PREFIX", Problem: "must be at most 64 characters with no space or glob character"}
+	}
+	switch c.TokenLayout {
+	case LayoutOwn:
+	case LayoutWxJava, LayoutSilenceper:
+		if scheme != "redis" && scheme != "rediss" {
+			return &Error{Variable: "WXCLOUDENV_TOKEN_LAYOUT", Problem: "following another service's keys needs a redis:// or rediss:// WXCLOUDENV_STORE"}
+		}
+	default:
+		return &Error{Variable: "WXCLOUDENV_TOKEN_LAYOUT", Problem: "want wxcloudenv, wxjava or silenceper"}
+	}
+	if c.TokenKeyPrefix != "" && c.TokenLayout != LayoutWxJava {
+		return &Error{Variable: "WXCLOUDENV_TOKEN_KEY_PREFIX", Problem: "applies only with WXCLOUDENV_TOKEN_LAYOUT=wxjava"}
+	}
+	return nil
+}
+
+// StoreScheme returns the store URL's scheme ("memory" for the default).
+func (c *Config) StoreScheme() string {
+	if c.Store == "" || c.Store == "memory" {
+		return "memory"
+	}
+	scheme, rest, ok := strings.Cut(c.Store, "://")
+	if !ok || rest == "" {
+		return ""
+	}
+	return strings.ToLower(scheme)
+}
+
+// Fleet reports whether getenvinfo covers named authorizers (or all of
+// them) rather than part one's single token.
+func (c *Config) Fleet() bool { return len(c.Authorizers) > 0 }
 
 // Secrets returns every secret value the configuration holds, so that
-// outputs can be scrubbed of them.
+// outputs can be scrubbed of them. A URL's secrets are its user info and
+// query values, and the whole URL.
 func (c *Config) Secrets() []string {
 	var out []string
-	for _, s := range []string{c.AccessToken, c.ComponentAccessToken, c.ComponentAppSecret, c.ComponentVerifyTicket,
-		c.AuthorizerRefreshToken, c.AppSecret, c.APIKey} {
-		if s != "" {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		kind := t.Field(i).Tag.Get("secret")
+		if kind == "" {
+			continue
+		}
+		var vals []string
+		switch fv := v.Field(i).Interface().(type) {
+		case string:
+			vals = []string{fv}
+		case []string:
+			vals = fv
+		}
+		for _, s := range vals {
+			if s == "" || s == "memory" {
+				continue
+			}
 			out = append(out, s)
+			out = append(out, urlSecrets(s)...)
+		}
+	}
+	return out
+}
+
+// urlSecrets returns the password and query values inside s, when s is a
+// URL.
+func urlSecrets(s string) []string {
+	_, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return nil
+	}
+	var out []string
+	if at := strings.LastIndex(strings.SplitN(rest, "/", 2)[0], "@"); at >= 0 {
+		user := rest[:at]
+		if _, pass, ok := strings.Cut(user, ":"); ok {
+			out = append(out, pass)
+		} else {
+			out = append(out, user)
+		}
+	}
+	if _, q, ok := strings.Cut(rest, "?"); ok {
+		for _, kv := range strings.Split(q, "&") {
+			if _, val, ok := strings.Cut(kv, "="); ok && val != "" {
+				out = append(out, val)
+			}
+		}
+	}
+	if i := strings.LastIndex(rest, "/"); i >= 0 {
+		// Feishu/Lark hooks carry their token as the last path segment.
+		if seg := rest[i+1:]; len(seg) >= 16 && !strings.ContainsAny(seg, "?=&") {
+			out = append(out, seg)
 		}
 	}
 	return out

@@ -1,8 +1,9 @@
 package config_test
 
 import (
-	"context"
 	"errors"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,118 +12,109 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
-func setenv(t *testing.T, e map[string]string) {
-	t.Helper()
-	for _, k := range config.Variables {
-		t.Setenv(k, "")
-	}
-	for k, v := range e {
-		t.Setenv(k, v)
-	}
-}
-
 func TestDefaults(t *testing.T) {
-	setenv(t, nil)
-	c, err := config.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.BaseURLs[0] != "https://api.weixin.qq.com" || time.Duration(c.Timeout) != 5*time.Second || c.Retries != 2 ||
-		c.MaxResponseBytes != 16777216 || strings.Join(c.Operations, ",") != "getenvinfo,describecloudbaserunenvs" || c.LogLevel != "info" {
-		t.Errorf("defaults = %+v", c)
+	t.Parallel()
+	for _, vars := range []map[string]string{nil, {"WECHAT_TIMEOUT": " ", "WECHAT_RETRIES": "", "WXCLOUDENV_CONCURRENCY": ""}} {
+		c, err := config.Parse(config.Map(vars))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.BaseURLs[0] != wechat.DefaultBaseURL || c.Timeout != wechat.DefaultTimeout || c.Retries != wechat.DefaultRetries ||
+			c.MaxResponseBytes != wechat.DefaultMaxResponseBytes || strings.Join(c.Operations, ",") != "getenvinfo,describecloudbaserunenvs" ||
+			c.LogLevel != slog.LevelInfo || c.Store != "memory" || c.StorePrefix != "wxcloudenv:" || c.TokenLayout != "wxcloudenv" ||
+			c.Concurrency != 16 || c.NotifyRepeat != 24*time.Hour || c.Fleet() {
+			t.Errorf("defaults = %+v", c)
+		}
 	}
 }
 
-func TestLoadValues(t *testing.T) {
-	setenv(t, map[string]string{
+func TestParseValues(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse(config.Map(map[string]string{
 		"WECHAT_API_BASE_URL": "https://api.weixin.qq.com, https://api2.weixin.qq.com",
 		"WECHAT_TIMEOUT":      "1500ms", "WECHAT_RETRIES": "0", "WECHAT_MAX_RESPONSE_BYTES": "1024",
-		"WXCLOUDENV_OPERATIONS": "describecloudbaserunenvs", "WECHAT_ENV": "prod-7c21be", "LOG_LEVEL": "debug",
-	})
-	c, err := config.Load()
+		"WXCLOUDENV_OPERATIONS": "describecloudbaserunenvs", "WECHAT_ENV": "prod-7c21be", "LOG_LEVEL": "WARNING",
+		"WXCLOUDENV_STORE": "redis://:pw@127.0.0.1:6379/2", "WXCLOUDENV_TOKEN_LAYOUT": "wxjava", "WXCLOUDENV_TOKEN_KEY_PREFIX": "wx:open",
+		"WXCLOUDENV_AUTHORIZERS": "wxA, wxB_2", "WXCLOUDENV_CONCURRENCY": "256", "WXCLOUDENV_NOTIFY_REPEAT": "0",
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.BaseURLs) != 2 || c.BaseURLs[1] != "https://api2.weixin.qq.com" || time.Duration(c.Timeout) != 1500*time.Millisecond ||
-		c.Retries != 0 || c.MaxResponseBytes != 1024 || c.Operations[0] != "describecloudbaserunenvs" || c.Env != "prod-7c21be" {
+	if len(c.BaseURLs) != 2 || c.BaseURLs[1] != "https://api2.weixin.qq.com" || c.Timeout != 1500*time.Millisecond ||
+		c.Retries != 0 || c.MaxResponseBytes != 1024 || c.Operations[0] != "describecloudbaserunenvs" || c.Env != "prod-7c21be" ||
+		c.LogLevel != slog.LevelWarn || c.StoreScheme() != "redis" || !slices.Equal(c.Authorizers, []string{"wxA", "wxB_2"}) ||
+		c.Concurrency != 256 || c.NotifyRepeat != 0 || !c.Fleet() {
 		t.Errorf("config = %+v", c)
 	}
 }
 
+// TestInvalidValues: every value out of range is rejected by name, never
+// replaced by a default, and the error never quotes the value.
 func TestInvalidValues(t *testing.T) {
-	tests := []struct{ key, val string }{
-		{"WECHAT_TIMEOUT", "five seconds"}, {"WECHAT_TIMEOUT", "-1s"}, {"WECHAT_RETRIES", "two"}, {"WECHAT_RETRIES", "11"},
-		{"WECHAT_MAX_RESPONSE_BYTES", "0"}, {"WECHAT_API_BASE_URL", "ftp://x"}, {"WECHAT_API_BASE_URL", "https://x/?access_token=SECRETVALUE"},
-		{"WXCLOUDENV_OPERATIONS", "getenvinfo,all"}, {"WECHAT_ENV", "a b"}, {"LOG_LEVEL", "loud"},
+	t.Parallel()
+	tests := []struct {
+		key, val string
+		with     map[string]string
+	}{
+		{"WECHAT_TIMEOUT", "five seconds", nil}, {"WECHAT_TIMEOUT", "-1s", nil}, {"WECHAT_TIMEOUT", "0", nil}, {"WECHAT_TIMEOUT", "1h", nil},
+		{"WECHAT_RETRIES", "two", nil}, {"WECHAT_RETRIES", "11", nil}, {"WECHAT_RETRIES", "-1", nil},
+		{"WECHAT_MAX_RESPONSE_BYTES", "0", nil}, {"WECHAT_MAX_RESPONSE_BYTES", "-5", nil},
+		{"WECHAT_MAX_RESPONSE_BYTES", "67108865", nil}, {"WECHAT_MAX_RESPONSE_BYTES", "99999999999999999999999", nil},
+		{"WECHAT_API_BASE_URL", "ftp://x", nil}, {"WECHAT_API_BASE_URL", "https://x/?access_token=SECRETVALUE", nil},
+		{"WECHAT_API_BASE_URL", "https://user:SECRETVALUE@x", nil},
+		{"WXCLOUDENV_OPERATIONS", "getenvinfo,all", nil}, {"WXCLOUDENV_OPERATIONS", "getenvinfo,getenvinfo", nil},
+		{"WECHAT_ENV", "a b", nil}, {"LOG_LEVEL", "loud", nil},
+		{"WXCLOUDENV_STORE", "mongodb://u:SECRETVALUE@x", nil}, {"WXCLOUDENV_STORE", "redis:SECRETVALUE", nil},
+		{"WXCLOUDENV_STORE_PREFIX", "a b", nil},
+		{"WXCLOUDENV_TOKEN_LAYOUT", "easywechat", nil}, {"WXCLOUDENV_TOKEN_LAYOUT", "wxjava", map[string]string{"WXCLOUDENV_STORE": "dynamodb://t"}},
+		{"WXCLOUDENV_TOKEN_KEY_PREFIX", "wx:open", nil},
+		{"WECHAT_COMPONENT_ENCODING_AES_KEY", "SECRETVALUE", nil},
+		{"WXCLOUDENV_AUTHORIZERS", "wxA,wx-B", nil}, {"WXCLOUDENV_AUTHORIZERS", "wxA,wxA", nil}, {"WXCLOUDENV_AUTHORIZERS", "all,wxA", nil},
+		{"WXCLOUDENV_CONCURRENCY", "0", nil}, {"WXCLOUDENV_CONCURRENCY", "257", nil},
+		{"WXCLOUDENV_NOTIFY", "ftp://hook?key=SECRETVALUE", nil}, {"WXCLOUDENV_NOTIFY_REPEAT", "-1h", nil},
 	}
 	for _, tt := range tests {
-		setenv(t, map[string]string{tt.key: tt.val})
-		_, err := config.Load()
+		vars := map[string]string{tt.key: tt.val}
+		for k, v := range tt.with {
+			vars[k] = v
+		}
+		_, err := config.Parse(config.Map(vars))
 		var ce *config.Error
 		if !errors.As(err, &ce) || ce.Variable != tt.key {
 			t.Errorf("%s=%q: err = %v, want a config.Error naming it", tt.key, tt.val, err)
 		}
-		if err != nil && strings.Contains(err.Error(), "SECRETVALUE") {
-			t.Errorf("error text holds a query value: %v", err)
+		if err != nil && (strings.Contains(err.Error(), "SECRETVALUE") || len(tt.val) >= 4 && strings.Contains(err.Error(), tt.val)) {
+			t.Errorf("%s: the error text quotes the value: %v", tt.key, err)
 		}
 	}
 }
 
-func TestTokenPrecedence(t *testing.T) {
-	tests := []struct {
-		name       string
-		env        map[string]string
-		op         string
-		wantMinted bool
-		wantErr    string // config error text, "" for a usable source
-	}{
-		{"static access", map[string]string{"WECHAT_ACCESS_TOKEN": "a", "WECHAT_APPID": "x", "WECHAT_APPSECRET": "y"}, wechat.OpGetEnvInfo, false, ""},
-		{"authorizer over app", map[string]string{"WECHAT_AUTHORIZER_APPID": "x", "WECHAT_AUTHORIZER_REFRESH_TOKEN": "r", "WECHAT_COMPONENT_APPID": "c",
-			"WECHAT_COMPONENT_ACCESS_TOKEN": "ct", "WECHAT_APPID": "x", "WECHAT_APPSECRET": "y"}, wechat.OpGetEnvInfo, true, ""},
-		{"app credentials", map[string]string{"WECHAT_APPID": "x", "WECHAT_APPSECRET": "y"}, wechat.OpGetEnvInfo, true, ""},
-		{"nothing", nil, wechat.OpGetEnvInfo, false, "set WECHAT_ACCESS_TOKEN"},
-		{"half an app", map[string]string{"WECHAT_APPID": "x"}, wechat.OpGetEnvInfo, false, "WECHAT_APPSECRET is not"},
-		{"authorizer without component appid", map[string]string{"WECHAT_AUTHORIZER_APPID": "x", "WECHAT_AUTHORIZER_REFRESH_TOKEN": "r"}, wechat.OpGetEnvInfo, false, "WECHAT_COMPONENT_APPID"},
-		{"static component", map[string]string{"WECHAT_COMPONENT_ACCESS_TOKEN": "c"}, wechat.OpDescribeCloudBaseRunEnvs, false, ""},
-		{"component credentials", map[string]string{"WECHAT_COMPONENT_APPID": "a", "WECHAT_COMPONENT_APPSECRET": "s", "WECHAT_COMPONENT_VERIFY_TICKET": "t"}, wechat.OpDescribeCloudBaseRunEnvs, true, ""},
-		{"component lacks ticket", map[string]string{"WECHAT_COMPONENT_APPID": "a", "WECHAT_COMPONENT_APPSECRET": "s"}, wechat.OpDescribeCloudBaseRunEnvs, false, "lack WECHAT_COMPONENT_VERIFY_TICKET"},
-		{"no component", nil, wechat.OpDescribeCloudBaseRunEnvs, false, "WECHAT_COMPONENT_ACCESS_TOKEN"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			setenv(t, tt.env)
-			c, err := config.Load()
-			if err != nil {
-				t.Fatal(err)
-			}
-			rt, err := c.Build(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rt.Minted[tt.op] != tt.wantMinted {
-				t.Errorf("minted = %v, want %v", rt.Minted[tt.op], tt.wantMinted)
-			}
-			if tt.wantErr == "" {
-				return
-			}
-			_, err = rt.Tokens[tt.op].Token(context.Background())
-			if !errors.Is(err, wechat.ErrConfig) || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("Token error = %v, want config naming %q", err, tt.wantErr)
-			}
-		})
+func TestVariablesComeFromTheStruct(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"WECHAT_API_BASE_URL", "LOG_LEVEL", "WXCLOUDENV_STORE", "WXCLOUDENV_NOTIFY_REPEAT", "WECHAT_COMPONENT_ENCODING_AES_KEY"} {
+		if !slices.Contains(config.Variables, v) {
+			t.Errorf("Variables lacks %s", v)
+		}
 	}
 }
 
-func TestLoaderRebuildsOnChange(t *testing.T) {
-	setenv(t, map[string]string{"WECHAT_ACCESS_TOKEN": "a"})
-	var l config.Loader
-	rt1, _ := l.Load()
-	rt2, _ := l.Load()
-	if rt1 != rt2 {
-		t.Error("the runtime was rebuilt with the same variables")
+func TestSecrets(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse(config.Map(map[string]string{
+		"WECHAT_ACCESS_TOKEN": "tok-aaaa", "WXCLOUDENV_STORE": "rediss://default:storepass1@cache:6380/0",
+		"WXCLOUDENV_NOTIFY": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=wecomkey1,https://open.feishu.cn/open-apis/bot/v2/hook/feishutoken-0123456789",
+		"WECHAT_COMPONENT_APPID": "wxcomponentappid",
+	}))
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Setenv("WECHAT_ACCESS_TOKEN", "b")
-	if rt3, _ := l.Load(); rt3 == rt1 || rt3.Config.AccessToken != "b" {
-		t.Error("the runtime was not rebuilt when a variable changed")
+	got := c.Secrets()
+	for _, want := range []string{"tok-aaaa", "storepass1", "wecomkey1", "feishutoken-0123456789"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("Secrets() lacks %q", want)
+		}
+	}
+	if slices.Contains(got, "wxcomponentappid") {
+		t.Error("an appid is not a secret")
 	}
 }

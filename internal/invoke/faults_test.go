@@ -199,7 +199,7 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				checkNoCredential(t, string(out)+"\n"+hs.log.String())
 
-				hs.h.Loader.HTTPClient.CloseIdleConnections()
+				hs.h.Runtimes.HTTPClient.CloseIdleConnections()
 				srv.Close()
 				checkNoLeak(t, before)
 			})

@@ -29,8 +29,7 @@ func FuzzInvoke(f *testing.F) {
 		"WECHAT_COMPONENT_APPID", "WECHAT_COMPONENT_APPSECRET", "WECHAT_COMPONENT_VERIFY_TICKET", "WECHAT_AUTHORIZER_APPID", "WECHAT_AUTHORIZER_REFRESH_TOKEN", "WECHAT_ENV", "WXCLOUDENV_OPERATIONS"} {
 		f.Setenv(k, "")
 	}
-	h := New(PlatformLocal)
-	h.LogOutput = io.Discard
+	h := NewWithLog(PlatformLocal, io.Discard)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

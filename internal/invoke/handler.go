@@ -1,6 +1,7 @@
 // Package invoke is wxcloudenv's invocation core. A Handler takes the raw
 // trigger JSON of any supported platform, runs the requested WeChat
-// operations concurrently, and answers with the output event of SPEC.md §6:
+// operations concurrently, and answers with the output event
+// (docs/contract.md#the-output-event):
 // as the HTTP response for HTTP triggers, as the result for schedules and
 // direct invocations.
 //
@@ -19,12 +20,12 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/tencentyun/scf-go-lib/functioncontext"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/app"
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -53,27 +54,39 @@ const (
 type Handler struct {
 	// Platform is reported in every event.
 	Platform string
-	// Loader supplies the configuration and the WeChat client.
-	Loader *config.Loader
-	// LogOutput receives one JSON log line per invocation (os.Stderr by
-	// default).
-	LogOutput io.Writer
+	// Lookup reads the configuration's variables (os.LookupEnv by default,
+	// so that SCF's per-invocation variables are seen).
+	Lookup config.Lookup
+	// Runtimes builds and keeps the client and token sources.
+	Runtimes *app.Cache
+	// Logger receives one JSON line per invocation. Level is set from
+	// LOG_LEVEL on every invocation.
+	Logger *slog.Logger
+	Level  *slog.LevelVar
 	// Reserve, Budget and MaxAnswerBytes default to the constants above.
 	Reserve        time.Duration
 	Budget         time.Duration
 	MaxAnswerBytes int
-	// Now returns the current time (time.Now by default).
+	// Now stamps the event's time (time.Now by default). Deadlines and
+	// durations always use the real clock.
 	Now func() time.Time
-
-	logMu    sync.Mutex
-	logLevel slog.Level
-	logger   *slog.Logger
 }
 
 // New returns a Handler for platform that reads its configuration from the
-// environment.
+// environment and logs JSON lines to standard error.
 func New(platform string) *Handler {
-	return &Handler{Platform: platform, Loader: &config.Loader{}}
+	return NewWithLog(platform, os.Stderr)
+}
+
+// NewWithLog is New with the log lines written to w.
+func NewWithLog(platform string, w io.Writer) *Handler {
+	lv := new(slog.LevelVar)
+	return &Handler{Platform: platform, Lookup: os.LookupEnv, Runtimes: &app.Cache{}, Level: lv, Logger: NewLogger(w, lv)}
+}
+
+// NewLogger returns the JSON logger a Handler uses, writing to w at level.
+func NewLogger(w io.Writer, level slog.Leveler) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // InvocationError is how an invocation fails: an invalid payload, an
@@ -85,7 +98,8 @@ type InvocationError struct {
 
 func (e *InvocationError) Error() string { return e.Message }
 
-func (h *Handler) now() time.Time {
+// stamp returns the time the event reports.
+func (h *Handler) stamp() time.Time {
 	if h.Now != nil {
 		return h.Now()
 	}
@@ -95,7 +109,7 @@ func (h *Handler) now() time.Time {
 // Invoke runs one invocation on the raw trigger JSON and returns the answer
 // bytes. It never panics.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) (out []byte, err error) {
-	inv := &invocation{h: h, start: h.now(), requestID: requestID(ctx)}
+	inv := &invocation{h: h, start: time.Now(), stamp: h.stamp(), requestID: requestID(ctx)}
 	defer func() {
 		if r := recover(); r != nil {
 			inv.logger().Error("invocation panicked", "request_id", inv.requestID, "platform", h.Platform,
@@ -109,45 +123,34 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) (out []byte, err e
 // invocation is the state of one Invoke call.
 type invocation struct {
 	h         *Handler
-	start     time.Time
+	start     time.Time // real time, for deadlines and durations
+	stamp     time.Time // the event's time
 	requestID string
-	rt        *config.Runtime
+	rt        *app.Runtime
 	cfgErr    error
 	req       *trigger.Request
 	status    int // HTTP status, for HTTP triggers
 }
 
 func (inv *invocation) logger() *slog.Logger {
-	level := slog.LevelInfo
-	if inv.rt != nil {
-		level = inv.rt.Config.Level()
+	if inv.h.Logger == nil {
+		return slog.Default()
 	}
-	return inv.h.loggerFor(level)
+	return inv.h.Logger
 }
 
-func (h *Handler) loggerFor(level slog.Level) *slog.Logger {
-	h.logMu.Lock()
-	defer h.logMu.Unlock()
-	if h.logger == nil || h.logLevel != level {
-		w := h.LogOutput
-		if w == nil {
-			w = os.Stderr
-		}
-		h.logger = slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
-		h.logLevel = level
-	}
-	return h.logger
-}
-
-func (inv *invocation) scrub(s string) string {
-	if inv.rt == nil {
-		return s
-	}
-	return wechat.Scrub(s, inv.rt.Config.Secrets()...)
-}
+// scrub removes every secret the process holds from s.
+func (inv *invocation) scrub(s string) string { return wechat.Scrub(s) }
 
 func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) {
-	inv.rt, inv.cfgErr = inv.h.Loader.Load()
+	lookup := inv.h.Lookup
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	inv.rt, inv.cfgErr = inv.h.Runtimes.Get(lookup)
+	if inv.rt != nil && inv.h.Level != nil {
+		inv.h.Level.Set(inv.rt.Config.LogLevel)
+	}
 	req, perr := trigger.Parse(payload)
 	if perr != nil {
 		msg := inv.scrub("wxcloudenv: " + perr.Error())
@@ -209,18 +212,24 @@ func (inv *invocation) execute(ctx context.Context, pl plan) *Event {
 	}
 	deadline := inv.start.Add(budget)
 	if dl, ok := ctx.Deadline(); ok {
-		deadline = dl.Add(-reserve)
+		if dl.Unix() <= 0 {
+			// SCF's runtime turns a missing deadline into the Unix epoch:
+			// that is no deadline, not one long past.
+			ctx = context.WithoutCancel(ctx)
+		} else {
+			deadline = dl.Add(-reserve)
+		}
 	}
 	uctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 
-	ev := &Event{Platform: h.Platform, Trigger: string(inv.req.Kind), RequestID: inv.requestID, Time: inv.start, OK: true}
+	ev := &Event{Platform: h.Platform, Trigger: string(inv.req.Kind), RequestID: inv.requestID, Time: inv.stamp, OK: true}
 	done := make(chan Result, len(pl.ops))
 	for _, op := range pl.ops {
 		go func() { done <- inv.operation(uctx, op, pl.env) }()
 	}
 	got := make(map[string]Result, len(pl.ops))
-	grace := time.NewTimer(time.Until(deadline) + reserve/4)
+	grace := time.NewTimer(time.Until(deadline) + reserve/2)
 	defer grace.Stop()
 collect:
 	for len(got) < len(pl.ops) {
@@ -234,7 +243,7 @@ collect:
 	for _, op := range pl.ops {
 		r, ok := got[op]
 		if !ok {
-			r = Result{Operation: op, Duration: h.now().Sub(inv.start), Error: &ErrorInfo{Kind: string(wechat.KindTimeout),
+			r = Result{Operation: op, Duration: time.Since(inv.start), Error: &ErrorInfo{Kind: string(wechat.KindTimeout),
 				Retryable: true, Message: "the operation was cut off at the invocation's deadline"}}
 		}
 		ev.OK = ev.OK && r.OK
@@ -248,7 +257,7 @@ collect:
 
 // operation runs one WeChat operation.
 func (inv *invocation) operation(ctx context.Context, op, env string) Result {
-	start := inv.h.now()
+	start := time.Now()
 	c, ts := inv.rt.Client, inv.rt.Tokens[op]
 	var resp *wechat.Response
 	var err error
@@ -267,7 +276,7 @@ func (inv *invocation) operation(ctx context.Context, op, env string) Result {
 	} else {
 		r.Error = inv.errorInfo(op, err)
 	}
-	r.Duration = inv.h.now().Sub(start)
+	r.Duration = time.Since(start)
 	return r
 }
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
+	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -42,7 +42,7 @@ func (s *syncBuffer) Lines(t *testing.T) []map[string]any {
 	return out
 }
 
-// env is a configuration for a test, applied with t.Setenv.
+// env is a configuration for a test, read through Handler.Lookup.
 type env map[string]string
 
 // staticEnv points at srv with the emulator's static tokens.
@@ -66,16 +66,16 @@ type harness struct {
 	log *syncBuffer
 }
 
-// newHarness clears every configuration variable, applies e, and returns
-// a handler with a fixed clock and a captured log.
+// newHarness returns a handler configured by e alone (not the process
+// environment, so tests can run in parallel), with a fixed clock and a
+// captured log.
 func newHarness(t *testing.T, srv *wechattest.Server, e env) *harness {
 	t.Helper()
-	configtest.Set(t, e)
 	log := &syncBuffer{}
-	h := invoke.New(invoke.PlatformAWSLambda)
-	h.LogOutput = log
+	h := invoke.NewWithLog(invoke.PlatformAWSLambda, log)
+	h.Lookup = config.Map(e)
 	h.Now = func() time.Time { return fixedTime }
-	h.Loader.Options = []wechat.Option{wechat.WithBackoff(time.Millisecond, 5*time.Millisecond)}
+	h.Runtimes.Options = []wechat.Option{wechat.WithBackoff(time.Millisecond, 5*time.Millisecond)}
 	return &harness{srv: srv, h: h, log: log}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 
 	awsevents "github.com/aws/aws-lambda-go/events"
@@ -84,13 +85,15 @@ func (inv *invocation) serveHTTP(ctx context.Context) ([]byte, error) {
 
 func (inv *invocation) answerHTTP(ctx context.Context, hr *trigger.HTTPRequest) (httpAnswer, *Event) {
 	rt, ok := matchRoute(hr.Path)
-	if inv.cfgErr != nil {
-		return errorAnswer(http.StatusInternalServerError, "config", "invalid configuration: "+inv.cfgErr.Error()), nil
-	}
-	if !(ok && rt.name == "healthz") && inv.rt.Config.APIKey != "" && !validKey(hr.Header, inv.rt.Config.APIKey) {
+	// The API key is checked first, even when the rest of the
+	// configuration is invalid: an unauthenticated caller learns nothing.
+	if key := inv.apiKey(); !(ok && rt.name == "healthz") && key != "" && !validKey(hr.Header, key) {
 		a := errorAnswer(http.StatusUnauthorized, "unauthorized", "a valid API key is required: send Authorization: Bearer <key> or X-Api-Key: <key>")
 		a.header = map[string]string{"WWW-Authenticate": `Bearer realm="wxcloudenv"`}
 		return a, nil
+	}
+	if inv.cfgErr != nil {
+		return errorAnswer(http.StatusInternalServerError, "config", "invalid configuration: "+inv.cfgErr.Error()), nil
 	}
 	if !ok {
 		return errorAnswer(http.StatusNotFound, "not_found", "no route for this path; use GET …/envs, POST …/envs, GET …/envs/getenvinfo, GET …/envs/describecloudbaserunenvs or GET …/healthz"), nil
@@ -117,6 +120,20 @@ func (inv *invocation) answerHTTP(ctx context.Context, hr *trigger.HTTPRequest) 
 	ev := inv.execute(ctx, inv.plan(p))
 	body := ev.AppendJSON(make([]byte, 0, inv.sizeHint(ev)))
 	return httpAnswer{status: statusOf(ev), body: body}, ev
+}
+
+// apiKey returns WXCLOUDENV_API_KEY, read directly when the configuration
+// as a whole did not parse.
+func (inv *invocation) apiKey() string {
+	if inv.rt != nil {
+		return inv.rt.Config.APIKey
+	}
+	lookup := inv.h.Lookup
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	v, _ := lookup("WXCLOUDENV_API_KEY")
+	return strings.TrimSpace(v)
 }
 
 // requestPayload reads the operations and env of an HTTP request.

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
@@ -457,7 +459,9 @@ func TestAnswerCap(t *testing.T) {
 // they stay the same.
 func TestConfigPerInvocation(t *testing.T) {
 	srv := newServer(t)
+	configtest.Set(t, nil)
 	hs := newHarness(t, srv, nil)
+	hs.h.Lookup = os.LookupEnv // as on SCF: the process environment, read on every invocation
 	out, _ := hs.invoke(t, []byte(`{}`), 10*time.Second)
 	if decode(t, out).body["ok"] != false {
 		t.Fatalf("no configuration, yet ok")

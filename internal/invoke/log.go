@@ -3,6 +3,7 @@ package invoke
 import (
 	"context"
 	"log/slog"
+	"time"
 )
 
 // maxLoggedAlerts bounds the alerts in a log line: CloudWatch cuts a log
@@ -66,11 +67,11 @@ func (inv *invocation) baseAttrs() []slog.Attr {
 		slog.String("platform", inv.h.Platform),
 	}
 	if inv.req != nil {
-		attrs = append(attrs, slog.String("trigger", string(inv.req.Kind)), slog.String("source", string(inv.req.Source)))
+		attrs = append(attrs, slog.String("trigger", string(inv.req.Kind)), slog.String("trigger_source", string(inv.req.Source)))
 	}
 	if inv.status != 0 {
 		attrs = append(attrs, slog.Int("status", inv.status))
 	}
-	attrs = append(attrs, slog.Float64("duration_ms", Millis(inv.h.now().Sub(inv.start))))
+	attrs = append(attrs, slog.Float64("duration_ms", Millis(time.Since(inv.start))))
 	return attrs
 }

@@ -1,20 +1,23 @@
-package config
+// Package app builds what an invocation needs from the configuration: the
+// WeChat client, each operation's token source and the shared store. Cache
+// keeps the result for as long as the variables stay the same, so that
+// minted tokens survive across warm invocations and SCF's per-invocation
+// variables cause a rebuild only when they change.
+package app
 
 import (
+	"context"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
-	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
-// Runtime is what an invocation needs, built from one Config: the client and
-// a token source per operation. Build it once and reuse it, so that minted
-// tokens are cached across warm invocations.
+// Runtime is what an invocation needs, built from one Config.
 type Runtime struct {
-	Config *Config
+	Config *config.Config
 	Client *wechat.Client
 	// Tokens maps each operation to its token source. A source whose token
 	// cannot be had from the configuration fails with kind config.
@@ -22,16 +25,18 @@ type Runtime struct {
 	// Minted reports, per operation, whether its token is minted (true) or
 	// static (false).
 	Minted map[string]bool
+	// Secrets are the configuration's secret values, for scrubbing.
+	Secrets []string
 }
 
 // Build makes the Runtime for c. hc, when not nil, is the HTTP client to
 // use, so that connections survive a rebuild.
-func (c *Config) Build(hc *http.Client, opts ...wechat.Option) (*Runtime, error) {
+func Build(c *config.Config, hc *http.Client, opts ...wechat.Option) (*Runtime, error) {
 	base := []wechat.Option{
 		wechat.WithBaseURLs(c.BaseURLs...),
-		wechat.WithTimeout(time.Duration(c.Timeout)),
-		wechat.WithRetries(int(c.Retries)),
-		wechat.WithMaxResponseBytes(int64(c.MaxResponseBytes)),
+		wechat.WithTimeout(c.Timeout),
+		wechat.WithRetries(c.Retries),
+		wechat.WithMaxResponseBytes(c.MaxResponseBytes),
 	}
 	if hc != nil {
 		base = append(base, wechat.WithHTTPClient(hc))
@@ -40,22 +45,29 @@ func (c *Config) Build(hc *http.Client, opts ...wechat.Option) (*Runtime, error)
 	if err != nil {
 		return nil, err
 	}
-	rt := &Runtime{Config: c, Client: client, Tokens: map[string]wechat.TokenSource{}, Minted: map[string]bool{}}
-
-	component, componentMinted := c.componentSource(client)
+	secrets := c.Secrets()
+	wechat.KeepSecret(secrets...)
+	rt := &Runtime{Config: c, Client: client, Tokens: map[string]wechat.TokenSource{}, Minted: map[string]bool{}, Secrets: secrets}
+	component, componentMinted := componentSource(c, client)
 	rt.Tokens[wechat.OpDescribeCloudBaseRunEnvs] = component
 	rt.Minted[wechat.OpDescribeCloudBaseRunEnvs] = componentMinted
-	rt.Tokens[wechat.OpGetEnvInfo], rt.Minted[wechat.OpGetEnvInfo] = c.accessSource(client, component)
+	rt.Tokens[wechat.OpGetEnvInfo], rt.Minted[wechat.OpGetEnvInfo] = accessSource(c, client, component)
 	return rt, nil
 }
 
+// failing is a token source for a token that cannot be had from the
+// configuration: it fails with kind config.
+type failing struct{ err *wechat.Error }
+
+func (f failing) Token(context.Context) (*wechat.Token, error) { return nil, f.err }
+
 func configError(op, msg string) wechat.TokenSource {
-	return wechat.ErrorTokenSource(&wechat.Error{Kind: wechat.KindConfig, Op: op, Message: msg})
+	return failing{&wechat.Error{Kind: wechat.KindConfig, Op: op, Message: msg}}
 }
 
 // componentSource: WECHAT_COMPONENT_ACCESS_TOKEN, else the component
 // credentials.
-func (c *Config) componentSource(client *wechat.Client) (wechat.TokenSource, bool) {
+func componentSource(c *config.Config, client *wechat.Client) (wechat.TokenSource, bool) {
 	if c.ComponentAccessToken != "" {
 		return wechat.StaticTokenSource(c.ComponentAccessToken), false
 	}
@@ -76,7 +88,7 @@ func (c *Config) componentSource(client *wechat.Client) (wechat.TokenSource, boo
 
 // accessSource: WECHAT_ACCESS_TOKEN, else the authorizer credentials, else
 // WECHAT_APPID and WECHAT_APPSECRET.
-func (c *Config) accessSource(client *wechat.Client, component wechat.TokenSource) (wechat.TokenSource, bool) {
+func accessSource(c *config.Config, client *wechat.Client, component wechat.TokenSource) (wechat.TokenSource, bool) {
 	if c.AccessToken != "" {
 		return wechat.StaticTokenSource(c.AccessToken), false
 	}
@@ -120,14 +132,12 @@ func missingOf(vals map[string]string, order ...string) []string {
 	return out
 }
 
-// Loader loads the configuration and keeps the Runtime built from it for as
-// long as the variables stay the same. On SCF the platform may deliver the
-// function's variables with each invocation; the Loader notices and
-// rebuilds. It is safe for concurrent use.
-type Loader struct {
-	// HTTPClient is shared by every Runtime the Loader builds.
+// Cache parses the configuration and keeps the Runtime built from it for as
+// long as the variables stay the same. It is safe for concurrent use.
+type Cache struct {
+	// HTTPClient is shared by every Runtime the Cache builds.
 	HTTPClient *http.Client
-	// Options are passed to every client the Loader builds.
+	// Options are passed to every client the Cache builds.
 	Options []wechat.Option
 
 	mu  sync.Mutex
@@ -136,32 +146,32 @@ type Loader struct {
 	err error
 }
 
-// Load returns the Runtime for the current environment.
-func (l *Loader) Load() (*Runtime, error) {
-	key := fingerprint()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.key == key && (l.rt != nil || l.err != nil) {
-		return l.rt, l.err
+// Get returns the Runtime for the variables lookup reads.
+func (c *Cache) Get(lookup config.Lookup) (*Runtime, error) {
+	key := fingerprint(lookup)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.key == key && (c.rt != nil || c.err != nil) {
+		return c.rt, c.err
 	}
-	if l.HTTPClient == nil {
-		l.HTTPClient = &http.Client{Transport: wechat.NewTransport()}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Transport: wechat.NewTransport()}
 	}
-	l.key = key
-	c, err := Load()
+	c.key = key
+	cfg, err := config.Parse(lookup)
 	if err != nil {
-		l.rt, l.err = nil, err
+		c.rt, c.err = nil, err
 		return nil, err
 	}
-	l.rt, l.err = c.Build(l.HTTPClient, l.Options...)
-	return l.rt, l.err
+	c.rt, c.err = Build(cfg, c.HTTPClient, c.Options...)
+	return c.rt, c.err
 }
 
-// fingerprint joins the values of every variable Config reads.
-func fingerprint() string {
+// fingerprint joins the values of every variable the configuration reads.
+func fingerprint(lookup config.Lookup) string {
 	var b strings.Builder
-	for _, k := range Variables {
-		v, ok := os.LookupEnv(k)
+	for _, k := range config.Variables {
+		v, ok := lookup(k)
 		if ok {
 			b.WriteByte('1')
 		} else {
