@@ -1,7 +1,9 @@
 package invoke
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -10,29 +12,49 @@ import (
 // EventSource is the output event's "source".
 const EventSource = "wxcloudenv"
 
-// Event is the output event of one invocation (SPEC.md §6).
+// Event is the output event of one invocation
+// (docs/contract.md#the-output-event). AppendJSON writes it with WeChat's
+// answers copied in byte for byte; it round-trips through encoding/json.
 type Event struct {
-	Platform  string
-	Trigger   string
-	RequestID string
-	Time      time.Time
-	OK        bool
-	Results   []Result // in the order the operations were asked for
-	Alerts    []Alert
+	Source    string    `json:"source"` // always EventSource when written
+	Platform  string    `json:"platform"`
+	Trigger   string    `json:"trigger"`
+	RequestID string    `json:"request_id"`
+	Time      time.Time `json:"time"`
+	OK        bool      `json:"ok"`
+	// Compact is set when a scheduled run's full event would pass the
+	// answer cap, so each response was replaced by its item count.
+	Compact bool `json:"compact,omitempty"`
+	// Results are in the order the operations were asked for; written as
+	// an object keyed by operation.
+	Results []Result `json:"results"`
+	Alerts  []Alert  `json:"alerts"`
+	// Changes are the transitions since the previous run, when alert state
+	// is kept.
+	Changes []Change `json:"changes,omitempty"`
+	// Notifications are each robot channel's outcome.
+	Notifications []Notification `json:"notifications,omitempty"`
 }
 
-// Result is the outcome of one operation.
+// Result is the outcome of one operation, or of one authorizer in a
+// fleet result.
 type Result struct {
-	Operation string
-	OK        bool
-	Attempts  int
-	Duration  time.Duration
-	// Response is WeChat's answer as received; set only on success.
-	Response json.RawMessage
-	// Error is set only on failure.
-	Error *ErrorInfo
-	// Items counts the environments in the answer.
-	Items int
+	Operation  string          `json:"-"` // the key in results
+	Authorizer string          `json:"-"` // the key in a fleet's authorizers
+	OK         bool            `json:"ok"`
+	Attempts   int             `json:"attempts"`
+	Duration   time.Duration   `json:"-"` // written as duration_ms
+	Response   json.RawMessage `json:"response,omitempty"`
+	Error      *ErrorInfo      `json:"error,omitempty"`
+	// Items counts the environments in the answer; written only in a
+	// compact event, in place of the response.
+	Items int `json:"items,omitempty"`
+	// Fleet results (getenvinfo over named authorizers) have Total, Failed
+	// and one Result per authorizer.
+	Fleet       bool     `json:"-"`
+	Total       int      `json:"total,omitempty"`
+	Failed      int      `json:"failed,omitempty"`
+	Authorizers []Result `json:"-"` // written as an object keyed by appid
 
 	alerts []Alert
 }
@@ -50,11 +72,37 @@ type ErrorInfo struct {
 
 // Alert is a resource whose status needs attention.
 type Alert struct {
-	Operation string `json:"operation"`
-	Env       string `json:"env"`
-	Resource  string `json:"resource"`
-	Status    string `json:"status"`
-	Message   string `json:"message"`
+	Authorizer string `json:"authorizer,omitempty"`
+	Operation  string `json:"operation"`
+	Env        string `json:"env"`
+	Resource   string `json:"resource"`
+	Status     string `json:"status"`
+	Message    string `json:"message"`
+	// Since is when the alert was first seen (RFC 3339), when alert state
+	// is kept.
+	Since string `json:"since,omitempty"`
+}
+
+// Change is a transition since the previous run: an alert's fields, or a
+// failing operation's, with "new" or "resolved" (or "reminder").
+type Change struct {
+	Change     string `json:"change"`
+	Authorizer string `json:"authorizer,omitempty"`
+	Operation  string `json:"operation"`
+	Env        string `json:"env,omitempty"`
+	Resource   string `json:"resource"`
+	Status     string `json:"status,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+	ErrCode    int    `json:"errcode,omitempty"`
+	Message    string `json:"message,omitempty"`
+	Since      string `json:"since,omitempty"`
+}
+
+// Notification is one robot channel's outcome.
+type Notification struct {
+	Channel string `json:"channel"`
+	Status  string `json:"status"`
+	Error   string `json:"error,omitempty"`
 }
 
 // TimeFormat is the layout of the event's "time": RFC 3339 in UTC with
@@ -74,20 +122,55 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = e.Time.UTC().AppendFormat(b, TimeFormat)
 	b = append(b, `","ok":`...)
 	b = strconv.AppendBool(b, e.OK)
-	b = append(b, `,"results":{`...)
-	for i := range e.Results {
-		r := &e.Results[i]
+	if e.Compact {
+		b = append(b, `,"compact":true`...)
+	}
+	b = append(b, `,"results":`...)
+	b = appendResults(b, e.Results, false, e.Compact)
+	b = append(b, `,"alerts":`...)
+	b = appendList(b, e.Alerts, true)
+	if e.Changes != nil {
+		b = append(b, `,"changes":`...)
+		b = appendList(b, e.Changes, true)
+	}
+	if e.Notifications != nil {
+		b = append(b, `,"notifications":`...)
+		b = appendList(b, e.Notifications, true)
+	}
+	return append(b, '}')
+}
+
+// appendResults writes results as an object keyed by operation (or, in a
+// fleet, by authorizer).
+func appendResults(b []byte, rs []Result, byAuthorizer, compact bool) []byte {
+	b = append(b, '{')
+	for i := range rs {
+		r := &rs[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, r.Operation)
+		if byAuthorizer {
+			b = appendString(b, r.Authorizer)
+		} else {
+			b = appendString(b, r.Operation)
+		}
 		b = append(b, `:{"ok":`...)
 		b = strconv.AppendBool(b, r.OK)
 		b = append(b, `,"attempts":`...)
 		b = strconv.AppendInt(b, int64(r.Attempts), 10)
 		b = append(b, `,"duration_ms":`...)
 		b = strconv.AppendFloat(b, Millis(r.Duration), 'f', -1, 64)
-		if r.OK {
+		if r.Fleet {
+			b = append(b, `,"total":`...)
+			b = strconv.AppendInt(b, int64(r.Total), 10)
+			b = append(b, `,"failed":`...)
+			b = strconv.AppendInt(b, int64(r.Failed), 10)
+			b = append(b, `,"authorizers":`...)
+			b = appendResults(b, r.Authorizers, true, compact)
+		} else if r.OK && compact {
+			b = append(b, `,"items":`...)
+			b = strconv.AppendInt(b, int64(r.Items), 10)
+		} else if r.OK {
 			b = append(b, `,"response":`...)
 			b = append(b, r.Response...)
 		}
@@ -98,14 +181,78 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		}
 		b = append(b, '}')
 	}
-	b = append(b, `},"alerts":`...)
-	if len(e.Alerts) == 0 {
-		b = append(b, "[]"...)
-	} else {
-		ab, _ := json.Marshal(e.Alerts)
-		b = append(b, ab...)
-	}
 	return append(b, '}')
+}
+
+// appendList writes a slice as a JSON array; nil as [] when empty is true.
+func appendList[T any](b []byte, list []T, empty bool) []byte {
+	if len(list) == 0 && empty {
+		return append(b, "[]"...)
+	}
+	lb, _ := json.Marshal(list)
+	return append(b, lb...)
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (e *Event) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil), nil }
+
+// UnmarshalJSON implements json.Unmarshaler: it reads what AppendJSON
+// writes, keeping the order of results.
+func (e *Event) UnmarshalJSON(data []byte) error {
+	type plain Event
+	var w struct {
+		plain
+		Results json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*e = Event(w.plain)
+	rs, err := decodeResults(w.Results, false)
+	e.Results = rs
+	return err
+}
+
+// decodeResults reads an object of results in its order.
+func decodeResults(data json.RawMessage, byAuthorizer bool) ([]Result, error) {
+	if len(data) == 0 || string(data) == "null" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("invoke: results: want an object")
+	}
+	var out []Result
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := t.(string)
+		var w struct {
+			Result
+			DurationMS  float64         `json:"duration_ms"`
+			Authorizers json.RawMessage `json:"authorizers"`
+		}
+		if err := dec.Decode(&w); err != nil {
+			return nil, err
+		}
+		r := w.Result
+		r.Duration = time.Duration(w.DurationMS * float64(time.Millisecond))
+		if byAuthorizer {
+			r.Authorizer = key
+		} else {
+			r.Operation = key
+		}
+		if w.Authorizers != nil {
+			r.Fleet = true
+			if r.Authorizers, err = decodeResults(w.Authorizers, true); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // Millis returns d in milliseconds rounded to a tenth.

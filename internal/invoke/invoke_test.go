@@ -1,6 +1,7 @@
 package invoke_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -509,5 +510,35 @@ func TestLogLine(t *testing.T) {
 	hs.invoke(t, []byte(`{}`), 10*time.Second)
 	if hs.log.String() != "" {
 		t.Errorf("LOG_LEVEL=warn logged a successful run: %s", hs.log.String())
+	}
+}
+
+// TestEventRoundTrip: a Go consumer can json.Unmarshal the event the core
+// writes, and marshalling it again gives the same bytes.
+func TestEventRoundTrip(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	srv.SetAnswer(wechat.GetEnvInfoPath, []byte(`{"errcode":0,"errmsg":"ok","info_list":[{"env":"b-2","alias":"b","status":"HALTED"}],"extra":{"kept":[1,2]}}`))
+	cases := map[string]env{"ok with an alert": staticEnv(srv), "failures": nil}
+	for name, e := range cases {
+		hs := newHarness(t, srv, e)
+		out, err := hs.invoke(t, []byte(`{}`), 10*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var ev invoke.Event
+		if err := json.Unmarshal(out, &ev); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(ev.Results) != 2 || ev.Results[0].Operation != "getenvinfo" || ev.Source != invoke.EventSource {
+			t.Errorf("%s: decoded %+v", name, ev)
+		}
+		again, err := json.Marshal(&ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(again) != string(out) {
+			t.Errorf("%s: round trip changed the event:\n got %s\nwant %s", name, again, out)
+		}
 	}
 }
