@@ -74,8 +74,13 @@ type Handler struct {
 
 // New returns a Handler for platform that reads its configuration from the
 // environment and logs JSON lines to standard error.
+//
+// It also routes the standard library's own log lines (package log) through
+// the same JSON logger, so that every line on standard error is structured.
 func New(platform string) *Handler {
-	return NewWithLog(platform, os.Stderr)
+	h := NewWithLog(platform, os.Stderr)
+	routeStdLog(h.Logger)
+	return h
 }
 
 // NewWithLog is New with the log lines written to w.

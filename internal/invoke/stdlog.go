@@ -1,0 +1,44 @@
+package invoke
+
+import (
+	"context"
+	"log/slog"
+	"unicode/utf8"
+
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+)
+
+// maxStdLogMessage bounds a line that Go's standard library logs on its
+// own (net/http's "Unsolicited response received on idle HTTP channel"
+// quotes what upstream sent).
+const maxStdLogMessage = 1 << 10
+
+// routeStdLog makes l the default logger, so that lines the standard
+// library writes with package log come out as JSON like every other line,
+// scrubbed of secrets and bounded.
+func routeStdLog(l *slog.Logger) {
+	slog.SetDefault(slog.New(stdLogHandler{l.Handler()}))
+}
+
+// stdLogHandler scrubs and bounds each record's message.
+type stdLogHandler struct{ slog.Handler }
+
+func (h stdLogHandler) Handle(ctx context.Context, r slog.Record) error {
+	msg := wechat.Scrub(r.Message)
+	if len(msg) > maxStdLogMessage {
+		cut := maxStdLogMessage
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	r2 := slog.NewRecord(r.Time, r.Level, msg, r.PC)
+	r.Attrs(func(a slog.Attr) bool { r2.AddAttrs(a); return true })
+	return h.Handler.Handle(ctx, r2)
+}
+
+func (h stdLogHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return stdLogHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h stdLogHandler) WithGroup(name string) slog.Handler { return stdLogHandler{h.Handler.WithGroup(name)} }
