@@ -20,6 +20,7 @@ import (
 // TestGoldenEvents replays every sample in events/ and AWS's own captured
 // samples, and compares the answers with golden files.
 func TestGoldenEvents(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	files, _ := filepath.Glob("../../events/*.json")
 	if len(files) < 8 {
@@ -53,6 +54,7 @@ func TestGoldenEvents(t *testing.T) {
 }
 
 func TestTriggers(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	tests := []struct {
 		file    string
@@ -111,6 +113,7 @@ func keys(m map[string]any) []string {
 }
 
 func TestEnvFilter(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	hs := newHarness(t, srv, staticEnv(srv))
 	out, err := hs.invoke(t, []byte(`{"operations":["getenvinfo"],"env":"prod-7c21be"}`), 10*time.Second)
@@ -130,6 +133,7 @@ func TestEnvFilter(t *testing.T) {
 }
 
 func TestInvalidPayloads(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	tests := []struct {
 		name    string
@@ -167,6 +171,7 @@ func TestInvalidPayloads(t *testing.T) {
 }
 
 func TestDefaultPayloads(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	for _, p := range []string{``, `null`, `{}`, ` {} `, `{"operations":null}`,
 		`{"Type":"Timer","TriggerName":"t","Message":""}`,
@@ -186,6 +191,7 @@ func TestDefaultPayloads(t *testing.T) {
 }
 
 func TestOperationsFromConfig(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	e := staticEnv(srv)
 	e["WXCLOUDENV_OPERATIONS"] = "describecloudbaserunenvs"
@@ -202,6 +208,7 @@ func TestOperationsFromConfig(t *testing.T) {
 // TestScheduleSemantics: a failed scheduled run fails the invocation,
 // naming each failed operation and its kind; a direct run returns the event.
 func TestScheduleSemantics(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	schedule := readFile(t, "../../events/aws-schedule.json")
 
@@ -247,6 +254,7 @@ func TestScheduleSemantics(t *testing.T) {
 }
 
 func TestHTTPStatus(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	v2 := func(method, path, query, body string, headers map[string]string, b64 bool) string {
 		h := `{"content-type":"application/json"`
@@ -349,6 +357,7 @@ func TestHTTPStatus(t *testing.T) {
 }
 
 func TestConfigErrorNamesVariables(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	hs := newHarness(t, srv, env{"WECHAT_API_BASE_URL": srv.URL})
 	out, err := hs.invoke(t, []byte(`{}`), 10*time.Second)
@@ -406,6 +415,7 @@ func TestDeadline(t *testing.T) {
 }
 
 func TestAlerts(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	srv.SetAnswer(wechat.GetEnvInfoPath, []byte(`{"errcode":0,"errmsg":"ok","info_list":[{"env":"a-1","alias":"a","status":"NORMAL"},{"env":"b-2","alias":"b","status":"HALTED"}]}`))
 	srv.SetAnswer(wechat.DescribeCloudBaseRunEnvsPath, []byte(`{"errcode":0,"errmsg":"ok","env_list":[`+
@@ -437,6 +447,7 @@ func TestAlerts(t *testing.T) {
 }
 
 func TestAnswerCap(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	srv.SetAnswer(wechat.DescribeCloudBaseRunEnvsPath, wechattest.GenerateRunEnvs(7000))
 	defer srv.Reset()
@@ -483,6 +494,7 @@ func TestConfigPerInvocation(t *testing.T) {
 }
 
 func TestLogLine(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	hs := newHarness(t, srv, staticEnv(srv))
 	if _, err := hs.invoke(t, readFile(t, "../../events/aws-schedule.json"), 10*time.Second); err != nil {
