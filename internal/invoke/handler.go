@@ -173,6 +173,12 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 	}
 	ev := inv.execute(ctx, inv.plan(req.Payload))
 	out := ev.AppendJSON(make([]byte, 0, inv.sizeHint(ev)))
+	if inv.checkSize(len(out), ev) != nil && req.Kind == trigger.Schedule {
+		// A scheduled run is never lost to the cap: each response is
+		// replaced by its item count.
+		ev.Compact = true
+		out = ev.AppendJSON(out[:0])
+	}
 	if err := inv.checkSize(len(out), ev); err != nil {
 		inv.logEvent(ev, err.Error())
 		return nil, err
@@ -385,7 +391,8 @@ func (inv *invocation) checkSize(n int, ev *Event) error {
 	}
 	return &InvocationError{Message: fmt.Sprintf(
 		"wxcloudenv: the answer is %d bytes, over the %d-byte (6 MB) synchronous answer limit of Lambda and SCF; "+
-			"narrow it with the env filter (env in the payload or query, or WECHAT_ENV) or run one operation at a time", n, limit)}
+			"narrow it with the env filter (env in the payload or query, or WECHAT_ENV), run one operation at a time, "+
+			"or for a fleet name fewer authorizers or a shard", n, limit)}
 }
 
 // requestID returns the platform's request id, or a random one.

@@ -464,6 +464,20 @@ func TestAnswerCap(t *testing.T) {
 	if d.status != http.StatusBadGateway || d.body["error"].(map[string]any)["code"] != "response_too_large" || len(out) > invoke.MaxAnswerBytes {
 		t.Errorf("HTTP answer over the cap: status %d, %d bytes, body %v", d.status, len(out), d.body)
 	}
+	// A scheduled run is never lost to the cap: it answers a compact event.
+	out, err = hs.invoke(t, readFile(t, "../../events/aws-schedule.json"), 10*time.Second)
+	if err != nil {
+		t.Fatalf("scheduled run over the cap: %v", err)
+	}
+	var ev invoke.Event
+	if err := json.Unmarshal(out, &ev); err != nil || !ev.Compact || len(out) > invoke.MaxAnswerBytes {
+		t.Fatalf("scheduled run over the cap: compact %v, %d bytes, err %v", ev.Compact, len(out), err)
+	}
+	for _, r := range ev.Results {
+		if r.Response != nil || (r.Operation == "describecloudbaserunenvs" && r.Items == 0) {
+			t.Errorf("compact result %s = %+v, want items and no response", r.Operation, r)
+		}
+	}
 }
 
 // TestConfigPerInvocation: SCF may set the variables just before the
