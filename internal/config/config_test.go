@@ -102,7 +102,7 @@ func TestSecrets(t *testing.T) {
 	t.Parallel()
 	c, err := config.Parse(config.Map(map[string]string{
 		"WECHAT_ACCESS_TOKEN": "tok-aaaa", "WXCLOUDENV_STORE": "rediss://default:storepass1@cache:6380/0",
-		"WXCLOUDENV_NOTIFY": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=wecomkey1,https://open.feishu.cn/open-apis/bot/v2/hook/feishutoken-0123456789",
+		"WXCLOUDENV_NOTIFY":      "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=wecomkey1,https://open.feishu.cn/open-apis/bot/v2/hook/feishutoken-0123456789",
 		"WECHAT_COMPONENT_APPID": "wxcomponentappid",
 	}))
 	if err != nil {

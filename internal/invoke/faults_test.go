@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 )
@@ -217,7 +218,7 @@ func (row faultRow) env(srv *wechattest.Server, t *testing.T) env {
 	e["WECHAT_TIMEOUT"] = "2s"
 	var bases []string
 	for range row.dead {
-		bases = append(bases, deadURL(t))
+		bases = append(bases, testkit.ClosedURL(t))
 	}
 	if !row.onlyDead {
 		bases = append(bases, srv.URL)

@@ -2,7 +2,7 @@ package invoke_test
 
 import (
 	"fmt"
-	"net"
+	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -22,20 +22,11 @@ var sentinels = map[string]string{
 	"WXCLOUDENV_API_KEY":              "SENTINEL-api-key-c4d8",
 }
 
-func deadURL(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return "http://" + l.Addr().String()
-}
-
 // TestNoSecretAnywhere runs faults with sentinel secrets and checks every
 // answer, error and log line.
 func TestNoSecretAnywhere(t *testing.T) {
 	srv := newServer(t)
-	dead := deadURL(t)
+	dead := testkit.ClosedURL(t)
 	withKey := `{"version":"2.0","rawPath":"/envs","rawQueryString":"","headers":{"x-api-key":"` + sentinels["WXCLOUDENV_API_KEY"] +
 		`"},"requestContext":{"http":{"method":"GET","path":"/envs"}},"isBase64Encoded":false}`
 	wrongKey := strings.Replace(withKey, sentinels["WXCLOUDENV_API_KEY"], "SENTINEL-api-key-c4d8-wrong", 1)

@@ -41,4 +41,6 @@ func (h stdLogHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return stdLogHandler{h.Handler.WithAttrs(as)}
 }
 
-func (h stdLogHandler) WithGroup(name string) slog.Handler { return stdLogHandler{h.Handler.WithGroup(name)} }
+func (h stdLogHandler) WithGroup(name string) slog.Handler {
+	return stdLogHandler{h.Handler.WithGroup(name)}
+}

@@ -5,7 +5,9 @@ package testkit
 import (
 	"bytes"
 	"flag"
+	"net"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -48,4 +50,22 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// FreePort returns a loopback TCP port on which nothing listens now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ClosedURL returns an http:// base URL on loopback where nothing listens:
+// a connection to it is refused.
+func ClosedURL(t testing.TB) string {
+	t.Helper()
+	return "http://127.0.0.1:" + strconv.Itoa(FreePort(t))
 }
