@@ -27,6 +27,10 @@ type Runtime struct {
 	Minted map[string]bool
 	// Secrets are the configuration's secret values, for scrubbing.
 	Secrets []string
+	// Fleet is set when the configuration can mint authorizer tokens
+	// (the component credentials); FleetErr says why not otherwise.
+	Fleet    Fleet
+	FleetErr *wechat.Error
 }
 
 // Build makes the Runtime for c. hc, when not nil, is the HTTP client to
@@ -52,6 +56,8 @@ func Build(c *config.Config, hc *http.Client, opts ...wechat.Option) (*Runtime, 
 	rt.Tokens[wechat.OpDescribeCloudBaseRunEnvs] = component
 	rt.Minted[wechat.OpDescribeCloudBaseRunEnvs] = componentMinted
 	rt.Tokens[wechat.OpGetEnvInfo], rt.Minted[wechat.OpGetEnvInfo] = accessSource(c, client, component)
+	rt.FleetErr = &wechat.Error{Kind: wechat.KindConfig, Op: wechat.OpGetEnvInfo,
+		Message: "a fleet run needs WECHAT_COMPONENT_APPID with WECHAT_COMPONENT_APPSECRET (or WECHAT_COMPONENT_ACCESS_TOKEN): the authorizers' tokens are minted with the component token"}
 	return rt, nil
 }
 
@@ -181,4 +187,18 @@ func fingerprint(lookup config.Lookup) string {
 		b.WriteByte(0)
 	}
 	return b.String()
+}
+
+// Fleet supplies a fleet run (docs/contract.md#the-fleet): who the
+// platform's authorizers are, and each one's token.
+type Fleet interface {
+	// All lists every authorizer of the platform: those authorization
+	// events keep in the store, merged with WeChat's authorizer list. It
+	// returns what it could read even when it also returns an error.
+	All(ctx context.Context) (appids []string, err error)
+	// Source returns the token source of one authorizer.
+	Source(appid string) wechat.TokenSource
+	// Preload reads the stored tokens of many authorizers in batches, so
+	// that Source needs no round trip of its own for them.
+	Preload(ctx context.Context, appids []string) error
 }

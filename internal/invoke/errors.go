@@ -76,7 +76,7 @@ func failures(ev *Event) string {
 	var parts []string
 	n := 0
 	for _, r := range ev.Results {
-		if r.OK {
+		if r.OK || r.Fleet && r.Error == nil {
 			continue
 		}
 		n++
@@ -87,4 +87,17 @@ func failures(ev *Event) string {
 		parts = append(parts, s+"): "+r.Error.Message)
 	}
 	return fmt.Sprintf("%d of %d operations failed: %s", n, len(ev.Results), strings.Join(parts, "; "))
+}
+
+// failedKinds calls fn with the kind of each failure in r: its own error,
+// and in a fleet each failed authorizer's.
+func failedKinds(r *Result, fn func(kind string)) {
+	if r.Error != nil {
+		fn(r.Error.Kind)
+	}
+	for i := range r.Authorizers {
+		if a := &r.Authorizers[i]; a.Error != nil {
+			fn(a.Error.Kind)
+		}
+	}
 }

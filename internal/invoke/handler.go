@@ -115,12 +115,17 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) (out []byte, err e
 	inv := &invocation{h: h, start: time.Now(), stamp: h.stamp(), requestID: requestID(ctx)}
 	defer func() {
 		if r := recover(); r != nil {
-			inv.logger().Error("invocation panicked", "request_id", inv.requestID, "platform", h.Platform,
-				"panic", inv.scrub(fmt.Sprint(r)), "stack", inv.scrub(string(debug.Stack())))
+			inv.logPanic(r)
 			out, err = nil, &InvocationError{Message: "wxcloudenv: internal error; see the function's log for request " + inv.requestID}
 		}
 	}()
 	return inv.run(ctx, payload)
+}
+
+// logPanic logs a recovered panic with its stack, scrubbed.
+func (inv *invocation) logPanic(r any) {
+	inv.logger().Error("invocation panicked", "request_id", inv.requestID, "platform", inv.h.Platform,
+		"panic", inv.scrub(fmt.Sprint(r)), "stack", inv.scrub(string(debug.Stack())))
 }
 
 // invocation is the state of one Invoke call.
@@ -181,7 +186,7 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 		inv.logEvent(ev, err.Error())
 		return nil, err
 	}
-	if req.Kind == trigger.Schedule && !ev.OK {
+	if req.Kind == trigger.Schedule && wholeRunFailed(ev) {
 		msg := "wxcloudenv: scheduled run failed: " + failures(ev)
 		inv.logEvent(ev, msg)
 		return nil, &InvocationError{Message: inv.scrub(msg)}
@@ -194,15 +199,30 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 type plan struct {
 	ops []string
 	env string
+	// who getenvinfo covers: nobody named (part one's single token), all,
+	// or a list; and the shard of them to run.
+	all            bool
+	authorizers    []string
+	shardK, shardN int
 }
 
+// fleet reports whether getenvinfo covers named authorizers.
+func (pl plan) fleet() bool { return pl.all || len(pl.authorizers) > 0 }
+
 func (inv *invocation) plan(p trigger.Payload) plan {
-	pl := plan{ops: p.Operations, env: p.Env}
+	pl := plan{ops: p.Operations, env: p.Env, all: p.All, authorizers: p.Authorizers, shardK: p.ShardK, shardN: p.ShardN}
 	if len(pl.ops) == 0 {
 		pl.ops = inv.rt.Config.Operations
 	}
 	if pl.env == "" {
 		pl.env = inv.rt.Config.Env
+	}
+	if !pl.fleet() {
+		if c := inv.rt.Config.Authorizers; len(c) == 1 && c[0] == config.AllAuthorizers {
+			pl.all = true
+		} else {
+			pl.authorizers = c
+		}
 	}
 	return pl
 }
@@ -235,7 +255,20 @@ func (inv *invocation) execute(ctx context.Context, pl plan) *Event {
 	ev := &Event{Platform: h.Platform, Trigger: string(inv.req.Kind), RequestID: inv.requestID, Time: inv.stamp, OK: true}
 	done := make(chan Result, len(pl.ops))
 	for _, op := range pl.ops {
-		go func() { done <- inv.operation(uctx, op, pl.env) }()
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					inv.logPanic(r)
+					done <- Result{Operation: op, Duration: time.Since(inv.start), Error: &ErrorInfo{Kind: string(wechat.KindUpstream),
+						Message: "internal error; see the function's log for request " + inv.requestID}}
+				}
+			}()
+			if op == wechat.OpGetEnvInfo && pl.fleet() {
+				done <- inv.fleet(uctx, pl, deadline, reserve/4)
+				return
+			}
+			done <- inv.operation(uctx, op, pl.env)
+		}()
 	}
 	got := make(map[string]Result, len(pl.ops))
 	grace := time.NewTimer(time.Until(deadline) + reserve/2)
@@ -266,8 +299,14 @@ collect:
 
 // operation runs one WeChat operation.
 func (inv *invocation) operation(ctx context.Context, op, env string) Result {
+	return inv.operationWith(ctx, op, env, inv.rt.Tokens[op], "")
+}
+
+// operationWith runs one WeChat operation with the token from ts, for
+// authorizer (empty outside a fleet).
+func (inv *invocation) operationWith(ctx context.Context, op, env string, ts wechat.TokenSource, authorizer string) Result {
 	start := time.Now()
-	c, ts := inv.rt.Client, inv.rt.Tokens[op]
+	c := inv.rt.Client
 	var resp *wechat.Response
 	var err error
 	switch op {
@@ -279,9 +318,12 @@ func (inv *invocation) operation(ctx context.Context, op, env string) Result {
 		err = &wechat.Error{Kind: wechat.KindConfig, Op: op, Message: "unknown operation"}
 		resp = &wechat.Response{}
 	}
-	r := Result{Operation: op, Attempts: resp.Attempts}
+	r := Result{Operation: op, Authorizer: authorizer, Attempts: resp.Attempts}
 	if err == nil {
 		r.OK, r.Response, r.Items, r.alerts = true, resp.Body, resp.Health.Items, alertsOf(op, resp.Health)
+		for i := range r.alerts {
+			r.alerts[i].Authorizer = authorizer
+		}
 	} else {
 		r.Error = inv.errorInfo(op, err)
 	}

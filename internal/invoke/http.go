@@ -182,15 +182,15 @@ func statusOf(ev *Event) int {
 	if ev.OK {
 		return http.StatusOK
 	}
-	allTimeout := true
-	for _, r := range ev.Results {
-		if r.OK {
-			continue
-		}
-		if r.Error.Kind == string(wechat.KindConfig) {
-			return http.StatusInternalServerError
-		}
-		allTimeout = allTimeout && r.Error.Kind == string(wechat.KindTimeout)
+	allTimeout, config := true, false
+	for i := range ev.Results {
+		failedKinds(&ev.Results[i], func(kind string) {
+			config = config || kind == string(wechat.KindConfig)
+			allTimeout = allTimeout && kind == string(wechat.KindTimeout)
+		})
+	}
+	if config {
+		return http.StatusInternalServerError
 	}
 	if allTimeout {
 		return http.StatusGatewayTimeout

@@ -26,7 +26,10 @@ func (inv *invocation) logEvent(ev *Event, failure string) {
 	ops := make([]any, 0, len(ev.Results))
 	for _, r := range ev.Results {
 		a := []any{slog.Bool("ok", r.OK), slog.Int("attempts", r.Attempts), slog.Float64("duration_ms", Millis(r.Duration))}
-		if r.OK {
+		if r.Fleet {
+			a = append(a, slog.Int("total", r.Total), slog.Int("failed", r.Failed))
+		}
+		if r.OK || r.Error == nil {
 			a = append(a, slog.Int("items", r.Items))
 		} else {
 			a = append(a, slog.String("kind", r.Error.Kind))

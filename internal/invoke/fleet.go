@@ -1,0 +1,87 @@
+package invoke
+
+import (
+	"context"
+
+	"slices"
+	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/fleet"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+)
+
+// fleet runs getenvinfo for every authorizer the plan names
+// (docs/contract.md#the-fleet), at most WXCLOUDENV_CONCURRENCY at a time,
+// and returns one fleet result. Authorizers not reached by the deadline are
+// reported as timeout, never dropped. A failure to read the fleet as a
+// whole (the authorizer list, the component token) is the fleet result's
+// own error, beside the results of the authorizers that could be read.
+func (inv *invocation) fleet(ctx context.Context, pl plan, deadline time.Time, grace time.Duration) Result {
+	start := time.Now()
+	op := wechat.OpGetEnvInfo
+	res := Result{Operation: op, Fleet: true}
+	f := inv.rt.Fleet
+	if f == nil {
+		res.Error = inv.errorInfo(op, inv.rt.FleetErr)
+		res.Duration = time.Since(start)
+		return res
+	}
+	appids := pl.authorizers
+	var listErr error
+	if pl.all {
+		appids, listErr = f.All(ctx)
+	}
+	appids = slices.Clone(appids)
+	slices.Sort(appids)
+	appids = slices.Compact(appids)
+	appids = fleet.InShard(appids, pl.shardK, pl.shardN)
+	if err := f.Preload(ctx, appids); err != nil && listErr == nil {
+		// A store that cannot be read in bulk is read per authorizer;
+		// each authorizer then reports the store's failure itself.
+		inv.logger().Debug("preloading the fleet's tokens failed", "request_id", inv.requestID, "error", inv.scrub(err.Error()))
+	}
+	res.Authorizers = fleet.Run(ctx, appids, inv.rt.Config.Concurrency, grace,
+		func(ctx context.Context, appid string) Result {
+			return inv.operationWith(ctx, op, pl.env, f.Source(appid), appid)
+		},
+		func(appid string) Result {
+			return Result{Operation: op, Authorizer: appid, Duration: time.Since(start), Error: &ErrorInfo{
+				Kind: string(wechat.KindTimeout), Retryable: true,
+				Message: "not reached before the invocation's deadline; narrow the run with a shard or raise the function's timeout"}}
+		})
+	res.OK = listErr == nil
+	for i := range res.Authorizers {
+		a := &res.Authorizers[i]
+		res.Attempts += a.Attempts
+		res.Items += a.Items
+		res.alerts = append(res.alerts, a.alerts...)
+		if !a.OK {
+			res.Failed++
+			res.OK = false
+		}
+	}
+	res.Total = len(res.Authorizers)
+	if listErr != nil {
+		res.Error = inv.errorInfo(op, listErr)
+		if res.Error.Message != "" {
+			res.Error.Message = "the fleet could not be read as a whole: " + res.Error.Message
+		}
+	}
+	res.Duration = time.Since(start)
+	return res
+}
+
+// wholeRunFailed reports whether a scheduled run must fail the invocation:
+// an operation failed, or a fleet could not be read as a whole. Authorizers
+// that fail on their own do not fail it (docs/contract.md#the-fleet).
+func wholeRunFailed(ev *Event) bool {
+	for _, r := range ev.Results {
+		if r.Fleet && r.Error == nil {
+			continue
+		}
+		if !r.OK {
+			return true
+		}
+	}
+	return false
+}
