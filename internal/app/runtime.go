@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/push"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
@@ -31,6 +32,8 @@ type Runtime struct {
 	// (the component credentials); FleetErr says why not otherwise.
 	Fleet    Fleet
 	FleetErr *wechat.Error
+	// Push handles WeChat's authorization-event push.
+	Push *push.Handler
 }
 
 // Build makes the Runtime for c. hc, when not nil, is the HTTP client to

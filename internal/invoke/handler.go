@@ -137,7 +137,8 @@ type invocation struct {
 	rt        *app.Runtime
 	cfgErr    error
 	req       *trigger.Request
-	status    int // HTTP status, for HTTP triggers
+	status    int  // HTTP status, for HTTP triggers
+	logged    bool // the invocation's line is written
 }
 
 func (inv *invocation) logger() *slog.Logger {

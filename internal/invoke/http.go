@@ -21,7 +21,7 @@ const MaxRequestBody = 64 << 10
 
 // route is a matched HTTP route.
 type route struct {
-	name    string   // "envs", "op", "healthz"
+	name    string   // "envs", "op", "healthz", "push"
 	op      string   // for "op"
 	methods []string // allowed methods
 }
@@ -36,6 +36,8 @@ func matchRoute(path string) (route, bool) {
 		}
 	}
 	switch {
+	case strings.HasSuffix(p, "/wechat/authorization-events"):
+		return route{name: "push", methods: []string{http.MethodPost}}, true
 	case strings.HasSuffix(p, "/envs"):
 		return route{name: "envs", methods: []string{http.MethodGet, http.MethodPost}}, true
 	case strings.HasSuffix(p, "/healthz"):
@@ -65,7 +67,9 @@ func (inv *invocation) serveHTTP(ctx context.Context) ([]byte, error) {
 	if a.header == nil {
 		a.header = map[string]string{}
 	}
-	a.header["Content-Type"] = "application/json"
+	if a.header["Content-Type"] == "" {
+		a.header["Content-Type"] = "application/json"
+	}
 	a.header["Cache-Control"] = "no-store"
 	out := inv.shape(a)
 	if ev != nil {
@@ -77,7 +81,7 @@ func (inv *invocation) serveHTTP(ctx context.Context) ([]byte, error) {
 			return out, nil
 		}
 		inv.logEvent(ev, "")
-	} else {
+	} else if !inv.logged {
 		inv.logRejected("rejected", string(a.body))
 	}
 	return out, nil
@@ -87,7 +91,9 @@ func (inv *invocation) answerHTTP(ctx context.Context, hr *trigger.HTTPRequest) 
 	rt, ok := matchRoute(hr.Path)
 	// The API key is checked first, even when the rest of the
 	// configuration is invalid: an unauthenticated caller learns nothing.
-	if key := inv.apiKey(); !(ok && rt.name == "healthz") && key != "" && !validKey(hr.Header, key) {
+	// WeChat cannot send the key: a push is authenticated by its signature.
+	open := ok && (rt.name == "healthz" || rt.name == "push")
+	if key := inv.apiKey(); !open && key != "" && !validKey(hr.Header, key) {
 		a := errorAnswer(http.StatusUnauthorized, "unauthorized", "a valid API key is required: send Authorization: Bearer <key> or X-Api-Key: <key>")
 		a.header = map[string]string{"WWW-Authenticate": `Bearer realm="wxcloudenv"`}
 		return a, nil
@@ -96,7 +102,7 @@ func (inv *invocation) answerHTTP(ctx context.Context, hr *trigger.HTTPRequest) 
 		return errorAnswer(http.StatusInternalServerError, "config", "invalid configuration: "+inv.cfgErr.Error()), nil
 	}
 	if !ok {
-		return errorAnswer(http.StatusNotFound, "not_found", "no route for this path; use GET …/envs, POST …/envs, GET …/envs/getenvinfo, GET …/envs/describecloudbaserunenvs or GET …/healthz"), nil
+		return errorAnswer(http.StatusNotFound, "not_found", "no route for this path; use GET …/envs, POST …/envs, GET …/envs/getenvinfo, GET …/envs/describecloudbaserunenvs, GET …/healthz or POST …/wechat/authorization-events"), nil
 	}
 	allowed := false
 	for _, m := range rt.methods {
@@ -112,6 +118,9 @@ func (inv *invocation) answerHTTP(ctx context.Context, hr *trigger.HTTPRequest) 
 	}
 	if rt.name == "healthz" {
 		return httpAnswer{status: http.StatusOK, body: []byte(`{"ok":true}`)}, nil
+	}
+	if rt.name == "push" {
+		return inv.push(ctx, hr), nil
 	}
 	p, err := requestPayload(rt, hr)
 	if err != nil {

@@ -1,0 +1,42 @@
+package invoke
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
+)
+
+// push answers WeChat's authorization-event push
+// (docs/contract.md#authorization-events) in plain text, and writes its one
+// log line: the InfoType, the authorizer and the outcome, never the
+// ticket, the code or a token.
+func (inv *invocation) push(ctx context.Context, hr *trigger.HTTPRequest) httpAnswer {
+	text := map[string]string{"Content-Type": "text/plain; charset=utf-8"}
+	if hr.BadBody != nil {
+		return httpAnswer{status: http.StatusBadRequest, header: text, body: []byte("the body is marked base64 but does not decode")}
+	}
+	a := inv.rt.Push.Handle(ctx, hr.Query, hr.Body)
+	level := slog.LevelInfo
+	if a.Status != http.StatusOK {
+		level = slog.LevelWarn
+	}
+	inv.status = a.Status
+	attrs := append(inv.baseAttrs(), slog.Bool("ok", a.Status == http.StatusOK), slog.String("info_type", bounded(a.InfoType, 64)),
+		slog.String("authorizer", bounded(a.Authorizer, 64)), slog.String("outcome", a.Outcome))
+	inv.logger().LogAttrs(ctx, level, "authorization event", attrs...)
+	inv.logged = true
+	return httpAnswer{status: a.Status, header: text, body: []byte(a.Body)}
+}
+
+// bounded cuts s to at most n bytes, on a rune boundary.
+func bounded(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
