@@ -124,8 +124,8 @@ type Server struct {
 	seq      uint64
 	rid      atomic.Uint64
 
-	fleet    // authorizers, codes, tickets, counters: fleet.go, ticket.go
-	pushes   sync.WaitGroup
+	fleet  // authorizers, codes, tickets, counters: fleet.go, ticket.go
+	pushes sync.WaitGroup
 }
 
 // NewServer starts a server. Close it when done.
