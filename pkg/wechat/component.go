@@ -178,8 +178,12 @@ func (c *Client) GetAuthorizerList(ctx context.Context, component TokenSource, c
 			Message: "the answer does not match the documented fields", Err: err}
 	}
 	list := &AuthorizerList{TotalCount: out.TotalCount, List: make([]AuthorizerEntry, 0, len(out.List))}
+	refresh := make([]string, 0, len(out.List))
 	for _, e := range out.List {
-		KeepSecret(e.RefreshToken)
+		refresh = append(refresh, e.RefreshToken)
+	}
+	KeepSecret(refresh...) // one registration per page, not per token
+	for _, e := range out.List {
 		list.List = append(list.List, AuthorizerEntry{AuthorizerAppID: e.AppID, RefreshToken: Secret(e.RefreshToken), AuthTime: e.AuthTime})
 	}
 	return list, nil
