@@ -281,7 +281,14 @@ func (c *Crypter) Open(token, timestamp, nonce, msgSignature string, body []byte
 	if err != nil {
 		return nil, err
 	}
-	return ParseMessage(plain)
+	m, err := ParseMessage(plain)
+	if err != nil {
+		return nil, err
+	}
+	if m.AppID != "" && m.AppID != c.appID {
+		return nil, fmt.Errorf("%w: the message names another AppId", ErrAppID)
+	}
+	return m, nil
 }
 
 // Seal returns the body, the msg_signature of a push of msg signed with

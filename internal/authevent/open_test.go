@@ -35,6 +35,10 @@ func TestOpen(t *testing.T) {
 	// The envelope names our appid, the ciphertext another one.
 	forOtherRenamed := []byte(strings.Replace(string(forOther), "wx0000000000000000", testAppID, 1))
 	malformed, malformedSig := seal(c, testToken, badXML)
+	// Signed and encrypted for us, but the message inside names another
+	// component appid.
+	renamedMsg, renamedMsgSig := seal(c, testToken, []byte(strings.Replace(string(ticketXML), testAppID, "wx0000000000000000", 1)))
+	otherRoot, otherRootSig := seal(c, testToken, []byte(strings.ReplaceAll(string(ticketXML), "xml>", "msg>")))
 	garbage := []byte("<xml><AppId>" + testAppID + "</AppId><Encrypt>not-base64!</Encrypt></xml>")
 
 	for _, tc := range []struct {
@@ -56,6 +60,8 @@ func TestOpen(t *testing.T) {
 		{"envelope for another appid", testToken, testAESKey, forOtherSig, ts, forOther, ErrAppID, false},
 		{"ciphertext for another appid", testToken, testAESKey, forOtherSig, ts, forOtherRenamed, ErrAppID, false},
 		{"message without InfoType", testToken, testAESKey, malformedSig, ts, malformed, ErrMalformed, false},
+		{"message for another appid", testToken, testAESKey, renamedMsgSig, ts, renamedMsg, ErrAppID, false},
+		{"message with another root", testToken, testAESKey, otherRootSig, ts, otherRoot, ErrMalformed, false},
 		{"not xml", testToken, testAESKey, goodSig, ts, []byte("success"), ErrMalformed, false},
 		{"no token configured", "", testAESKey, goodSig, ts, good, ErrKey, false},
 		{"bad key", testToken, testAESKey[:40], goodSig, ts, good, ErrKey, false},

@@ -192,8 +192,8 @@ func (s *Server) SetTokenTTL(d time.Duration) {
 	s.tokenTTL = d
 }
 
-// Reset clears faults, latencies and call counts, and restores the default
-// answers. Minted tokens stay valid.
+// Reset clears faults, latencies, call and mint counts, and restores the
+// default answers. Minted tokens, tickets, codes and the fleet stay.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
