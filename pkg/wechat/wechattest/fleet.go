@@ -29,6 +29,10 @@ type Authorizer struct {
 	// Latency delays each of its api_authorizer_token and getenvinfo
 	// answers, on top of SetLatency's.
 	Latency time.Duration
+	// RotateRefresh makes every api_authorizer_token mint return a new
+	// refresh token; the one used stops working (61023), so a client must
+	// keep the newest.
+	RotateRefresh bool
 }
 
 // DefaultEnvs is how many environments an authorizer lists by default.
@@ -265,10 +269,23 @@ func (s *Server) authorizerToken(w http.ResponseWriter, r *http.Request, appID, 
 	if !wait(r, cfg.Latency) {
 		return
 	}
-	if cfg.Revoked || refresh != current {
+	if cfg.Revoked {
 		s.fail(w, 61023, "")
 		return
 	}
+	s.mu.Lock()
+	if a = s.auths[appID]; a == nil || refresh != a.refresh {
+		// Unauthorized meanwhile, or not (or no longer) its refresh token.
+		s.mu.Unlock()
+		s.fail(w, 61023, "")
+		return
+	}
+	if cfg.RotateRefresh {
+		s.seq++
+		a.refresh = fmt.Sprintf("%s-%06d", RefreshTokenFor(appID), s.seq)
+	}
+	current = a.refresh
+	s.mu.Unlock()
 	tok, ttl := s.mintToken("authorizer", appID)
 	writeJSON(w, map[string]any{"authorizer_access_token": tok, "expires_in": ttl, "authorizer_refresh_token": current})
 }

@@ -344,3 +344,37 @@ func BenchmarkFleetEnvInfo(b *testing.B) {
 		i++
 	}
 }
+
+// With RotateRefresh, every mint hands out a new refresh token and the old
+// one stops working; wechat's authorizer source follows it.
+func TestRotateRefresh(t *testing.T) {
+	t.Parallel()
+	srv := wechattest.NewServer()
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv)
+	ctx := context.Background()
+	comp := wechat.StaticTokenSource(wechattest.ComponentAccessToken)
+	const appID = "wxrotate00000001"
+	srv.SetAuthorizer(appID, wechattest.Authorizer{RotateRefresh: true})
+	first := srv.RefreshToken(appID)
+	ts := wechat.NewAuthorizerTokenSource(c, comp, wechattest.ComponentAppID, appID, first)
+	tok, err := ts.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := srv.RefreshToken(appID)
+	if second == first {
+		t.Fatal("the refresh token did not rotate")
+	}
+	stale := wechat.NewAuthorizerTokenSource(c, comp, wechattest.ComponentAppID, appID, first)
+	if _, err := stale.Token(ctx); errcode(err) != 61023 {
+		t.Fatalf("the old refresh token: %v, want 61023", err)
+	}
+	ts.Invalidate(tok)
+	if _, err := ts.Token(ctx); err != nil {
+		t.Fatalf("the source that kept the new refresh token: %v", err)
+	}
+	if srv.RefreshToken(appID) == second || srv.AuthorizerMints(appID) != 2 {
+		t.Fatalf("after two mints: rotated %v, %d mints", srv.RefreshToken(appID) != second, srv.AuthorizerMints(appID))
+	}
+}
