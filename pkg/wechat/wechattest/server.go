@@ -7,6 +7,14 @@
 // it, and can inject faults: errcodes, HTTP statuses, delays, hangs, resets,
 // malformed, truncated and oversized bodies, and token revocation. It counts
 // the calls to every path.
+//
+// For third-party platforms it also plays WeChat's side of part two: verify
+// tickets that expire after 12 hours (Ticket, NewTicket, StrictTickets),
+// authorization codes (Authorize) exchanged at api_query_auth, a fleet of
+// authorizers of any size (SetFleet, AddAuthorizers, SetAuthorizer,
+// Unauthorize), each with its own refresh token, tokens, getenvinfo answer
+// and faults, paged by api_get_authorizer_list, api_start_push_ticket, and
+// a Pusher that sends signed, encrypted authorization events to a URL.
 package wechattest
 
 import (
@@ -93,6 +101,7 @@ type Fault struct {
 
 type tokenInfo struct {
 	kind    string // "access", "component" or "authorizer"
+	appID   string // the authorizer an authorizer token is for
 	expires time.Time
 }
 
@@ -114,6 +123,9 @@ type Server struct {
 	tokenTTL time.Duration
 	seq      uint64
 	rid      atomic.Uint64
+
+	fleet  // authorizers, codes, tickets, counters: fleet.go, ticket.go
+	pushes sync.WaitGroup
 }
 
 // NewServer starts a server. Close it when done.
@@ -128,6 +140,7 @@ func NewServer() *Server {
 		tokens:   map[string]tokenInfo{},
 		tokenTTL: 7200 * time.Second,
 	}
+	s.initFleet()
 	s.answers[wechat.GetEnvInfoPath] = envInfoAnswer
 	s.answers[wechat.DescribeCloudBaseRunEnvsPath] = runEnvsAnswer
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -135,10 +148,12 @@ func NewServer() *Server {
 	return s
 }
 
-// Close shuts the server down, ending hung requests.
+// Close shuts the server down, ending hung requests, and waits for the
+// pushes that StartPushTicket began.
 func (s *Server) Close() {
 	s.srv.CloseClientConnections()
 	s.srv.Close()
+	s.pushes.Wait()
 }
 
 // SetAnswer sets the successful answer of an endpoint path, sent verbatim.
@@ -177,8 +192,8 @@ func (s *Server) SetTokenTTL(d time.Duration) {
 	s.tokenTTL = d
 }
 
-// Reset clears faults, latencies and call counts, and restores the default
-// answers. Minted tokens stay valid.
+// Reset clears faults, latencies, call and mint counts, and restores the
+// default answers. Minted tokens, tickets, codes and the fleet stay.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -187,6 +202,7 @@ func (s *Server) Reset() {
 	clear(s.latency)
 	clear(s.calls)
 	clear(s.written)
+	s.resetCounters()
 	s.answers[wechat.GetEnvInfoPath] = envInfoAnswer
 	s.answers[wechat.DescribeCloudBaseRunEnvsPath] = runEnvsAnswer
 }
@@ -367,6 +383,7 @@ var errmsgs = map[int]string{
 	40001: "invalid credential, access_token is invalid or not latest",
 	40013: "invalid appid",
 	40014: "invalid access_token",
+	40097: "invalid args",
 	40125: "invalid appsecret",
 	40164: "invalid ip 203.0.113.7 ipv6 ::ffff:203.0.113.7, not in whitelist",
 	41001: "access_token missing",
@@ -381,6 +398,7 @@ var errmsgs = map[int]string{
 	61005: "component ticket is expired",
 	61006: "component ticket is invalid",
 	61007: "api is unauthorized to component",
+	61010: "code is expired",
 	61023: "refresh_token is invalid",
 	85088: "no qbase privilege",
 }
@@ -419,7 +437,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		case str("secret") != AppSecret:
 			s.fail(w, 40125, "")
 		default:
-			tok, ttl := s.mintToken("access")
+			tok, ttl := s.mintToken("access", "")
 			writeJSON(w, map[string]any{"access_token": tok, "expires_in": ttl})
 		}
 	case wechat.ComponentTokenPath:
@@ -428,36 +446,31 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 			s.fail(w, 40013, "")
 		case str("component_appsecret") != ComponentAppSecret:
 			s.fail(w, 40125, "")
-		case str("component_verify_ticket") != VerifyTicket:
-			s.fail(w, 61006, "")
 		default:
-			tok, ttl := s.mintToken("component")
+			if code := s.checkTicket(str("component_verify_ticket")); code != 0 {
+				s.fail(w, code, "")
+				return
+			}
+			tok, ttl := s.mintToken("component", "")
 			writeJSON(w, map[string]any{"component_access_token": tok, "expires_in": ttl})
 		}
 	case wechat.AuthorizerTokenPath:
-		tok := r.URL.Query().Get("component_access_token")
-		if tok == "" {
-			tok = r.URL.Query().Get("access_token")
-		}
-		if code := s.checkToken(tok, "component"); code != 0 {
+		if code := s.checkToken(componentToken(r), "component"); code != 0 {
 			s.fail(w, code, "")
 			return
 		}
-		switch {
-		case str("component_appid") != ComponentAppID:
+		if str("component_appid") != ComponentAppID {
 			s.fail(w, 40013, "")
-		case str("authorizer_appid") != AuthorizerAppID:
-			s.fail(w, 40013, "")
-		case str("authorizer_refresh_token") != AuthorizerRefreshToken:
-			s.fail(w, 61023, "")
-		default:
-			tok, ttl := s.mintToken("authorizer")
-			writeJSON(w, map[string]any{"authorizer_access_token": tok, "expires_in": ttl,
-				"authorizer_refresh_token": AuthorizerRefreshToken})
+			return
 		}
+		s.authorizerToken(w, r, str("authorizer_appid"), str("authorizer_refresh_token"))
 	case wechat.GetEnvInfoPath:
-		if code := s.checkToken(r.URL.Query().Get("access_token"), "access", "authorizer"); code != 0 {
+		code, appID := s.lookupToken(r.URL.Query().Get("access_token"), "access", "authorizer")
+		if code != 0 {
 			s.fail(w, code, "")
+			return
+		}
+		if s.fleetEnvInfo(w, r, appID, str("env")) {
 			return
 		}
 		s.mu.Lock()
@@ -467,6 +480,38 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 			answer = filterEnvInfo(answer, env)
 		}
 		s.writeAnswer(w, answer)
+	case wechat.QueryAuthPath:
+		if code := s.checkToken(componentToken(r), "component"); code != 0 {
+			s.fail(w, code, "")
+			return
+		}
+		if str("component_appid") != ComponentAppID {
+			s.fail(w, 40013, "")
+			return
+		}
+		s.queryAuth(w, str("authorization_code"))
+	case wechat.GetAuthorizerListPath:
+		if code := s.checkToken(componentToken(r), "component"); code != 0 {
+			s.fail(w, code, "")
+			return
+		}
+		if str("component_appid") != ComponentAppID {
+			s.fail(w, 40013, "")
+			return
+		}
+		offset, okOff := req["offset"].(float64)
+		count, okCount := req["count"].(float64)
+		s.authorizerList(w, offset, count, okOff && okCount)
+	case wechat.StartPushTicketPath:
+		switch {
+		case str("component_appid") != ComponentAppID:
+			s.fail(w, 40013, "")
+		case str("component_secret") != ComponentAppSecret:
+			s.fail(w, 40125, "")
+		default:
+			writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok"})
+			s.startPushing()
+		}
 	case wechat.DescribeCloudBaseRunEnvsPath:
 		if code := s.checkToken(r.URL.Query().Get("access_token"), "component"); code != 0 {
 			s.fail(w, code, "")
@@ -511,24 +556,45 @@ func filterEnvInfo(answer []byte, env string) []byte {
 	return out
 }
 
-func (s *Server) mintToken(kind string) (string, int64) {
+func (s *Server) mintToken(kind, appID string) (string, int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
 	tok := fmt.Sprintf("wechattest-%s-token-%06d-%x", kind, s.seq, time.Now().UnixNano())
-	s.tokens[tok] = tokenInfo{kind: kind, expires: time.Now().Add(s.tokenTTL)}
+	s.tokens[tok] = tokenInfo{kind: kind, appID: appID, expires: time.Now().Add(s.tokenTTL)}
+	s.mints[kind]++
+	if a := s.auths[appID]; a != nil && kind == "authorizer" {
+		a.mints++
+	}
 	return tok, int64(s.tokenTTL / time.Second)
+}
+
+// componentToken returns the component token of a request, from
+// component_access_token (older docs) or access_token.
+func componentToken(r *http.Request) string {
+	q := r.URL.Query()
+	if tok := q.Get("component_access_token"); tok != "" {
+		return tok
+	}
+	return q.Get("access_token")
 }
 
 // checkToken returns 0 when tok is a valid token of one of kinds, or the
 // errcode WeChat would answer.
 func (s *Server) checkToken(tok string, kinds ...string) int {
+	code, _ := s.lookupToken(tok, kinds...)
+	return code
+}
+
+// lookupToken is checkToken that also returns the authorizer appid an
+// authorizer token is for ("" for other tokens).
+func (s *Server) lookupToken(tok string, kinds ...string) (int, string) {
 	if tok == "" {
-		return 41001
+		return 41001, ""
 	}
 	for _, k := range kinds {
 		if (k == "access" && tok == AccessToken) || (k == "component" && tok == ComponentAccessToken) {
-			return 0
+			return 0, ""
 		}
 	}
 	s.mu.Lock()
@@ -536,19 +602,19 @@ func (s *Server) checkToken(tok string, kinds ...string) int {
 	s.mu.Unlock()
 	if !ok {
 		if strings.HasPrefix(tok, "wechattest-") {
-			return 40001
+			return 40001, ""
 		}
-		return 40014
+		return 40014, ""
 	}
 	for _, k := range kinds {
 		if info.kind == k {
 			if time.Now().After(info.expires) {
-				return 42001
+				return 42001, ""
 			}
-			return 0
+			return 0, info.appID
 		}
 	}
-	return 40001
+	return 40001, ""
 }
 
 // StaticVars returns the variables that point wxcloudenv at s with its
