@@ -254,9 +254,9 @@ func (inv *invocation) operation(ctx context.Context, op, env string) Result {
 	var err error
 	switch op {
 	case wechat.OpGetEnvInfo:
-		resp, err = c.GetEnvInfoRaw(ctx, ts, env)
+		resp, err = c.GetEnvInfoRawFilter(ctx, ts, env, needsAttention)
 	case wechat.OpDescribeCloudBaseRunEnvs:
-		resp, err = c.DescribeCloudBaseRunEnvsRaw(ctx, ts)
+		resp, err = c.DescribeCloudBaseRunEnvsRawFilter(ctx, ts, needsAttention)
 	default:
 		err = &wechat.Error{Kind: wechat.KindConfig, Op: op, Message: "unknown operation"}
 		resp = &wechat.Response{}
