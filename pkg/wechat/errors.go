@@ -173,13 +173,16 @@ const (
 // control characters and bounded.
 func newAPIError(op string, status, errcode int, errmsg string) *Error {
 	kind, retryable := Classify(errcode)
-	errmsg = BoundText(Scrub(errmsg), MaxErrMsgBytes)
+	rid := Scrub(ParseRID(errmsg))
+	if len(errmsg) > 8*MaxErrMsgBytes {
+		errmsg = errmsg[:8*MaxErrMsgBytes]
+	}
 	return &Error{
 		Kind:       kind,
 		Op:         op,
 		ErrCode:    errcode,
-		ErrMsg:     errmsg,
-		RID:        ParseRID(errmsg),
+		ErrMsg:     BoundText(Scrub(errmsg), MaxErrMsgBytes),
+		RID:        rid,
 		StatusCode: status,
 		Retryable:  retryable,
 		Message:    hints[errcode],
