@@ -312,9 +312,9 @@ func (inv *invocation) operationWith(ctx context.Context, op, env string, ts wec
 	var err error
 	switch op {
 	case wechat.OpGetEnvInfo:
-		resp, err = c.GetEnvInfoRaw(ctx, ts, env)
+		resp, err = c.GetEnvInfoRawFilter(ctx, ts, env, needsAttention)
 	case wechat.OpDescribeCloudBaseRunEnvs:
-		resp, err = c.DescribeCloudBaseRunEnvsRaw(ctx, ts)
+		resp, err = c.DescribeCloudBaseRunEnvsRawFilter(ctx, ts, needsAttention)
 	default:
 		err = &wechat.Error{Kind: wechat.KindConfig, Op: op, Message: "unknown operation"}
 		resp = &wechat.Response{}

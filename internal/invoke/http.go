@@ -150,6 +150,9 @@ func requestPayload(rt route, hr *trigger.HTTPRequest) (trigger.Payload, error) 
 	if hr.BadBody != nil {
 		return trigger.Payload{}, &trigger.PayloadError{Reason: hr.BadBody.Error()}
 	}
+	if hr.BadQuery != nil {
+		return trigger.Payload{}, &trigger.PayloadError{Reason: hr.BadQuery.Error()}
+	}
 	var p trigger.Payload
 	switch {
 	case rt.name == "envs" && hr.Method == http.MethodPost:

@@ -11,8 +11,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	awsevents "github.com/aws/aws-lambda-go/events"
@@ -51,7 +53,26 @@ const (
 type Payload struct {
 	Operations []string `json:"operations,omitempty"`
 	Env        string   `json:"env,omitempty"`
+	// All is set by "authorizers": "all": every authorizer of the
+	// platform. Authorizers lists the appids of "authorizers": [...].
+	All         bool     `json:"-"`
+	Authorizers []string `json:"-"`
+	// Shard is "shard": "K/N"; its N is 0 when the payload has none.
+	Shard Shard `json:"-"`
 }
+
+// Shard is one of N parts of a fleet: part K, 0 ≤ K < N ≤ MaxShards.
+type Shard struct{ K, N int }
+
+// Limits of the fleet fields.
+const (
+	// MaxAuthorizers bounds an authorizer list in a payload or a query.
+	MaxAuthorizers = 10000
+	// MaxShards bounds N in "shard": "K/N".
+	MaxShards = 1024
+	// MaxAppIDLen bounds an authorizer appid.
+	MaxAppIDLen = 64
+)
 
 // HTTPRequest is an HTTP trigger's request, whatever its platform.
 type HTTPRequest struct {
@@ -65,6 +86,9 @@ type HTTPRequest struct {
 	RawBodyLen int
 	// BadBody is set when a base64 body does not decode.
 	BadBody error
+	// BadQuery is set when an HTTP API rawQueryString does not parse;
+	// Query is then empty. The caller answers 400.
+	BadQuery error
 }
 
 // Request is a recognised invocation.
@@ -128,9 +152,14 @@ func Parse(raw []byte) (*Request, error) {
 	return &Request{Kind: Direct, Source: SourceDirect, Payload: p}, nil
 }
 
-// ParsePayload reads a direct payload strictly: unknown fields, an empty or
-// unknown operation list and an invalid env are errors. Empty input and
-// null give the empty Payload.
+// payloadKeys are a payload's fields; keys match exactly, as written.
+var payloadKeys = []string{"operations", "env", "authorizers", "shard"}
+
+// ParsePayload reads a direct payload strictly: keys match case-sensitively,
+// and an unknown or repeated key, an empty, unknown or repeated operation,
+// an invalid env, authorizer list or shard are errors. Empty input and
+// null give the empty Payload. Errors say what is wrong without echoing
+// the caller's values, where a secret could hide.
 func ParsePayload(raw []byte) (Payload, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
@@ -139,55 +168,284 @@ func ParsePayload(raw []byte) (Payload, error) {
 	if raw[0] != '{' {
 		return Payload{}, &PayloadError{Reason: "the payload is not a JSON object"}
 	}
-	var in struct {
-		Operations *[]string `json:"operations"`
-		Env        *string   `json:"env"`
+	if !json.Valid(raw) {
+		var v json.RawMessage
+		if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&v); err != nil {
+			return Payload{}, &PayloadError{Reason: jsonReason(err)}
+		}
+		return Payload{}, &PayloadError{Reason: "data after the JSON object"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
+	if _, err := dec.Token(); err != nil { // {
 		return Payload{}, &PayloadError{Reason: jsonReason(err)}
 	}
-	if dec.More() {
-		return Payload{}, &PayloadError{Reason: "data after the JSON object"}
-	}
-	if _, err := dec.Token(); err == nil {
-		return Payload{}, &PayloadError{Reason: "data after the JSON object"}
-	}
 	var p Payload
-	if in.Operations != nil {
-		ops, err := CheckOperations(*in.Operations)
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
 		if err != nil {
+			return Payload{}, &PayloadError{Reason: jsonReason(err)}
+		}
+		key, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return Payload{}, &PayloadError{Reason: jsonReason(err)}
+		}
+		if !slices.Contains(payloadKeys, key) {
+			return Payload{}, unknownField(key)
+		}
+		if seen[key] {
+			return Payload{}, &PayloadError{Reason: "the field " + key + " is given twice"}
+		}
+		seen[key] = true
+		if string(v) == "null" {
+			continue
+		}
+		if err := p.set(key, v); err != nil {
 			return Payload{}, err
 		}
-		p.Operations = ops
 	}
-	if in.Env != nil {
-		if err := CheckEnv(*in.Env); err != nil {
-			return Payload{}, err
-		}
-		p.Env = *in.Env
+	if _, err := dec.Token(); err != nil { // }
+		return Payload{}, &PayloadError{Reason: jsonReason(err)}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Payload{}, &PayloadError{Reason: "data after the JSON object"}
 	}
 	return p, nil
 }
 
-// CheckOperations validates an operation list and drops repeats.
+// unknownField names a key only when it differs from a known one by case.
+func unknownField(key string) error {
+	for _, k := range payloadKeys {
+		if strings.EqualFold(k, key) {
+			return &PayloadError{Reason: fmt.Sprintf("unknown field %q; keys are case-sensitive: write %q", key, k)}
+		}
+	}
+	if plainWord(key) {
+		return &PayloadError{Reason: fmt.Sprintf("unknown field %q; a payload has only operations, env, authorizers and shard", key)}
+	}
+	return &PayloadError{Reason: "unknown field; a payload has only operations, env, authorizers and shard"}
+}
+
+// plainWord reports whether s is safe to echo in an error: 1 to 32 lower
+// case letters and _, a mistyped name. Tokens, secrets, tickets and keys
+// all have digits or capitals, so they are never echoed.
+func plainWord(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != '_' && (c < 'a' || c > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// set reads one field of a payload.
+func (p *Payload) set(key string, v json.RawMessage) error {
+	switch key {
+	case "operations":
+		var ops []string
+		if json.Unmarshal(v, &ops) != nil {
+			return &PayloadError{Reason: "operations must be a list of strings"}
+		}
+		checked, err := CheckOperations(ops)
+		if err != nil {
+			return err
+		}
+		p.Operations = checked
+	case "env":
+		var env string
+		if json.Unmarshal(v, &env) != nil {
+			return &PayloadError{Reason: "env must be a string"}
+		}
+		if err := CheckEnv(env); err != nil {
+			return err
+		}
+		p.Env = env
+	case "authorizers":
+		var all string
+		if json.Unmarshal(v, &all) == nil {
+			if all != "all" {
+				return &PayloadError{Reason: `authorizers must be "all" or a list of appids`}
+			}
+			p.All = true
+			return nil
+		}
+		var list []string
+		if json.Unmarshal(v, &list) != nil {
+			return &PayloadError{Reason: `authorizers must be "all" or a list of appids`}
+		}
+		checked, err := CheckAuthorizers(list)
+		if err != nil {
+			return err
+		}
+		p.Authorizers = checked
+	case "shard":
+		var sh string
+		if json.Unmarshal(v, &sh) != nil {
+			return &PayloadError{Reason: `shard must be a string "K/N"`}
+		}
+		k, n, err := ParseShard(sh)
+		if err != nil {
+			return err
+		}
+		p.Shard = Shard{K: k, N: n}
+	}
+	return nil
+}
+
+// ParseQuery reads the payload fields of an HTTP query string: operations
+// (comma-separated, the parameter may repeat), env, authorizers ("all" or
+// comma-separated appids) and shard ("K/N"), each of the last three given
+// at most once. Other parameters are ignored.
+func ParseQuery(q url.Values) (Payload, error) {
+	var p Payload
+	if vs, ok := q["operations"]; ok {
+		var ops []string
+		for _, v := range vs {
+			for _, op := range strings.Split(v, ",") {
+				if op = strings.TrimSpace(op); op != "" {
+					ops = append(ops, op)
+				}
+			}
+		}
+		checked, err := CheckOperations(ops)
+		if err != nil {
+			return Payload{}, err
+		}
+		p.Operations = checked
+	}
+	for _, key := range []string{"env", "authorizers", "shard"} {
+		vs, ok := q[key]
+		if !ok {
+			continue
+		}
+		if len(vs) != 1 {
+			return Payload{}, &PayloadError{Reason: "give " + key + " once"}
+		}
+		var err error
+		switch key {
+		case "env":
+			err = CheckEnv(vs[0])
+			p.Env = vs[0]
+		case "authorizers":
+			p.All, p.Authorizers, err = ParseAuthorizers(vs[0])
+		case "shard":
+			p.Shard.K, p.Shard.N, err = ParseShard(vs[0])
+		}
+		if err != nil {
+			return Payload{}, err
+		}
+	}
+	return p, nil
+}
+
+// ParseAuthorizers reads the query form of authorizers: "all", or appids
+// separated by commas (spaces around them are ignored).
+func ParseAuthorizers(s string) (all bool, list []string, err error) {
+	if s == "all" {
+		return true, nil, nil
+	}
+	if strings.EqualFold(strings.TrimSpace(s), "all") {
+		return false, nil, &PayloadError{Reason: `authorizers: write "all" in lower case`}
+	}
+	if strings.Count(s, ",") >= MaxAuthorizers {
+		return false, nil, &PayloadError{Reason: fmt.Sprintf("authorizers: more than %d appids", MaxAuthorizers)}
+	}
+	parts := strings.Split(s, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	list, err = CheckAuthorizers(parts)
+	return false, list, err
+}
+
+// CheckAuthorizers validates an authorizer appid list: 1 to MaxAuthorizers
+// appids of 1 to 64 characters of A-Z, a-z, 0-9 and _, none repeated.
+func CheckAuthorizers(list []string) ([]string, error) {
+	switch {
+	case len(list) == 0:
+		return nil, &PayloadError{Reason: `authorizers: the list is empty; name appids or "all"`}
+	case len(list) > MaxAuthorizers:
+		return nil, &PayloadError{Reason: fmt.Sprintf("authorizers: more than %d appids", MaxAuthorizers)}
+	}
+	seen := make(map[string]struct{}, len(list))
+	for i, id := range list {
+		if !ValidAppID(id) {
+			return nil, &PayloadError{Reason: fmt.Sprintf("authorizers: appid %d of %d is not 1 to %d characters of A-Z, a-z, 0-9 and _", i+1, len(list), MaxAppIDLen)}
+		}
+		if _, dup := seen[id]; dup {
+			return nil, &PayloadError{Reason: fmt.Sprintf("authorizers: appid %d of %d repeats an earlier one", i+1, len(list))}
+		}
+		seen[id] = struct{}{}
+	}
+	return slices.Clone(list), nil
+}
+
+// ValidAppID reports whether s is 1 to 64 characters of A-Z, a-z, 0-9, _.
+func ValidAppID(s string) bool {
+	if len(s) == 0 || len(s) > MaxAppIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c-'0' < 10 || (c|0x20)-'a' < 26) {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseShard reads "K/N": decimal integers with 0 ≤ K < N ≤ MaxShards.
+func ParseShard(s string) (k, n int, err error) {
+	ks, ns, ok := strings.Cut(s, "/")
+	k, kok := smallUint(ks)
+	n, nok := smallUint(ns)
+	if !ok || !kok || !nok {
+		return 0, 0, &PayloadError{Reason: fmt.Sprintf(`shard must be "K/N" with whole numbers 0 ≤ K < N ≤ %d, such as "0/4"`, MaxShards)}
+	}
+	if n < 1 || n > MaxShards || k >= n {
+		return 0, 0, &PayloadError{Reason: fmt.Sprintf("shard %d/%d is outside 0 ≤ K < N ≤ %d", k, n, MaxShards)}
+	}
+	return k, n, nil
+}
+
+// smallUint reads 1 to 4 decimal digits.
+func smallUint(s string) (int, bool) {
+	if len(s) == 0 || len(s) > 4 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i]-'0' >= 10 {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
+}
+
+// CheckOperations validates an operation list: not empty, every name
+// known, none repeated (as WXCLOUDENV_OPERATIONS).
 func CheckOperations(ops []string) ([]string, error) {
 	if len(ops) == 0 {
 		return nil, &PayloadError{Reason: "the operation list is empty; name getenvinfo, describecloudbaserunenvs or both"}
 	}
 	out := make([]string, 0, len(ops))
-	for _, op := range ops {
+	for i, op := range ops {
 		if !config.KnownOperation(op) {
-			return nil, &PayloadError{Reason: fmt.Sprintf("unknown operation %q; known: getenvinfo, describecloudbaserunenvs", truncate(op, 64))}
+			what := fmt.Sprintf("operation %d of %d is unknown", i+1, len(ops))
+			if plainWord(op) {
+				what = fmt.Sprintf("unknown operation %q", op)
+			}
+			return nil, &PayloadError{Reason: what + "; known: getenvinfo, describecloudbaserunenvs"}
 		}
-		dup := false
-		for _, o := range out {
-			dup = dup || o == op
+		if slices.Contains(out, op) {
+			return nil, &PayloadError{Reason: "operation " + op + " is listed twice"}
 		}
-		if !dup {
-			out = append(out, op)
-		}
+		out = append(out, op)
 	}
 	return out, nil
 }
@@ -195,16 +453,9 @@ func CheckOperations(ops []string) ([]string, error) {
 // CheckEnv validates an environment id.
 func CheckEnv(env string) error {
 	if !config.ValidEnv(env) {
-		return &PayloadError{Reason: fmt.Sprintf("env %q is not 1 to 128 characters of A-Z, a-z, 0-9, _ and -", truncate(env, 64))}
+		return &PayloadError{Reason: fmt.Sprintf("env (%d bytes) is not 1 to 128 characters of A-Z, a-z, 0-9, _ and -", len(env))}
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // jsonReason turns a decoding error into a short reason.
@@ -249,7 +500,7 @@ func parseEventBridge(source, detailType string) (*Request, error) {
 	case source == "aws.scheduler":
 		return &Request{Kind: Schedule, Source: SourceScheduler}, nil
 	}
-	return nil, &PayloadError{Reason: fmt.Sprintf("an EventBridge event from %q (%q) is not a schedule; send a payload or a schedule", truncate(source, 64), truncate(detailType, 64))}
+	return nil, &PayloadError{Reason: "an EventBridge event that is not a schedule (source aws.events with detail-type Scheduled Event, or aws.scheduler); send a payload or a schedule"}
 }
 
 func parseTimer(raw []byte) (*Request, error) {
@@ -309,9 +560,10 @@ func parseV2(raw []byte) (*Request, error) {
 	for k, v := range ev.Headers {
 		h.Set(k, v)
 	}
-	q, err := url.ParseQuery(ev.RawQueryString)
-	if err != nil || (ev.RawQueryString == "" && len(ev.QueryStringParameters) > 0) {
+	q, qerr := url.ParseQuery(ev.RawQueryString)
+	if qerr != nil {
 		q = url.Values{}
+	} else if ev.RawQueryString == "" && len(ev.QueryStringParameters) > 0 {
 		for k, v := range ev.QueryStringParameters {
 			q.Set(k, v)
 		}
@@ -320,8 +572,12 @@ func parseV2(raw []byte) (*Request, error) {
 	if path == "" {
 		path = ev.RequestContext.HTTP.Path
 	}
-	return &Request{Kind: HTTP, Source: SourceAPIGatewayV2,
-		HTTP: newHTTP(ev.RequestContext.HTTP.Method, path, q, h, ev.Body, ev.IsBase64Encoded)}, nil
+	hr := newHTTP(ev.RequestContext.HTTP.Method, path, q, h, ev.Body, ev.IsBase64Encoded)
+	if qerr != nil {
+		// Not the defaults: the caller meant something the query lost.
+		hr.BadQuery = errors.New("the query string does not parse (a bad %-escape or a semicolon)")
+	}
+	return &Request{Kind: HTTP, Source: SourceAPIGatewayV2, HTTP: hr}, nil
 }
 
 func parseSCFHTTP(raw []byte, top map[string]json.RawMessage, src Source) (*Request, error) {

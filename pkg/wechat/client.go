@@ -2,6 +2,8 @@ package wechat
 
 import (
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -11,19 +13,42 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 )
 
-// DefaultBaseURL is WeChat's general API domain.
-const DefaultBaseURL = "https://api.weixin.qq.com"
+// WeChat's API domains: the general one, and the disaster-recovery one
+// that WeChat documents for failover.
+const (
+	DefaultBaseURL       = "https://api.weixin.qq.com"
+	DefaultBackupBaseURL = "https://api2.weixin.qq.com"
+	// DefaultBaseURLs is the default base URL list, comma-separated as
+	// WECHAT_API_BASE_URL takes it.
+	DefaultBaseURLs = DefaultBaseURL + "," + DefaultBackupBaseURL
+)
 
 // Defaults for the transport behaviour.
 const (
-	DefaultTimeout          = 5 * time.Second
-	DefaultRetries          = 2
-	DefaultMaxResponseBytes = 16 << 20
-	DefaultBackoffBase      = 200 * time.Millisecond
-	DefaultBackoffMax       = 2 * time.Second
+	DefaultTimeout     = 5 * time.Second
+	DefaultRetries     = 2
+	DefaultBackoffBase = 200 * time.Millisecond
+	DefaultBackoffMax  = 2 * time.Second
+	// DefaultMaxResponseBytes is the default answer size limit. Every
+	// answer the event can carry is below the 6 MB answer cap of Lambda
+	// and SCF; 8 MiB leaves room for a compact event's item counts, and
+	// whatever its shape, an answer this large is read, checked and
+	// refused within a 128 MB function (docs/reliability.md has the
+	// measurements).
+	DefaultMaxResponseBytes = 8 << 20
+	// MaxResponseBytesLimit is the largest answer size limit a client
+	// accepts: above it, a 128 MB function could run out of memory.
+	MaxResponseBytesLimit = 64 << 20
+	// StickyFailover is how long a client keeps starting its calls at the
+	// base URL that last answered, after the one before it in the list
+	// failed with a network error, a timeout or an HTTP 5xx. Then it
+	// tries the first URL again.
+	StickyFailover = 2 * time.Minute
 )
 
 // Client calls WeChat's cloud environment APIs. It is safe for concurrent
@@ -38,13 +63,22 @@ type Client struct {
 	backoffMax  time.Duration
 	userAgent   string
 	now         func() time.Time
+
+	// sticky is the failover state: calls start at URL index start until
+	// the time until.
+	sticky struct {
+		sync.Mutex
+		start int
+		until time.Time
+	}
 }
 
 // Option configures a Client.
 type Option func(*Client) error
 
 // WithHTTPClient sets the HTTP client. Its Timeout should be zero: the
-// client bounds each attempt itself.
+// client bounds each attempt itself. The client never follows a redirect,
+// whatever hc's CheckRedirect says: it uses a shallow copy of hc.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {
@@ -53,6 +87,16 @@ func WithHTTPClient(hc *http.Client) Option {
 		c.hc = hc
 		return nil
 	}
+}
+
+// noRedirects returns a shallow copy of hc that hands every redirect back
+// as the answer: WeChat never redirects, and following one would send the
+// request, its token and its body (an app secret, a ticket) to another
+// host.
+func noRedirects(hc *http.Client) *http.Client {
+	cp := *hc
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cp
 }
 
 // WithBaseURLs sets the base URLs, tried in order: a network error, a timeout
@@ -121,8 +165,8 @@ func WithRetries(n int) Option {
 // refused without being read whole.
 func WithMaxResponseBytes(n int64) Option {
 	return func(c *Client) error {
-		if n <= 0 {
-			return fmt.Errorf("wechat: response size limit %d is not positive", n)
+		if n <= 0 || n > MaxResponseBytesLimit {
+			return fmt.Errorf("wechat: response size limit %d is outside 1..%d (64 MiB)", n, MaxResponseBytesLimit)
 		}
 		c.maxBytes = n
 		return nil
@@ -149,8 +193,8 @@ func WithUserAgent(ua string) Option {
 	}
 }
 
-// NewClient returns a client for the default base URL with the default
-// transport behaviour, changed by opts.
+// NewClient returns a client for the default base URLs (DefaultBaseURLs)
+// with the default transport behaviour, changed by opts.
 func NewClient(opts ...Option) (*Client, error) {
 	c := &Client{
 		hc:          &http.Client{Transport: NewTransport()},
@@ -162,13 +206,13 @@ func NewClient(opts ...Option) (*Client, error) {
 		userAgent:   "wxcloudenv",
 		now:         time.Now,
 	}
-	u, _ := url.Parse(DefaultBaseURL)
-	c.baseURLs = []*url.URL{u}
+	c.baseURLs, _ = ParseBaseURLs(DefaultBaseURL, DefaultBackupBaseURL)
 	for _, opt := range opts {
 		if err := opt(c); err != nil {
 			return nil, err
 		}
 	}
+	c.hc = noRedirects(c.hc)
 	return c, nil
 }
 
@@ -208,6 +252,7 @@ type call struct {
 	want       string      // key that marks a successful answer without errcode
 	shape      *listShape  // the environment list to read, nil for none
 	secrets    []string    // extra values to keep out of error texts
+	keep       StatusFilter
 }
 
 // do posts cl.body to cl.path with a token from cl.ts, with retries and
@@ -220,7 +265,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 	defer func() { resp.Duration = c.now().Sub(start) }()
 
 	transient := 0 // retries used
-	urlIdx := 0
+	urlIdx := c.firstURL()
 	reminted := false
 	for {
 		var tok *Token
@@ -241,20 +286,21 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 			var health Health
 			raw, resp.StatusCode, health, err = c.attempt(ctx, base, cl, tokValue)
 			if err == nil {
+				c.answered(urlIdx % len(c.baseURLs))
 				resp.Body, resp.Health = raw, health
 				return resp, nil
 			}
 			var we *Error
-			if !errors.As(err, &we) || !we.Retryable || transient >= c.retries || ctx.Err() != nil {
+			isErr := errors.As(err, &we)
+			moves := isErr && (we.Kind == KindNetwork || we.Kind == KindTimeout || (we.Kind == KindUpstream && we.StatusCode >= 500))
+			if isErr && !moves {
+				c.answered(urlIdx % len(c.baseURLs))
+			}
+			if !isErr || !we.Retryable || transient >= c.retries || ctx.Err() != nil {
 				break
 			}
-			switch we.Kind {
-			case KindNetwork, KindTimeout:
+			if moves {
 				urlIdx++
-			case KindUpstream:
-				if we.StatusCode >= 500 {
-					urlIdx++
-				}
 			}
 			if !c.sleep(ctx, transient) {
 				break
@@ -268,6 +314,28 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 			continue
 		}
 		return resp, err
+	}
+}
+
+// firstURL returns the index of the base URL a call starts at.
+func (c *Client) firstURL() int {
+	c.sticky.Lock()
+	defer c.sticky.Unlock()
+	if c.sticky.start != 0 && !c.now().Before(c.sticky.until) {
+		c.sticky.start = 0
+	}
+	return c.sticky.start
+}
+
+// answered notes that base URL i gave an answer (any answer that is not a
+// network error, a timeout or a 5xx): later calls start there for
+// StickyFailover when it is not the first.
+func (c *Client) answered(i int) {
+	c.sticky.Lock()
+	defer c.sticky.Unlock()
+	if i != c.sticky.start {
+		c.sticky.start = i
+		c.sticky.until = c.now().Add(StickyFailover)
 	}
 }
 
@@ -322,12 +390,17 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 	}
 	defer hr.Body.Close()
 
-	if hr.StatusCode >= 500 {
+	switch {
+	case hr.StatusCode >= 500:
 		io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
 		return nil, hr.StatusCode, Health{}, &Error{Kind: KindUpstream, Op: cl.op, StatusCode: hr.StatusCode, Retryable: true,
 			Message: fmt.Sprintf("WeChat answered HTTP %d", hr.StatusCode)}
-	}
-	if hr.StatusCode != http.StatusOK {
+	case hr.StatusCode >= 300 && hr.StatusCode < 400:
+		// Not followed, and not retried: WeChat never redirects.
+		io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
+		return nil, hr.StatusCode, Health{}, &Error{Kind: KindUpstream, Op: cl.op, StatusCode: hr.StatusCode,
+			Message: fmt.Sprintf("WeChat answered HTTP %d, a redirect, which is never followed; check WECHAT_API_BASE_URL", hr.StatusCode)}
+	case hr.StatusCode != http.StatusOK:
 		io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
 		kind := KindUpstream
 		if hr.StatusCode == http.StatusTooManyRequests {
@@ -336,11 +409,17 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 		return nil, hr.StatusCode, Health{}, &Error{Kind: kind, Op: cl.op, StatusCode: hr.StatusCode,
 			Message: fmt.Sprintf("WeChat answered HTTP %d", hr.StatusCode)}
 	}
+	if ce := hr.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		// The transport decodes gzip itself when it asked for it, and then
+		// removes the header; an encoding left here cannot be read.
+		return nil, hr.StatusCode, Health{}, &Error{Kind: KindBadResponse, Op: cl.op, StatusCode: hr.StatusCode,
+			Message: "the answer has a content encoding that was not asked for"}
+	}
 	if hr.ContentLength > c.maxBytes {
 		return nil, hr.StatusCode, Health{}, &Error{Kind: KindBadResponse, Op: cl.op, StatusCode: hr.StatusCode,
 			Message: fmt.Sprintf("the answer of %d bytes is over the limit of %d bytes (WECHAT_MAX_RESPONSE_BYTES)", hr.ContentLength, c.maxBytes)}
 	}
-	raw, a, scanErr, err := c.readAnswer(hr, cl.want, cl.shape)
+	raw, a, scanErr, err := c.readAnswer(hr, cl.want, cl.shape, cl.keep)
 	if err != nil {
 		var we *Error
 		if errors.As(err, &we) {
@@ -348,14 +427,30 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 			we.StatusCode = hr.StatusCode
 			return nil, hr.StatusCode, Health{}, we
 		}
+		if hr.Uncompressed && isDecompressError(err) {
+			return nil, hr.StatusCode, Health{}, &Error{Kind: KindBadResponse, Op: cl.op, StatusCode: hr.StatusCode,
+				Message: "the answer is marked gzip but does not decompress"}
+		}
 		return nil, hr.StatusCode, Health{}, c.transportError(ctx, actx, cl, err, token, hr.StatusCode)
 	}
-	health, aerr := judge(cl.op, cl.want, a, scanErr)
+	if !utf8.Valid(raw) {
+		// The event embeds the answer as it came, and must stay valid JSON.
+		return nil, hr.StatusCode, Health{}, &Error{Kind: KindBadResponse, Op: cl.op, StatusCode: hr.StatusCode,
+			Message: "the answer is not valid UTF-8"}
+	}
+	health, aerr := judge(cl.op, cl.want, a, scanErr, c.secretsOf(cl, token)...)
 	if aerr != nil {
 		aerr.StatusCode = hr.StatusCode
 		return raw, hr.StatusCode, Health{}, aerr
 	}
 	return raw, hr.StatusCode, health, nil
+}
+
+// isDecompressError reports whether err comes from decoding a gzip body
+// rather than from the connection.
+func isDecompressError(err error) bool {
+	var ce flate.CorruptInputError
+	return errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, &ce)
 }
 
 func (c *Client) secretsOf(cl *call, token string) []string {
@@ -396,8 +491,8 @@ func checkAnswer(op string, raw []byte, want string, shape *listShape) (Health, 
 }
 
 // judge turns what scanAnswer read, and its error, into checkAnswer's
-// result.
-func judge(op, want string, a answer, err error) (Health, *Error) {
+// result. secrets are removed from an errmsg, as are the kept ones.
+func judge(op, want string, a answer, err error, secrets ...string) (Health, *Error) {
 	switch {
 	case errors.Is(err, errNotObject):
 		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not a JSON object"}
@@ -406,7 +501,7 @@ func judge(op, want string, a answer, err error) (Health, *Error) {
 	case a.errCodeErr != nil:
 		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not valid JSON", Err: a.errCodeErr}
 	case a.hasErrCode && a.errCode != 0:
-		return Health{}, newAPIError(op, 0, a.errCode, a.errMsg)
+		return Health{}, newAPIError(op, 0, a.errCode, Scrub(a.errMsg, secrets...))
 	case !a.hasErrCode && !a.hasWant:
 		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: fmt.Sprintf("the answer has neither errcode nor %s", want)}
 	case a.shapeErr != "":

@@ -31,9 +31,17 @@ func GetEnvInfoBody(env string) []byte {
 
 // GetEnvInfoRaw calls /tcb/getenvinfo and returns the answer undecoded in
 // the Response. ts supplies an authorizer access token (or an access token).
+// Response.Health counts the environments; it keeps no resource.
 func (c *Client) GetEnvInfoRaw(ctx context.Context, ts TokenSource, env string) (*Response, error) {
+	return c.GetEnvInfoRawFilter(ctx, ts, env, nil)
+}
+
+// GetEnvInfoRawFilter is GetEnvInfoRaw keeping in Response.Health the
+// environments that keep selects, read in the same pass that validates
+// the answer.
+func (c *Client) GetEnvInfoRawFilter(ctx context.Context, ts TokenSource, env string, keep StatusFilter) (*Response, error) {
 	return c.do(ctx, &call{op: OpGetEnvInfo, path: GetEnvInfoPath, tokenParam: "access_token", ts: ts,
-		body: GetEnvInfoBody(env), want: "info_list", shape: envInfoShape})
+		body: GetEnvInfoBody(env), want: "info_list", shape: envInfoShape, keep: keep})
 }
 
 // GetEnvInfo lists the cloud environments of an authorized mini program,
@@ -55,9 +63,17 @@ func (c *Client) GetEnvInfo(ctx context.Context, ts TokenSource, env string) (*E
 // DescribeCloudBaseRunEnvsRaw calls /componenttcb/describecloudbaserunenvs
 // and returns the answer undecoded in the Response. ts supplies a component
 // access token.
+// Response.Health counts the environments; it keeps no resource.
 func (c *Client) DescribeCloudBaseRunEnvsRaw(ctx context.Context, ts TokenSource) (*Response, error) {
+	return c.DescribeCloudBaseRunEnvsRawFilter(ctx, ts, nil)
+}
+
+// DescribeCloudBaseRunEnvsRawFilter is DescribeCloudBaseRunEnvsRaw keeping
+// in Response.Health the environments, databases and static storages
+// that keep selects, read in the same pass that validates the answer.
+func (c *Client) DescribeCloudBaseRunEnvsRawFilter(ctx context.Context, ts TokenSource, keep StatusFilter) (*Response, error) {
 	return c.do(ctx, &call{op: OpDescribeCloudBaseRunEnvs, path: DescribeCloudBaseRunEnvsPath, tokenParam: "access_token", ts: ts,
-		body: []byte("{}"), want: "env_list", shape: runEnvsShape})
+		body: []byte("{}"), want: "env_list", shape: runEnvsShape, keep: keep})
 }
 
 // DescribeCloudBaseRunEnvs lists the WeChat Cloud Run environments of a

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind classifies a failure by what the caller can do about it.
@@ -160,15 +161,28 @@ func Classify(errcode int) (Kind, bool) {
 	return KindUpstream, errcode == -1 || errcode == -1000
 }
 
-// newAPIError builds the error for a non-zero errcode.
+// Bounds on the upstream values an Error carries, so that a log line stays
+// small whatever WeChat sent.
+const (
+	MaxErrMsgBytes = 512
+	MaxRIDBytes    = 64
+)
+
+// newAPIError builds the error for a non-zero errcode. errmsg, already
+// scrubbed of the call's secrets, is scrubbed of the kept ones, cleaned of
+// control characters and bounded.
 func newAPIError(op string, status, errcode int, errmsg string) *Error {
 	kind, retryable := Classify(errcode)
+	rid := Scrub(ParseRID(errmsg))
+	if len(errmsg) > 8*MaxErrMsgBytes {
+		errmsg = errmsg[:8*MaxErrMsgBytes]
+	}
 	return &Error{
 		Kind:       kind,
 		Op:         op,
 		ErrCode:    errcode,
-		ErrMsg:     errmsg,
-		RID:        ParseRID(errmsg),
+		ErrMsg:     BoundText(Scrub(errmsg), MaxErrMsgBytes),
+		RID:        rid,
 		StatusCode: status,
 		Retryable:  retryable,
 		Message:    hints[errcode],
@@ -176,15 +190,49 @@ func newAPIError(op string, status, errcode int, errmsg string) *Error {
 }
 
 // ParseRID returns the request id WeChat appends to errmsg as "rid: xxx",
-// or "" when there is none.
+// or "" when there is none. A request id is letters, digits and '-'; it
+// is bounded to MaxRIDBytes.
 func ParseRID(errmsg string) string {
 	i := strings.LastIndex(errmsg, "rid:")
 	if i < 0 {
 		return ""
 	}
 	rest := strings.TrimLeft(errmsg[i+len("rid:"):], " ")
-	if j := strings.IndexAny(rest, " \t\n,;)]"); j >= 0 {
-		rest = rest[:j]
+	j := 0
+	for j < len(rest) && isRIDByte(rest[j]) {
+		j++
 	}
-	return rest
+	return BoundText(rest[:j], MaxRIDBytes)
+}
+
+func isRIDByte(c byte) bool {
+	return c == '-' || c == '_' || isDigit(c) || (c|0x20)-'a' < 26
+}
+
+// BoundText returns s with control characters and invalid UTF-8 replaced
+// by U+FFFD, cut to at most n bytes at a rune boundary and ending in "…"
+// when cut. Every upstream value that reaches an error, an event or a log
+// passes through it.
+func BoundText(s string, n int) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c >= 0x80 {
+			clean = false
+			break
+		}
+	}
+	if !clean {
+		var b strings.Builder
+		for _, r := range s {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
+				r = utf8.RuneError
+			}
+			b.WriteRune(r)
+			if b.Len() > n {
+				break
+			}
+		}
+		s = b.String()
+	}
+	return bounded(s, n)
 }

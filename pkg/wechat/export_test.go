@@ -10,3 +10,8 @@ func ScanRunEnvs(raw []byte) (Health, error) {
 	a, err := scanAnswer(raw, "env_list", runEnvsShape)
 	return a.health, err
 }
+
+// WithClock sets a client's clock in tests.
+func WithClock(now func() time.Time) Option {
+	return func(c *Client) error { c.now = now; return nil }
+}

@@ -37,7 +37,7 @@ func FuzzCheckAnswer(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, pick uint8) {
 		fs := fuzzShapes[int(pick)%len(fuzzShapes)]
-		got, err := scanAnswer(raw, fs.want, fs.shape)
+		got, err := scanAnswerKeep(raw, fs.want, fs.shape, keepAll)
 		valid := json.Valid(raw)
 		if (err == nil || errors.Is(err, errNotObject)) != valid {
 			t.Fatalf("scanAnswer(%q) = %v, json.Valid = %v", raw, err, valid)
@@ -70,13 +70,19 @@ func FuzzCheckAnswer(f *testing.F) {
 	})
 }
 
+// keepAll keeps every resource.
+func keepAll(ResourceKind, string) bool { return true }
+
 // reference reads a JSON object as scanAnswer should, with encoding/json.
 func reference(top map[string]json.RawMessage, want string, shape *listShape) answer {
 	var a answer
-	if v, ok := top["errcode"]; ok {
+	if v, ok := top["errcode"]; ok && string(v) != "null" {
 		a.hasErrCode = true
-		if err := json.Unmarshal(v, &a.errCode); err != nil {
-			a.errCodeErr = err
+		var n int32
+		if err := json.Unmarshal(v, &n); err != nil || len(v) > maxErrCodeDigits {
+			a.errCodeErr = errErrCode
+		} else {
+			a.errCode = int(n)
 		}
 	}
 	if v, ok := top["errmsg"]; ok {
@@ -100,7 +106,7 @@ func reference(top map[string]json.RawMessage, want string, shape *listShape) an
 	a.health.Items = len(list)
 	for _, item := range list {
 		if string(item) == "null" {
-			a.health.Attention = append(a.health.Attention, EnvHealth{})
+			a.add(Resource{Kind: ResourceEnvironment})
 			continue
 		}
 		var env map[string]json.RawMessage
@@ -118,8 +124,8 @@ func reference(top map[string]json.RawMessage, want string, shape *listShape) an
 			}
 			return *p
 		}
-		resources := func(k, idKey string, bad func(string) bool) []ResourceHealth {
-			var out []ResourceHealth
+		resources := func(k, idKey string, kind ResourceKind) []Resource {
+			var out []Resource
 			v, ok := env[k]
 			if !ok || string(v) == "null" {
 				return nil
@@ -138,20 +144,17 @@ func reference(top map[string]json.RawMessage, want string, shape *listShape) an
 					a.shapeErr = k + " element"
 					return nil
 				}
-				id, st := str(m, idKey), str(m, "status")
-				if bad(st) {
-					out = append(out, ResourceHealth{ID: id, Status: st})
-				}
+				out = append(out, Resource{Kind: kind, ID: bounded(str(m, idKey), MaxIDBytes), Status: bounded(str(m, "status"), MaxStatusBytes)})
 			}
 			return out
 		}
-		e := EnvHealth{Env: str(env, shape.id), Alias: str(env, "alias"), Status: str(env, "status")}
+		envID, envAlias := bounded(str(env, shape.id), MaxIDBytes), bounded(str(env, "alias"), MaxIDBytes)
+		a.add(Resource{Kind: ResourceEnvironment, Env: envID, Alias: envAlias, Status: bounded(str(env, "status"), MaxStatusBytes)})
 		if shape.resources {
-			e.Databases = resources("databases", "instance_id", func(s string) bool { return s == DatabaseUnusable || s == DatabaseOverdue })
-			e.StaticStorages = resources("static_storages", "bucket", func(s string) bool { return s == StaticStorageOffline })
-		}
-		if e.Status != EnvNormal || len(e.Databases) > 0 || len(e.StaticStorages) > 0 {
-			a.health.Attention = append(a.health.Attention, e)
+			for _, r := range append(resources("databases", "instance_id", ResourceDatabase), resources("static_storages", "bucket", ResourceStaticStorage)...) {
+				r.Env, r.Alias = envID, envAlias
+				a.add(r)
+			}
 		}
 	}
 	return a

@@ -17,7 +17,7 @@ const StreamThreshold = 64 << 10
 // readAnswer reads an answer of at most c.maxBytes and scans it with
 // scanAnswer. It returns the bytes, what the scan read and the scan's
 // error, or an error reading the answer (an *Error when it is too large).
-func (c *Client) readAnswer(hr *http.Response, want string, shape *listShape) ([]byte, answer, error, error) {
+func (c *Client) readAnswer(hr *http.Response, want string, shape *listShape, keep StatusFilter) ([]byte, answer, error, error) {
 	if n := hr.ContentLength; n >= 0 && n < StreamThreshold {
 		buf := bytes.NewBuffer(make([]byte, 0, n+1))
 		if _, err := buf.ReadFrom(io.LimitReader(hr.Body, c.maxBytes+1)); err != nil {
@@ -26,7 +26,7 @@ func (c *Client) readAnswer(hr *http.Response, want string, shape *listShape) ([
 		if int64(buf.Len()) > c.maxBytes {
 			return nil, answer{}, nil, c.tooLarge()
 		}
-		a, err := scanAnswer(buf.Bytes(), want, shape)
+		a, err := scanAnswerKeep(buf.Bytes(), want, shape, keep)
 		return buf.Bytes(), a, err, nil
 	}
 
@@ -39,7 +39,7 @@ func (c *Client) readAnswer(hr *http.Response, want string, shape *listShape) ([
 	done := make(chan scanned, 1)
 	go func() {
 		s := scanner{more: f.more}
-		a, err := s.answer(want, shape)
+		a, err := s.answer(want, shape, keep)
 		done <- scanned{a, err}
 	}()
 	buf, err := c.readInto(hr, f)

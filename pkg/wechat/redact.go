@@ -85,12 +85,20 @@ func (e *scrubbedError) Error() string { return e.text }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
 // Scrub replaces every occurrence of each given secret, and of every secret
-// registered with KeepSecret, in s with REDACTED.
+// registered with KeepSecret, in s with REDACTED: as given, quoted (%q or
+// JSON) and URL-encoded. A kept secret cut short (a prefix of at least
+// MinSecretPrefixBytes) is removed too. Its cost grows with len(s), not
+// with the number of kept secrets.
 func Scrub(s string, secrets ...string) string {
 	s = scrubKept(s)
 	for _, sec := range secrets {
-		if len(sec) >= 4 && strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, Redacted)
+		if len(sec) < minSecretBytes {
+			continue
+		}
+		for _, f := range secretForms(sec) {
+			if strings.Contains(s, f) {
+				s = strings.ReplaceAll(s, f, Redacted)
+			}
 		}
 	}
 	return s

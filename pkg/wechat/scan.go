@@ -25,32 +25,66 @@ import (
 const maxDepth = 10000
 
 // Health is what one pass over a successful environment list read: how
-// many environments there are and which of them need attention.
+// many environments there are and the resources a StatusFilter kept.
 type Health struct {
 	// Items counts the environments in the answer.
 	Items int
-	// Attention lists, in answer order, the environments whose status is
-	// not NORMAL or that have a database UNUSABLE or OVERDUE or an offline
-	// static storage.
-	Attention []EnvHealth
+	// Resources lists, in answer order, the resources the call's
+	// StatusFilter kept: at most MaxResources of them. An environment's
+	// own entry comes first, then its databases, then its static storages.
+	// Text fields are bounded (see MaxIDBytes).
+	Resources []Resource
+	// Omitted counts the resources the filter kept beyond MaxResources.
+	Omitted int
 }
 
-// EnvHealth is an environment that needs attention.
-type EnvHealth struct {
-	Env    string // env (getenvinfo) or env_id (describecloudbaserunenvs)
-	Alias  string
+// ResourceKind names what a Resource is.
+type ResourceKind string
+
+// The resources an environment list reports a status for.
+const (
+	ResourceEnvironment   ResourceKind = "environment"    // an environment (or a null entry in the list)
+	ResourceDatabase      ResourceKind = "database"       // a database of an environment (describecloudbaserunenvs)
+	ResourceStaticStorage ResourceKind = "static_storage" // a static storage of an environment (describecloudbaserunenvs)
+)
+
+// Resource is one resource of an environment list and its status, as read.
+type Resource struct {
+	Kind ResourceKind
+	// Env is the environment's id: env (getenvinfo) or env_id
+	// (describecloudbaserunenvs); Alias is its alias.
+	Env, Alias string
+	// ID is a database's instance_id or a static storage's bucket, "" for
+	// an environment.
+	ID string
+	// Status is the resource's status, "" when null or absent.
 	Status string
-	// Databases lists the databases that are UNUSABLE or OVERDUE.
-	Databases []ResourceHealth
-	// StaticStorages lists the static storages that are offline.
-	StaticStorages []ResourceHealth
 }
 
-// ResourceHealth names a resource of an environment and its status.
-type ResourceHealth struct {
-	ID     string // a database's instance_id, a static storage's bucket
-	Status string
-}
+// StatusFilter decides, from a resource's kind and status, whether the
+// scanner keeps it in Health.Resources. It is called once per resource.
+// A nil filter keeps nothing: only Items is counted. A known status (the
+// constants of models.go) reaches the filter without an allocation, so a
+// filter that keeps few resources keeps the scan allocation-free for
+// healthy environments.
+type StatusFilter func(kind ResourceKind, status string) bool
+
+// Bounds on what the scanner keeps of upstream values.
+const (
+	// MaxResources bounds Health.Resources; the rest are counted in
+	// Health.Omitted. An answer that WECHAT_MAX_RESPONSE_BYTES admits can
+	// list millions of tiny environments; alerts beyond this many would
+	// not fit the 6 MB answer cap anyway.
+	MaxResources = 1000
+	// MaxIDBytes bounds an id or alias kept in a Resource, MaxStatusBytes a
+	// status; longer values are cut at a rune boundary and end in "…".
+	MaxIDBytes     = 128
+	MaxStatusBytes = 64
+)
+
+// knownStatuses are the statuses a filter gets without an allocation.
+var knownStatuses = []string{EnvNormal, EnvUnavailable, EnvHalted, DatabaseInitializing, DatabaseRunning,
+	DatabaseUnusable, DatabaseOverdue, StaticStorageProcess, StaticStorageOnline, StaticStorageOffline, StaticStorageInit}
 
 // listShape describes an environment list: its key, the key of each
 // environment's id, and whether environments carry databases and static
@@ -75,6 +109,17 @@ type answer struct {
 	hasWant    bool   // the wanted key is there and not null
 	shapeErr   string // the list does not have the documented shape
 	health     Health
+	// keep is the call's filter; pending holds the resources kept of the
+	// environment being read, reused across environments.
+	keep    StatusFilter
+	pending []pendingResource
+}
+
+// pendingResource is a database or static storage kept before its
+// environment's id is known.
+type pendingResource struct {
+	kind       ResourceKind
+	id, status field
 }
 
 // syntaxError is a place where the answer stops being JSON.
@@ -85,18 +130,31 @@ type syntaxError struct {
 
 func (e *syntaxError) Error() string { return e.msg + " at offset " + strconv.Itoa(e.off) }
 
-var errNotObject = errors.New("the answer is not a JSON object")
+var (
+	errNotObject = errors.New("the answer is not a JSON object")
+	errErrCode   = errors.New("errcode is not an integer of at most 11 characters")
+)
 
 // scanAnswer validates raw and reads it. want is the key that marks a
 // successful answer; shape, when not nil, is the environment list to read.
 func scanAnswer(raw []byte, want string, shape *listShape) (answer, error) {
-	s := scanner{data: raw}
-	return s.answer(want, shape)
+	return scanAnswerKeep(raw, want, shape, nil)
 }
 
+// scanAnswerKeep is scanAnswer keeping in the health the resources keep
+// selects.
+func scanAnswerKeep(raw []byte, want string, shape *listShape, keep StatusFilter) (answer, error) {
+	s := scanner{data: raw}
+	return s.answer(want, shape, keep)
+}
+
+// maxErrCodeDigits bounds an errcode literal: WeChat's have at most six
+// digits, and a longer one than this is no int32.
+const maxErrCodeDigits = 11
+
 // answer reads an answer from the scanner's input.
-func (s *scanner) answer(want string, shape *listShape) (answer, error) {
-	var a answer
+func (s *scanner) answer(want string, shape *listShape, keep StatusFilter) (answer, error) {
+	a := answer{keep: keep}
 	c := s.next()
 	if c != '{' {
 		if err := s.value(0); err != nil {
@@ -110,16 +168,20 @@ func (s *scanner) answer(want string, shape *listShape) (answer, error) {
 	err := s.object(0, func(key []byte) error {
 		switch string(key) {
 		case "errcode":
-			a.hasErrCode, a.errCode, a.errCodeErr = true, 0, nil
+			// null counts as absent; anything but a short integer is
+			// reported without being echoed.
+			a.hasErrCode, a.errCode, a.errCodeErr = false, 0, nil
 			s.next()
 			start := s.pos
 			if err := s.value(1); err != nil {
 				return err
 			}
 			if lit := s.data[start:s.pos]; string(lit) != "null" {
-				n, err := strconv.Atoi(string(lit))
-				if err != nil {
-					a.errCodeErr = errors.New("errcode " + strconv.Quote(string(lit)) + " is not an integer")
+				a.hasErrCode = true
+				n, err := strconv.Atoi(string(lit[:min(len(lit), maxErrCodeDigits+1)]))
+				if err != nil || len(lit) > maxErrCodeDigits || n < -(1<<31) || n >= 1<<31 {
+					a.errCodeErr = errErrCode
+					n = 0
 				}
 				a.errCode = n
 			}
@@ -186,15 +248,17 @@ func (s *scanner) list(shape *listShape, a *answer) (string, error) {
 	return bad, err
 }
 
-// env reads one environment (or null) and notes it when it needs
-// attention.
+// env reads one environment (or null) and keeps it, and its databases and
+// static storages, as a.keep says.
 func (s *scanner) env(shape *listShape, a *answer) (string, error) {
 	if s.next() == 'n' {
-		a.health.Attention = append(a.health.Attention, EnvHealth{})
+		if a.keep != nil && a.keep(ResourceEnvironment, "") {
+			a.add(Resource{Kind: ResourceEnvironment})
+		}
 		return "", s.literal("null")
 	}
 	var id, aliasName, status field
-	var dbs, statics []ResourceHealth
+	a.pending = a.pending[:0]
 	var bad [5]string
 	err := s.object(2, func(key []byte) (err error) {
 		// Comparisons, not a switch: a switch with a variable case would
@@ -207,11 +271,11 @@ func (s *scanner) env(shape *listShape, a *answer) (string, error) {
 		case string(key) == "status":
 			bad[2], err = s.field(&status, 3, shape.key)
 		case shape.resources && string(key) == "databases":
-			dbs = nil
-			bad[3], err = s.resources(shape.key, "databases", "instance_id", &dbs, badDatabase)
+			a.drop(ResourceDatabase)
+			bad[3], err = s.resources(shape.key, "databases", "instance_id", ResourceDatabase, a)
 		case shape.resources && string(key) == "static_storages":
-			statics = nil
-			bad[4], err = s.resources(shape.key, "static_storages", "bucket", &statics, badStaticStorage)
+			a.drop(ResourceStaticStorage)
+			bad[4], err = s.resources(shape.key, "static_storages", "bucket", ResourceStaticStorage, a)
 		default:
 			err = s.value(3)
 		}
@@ -225,23 +289,82 @@ func (s *scanner) env(shape *listShape, a *answer) (string, error) {
 			return b, nil
 		}
 	}
-	if status.is(s.data, EnvNormal) && len(dbs) == 0 && len(statics) == 0 {
+	if a.keep == nil {
 		return "", nil
 	}
-	a.health.Attention = append(a.health.Attention, EnvHealth{Env: id.text(s.data), Alias: aliasName.text(s.data),
-		Status: status.text(s.data), Databases: dbs, StaticStorages: statics})
+	keepEnv := a.keep(ResourceEnvironment, s.status(status))
+	if !keepEnv && len(a.pending) == 0 {
+		return "", nil
+	}
+	envID, envAlias := bounded(id.text(s.data), MaxIDBytes), bounded(aliasName.text(s.data), MaxIDBytes)
+	if keepEnv {
+		a.add(Resource{Kind: ResourceEnvironment, Env: envID, Alias: envAlias, Status: bounded(status.text(s.data), MaxStatusBytes)})
+	}
+	for _, kind := range [...]ResourceKind{ResourceDatabase, ResourceStaticStorage} {
+		for _, p := range a.pending {
+			if p.kind == kind {
+				a.add(Resource{Kind: p.kind, Env: envID, Alias: envAlias, ID: bounded(p.id.text(s.data), MaxIDBytes),
+					Status: bounded(p.status.text(s.data), MaxStatusBytes)})
+			}
+		}
+	}
 	return "", nil
 }
 
-func badDatabase(data []byte, f field) bool {
-	return f.is(data, DatabaseUnusable) || f.is(data, DatabaseOverdue)
+// add keeps r, or counts it when MaxResources are kept already.
+func (a *answer) add(r Resource) {
+	if len(a.health.Resources) >= MaxResources {
+		a.health.Omitted++
+		return
+	}
+	a.health.Resources = append(a.health.Resources, r)
 }
 
-func badStaticStorage(data []byte, f field) bool { return f.is(data, StaticStorageOffline) }
+// drop forgets the pending resources of a kind: a repeated key replaces
+// the earlier list.
+func (a *answer) drop(kind ResourceKind) {
+	kept := a.pending[:0]
+	for _, p := range a.pending {
+		if p.kind != kind {
+			kept = append(kept, p)
+		}
+	}
+	a.pending = kept
+}
+
+// status returns a status field's text for a filter: a known value
+// without allocating, another bounded.
+func (s *scanner) status(f field) string {
+	if !f.set {
+		return ""
+	}
+	if !f.esc {
+		raw := s.data[f.start+1 : f.end-1]
+		for _, k := range knownStatuses {
+			if string(raw) == k {
+				return k
+			}
+		}
+	}
+	return bounded(f.text(s.data), MaxStatusBytes)
+}
+
+// bounded cuts s to at most n bytes at a rune boundary, ending it in "…"
+// when it was cut.
+func bounded(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
 
 // resources reads the databases or static storages of an environment and
-// adds to *out those that bad says need attention.
-func (s *scanner) resources(list, name, idKey string, out *[]ResourceHealth, bad func([]byte, field) bool) (string, error) {
+// adds to a.pending those that a.keep keeps.
+func (s *scanner) resources(list, name, idKey string, kind ResourceKind, a *answer) (string, error) {
 	switch s.next() {
 	case 'n':
 		return "", s.literal("null")
@@ -283,8 +406,8 @@ func (s *scanner) resources(list, name, idKey string, out *[]ResourceHealth, bad
 			}
 			return nil
 		}
-		if bad(s.data, status) {
-			*out = append(*out, ResourceHealth{ID: id.text(s.data), Status: status.text(s.data)})
+		if a.keep != nil && a.keep(kind, s.status(status)) {
+			a.pending = append(a.pending, pendingResource{kind: kind, id: id, status: status})
 		}
 		return nil
 	})

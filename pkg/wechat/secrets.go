@@ -1,7 +1,9 @@
 package wechat
 
 import (
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -9,11 +11,34 @@ import (
 // keptSecrets holds every secret the process has seen: configured values,
 // tokens it minted or read from a shared store, refresh tokens and tickets
 // WeChat returned. Scrub removes all of them from any text.
+//
+// A fleet holds tens of thousands of tokens, so Scrub does not try each
+// secret in turn: secrets of at least indexBytes bytes are indexed by
+// their first indexBytes bytes, and Scrub looks each position of the text
+// up once. Each secret is kept as given and in the forms it takes when
+// quoted (%q, JSON) or URL-encoded, when those differ.
 var keptSecrets struct {
-	mu     sync.RWMutex
-	set    map[string]struct{}
-	sorted []string // longest first, so that overlapping secrets are removed whole
+	mu sync.RWMutex
+	// byPrefix maps the first indexBytes bytes of each long secret form to
+	// the forms that start with them, longest first.
+	byPrefix map[string][]string
+	// short are the forms shorter than indexBytes, longest first.
+	short []string
+	// all is every form, for dropping repeats.
+	all map[string]struct{}
 }
+
+const (
+	// minSecretBytes is the shortest secret kept: shorter values would
+	// match ordinary text.
+	minSecretBytes = 4
+	// indexBytes is the length of the prefix that indexes secrets.
+	indexBytes = 8
+	// MinSecretPrefixBytes is the shortest prefix of a secret that Scrub
+	// removes as if it were the secret: a long secret cut short in a text
+	// (a truncated log field) still reveals most of itself.
+	MinSecretPrefixBytes = 16
+)
 
 // KeepSecret registers values as secrets for the life of the process: Scrub,
 // and every error text the client makes, remove them. Values shorter than
@@ -21,36 +46,128 @@ var keptSecrets struct {
 func KeepSecret(values ...string) {
 	keptSecrets.mu.Lock()
 	defer keptSecrets.mu.Unlock()
-	changed := false
+	if keptSecrets.all == nil {
+		keptSecrets.all = map[string]struct{}{}
+		keptSecrets.byPrefix = map[string][]string{}
+	}
+	shortChanged := false
 	for _, v := range values {
-		if len(v) < 4 {
+		if len(v) < minSecretBytes {
 			continue
 		}
-		if keptSecrets.set == nil {
-			keptSecrets.set = map[string]struct{}{}
-		}
-		if _, ok := keptSecrets.set[v]; !ok {
-			keptSecrets.set[v] = struct{}{}
-			changed = true
+		for _, f := range secretForms(v) {
+			if _, ok := keptSecrets.all[f]; ok {
+				continue
+			}
+			keptSecrets.all[f] = struct{}{}
+			if len(f) < indexBytes {
+				keptSecrets.short = append(keptSecrets.short, f)
+				shortChanged = true
+				continue
+			}
+			p := f[:indexBytes]
+			list := append(keptSecrets.byPrefix[p], f)
+			sort.SliceStable(list, func(i, j int) bool { return len(list[i]) > len(list[j]) })
+			keptSecrets.byPrefix[p] = list
 		}
 	}
-	if changed {
-		keptSecrets.sorted = keptSecrets.sorted[:0]
-		for v := range keptSecrets.set {
-			keptSecrets.sorted = append(keptSecrets.sorted, v)
-		}
-		sort.Slice(keptSecrets.sorted, func(i, j int) bool { return len(keptSecrets.sorted[i]) > len(keptSecrets.sorted[j]) })
+	if shortChanged {
+		sort.SliceStable(keptSecrets.short, func(i, j int) bool { return len(keptSecrets.short[i]) > len(keptSecrets.short[j]) })
 	}
 }
 
-// scrubKept removes every kept secret from s.
+// secretForms returns v and the forms it takes escaped: inside a Go or
+// JSON quoted string and URL-encoded.
+func secretForms(v string) []string {
+	forms := []string{v}
+	add := func(f string) {
+		for _, g := range forms {
+			if g == f {
+				return
+			}
+		}
+		forms = append(forms, f)
+	}
+	if q := strconv.Quote(v); len(q) >= 2 {
+		add(q[1 : len(q)-1])
+	}
+	add(url.QueryEscape(v))
+	add(url.PathEscape(v))
+	return forms
+}
+
+// scrubKept removes every kept secret, and every prefix of at least
+// MinSecretPrefixBytes of one, from s. Where secrets overlap, the longest
+// match at the leftmost position wins.
 func scrubKept(s string) string {
 	keptSecrets.mu.RLock()
 	defer keptSecrets.mu.RUnlock()
-	for _, sec := range keptSecrets.sorted {
+	if len(keptSecrets.all) == 0 {
+		return s
+	}
+	for _, sec := range keptSecrets.short {
 		if strings.Contains(s, sec) {
 			s = strings.ReplaceAll(s, sec, Redacted)
 		}
 	}
-	return s
+	if len(keptSecrets.byPrefix) == 0 || len(s) < indexBytes {
+		return s
+	}
+	var b strings.Builder
+	done := 0 // s[:done] is written to b or dropped
+	for i := 0; i+indexBytes <= len(s); {
+		list, ok := keptSecrets.byPrefix[s[i:i+indexBytes]]
+		if !ok {
+			i++
+			continue
+		}
+		n := longestMatch(s[i:], list)
+		if n == 0 {
+			i++
+			continue
+		}
+		if b.Len() == 0 && done == 0 {
+			b.Grow(len(s))
+		}
+		b.WriteString(s[done:i])
+		b.WriteString(Redacted)
+		i += n
+		done = i
+	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+// longestMatch returns the length of the longest secret of list (longest
+// first) that text starts with, or of the longest prefix of at least
+// MinSecretPrefixBytes of one that text starts with and ends at the end
+// of text or at a byte that differs; 0 when none.
+func longestMatch(text string, list []string) int {
+	best := 0
+	for _, sec := range list {
+		if len(sec) <= best {
+			break
+		}
+		if strings.HasPrefix(text, sec) {
+			return len(sec)
+		}
+		n := commonPrefix(text, sec)
+		if n >= MinSecretPrefixBytes && n > best {
+			best = n
+		}
+	}
+	return best
+}
+
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
 }
