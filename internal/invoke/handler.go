@@ -211,7 +211,7 @@ type plan struct {
 func (pl plan) fleet() bool { return pl.all || len(pl.authorizers) > 0 }
 
 func (inv *invocation) plan(p trigger.Payload) plan {
-	pl := plan{ops: p.Operations, env: p.Env, all: p.All, authorizers: p.Authorizers, shardK: p.ShardK, shardN: p.ShardN}
+	pl := plan{ops: p.Operations, env: p.Env, all: p.All, authorizers: p.Authorizers, shardK: p.Shard.K, shardN: p.Shard.N}
 	if len(pl.ops) == 0 {
 		pl.ops = inv.rt.Config.Operations
 	}

@@ -153,39 +153,14 @@ func requestPayload(rt route, hr *trigger.HTTPRequest) (trigger.Payload, error) 
 	if hr.BadQuery != nil {
 		return trigger.Payload{}, &trigger.PayloadError{Reason: hr.BadQuery.Error()}
 	}
-	var p trigger.Payload
-	switch {
-	case rt.name == "envs" && hr.Method == http.MethodPost:
+	if rt.name == "envs" && hr.Method == http.MethodPost {
 		return trigger.ParsePayload(hr.Body)
-	case rt.name == "envs":
-		if vs, ok := hr.Query["operations"]; ok {
-			var ops []string
-			for _, v := range vs {
-				for _, op := range strings.Split(v, ",") {
-					if op = strings.TrimSpace(op); op != "" {
-						ops = append(ops, op)
-					}
-				}
-			}
-			checked, err := trigger.CheckOperations(ops)
-			if err != nil {
-				return p, err
-			}
-			p.Operations = checked
-		}
-	case rt.name == "op":
+	}
+	p, err := trigger.ParseQuery(hr.Query)
+	if rt.name == "op" {
 		p.Operations = []string{rt.op}
 	}
-	if vs, ok := hr.Query["env"]; ok {
-		if len(vs) != 1 {
-			return p, &trigger.PayloadError{Reason: "give env once"}
-		}
-		if err := trigger.CheckEnv(vs[0]); err != nil {
-			return p, err
-		}
-		p.Env = vs[0]
-	}
-	return p, nil
+	return p, err
 }
 
 // statusOf maps an event to its HTTP status: 200 when ok; 500 when a
