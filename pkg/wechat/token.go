@@ -83,6 +83,7 @@ type flight struct {
 	// leaderGone reports that the mint failed because the leader's own
 	// context ended: waiters whose context is alive mint again.
 	leaderGone bool
+	waiters    int // callers waiting on the flight, for tests
 }
 
 // DefaultRefreshAhead is how long before its expiry a cached token is
@@ -113,6 +114,8 @@ func (s *CachedTokenSource) Token(ctx context.Context) (*Token, error) {
 			f = &flight{done: make(chan struct{})}
 			s.flight = f
 			s.mints++
+		} else {
+			f.waiters++
 		}
 		s.mu.Unlock()
 
