@@ -287,12 +287,17 @@ func (k *Keeper) obtain(ctx context.Context, s *slot, mint mintFunc) (*wechat.To
 			return tok, nil
 		}
 		lease := []byte(fmt.Sprintf("%s/%d", k.id, k.leaseSeq.Add(1)))
+		leaseEnd := time.Now().Add(k.leaseTTL)
 		won, err := k.st.CompareAndSwap(ctx, s.lease, nil, store.Value{Data: lease, Expires: k.now().Add(k.leaseTTL)})
 		if err != nil {
 			return s.fallback(k.now(), storeError(s.op, "take the mint lease", err))
 		}
 		if won {
-			return k.mintLeased(ctx, s, lease, mint)
+			// The mint ends before the lease does, so that an instance
+			// taking over an expired lease never mints alongside it.
+			mctx, cancel := context.WithDeadline(ctx, leaseEnd.Add(-k.leaseTTL/10))
+			defer cancel()
+			return k.mintLeased(mctx, s, lease, mint)
 		}
 		t := time.NewTimer(delay)
 		select {
