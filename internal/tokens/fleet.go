@@ -193,6 +193,18 @@ func (k *Keeper) Preload(ctx context.Context, componentAppID string, authorizerA
 	if err != nil {
 		return storeError("preload", "read the fleet's tokens", err)
 	}
+	// Register every value at once: KeepSecret sorts its list per call.
+	values := make([]string, 0, len(got))
+	for _, v := range got {
+		var x struct {
+			Token        string `json:"token"`
+			RefreshToken string `json:"refresh_token"`
+		}
+		if json.Unmarshal(v.Data, &x) == nil {
+			values = append(values, x.Token, x.RefreshToken)
+		}
+	}
+	wechat.KeepSecret(values...)
 	now := k.now()
 	for i := 0; i < len(keys); i += 2 {
 		if v, ok := got[keys[i]]; ok {

@@ -1,6 +1,7 @@
 package wechat
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,7 +22,6 @@ var keptSecrets struct {
 func KeepSecret(values ...string) {
 	keptSecrets.mu.Lock()
 	defer keptSecrets.mu.Unlock()
-	changed := false
 	for _, v := range values {
 		if len(v) < 4 {
 			continue
@@ -29,17 +29,14 @@ func KeepSecret(values ...string) {
 		if keptSecrets.set == nil {
 			keptSecrets.set = map[string]struct{}{}
 		}
-		if _, ok := keptSecrets.set[v]; !ok {
-			keptSecrets.set[v] = struct{}{}
-			changed = true
+		if _, ok := keptSecrets.set[v]; ok {
+			continue
 		}
-	}
-	if changed {
-		keptSecrets.sorted = keptSecrets.sorted[:0]
-		for v := range keptSecrets.set {
-			keptSecrets.sorted = append(keptSecrets.sorted, v)
-		}
-		sort.Slice(keptSecrets.sorted, func(i, j int) bool { return len(keptSecrets.sorted[i]) > len(keptSecrets.sorted[j]) })
+		keptSecrets.set[v] = struct{}{}
+		// Insert in place, longest first: a fleet registers thousands of
+		// tokens, and re-sorting the whole list for each was quadratic.
+		i := sort.Search(len(keptSecrets.sorted), func(i int) bool { return len(keptSecrets.sorted[i]) < len(v) })
+		keptSecrets.sorted = slices.Insert(keptSecrets.sorted, i, v)
 	}
 }
 
