@@ -21,6 +21,7 @@ const (
 	KindNetwork        Kind = "network"         // the connection failed: refused, reset, DNS, TLS
 	KindTimeout        Kind = "timeout"         // an attempt or the whole call ran out of time
 	KindBadResponse    Kind = "bad_response"    // the answer is not JSON, lacks the expected fields, or is too large
+	KindStore          Kind = "store"           // the shared store could not be read or written (retryable)
 )
 
 // Sentinel errors, one per kind, for use with [errors.Is]:

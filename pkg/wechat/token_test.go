@@ -2,7 +2,9 @@ package wechat_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -233,4 +235,221 @@ func TestWaiterGivesUp(t *testing.T) {
 		t.Errorf("waiter error = %v, want timeout", err)
 	}
 	close(release)
+}
+
+// TestFollowerTakesOver: when the leader's own deadline ends a shared mint,
+// a follower whose context is alive mints instead of failing with the
+// leader's timeout.
+func TestFollowerTakesOver(t *testing.T) {
+	t.Parallel()
+	srv, c := setup(t)
+	// The first mint hangs until the leader gives up; the second answers.
+	srv.Inject(wechat.StableTokenPath, wechattest.Fault{Hang: true})
+	ts := wechat.NewStableTokenSource(c, wechattest.AppID, wechattest.AppSecret)
+
+	leaderCtx, cancelLeader := context.WithCancel(t.Context())
+	leaderErr := make(chan error, 1)
+	go func() {
+		_, err := ts.Token(leaderCtx)
+		leaderErr <- err
+	}()
+	for srv.Calls(wechat.StableTokenPath) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	followerTok := make(chan *wechat.Token, 1)
+	followerErr := make(chan error, 1)
+	go func() {
+		tok, err := ts.Token(t.Context())
+		followerTok <- tok
+		followerErr <- err
+	}()
+	// Let the follower join the flight before the leader gives up.
+	for wechat.Waiters(ts) != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	cancelLeader()
+	if err := <-leaderErr; err == nil {
+		t.Fatal("leader succeeded with a cancelled context")
+	}
+	tok := <-followerTok
+	if err := <-followerErr; err != nil {
+		t.Fatalf("follower failed with the leader's cancellation: %v", err)
+	}
+	if tok == nil || tok.Value == "" || !tok.Minted() {
+		t.Fatalf("follower token = %v", tok)
+	}
+	if got := srv.Calls(wechat.StableTokenPath); got != 2 {
+		t.Errorf("stable_token called %d times, want 2 (the hung one and the follower's)", got)
+	}
+	if ts.Mints() != 2 {
+		t.Errorf("Mints() = %d, want 2", ts.Mints())
+	}
+}
+
+// TestFollowerSharesOtherFailures: a mint that fails for any reason other
+// than the leader's context is shared, not repeated by every follower.
+func TestFollowerSharesOtherFailures(t *testing.T) {
+	t.Parallel()
+	srv, c := setup(t)
+	srv.Inject(wechat.StableTokenPath, wechattest.Fault{ErrCode: 40125, Delay: 50 * time.Millisecond})
+	ts := wechat.NewStableTokenSource(c, wechattest.AppID, wechattest.AppSecret)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if _, err := ts.Token(t.Context()); !errors.Is(err, wechat.ErrAuth) {
+				t.Errorf("Token: %v, want auth", err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := srv.Calls(wechat.StableTokenPath); got > 10 || ts.Mints() != got {
+		t.Errorf("calls %d, mints %d", got, ts.Mints())
+	}
+	if srv.Calls(wechat.StableTokenPath) == 10 {
+		t.Errorf("every caller minted: the failure was not shared")
+	}
+}
+
+func TestExpiresIn(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		json string
+		want time.Duration
+	}{
+		{"integer", `7200`, 7200 * time.Second},
+		{"float", `7200.0`, 7200 * time.Second},
+		{"fraction", `1.5`, 1500 * time.Millisecond},
+		{"exponent", `7.2e3`, 7200 * time.Second},
+		{"string", `"7200"`, 7200 * time.Second},
+		{"padded string", `" 600 "`, 600 * time.Second},
+		{"float string", `"300.0"`, 300 * time.Second},
+		{"absent", `null`, wechat.DefaultTokenLifetime},
+		{"zero", `0`, wechat.DefaultTokenLifetime},
+		{"negative", `-5`, wechat.DefaultTokenLifetime},
+		{"negative string", `"-7200"`, wechat.DefaultTokenLifetime},
+		{"word", `"soon"`, wechat.DefaultTokenLifetime},
+		{"empty string", `""`, wechat.DefaultTokenLifetime},
+		{"bool", `true`, wechat.DefaultTokenLifetime},
+		{"object", `{"s":7200}`, wechat.DefaultTokenLifetime},
+		{"int64 max", `9223372036854775807`, wechat.MaxTokenLifetime},
+		{"overflows float", `1e999`, wechat.MaxTokenLifetime},
+		{"huge string", `"99999999999999999999999"`, wechat.MaxTokenLifetime},
+		{"just over a week", `604801`, wechat.MaxTokenLifetime},
+		{"a week", `604800`, wechat.MaxTokenLifetime},
+		{"tiny", `0.0001`, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var e wechat.ExpiresIn
+			if err := json.Unmarshal([]byte(tt.json), &e); err != nil {
+				t.Fatalf("Unmarshal(%s): %v", tt.json, err)
+			}
+			if got := e.Lifetime(); got != tt.want {
+				t.Errorf("Lifetime(%s) = %v, want %v", tt.json, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestMintExpiresInShapes mints through the fake server with answers whose
+// expires_in takes each shape WeChat-compatible services have been seen to
+// send; the token's expiry follows it and is never in the past.
+func TestMintExpiresInShapes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		expiresIn string
+		life      time.Duration
+	}{
+		{"number", `7200`, 7200 * time.Second},
+		{"float", `3600.0`, time.Hour},
+		{"string", `"1800"`, 30 * time.Minute},
+		{"huge", `99999999999999999999`, wechat.MaxTokenLifetime},
+		{"missing", ``, wechat.DefaultTokenLifetime},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, c := setup(t)
+			body := `{"access_token":"tok-` + tt.name + `-0123456789"`
+			if tt.expiresIn != "" {
+				body += `,"expires_in":` + tt.expiresIn
+			}
+			srv.Inject(wechat.StableTokenPath, wechattest.Fault{Body: []byte(body + `}`)})
+			before := time.Now()
+			tok, err := wechat.MintStableToken(t.Context(), c, wechattest.AppID, wechattest.AppSecret)
+			after := time.Now()
+			if err != nil {
+				t.Fatalf("MintStableToken: %v", err)
+			}
+			if tok.Expiry.Before(before.Add(tt.life)) || tok.Expiry.After(after.Add(tt.life)) {
+				t.Errorf("expiry %v not %v after the mint (%v..%v)", tok.Expiry, tt.life, before, after)
+			}
+			if !tok.Minted() {
+				t.Error("a minted token does not report Minted")
+			}
+			if got := wechat.Scrub("x " + tok.Value.Reveal() + " y"); strings.Contains(got, tok.Value.Reveal()) {
+				t.Errorf("a minted token is not kept secret: %q", got)
+			}
+		})
+	}
+}
+
+// TestMintAuthorizerRotation: MintAuthorizerToken reports a rotated refresh
+// token, and "" when WeChat sent back the same one; both are kept secret.
+func TestMintAuthorizerRotation(t *testing.T) {
+	t.Parallel()
+	srv, c := setup(t)
+	comp := wechat.StaticTokenSource(wechattest.ComponentAccessToken)
+	tok, next, err := wechat.MintAuthorizerToken(t.Context(), c, comp, wechattest.ComponentAppID, wechattest.AuthorizerAppID, wechattest.AuthorizerRefreshToken)
+	if err != nil || tok == nil || next != "" {
+		t.Fatalf("MintAuthorizerToken = %v, %q, %v; want a token and no new refresh token", tok, next, err)
+	}
+	rotated := "refreshtoken@@@rotated-" + t.Name()
+	srv.Inject(wechat.AuthorizerTokenPath, wechattest.Fault{Body: []byte(
+		`{"authorizer_access_token":"authtok-rotation-0123","expires_in":7200,"authorizer_refresh_token":"` + rotated + `"}`)})
+	tok, next, err = wechat.MintAuthorizerToken(t.Context(), c, comp, wechattest.ComponentAppID, wechattest.AuthorizerAppID, wechattest.AuthorizerRefreshToken)
+	if err != nil || next != rotated || tok.Value.Reveal() != "authtok-rotation-0123" {
+		t.Fatalf("MintAuthorizerToken = %v, %q, %v; want the rotated refresh token", tok, next, err)
+	}
+	if got := wechat.Scrub("refresh=" + rotated); strings.Contains(got, rotated) {
+		t.Errorf("the rotated refresh token is not kept secret: %q", got)
+	}
+}
+
+func TestMintAnswerErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, body string }{
+		{"empty token", `{"access_token":"","expires_in":7200}`},
+		{"number token", `{"access_token":12345,"expires_in":7200}`},
+		{"array", `[{"access_token":"abcd"}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, c := setup(t)
+			srv.Inject(wechat.StableTokenPath, wechattest.Fault{Body: []byte(tt.body)})
+			tok, err := wechat.MintStableToken(t.Context(), c, wechattest.AppID, wechattest.AppSecret)
+			if tok != nil || !errors.Is(err, wechat.ErrBadResponse) {
+				t.Errorf("MintStableToken = %v, %v; want bad_response", tok, err)
+			}
+		})
+	}
+}
+
+func TestNewToken(t *testing.T) {
+	t.Parallel()
+	exp := time.Now().Add(time.Hour)
+	value := "stored-token-" + t.Name()
+	for _, minted := range []bool{true, false} {
+		tok := wechat.NewToken(value, exp, minted)
+		if tok.Value.Reveal() != value || !tok.Expiry.Equal(exp) || tok.Minted() != minted {
+			t.Errorf("NewToken(minted %v) = %+v", minted, tok)
+		}
+	}
+	if got := wechat.Scrub(value); got != wechat.Redacted {
+		t.Errorf("Scrub(stored token) = %q", got)
+	}
 }

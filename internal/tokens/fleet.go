@@ -1,0 +1,222 @@
+package tokens
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+)
+
+// casAttempts bounds the compare-and-swap loops.
+const casAttempts = 16
+
+// storedTicket is how a verify ticket is encoded in the store.
+type storedTicket struct {
+	Ticket     string `json:"ticket"`
+	CreateTime int64  `json:"create_time"` // Unix seconds, as WeChat sends it
+}
+
+// ticket returns the verify ticket to mint with: the store's while it is
+// less than 12 hours old by its CreateTime, else fallback.
+func (k *Keeper) ticket(ctx context.Context, componentAppID, fallback string) (string, error) {
+	v, err := k.st.Get(ctx, k.keys.Ticket(componentAppID))
+	switch {
+	case err == nil:
+		var t storedTicket
+		if json.Unmarshal(v.Data, &t) == nil && t.Ticket != "" {
+			wechat.KeepSecret(t.Ticket)
+			if k.now().Sub(time.Unix(t.CreateTime, 0)) < DefaultTicketMaxAge {
+				return t.Ticket, nil
+			}
+		}
+	case !errors.Is(err, store.ErrNotFound) && fallback == "":
+		return "", storeError("component_token", "read the verify ticket", err)
+	}
+	if fallback == "" {
+		return "", &wechat.Error{Kind: wechat.KindConfig, Op: "component_token",
+			Message: "no verify ticket less than 12 hours old in the store, and WECHAT_COMPONENT_VERIFY_TICKET is unset"}
+	}
+	return fallback, nil
+}
+
+// SaveTicket stores a verify ticket pushed with createTime, unless the
+// store holds one with the same or a newer CreateTime, or the ticket is
+// already 12 hours old. saved reports whether it was written.
+func (k *Keeper) SaveTicket(ctx context.Context, componentAppID, ticket string, createTime time.Time) (saved bool, err error) {
+	wechat.KeepSecret(ticket)
+	if ticket == "" || k.now().Sub(createTime) >= DefaultTicketMaxAge {
+		return false, nil
+	}
+	key := k.keys.Ticket(componentAppID)
+	data, err := json.Marshal(storedTicket{Ticket: ticket, CreateTime: createTime.Unix()})
+	if err != nil {
+		return false, err
+	}
+	v := store.Value{Data: data, Expires: createTime.Add(DefaultTicketMaxAge)}
+	for range casAttempts {
+		cur, err := k.st.Get(ctx, key)
+		var old []byte
+		switch {
+		case err == nil:
+			var t storedTicket
+			if json.Unmarshal(cur.Data, &t) == nil && t.CreateTime >= createTime.Unix() {
+				return false, nil
+			}
+			old = cur.Data
+		case !errors.Is(err, store.ErrNotFound):
+			return false, storeError("save_ticket", "read the verify ticket", err)
+		}
+		ok, err := k.st.CompareAndSwap(ctx, key, old, v)
+		if err != nil {
+			return false, storeError("save_ticket", "write the verify ticket", err)
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, &wechat.Error{Kind: wechat.KindStore, Op: "save_ticket", Retryable: true,
+		Message: "the verify ticket kept changing while it was being saved"}
+}
+
+// storedMember is how fleet membership is encoded in the store.
+type storedMember struct {
+	AuthTime int64 `json:"auth_time,omitempty"` // Unix seconds, 0 when unknown
+}
+
+// AddToFleet makes an authorizer a member of the platform's fleet;
+// authTime may be zero.
+func (k *Keeper) AddToFleet(ctx context.Context, componentAppID, authorizerAppID string, authTime time.Time) error {
+	var m storedMember
+	if !authTime.IsZero() {
+		m.AuthTime = authTime.Unix()
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := k.st.Set(ctx, k.keys.Fleet(componentAppID, authorizerAppID), store.Value{Data: data}); err != nil {
+		return storeError("fleet", "write the fleet", err)
+	}
+	return nil
+}
+
+// FleetMembers returns the authorizer appids of the platform's fleet,
+// sorted.
+func (k *Keeper) FleetMembers(ctx context.Context, componentAppID string) ([]string, error) {
+	prefix := k.keys.FleetPrefix(componentAppID)
+	keys, err := k.st.Keys(ctx, prefix)
+	if err != nil {
+		return nil, storeError("fleet", "list the fleet", err)
+	}
+	ids := make([]string, 0, len(keys))
+	for _, key := range keys {
+		if id := strings.TrimPrefix(key, prefix); id != "" && id != key {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// SaveAuthorization stores what an authorization (the webhook's code
+// exchange) returned: the authorizer's access token, valid expiresIn from
+// now (WeChat's default when not positive), and its refresh token, and
+// adds the authorizer to the fleet. Empty values are not written.
+func (k *Keeper) SaveAuthorization(ctx context.Context, componentAppID, authorizerAppID, accessToken string, expiresIn time.Duration, refreshToken string) error {
+	wechat.KeepSecret(accessToken, refreshToken)
+	now := k.now()
+	if refreshToken != "" {
+		key := k.keys.Refresh(componentAppID, authorizerAppID)
+		if err := k.st.Set(ctx, key, store.Value{Data: encodeRefresh(refreshToken, now)}); err != nil {
+			return storeError("save_authorization", "write the refresh token", err)
+		}
+		k.knowRefresh(key, refreshToken)
+	}
+	if accessToken != "" {
+		if expiresIn <= 0 {
+			expiresIn = wechat.DefaultTokenLifetime
+		}
+		expiresIn = min(expiresIn, wechat.MaxTokenLifetime)
+		tok := wechat.NewToken(accessToken, now.Add(expiresIn), true)
+		raw, err := encodeToken(tok, now)
+		if err != nil {
+			return err
+		}
+		key := k.keys.AuthorizerToken(componentAppID, authorizerAppID)
+		if err := k.st.Set(ctx, key, store.Value{Data: raw, Expires: tok.Expiry}); err != nil {
+			return storeError("save_authorization", "write the access token", err)
+		}
+		k.slotFor(key, "authorizer_token").set(tok, raw, tok.Expiry.Add(-wechat.RefreshMargin(now, tok.Expiry)))
+	}
+	return k.AddToFleet(ctx, componentAppID, authorizerAppID, now)
+}
+
+// Forget deletes an authorizer's access token, refresh token and fleet
+// membership (the authorizer revoked the platform), from the store and
+// from this instance's memory.
+func (k *Keeper) Forget(ctx context.Context, componentAppID, authorizerAppID string) error {
+	tokenKey := k.keys.AuthorizerToken(componentAppID, authorizerAppID)
+	refreshKey := k.keys.Refresh(componentAppID, authorizerAppID)
+	k.mu.Lock()
+	if s, ok := k.slots[tokenKey]; ok {
+		s.set(nil, nil, time.Time{}) // sources handed out keep the slot
+	}
+	delete(k.refresh, refreshKey)
+	k.mu.Unlock()
+	for _, key := range []string{tokenKey, refreshKey, k.keys.Fleet(componentAppID, authorizerAppID)} {
+		if err := k.st.Delete(ctx, key); err != nil {
+			return storeError("forget", "delete "+key, err)
+		}
+	}
+	return nil
+}
+
+// Preload reads the stored access and refresh tokens of many authorizers
+// with one GetMany, so that a fleet run makes one round trip instead of
+// one per authorizer. Chunk large fleets (a few hundred appids a call).
+// Valid tokens land in memory; refresh tokens are used by a mint within a
+// minute. With a foreign layout Preload does nothing.
+func (k *Keeper) Preload(ctx context.Context, componentAppID string, authorizerAppIDs []string) error {
+	if k.layout != LayoutOwn || len(authorizerAppIDs) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, 2*len(authorizerAppIDs))
+	for _, a := range authorizerAppIDs {
+		keys = append(keys, k.keys.AuthorizerToken(componentAppID, a), k.keys.Refresh(componentAppID, a))
+	}
+	got, err := k.st.GetMany(ctx, keys)
+	if err != nil {
+		return storeError("preload", "read the fleet's tokens", err)
+	}
+	// Register every value at once: KeepSecret sorts its list per call.
+	values := make([]string, 0, len(got))
+	for _, v := range got {
+		var x struct {
+			Token        string `json:"token"`
+			RefreshToken string `json:"refresh_token"`
+		}
+		if json.Unmarshal(v.Data, &x) == nil {
+			values = append(values, x.Token, x.RefreshToken)
+		}
+	}
+	wechat.KeepSecret(values...)
+	now := k.now()
+	for i := 0; i < len(keys); i += 2 {
+		if v, ok := got[keys[i]]; ok {
+			k.remember(k.slotFor(keys[i], "authorizer_token"), v.Data)
+		}
+		if v, ok := got[keys[i+1]]; ok {
+			if rt := decodeRefresh(v.Data); rt != "" {
+				k.mu.Lock()
+				k.refresh[keys[i+1]] = knownRefresh{value: rt, loaded: now}
+				k.mu.Unlock()
+			}
+		}
+	}
+	return nil
+}

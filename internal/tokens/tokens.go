@@ -1,0 +1,527 @@
+// Package tokens shares WeChat access tokens through the shared store
+// (internal/store), so that any number of instances mint each token once
+// per lifetime (SPEC 9.1), or follow the keys another service keeps (SPEC
+// 9.2). A Keeper hands out wechat.TokenSource values; the wechat client
+// uses them as it uses part one's cached sources.
+//
+// Every token source looks in this order: the instance's memory (a valid
+// token, not due for renewal: the store is not even read), the store, and
+// only then mints, guarded by a lease in the store so that one instance
+// mints while the others wait for its result.
+package tokens
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+)
+
+// Defaults of Options.
+const (
+	DefaultLeaseTTL     = 30 * time.Second
+	DefaultPoll         = 25 * time.Millisecond
+	DefaultRereadWait   = time.Second
+	DefaultTicketMaxAge = 12 * time.Hour
+	maxPoll             = 500 * time.Millisecond
+	// preloadFresh is how long a refresh token read by Preload is used
+	// without reading the store again.
+	preloadFresh = time.Minute
+	// cleanupTimeout bounds store writes made after the caller's context
+	// may have ended (releasing a lease, dropping a rejected token).
+	cleanupTimeout = 5 * time.Second
+)
+
+// Options configure a Keeper.
+type Options struct {
+	// Store is the shared store. Required.
+	Store store.Store
+	// Prefix is WXCLOUDENV_STORE_PREFIX; "" means DefaultPrefix.
+	Prefix string
+	// Client mints tokens. Required with LayoutOwn.
+	Client *wechat.Client
+	// Layout is WXCLOUDENV_TOKEN_LAYOUT; "" means LayoutOwn. A foreign
+	// layout needs a Store that implements store.PlainGetter.
+	Layout Layout
+	// KeyPrefix is WXCLOUDENV_TOKEN_KEY_PREFIX (WxJava's keyPrefix).
+	KeyPrefix string
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// LeaseTTL is how long a lease lets one instance mint before others
+	// may take over; 0 means DefaultLeaseTTL.
+	LeaseTTL time.Duration
+	// Poll is the first wait of an instance polling for another's mint;
+	// it doubles up to 500ms. 0 means DefaultPoll.
+	Poll time.Duration
+	// RereadWait is how long a foreign layout waits before re-reading a
+	// key whose token WeChat rejected; 0 means DefaultRereadWait.
+	RereadWait time.Duration
+	// InstanceID names this instance in its leases; "" means random.
+	InstanceID string
+}
+
+// Keeper hands out token sources backed by the shared store. It is safe for
+// concurrent use; create one per process.
+type Keeper struct {
+	st       store.Store
+	keys     Keys
+	foreign  ForeignKeys
+	client   *wechat.Client
+	layout   Layout
+	now      func() time.Time
+	leaseTTL time.Duration
+	poll     time.Duration
+	reread   time.Duration
+	id       string
+	leaseSeq atomic.Uint64
+
+	mu      sync.Mutex
+	slots   map[string]*slot
+	refresh map[string]knownRefresh // refresh key → value this instance knows
+}
+
+// knownRefresh is a refresh token this instance saved or preloaded.
+type knownRefresh struct {
+	value  string
+	loaded time.Time // when Preload read it; zero when this instance saved it
+}
+
+// New returns a Keeper.
+func New(o Options) (*Keeper, error) {
+	if o.Store == nil {
+		return nil, errors.New("tokens: no store")
+	}
+	if o.Layout == "" {
+		o.Layout = LayoutOwn
+	}
+	switch o.Layout {
+	case LayoutOwn:
+		if o.Client == nil {
+			return nil, errors.New("tokens: the wxcloudenv layout mints tokens and needs a client")
+		}
+	case LayoutWxJava, LayoutSilenceper:
+		if _, ok := o.Store.(store.PlainGetter); !ok {
+			return nil, fmt.Errorf("tokens: the %s layout needs a redis:// or rediss:// store", o.Layout)
+		}
+	default:
+		return nil, fmt.Errorf("tokens: unknown layout %q (want wxcloudenv, wxjava or silenceper)", o.Layout)
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = DefaultLeaseTTL
+	}
+	if o.Poll <= 0 {
+		o.Poll = DefaultPoll
+	}
+	if o.RereadWait <= 0 {
+		o.RereadWait = DefaultRereadWait
+	}
+	if o.InstanceID == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+		o.InstanceID = hex.EncodeToString(b[:])
+	}
+	return &Keeper{
+		st: o.Store, keys: Keys{Prefix: o.Prefix}, foreign: ForeignKeys{Layout: o.Layout, KeyPrefix: o.KeyPrefix},
+		client: o.Client, layout: o.Layout, now: o.Now, leaseTTL: o.LeaseTTL, poll: o.Poll, reread: o.RereadWait,
+		id: o.InstanceID, slots: map[string]*slot{}, refresh: map[string]knownRefresh{},
+	}, nil
+}
+
+// Keys returns the key builder of the Keeper's own layout.
+func (k *Keeper) Keys() Keys { return k.keys }
+
+// slot is the memory of one token key.
+type slot struct {
+	key   string
+	lease string
+	op    string
+	sem   chan struct{} // held while the instance reads the store or mints
+
+	mu       sync.Mutex
+	tok      *wechat.Token
+	raw      []byte    // the stored bytes that hold tok
+	due      time.Time // when tok is to be replaced
+	rejected string    // foreign layouts: the value WeChat last rejected
+}
+
+// slotFor returns the slot of key, creating it.
+func (k *Keeper) slotFor(key, op string) *slot {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s, ok := k.slots[key]
+	if !ok {
+		s = &slot{key: key, lease: k.keys.Lease(key), op: op, sem: make(chan struct{}, 1)}
+		k.slots[key] = s
+	}
+	return s
+}
+
+// fresh returns the slot's token when it is not yet due.
+func (s *slot) fresh(now time.Time) *wechat.Token {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok != nil && now.Before(s.due) {
+		return s.tok
+	}
+	return nil
+}
+
+// set remembers tok, stored as raw, to be replaced at due.
+func (s *slot) set(tok *wechat.Token, raw []byte, due time.Time) {
+	s.mu.Lock()
+	s.tok, s.raw, s.due = tok, raw, due
+	s.mu.Unlock()
+}
+
+// fallback returns the slot's token while it is still valid, though due,
+// and err otherwise: an outage never loses a token in memory.
+func (s *slot) fallback(now time.Time, err error) (*wechat.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok != nil && (s.tok.Expiry.IsZero() || now.Before(s.tok.Expiry)) {
+		return s.tok, nil
+	}
+	return nil, err
+}
+
+// stored is how a token is encoded in the store.
+type stored struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+	IssuedAt  time.Time `json:"issued_at"`
+}
+
+func encodeToken(tok *wechat.Token, issued time.Time) ([]byte, error) {
+	return json.Marshal(stored{Token: tok.Value.Reveal(), ExpiresAt: tok.Expiry, IssuedAt: issued})
+}
+
+// decodeToken reads a stored token; ok is false for bytes that do not hold
+// one.
+func decodeToken(raw []byte) (tok *wechat.Token, due time.Time, ok bool) {
+	var s stored
+	if json.Unmarshal(raw, &s) != nil || s.Token == "" || s.ExpiresAt.IsZero() {
+		return nil, time.Time{}, false
+	}
+	issued := s.IssuedAt
+	if issued.IsZero() || issued.After(s.ExpiresAt) {
+		issued = s.ExpiresAt.Add(-wechat.DefaultTokenLifetime)
+	}
+	tok = wechat.NewToken(s.Token, s.ExpiresAt, true)
+	return tok, s.ExpiresAt.Add(-wechat.RefreshMargin(issued, s.ExpiresAt)), true
+}
+
+// mintFunc mints a token for a slot.
+type mintFunc func(ctx context.Context) (*wechat.Token, error)
+
+// ownSource is a token source of the wxcloudenv layout.
+type ownSource struct {
+	k    *Keeper
+	s    *slot
+	mint mintFunc
+}
+
+// Token returns the token from memory, else from the store, else mints it
+// under the store's lease.
+func (o *ownSource) Token(ctx context.Context) (*wechat.Token, error) {
+	if tok := o.s.fresh(o.k.now()); tok != nil {
+		return tok, nil
+	}
+	select {
+	case o.s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return o.s.fallback(o.k.now(), &wechat.Error{Kind: wechat.KindTimeout, Op: o.s.op, Retryable: true,
+			Message: "gave up waiting for a token", Err: ctx.Err()})
+	}
+	defer func() { <-o.s.sem }()
+	return o.k.obtain(ctx, o.s, o.mint)
+}
+
+// Invalidate drops tok, which WeChat rejected, from memory, and from the
+// store if the store still holds that same token.
+func (o *ownSource) Invalidate(tok *wechat.Token) {
+	s := o.s
+	s.mu.Lock()
+	if s.tok != tok {
+		s.mu.Unlock()
+		return
+	}
+	raw := s.raw
+	s.tok, s.raw, s.due = nil, nil, time.Time{}
+	s.mu.Unlock()
+	if raw == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	// A failure leaves the rejected token in the store: the next reader
+	// meets the rejection again and drops it then.
+	_, _ = o.k.st.CompareAndDelete(ctx, s.key, raw)
+}
+
+// obtain reads the store and mints under the lease. The caller holds s.sem.
+func (k *Keeper) obtain(ctx context.Context, s *slot, mint mintFunc) (*wechat.Token, error) {
+	delay := k.poll
+	for {
+		if tok := s.fresh(k.now()); tok != nil {
+			return tok, nil
+		}
+		tok, err := k.readStored(ctx, s)
+		if err != nil {
+			return s.fallback(k.now(), err)
+		}
+		if tok != nil {
+			return tok, nil
+		}
+		lease := []byte(fmt.Sprintf("%s/%d", k.id, k.leaseSeq.Add(1)))
+		leaseEnd := time.Now().Add(k.leaseTTL)
+		won, err := k.st.CompareAndSwap(ctx, s.lease, nil, store.Value{Data: lease, Expires: k.now().Add(k.leaseTTL)})
+		if err != nil {
+			return s.fallback(k.now(), storeError(s.op, "take the mint lease", err))
+		}
+		if won {
+			// The mint ends before the lease does, so that an instance
+			// taking over an expired lease never mints alongside it.
+			mctx, cancel := context.WithDeadline(ctx, leaseEnd.Add(-k.leaseTTL/10))
+			defer cancel()
+			return k.mintLeased(mctx, s, lease, mint)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return s.fallback(k.now(), &wechat.Error{Kind: wechat.KindTimeout, Op: s.op, Retryable: true,
+				Message: "gave up waiting for another instance's mint", Err: ctx.Err()})
+		}
+		delay = min(delay*2, maxPoll)
+	}
+}
+
+// readStored reads the slot's key: a token not yet due is remembered and
+// returned; a valid but due one is remembered as a fallback only.
+func (k *Keeper) readStored(ctx context.Context, s *slot) (*wechat.Token, error) {
+	v, err := k.st.Get(ctx, s.key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, storeError(s.op, "read the token", err)
+	}
+	return k.remember(s, v.Data), nil
+}
+
+// remember decodes raw into the slot and returns the token if it is not
+// yet due.
+func (k *Keeper) remember(s *slot, raw []byte) *wechat.Token {
+	tok, due, ok := decodeToken(raw)
+	now := k.now()
+	if !ok || !now.Before(tok.Expiry) {
+		return nil
+	}
+	s.set(tok, raw, due)
+	if !now.Before(due) {
+		return nil
+	}
+	return tok
+}
+
+// mintLeased mints while holding the lease, stores the token and releases
+// the lease.
+func (k *Keeper) mintLeased(ctx context.Context, s *slot, lease []byte, mint mintFunc) (*wechat.Token, error) {
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		_, _ = k.st.CompareAndDelete(cctx, s.lease, lease) // else it expires
+	}()
+	// Another instance may have stored a token between our read and the
+	// lease: read again before minting.
+	if tok, err := k.readStored(ctx, s); err != nil || tok != nil {
+		if err != nil {
+			return s.fallback(k.now(), err)
+		}
+		return tok, nil
+	}
+	issued := k.now()
+	tok, err := mint(ctx)
+	if err != nil {
+		return s.fallback(k.now(), err)
+	}
+	raw, err := encodeToken(tok, issued)
+	if err != nil {
+		return nil, &wechat.Error{Kind: wechat.KindBadResponse, Op: s.op, Message: "the token does not encode"}
+	}
+	due := tok.Expiry.Add(-wechat.RefreshMargin(issued, tok.Expiry))
+	s.set(tok, raw, due)
+	// A failed write keeps the token in memory; other instances then mint
+	// their own, which is all a store outage allows.
+	_ = k.st.Set(ctx, s.key, store.Value{Data: raw, Expires: tok.Expiry})
+	return tok, nil
+}
+
+// storeError reports a store outage as kind store.
+func storeError(op, what string, err error) error {
+	return &wechat.Error{Kind: wechat.KindStore, Op: op, Retryable: true,
+		Message: "the shared store could not " + what, Err: scrubbed{err}}
+}
+
+// scrubbed keeps every kept secret out of a store error's text.
+type scrubbed struct{ err error }
+
+func (e scrubbed) Error() string { return wechat.Scrub(e.err.Error()) }
+func (e scrubbed) Unwrap() error { return e.err }
+
+// Component returns the source of a platform's component access token.
+// With the wxcloudenv layout it mints with secret and the verify ticket
+// from the store while less than 12 hours old, else ticketFallback
+// (WECHAT_COMPONENT_VERIFY_TICKET).
+func (k *Keeper) Component(appID, secret, ticketFallback string) wechat.TokenSource {
+	const op = "component_token"
+	if k.layout != LayoutOwn {
+		return k.follow(k.foreign.ComponentToken(appID), op)
+	}
+	wechat.KeepSecret(secret, ticketFallback)
+	s := k.slotFor(k.keys.ComponentToken(appID), op)
+	return &ownSource{k: k, s: s, mint: func(ctx context.Context) (*wechat.Token, error) {
+		ticket, err := k.ticket(ctx, appID, ticketFallback)
+		if err != nil {
+			return nil, err
+		}
+		return wechat.MintComponentToken(ctx, k.client, appID, secret, ticket)
+	}}
+}
+
+// Stable returns the source of an app's stable access token. Foreign
+// layouts keep no stable token: the source then fails with kind config.
+func (k *Keeper) Stable(appID, secret string) wechat.TokenSource {
+	const op = "stable_token"
+	if k.layout != LayoutOwn {
+		return wechat.ErrorTokenSource(&wechat.Error{Kind: wechat.KindConfig, Op: op,
+			Message: fmt.Sprintf("the %s token layout keeps no stable access token; use a component and authorizer, or the wxcloudenv layout", k.layout)})
+	}
+	wechat.KeepSecret(secret)
+	s := k.slotFor(k.keys.StableToken(appID), op)
+	return &ownSource{k: k, s: s, mint: func(ctx context.Context) (*wechat.Token, error) {
+		return wechat.MintStableToken(ctx, k.client, appID, secret)
+	}}
+}
+
+// Authorizer returns the source of an authorizer's access token. With the
+// wxcloudenv layout it mints with component's token and the refresh token
+// from the store, else refreshFallback (WECHAT_AUTHORIZER_REFRESH_TOKEN);
+// a refresh token WeChat returns is saved to the store.
+func (k *Keeper) Authorizer(component wechat.TokenSource, componentAppID, authorizerAppID, refreshFallback string) wechat.TokenSource {
+	const op = "authorizer_token"
+	if k.layout != LayoutOwn {
+		return k.follow(k.foreign.AuthorizerToken(componentAppID, authorizerAppID), op)
+	}
+	wechat.KeepSecret(refreshFallback)
+	s := k.slotFor(k.keys.AuthorizerToken(componentAppID, authorizerAppID), op)
+	return &ownSource{k: k, s: s, mint: func(ctx context.Context) (*wechat.Token, error) {
+		return k.mintAuthorizer(ctx, component, componentAppID, authorizerAppID, refreshFallback)
+	}}
+}
+
+// mintAuthorizer mints an authorizer token and saves a rotated refresh
+// token.
+func (k *Keeper) mintAuthorizer(ctx context.Context, component wechat.TokenSource, componentAppID, authorizerAppID, fallback string) (*wechat.Token, error) {
+	const op = "authorizer_token"
+	key := k.keys.Refresh(componentAppID, authorizerAppID)
+	rt, inStore, err := k.refreshToken(ctx, key, fallback)
+	if err != nil {
+		return nil, err
+	}
+	if rt == "" {
+		return nil, &wechat.Error{Kind: wechat.KindConfig, Op: op,
+			Message: "no refresh token for authorizer " + authorizerAppID + ": set WECHAT_AUTHORIZER_REFRESH_TOKEN or authorize it through the authorization-event webhook"}
+	}
+	tok, next, err := wechat.MintAuthorizerToken(ctx, k.client, component, componentAppID, authorizerAppID, rt)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case next != "":
+		k.knowRefresh(key, next)
+		// Without this write other instances would mint with a refresh
+		// token WeChat has replaced; this instance remembers it anyway.
+		_ = k.st.Set(ctx, key, store.Value{Data: encodeRefresh(next, k.now())})
+	case !inStore:
+		// The first value came from the variable: share it, unless another
+		// instance has stored one meanwhile.
+		_, _ = k.st.CompareAndSwap(ctx, key, nil, store.Value{Data: encodeRefresh(rt, k.now())})
+	}
+	return tok, nil
+}
+
+// storedRefresh is how a refresh token is encoded in the store.
+type storedRefresh struct {
+	RefreshToken string    `json:"refresh_token"`
+	SavedAt      time.Time `json:"saved_at"`
+}
+
+func encodeRefresh(rt string, now time.Time) []byte {
+	b, _ := json.Marshal(storedRefresh{RefreshToken: rt, SavedAt: now}) // cannot fail
+	return b
+}
+
+func decodeRefresh(raw []byte) string {
+	var r storedRefresh
+	if json.Unmarshal(raw, &r) != nil {
+		return ""
+	}
+	wechat.KeepSecret(r.RefreshToken)
+	return r.RefreshToken
+}
+
+// knowRefresh remembers a refresh token this instance saved.
+func (k *Keeper) knowRefresh(key, rt string) {
+	k.mu.Lock()
+	k.refresh[key] = knownRefresh{value: rt}
+	k.mu.Unlock()
+}
+
+// refreshToken returns the refresh token to mint with: one Preload read
+// moments ago, else the store's, else one this instance saved, else
+// fallback. inStore reports whether the store holds one.
+func (k *Keeper) refreshToken(ctx context.Context, key, fallback string) (rt string, inStore bool, err error) {
+	k.mu.Lock()
+	known, ok := k.refresh[key]
+	if ok && !known.loaded.IsZero() {
+		delete(k.refresh, key) // a preloaded value is used once
+		if k.now().Sub(known.loaded) < preloadFresh {
+			k.mu.Unlock()
+			return known.value, true, nil
+		}
+		ok = false
+	}
+	k.mu.Unlock()
+	v, err := k.st.Get(ctx, key)
+	switch {
+	case err == nil:
+		if rt := decodeRefresh(v.Data); rt != "" {
+			return rt, true, nil
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		if ok {
+			return known.value, false, nil
+		}
+		return "", false, storeError("authorizer_token", "read the refresh token", err)
+	}
+	if ok {
+		return known.value, false, nil
+	}
+	return fallback, false, nil
+}
