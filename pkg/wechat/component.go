@@ -72,10 +72,10 @@ func (c *Client) QueryAuth(ctx context.Context, component TokenSource, component
 	}
 	var out struct {
 		Info struct {
-			AppID        string `json:"authorizer_appid"`
-			Token        string `json:"authorizer_access_token"`
-			ExpiresIn    int64  `json:"expires_in"`
-			RefreshToken string `json:"authorizer_refresh_token"`
+			AppID        string    `json:"authorizer_appid"`
+			Token        string    `json:"authorizer_access_token"`
+			ExpiresIn    ExpiresIn `json:"expires_in"`
+			RefreshToken string    `json:"authorizer_refresh_token"`
 			FuncInfo     []struct {
 				Scope struct {
 					ID int `json:"id"`
@@ -93,10 +93,10 @@ func (c *Client) QueryAuth(ctx context.Context, component TokenSource, component
 		return nil, &Error{Kind: KindBadResponse, Op: OpQueryAuth, StatusCode: resp.StatusCode,
 			Message: "the answer lacks authorizer_appid or authorizer_refresh_token"}
 	}
-	tok, err := c.newToken(OpQueryAuth, info.Token, info.ExpiresIn)
-	if err != nil {
-		return nil, err
+	if info.Token == "" {
+		return nil, &Error{Kind: KindBadResponse, Op: OpQueryAuth, StatusCode: resp.StatusCode, Message: "the answer holds an empty authorizer_access_token"}
 	}
+	tok := NewToken(info.Token, c.now().Add(info.ExpiresIn.Lifetime()), true)
 	a := &Authorization{AuthorizerAppID: info.AppID, AccessToken: tok, RefreshToken: Secret(info.RefreshToken)}
 	for _, f := range info.FuncInfo {
 		a.FuncIDs = append(a.FuncIDs, f.Scope.ID)
