@@ -197,6 +197,13 @@ func TestPusher(t *testing.T) {
 	if _, err := srv.Pusher(url, wechattest.PushToken, "short"); !errors.Is(err, authevent.ErrKey) {
 		t.Fatalf("pusher with a bad key: %v", err)
 	}
+	var zero wechattest.Pusher
+	if _, _, err := zero.Ticket(ctx); err == nil {
+		t.Fatal("a zero Pusher pushed")
+	}
+	if _, err := zero.Send(ctx, []byte("<xml/>")); err == nil {
+		t.Fatal("a zero Pusher sent")
+	}
 }
 
 func TestStartPushTicketPushes(t *testing.T) {
@@ -213,7 +220,11 @@ func TestStartPushTicketPushes(t *testing.T) {
 	if err := c.StartPushTicket(context.Background(), wechattest.ComponentAppID, wechattest.ComponentAppSecret); err != nil {
 		t.Fatal(err)
 	}
-	<-rc.got
+	select {
+	case <-rc.got:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no ticket pushed; results %+v", srv.PushResults())
+	}
 	if m := rc.last(); m.ComponentVerifyTicket != srv.Ticket() {
 		t.Fatalf("pushed %v, not the current ticket", m)
 	}

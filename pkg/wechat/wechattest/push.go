@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -67,6 +68,9 @@ func (s *Server) Pusher(rawURL, token, encodingAESKey string) (*Pusher, error) {
 // event msg: POST with timestamp, nonce, encrypt_type=aes, msg_signature
 // and signature in the query and the encrypted envelope as the body.
 func (p *Pusher) Request(ctx context.Context, msg []byte) (*http.Request, error) {
+	if p == nil || p.c == nil {
+		return nil, errNoServer
+	}
 	u, err := url.Parse(p.URL)
 	if err != nil {
 		return nil, fmt.Errorf("wechattest: pusher URL: %w", err)
@@ -128,8 +132,14 @@ func (p *Pusher) Send(ctx context.Context, msg []byte) (PushResult, error) {
 	return PushResult{Status: resp.StatusCode, Body: string(b)}, nil
 }
 
+// errNoServer is the error of a Pusher not made by Server.Pusher.
+var errNoServer = errors.New("wechattest: the Pusher was not made by Server.Pusher")
+
 // Ticket issues a new verify ticket (NewTicket) and pushes it.
 func (p *Pusher) Ticket(ctx context.Context) (string, PushResult, error) {
+	if p == nil || p.s == nil {
+		return "", PushResult{}, errNoServer
+	}
 	t := p.s.NewTicket()
 	created, _ := p.s.TicketCreated(t)
 	res, err := p.Send(ctx, TicketMessage(ComponentAppID, t, created))
@@ -149,6 +159,9 @@ func (p *Pusher) UpdateAuthorized(ctx context.Context, appID string) (string, Pu
 }
 
 func (p *Pusher) authorized(ctx context.Context, infoType, appID string) (string, PushResult, error) {
+	if p == nil || p.s == nil {
+		return "", PushResult{}, errNoServer
+	}
 	code := p.s.Authorize(appID)
 	now := time.Now()
 	res, err := p.Send(ctx, AuthorizedMessage(infoType, ComponentAppID, appID, code, now, now.Add(CodeTTL)))
@@ -158,6 +171,9 @@ func (p *Pusher) authorized(ctx context.Context, infoType, appID string) (string
 // Unauthorized removes appid's authorizer (Unauthorize) and pushes the
 // unauthorized event.
 func (p *Pusher) Unauthorized(ctx context.Context, appID string) (PushResult, error) {
+	if p == nil || p.s == nil {
+		return PushResult{}, errNoServer
+	}
 	p.s.Unauthorize(appID)
 	return p.Send(ctx, UnauthorizedMessage(ComponentAppID, appID, time.Now()))
 }
