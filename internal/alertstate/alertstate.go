@@ -50,6 +50,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
 const (
@@ -343,8 +344,19 @@ func commit(ctx context.Context, st store.Store, s *shard, old store.Value, now 
 		fsince[i] = e.Since
 		next.Entries = append(next.Entries, e)
 	}
+	// Alerts already known come first, so that a shard over MaxEntries
+	// never drops (and falsely resolves) an alert it was tracking.
+	order := make([]int, 0, len(s.alerts))
+	for pass := range 2 {
+		for _, i := range s.alerts {
+			_, known := prevByID[alertID(run.Alerts[i].Env, run.Alerts[i].Resource)]
+			if known == (pass == 0) {
+				order = append(order, i)
+			}
+		}
+	}
 	tracked := 0
-	for _, i := range s.alerts {
+	for _, i := range order {
 		a := run.Alerts[i]
 		id := alertID(a.Env, a.Resource)
 		if seen[id] {
@@ -430,10 +442,10 @@ func toChange(s Scope, e entry, change string) Change {
 	}
 }
 
-// cut returns s cut to at most MaxMessageBytes on a rune boundary, with
-// invalid UTF-8 replaced.
+// cut returns s with every secret the process keeps removed, invalid UTF-8
+// replaced, cut to at most MaxMessageBytes on a rune boundary.
 func cut(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ToValidUTF8(wechat.Scrub(s), "\uFFFD")
 	if len(s) <= MaxMessageBytes {
 		return s
 	}

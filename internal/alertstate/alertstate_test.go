@@ -2,6 +2,7 @@ package alertstate_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
 const prefix = "wxcloudenv:"
@@ -215,7 +217,8 @@ func TestUpdateConcurrent(t *testing.T) {
 	for _, n := range []int{1, 40} {
 		t.Run(fmt.Sprintf("%d authorizers", n), func(t *testing.T) {
 			t.Parallel()
-			st := store.NewMemory()
+			const workers = 4
+			st := &barrier{Memory: store.NewMemory(), n: workers}
 			run := alertstate.Run{}
 			for i := range n {
 				auth := fmt.Sprintf("wx%03d", i)
@@ -230,7 +233,7 @@ func TestUpdateConcurrent(t *testing.T) {
 						run.Checked = append(run.Checked, alertstate.Scope{Operation: "describecloudbaserunenvs", Authorizer: fmt.Sprintf("wx%03d", i)})
 					}
 				}
-				const workers = 4
+				st.arm()
 				var wg sync.WaitGroup
 				outs := make([]*alertstate.Outcome, workers)
 				errs := make([]error, workers)
@@ -274,6 +277,42 @@ func TestUpdateConcurrent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// barrier is a real Memory store whose first GetMany of each round waits
+// until n callers have read, so that every caller reads the same state
+// before any writes: the interleaving that two instances on the same tick
+// can produce.
+type barrier struct {
+	*store.Memory
+	n       int
+	mu      sync.Mutex
+	arrived int
+	open    chan struct{}
+}
+
+// arm starts a round.
+func (b *barrier) arm() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.arrived, b.open = 0, make(chan struct{})
+}
+
+func (b *barrier) GetMany(ctx context.Context, keys []string) (map[string]store.Value, error) {
+	vals, err := b.Memory.GetMany(ctx, keys)
+	b.mu.Lock()
+	open := b.open
+	b.arrived++
+	if b.arrived == b.n {
+		close(open)
+	}
+	b.mu.Unlock()
+	select {
+	case <-open:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return vals, err
 }
 
 // flaky is a real Memory store whose reads or writes can be made to fail
@@ -415,6 +454,80 @@ func BenchmarkUpdateFleet(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		if _, err := alertstate.Update(ctx, st, prefix, t0.Add(time.Duration(i)*time.Minute), run, 24*time.Hour); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestUpdateKeepsKnownOverCap checks that a shard over MaxEntries keeps the
+// alerts it tracks, whatever order they come in, rather than resolving them.
+func TestUpdateKeepsKnownOverCap(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	var first, second alertstate.Run
+	for e := range alertstate.MaxEntries {
+		first.Alerts = append(first.Alerts, envAlert("wxA", fmt.Sprintf("env-%d", e), "HALTED"))
+	}
+	for e := range 50 {
+		second.Alerts = append(second.Alerts, envAlert("wxA", fmt.Sprintf("late-%d", e), "HALTED"))
+	}
+	second.Alerts = append(second.Alerts, first.Alerts...)
+	out, err := alertstate.Update(t.Context(), st, prefix, t0, first, 0)
+	if err != nil || len(out.Changes) != alertstate.MaxEntries {
+		t.Fatalf("first Update: %v, %d changes, want %d", err, len(out.Changes), alertstate.MaxEntries)
+	}
+	out, err = alertstate.Update(t.Context(), st, prefix, t0.Add(time.Minute), second, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Changes) != 0 {
+		t.Errorf("second Update: %d changes (first %v), want none", len(out.Changes), summary(out.Changes[:1]))
+	}
+	for i, s := range out.AlertSince {
+		if tracked := i >= 50; tracked != !s.IsZero() {
+			t.Errorf("alert %d since = %v, want set only for tracked alerts", i, s)
+		}
+	}
+}
+
+// TestUpdateScrubsSecrets checks that a secret the process keeps never
+// reaches the store nor the outcome, even inside an upstream message.
+func TestUpdateScrubsSecrets(t *testing.T) {
+	t.Parallel()
+	const secret = "alertstate-test-token-5f1c9e2a7b"
+	wechat.KeepSecret(secret)
+	st := store.NewMemory()
+	run := alertstate.Run{
+		Alerts:   []alertstate.Alert{{Authorizer: "wxA", Operation: "getenvinfo", Env: "e1", Resource: "environment", Status: "HALTED", Message: "url ?access_token=" + secret}},
+		Failures: []alertstate.Failure{{Authorizer: "wxB", Operation: "getenvinfo", Kind: "auth", ErrCode: 40001, Message: "invalid credential, access_token is " + secret}},
+	}
+	out, err := alertstate.Update(t.Context(), st, prefix, t0, run, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(js), secret) {
+		t.Errorf("outcome shows the secret: %s", js)
+	}
+	if !strings.Contains(string(js), wechat.Redacted) {
+		t.Errorf("outcome lost the scrubbed messages: %s", js)
+	}
+	keys, err := st.Keys(t.Context(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := st.GetMany(t.Context(), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vals) != 2 {
+		t.Fatalf("%d shards, want 2", len(vals))
+	}
+	for k, v := range vals {
+		if strings.Contains(string(v.Data), secret) {
+			t.Errorf("shard %s stores the secret: %s", k, v.Data)
 		}
 	}
 }
