@@ -185,13 +185,14 @@ func TestNotifierRateLimit(t *testing.T) {
 			at := time.Date(2026, 11, 22, 8, 0, 30, 0, time.UTC)
 			var clock atomic.Int64
 			clock.Store(at.UnixNano())
-			st := store.NewMemory()
-			st.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+			mem := store.NewMemory()
+			mem.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+			st := &readTogether{Memory: mem, n: tt.instances, open: make(chan struct{})}
 			ch := parseOne(t, tt.url, notify.Secrets{Feishu: fsSecret})
 			var sent, limited atomic.Int64
 			var wg sync.WaitGroup
 			for range tt.instances {
-				n := &notify.Notifier{Channels: []notify.Channel{ch}, Store: st, Prefix: "wxcloudenv:", Now: st.Now}
+				n := &notify.Notifier{Channels: []notify.Channel{ch}, Store: st, Prefix: "wxcloudenv:", Now: mem.Now}
 				wg.Go(func() {
 					for range tt.sends {
 						for _, o := range n.Notify(t.Context(), report()) {
@@ -222,7 +223,7 @@ func TestNotifierRateLimit(t *testing.T) {
 			}
 			// The next window sends again.
 			clock.Store(at.Add(time.Minute).UnixNano())
-			n := &notify.Notifier{Channels: []notify.Channel{ch}, Store: st, Prefix: "wxcloudenv:", Now: st.Now}
+			n := &notify.Notifier{Channels: []notify.Channel{ch}, Store: st, Prefix: "wxcloudenv:", Now: mem.Now}
 			if out := n.Notify(t.Context(), report()); len(out) != 1 || out[0].Status != notify.StatusSent {
 				t.Errorf("next minute: %+v, want sent", out)
 			}
@@ -235,6 +236,32 @@ func TestNotifierRateLimit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readTogether is a real Memory store whose first n Gets wait for each
+// other, so that the instances all read the counter before any writes it.
+type readTogether struct {
+	*store.Memory
+	n       int
+	mu      sync.Mutex
+	arrived int
+	open    chan struct{}
+}
+
+func (r *readTogether) Get(ctx context.Context, key string) (store.Value, error) {
+	v, err := r.Memory.Get(ctx, key)
+	r.mu.Lock()
+	r.arrived++
+	if r.arrived == r.n {
+		close(r.open)
+	}
+	r.mu.Unlock()
+	select {
+	case <-r.open:
+	case <-ctx.Done():
+		return store.Value{}, ctx.Err()
+	}
+	return v, err
 }
 
 // downStore is a real Memory store whose every call fails as an outage.
