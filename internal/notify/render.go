@@ -66,7 +66,7 @@ const (
 type item struct {
 	prio  int
 	label string
-	text  string
+	c     alertstate.Change
 }
 
 // Render returns the message r makes for a robot of kind k, without sending
@@ -77,7 +77,7 @@ func Render(k Kind, r Report) Message {
 	items := make([]item, 0, len(r.Changes)+len(r.Reminders))
 	var nNew, nResolved int
 	for _, c := range r.Changes {
-		it := item{prio: prioNew, label: "NEW", text: describe(c)}
+		it := item{prio: prioNew, label: "NEW", c: c}
 		switch {
 		case c.Change == alertstate.ChangeResolved:
 			it.prio, it.label = prioResolved, "RESOLVED"
@@ -94,7 +94,7 @@ func Render(k Kind, r Report) Message {
 		items = append(items, it)
 	}
 	for _, c := range r.Reminders {
-		items = append(items, item{prio: prioReminder, label: "STILL OPEN", text: describe(c)})
+		items = append(items, item{prio: prioReminder, label: "STILL OPEN", c: c})
 	}
 	slices.SortStableFunc(items, func(a, b item) int { return a.prio - b.prio })
 
@@ -107,26 +107,39 @@ func Render(k Kind, r Report) Message {
 	var b strings.Builder
 	b.WriteString(head)
 	used := cost(head)
-	lines := make([]string, len(items))
-	total := used
-	for i, it := range items {
-		lines[i] = formatLine(k, it)
-		total += cost(lines[i])
+	// Keep lines while they fit with room left for "… and N more"; only
+	// the lines kept and the few after them are formatted, however many
+	// changes there are.
+	reserve := cost(moreLine(len(items)))
+	var kept []string
+	shown := 0
+	for shown < len(items) {
+		l := formatLine(k, items[shown])
+		c := cost(l)
+		if used+c+reserve > limit {
+			break
+		}
+		kept = append(kept, l)
+		used += c
+		shown++
 	}
-	shown := len(items)
-	if total > limit {
-		reserve := cost(moreLine(len(items)))
-		shown = 0
-		for _, l := range lines {
-			c := cost(l)
-			if used+c+reserve > limit {
+	if shown < len(items) {
+		// Without the reserve, the rest may still fit as a whole.
+		rest, restCost := []string{}, 0
+		for _, it := range items[shown:] {
+			l := formatLine(k, it)
+			restCost += cost(l)
+			if used+restCost > limit {
 				break
 			}
-			used += c
-			shown++
+			rest = append(rest, l)
+		}
+		if used+restCost <= limit {
+			kept = append(kept, rest...)
+			shown = len(items)
 		}
 	}
-	for _, l := range lines[:shown] {
+	for _, l := range kept {
 		b.WriteString(l)
 	}
 	if shown < len(items) {
@@ -162,9 +175,9 @@ func moreLine(n int) string { return fmt.Sprintf("… and %d more\n", n) }
 
 func formatLine(k Kind, it item) string {
 	if k == Feishu {
-		return "• " + it.label + " " + it.text + "\n"
+		return "• " + it.label + " " + describe(it.c) + "\n"
 	}
-	return "- **" + it.label + "** " + it.text + "\n"
+	return "- **" + it.label + "** " + describe(it.c) + "\n"
 }
 
 // budget returns the limit of k's messages and the cost of a piece of text
@@ -208,14 +221,19 @@ func describe(c alertstate.Change) string {
 		}
 	} else {
 		b.WriteString(" " + c.Env + " " + c.Resource)
-		if c.Status != "" {
+		if c.Status != "" && c.Change != alertstate.ChangeResolved {
 			b.WriteString(" " + c.Status)
 		}
 	}
-	if c.Message != "" {
+	if c.Message != "" && c.Change != alertstate.ChangeResolved {
 		b.WriteString(": " + c.Message)
 	}
-	if !c.Since.IsZero() {
+	switch {
+	case c.Change == alertstate.ChangeResolved && c.Status != "":
+		b.WriteString(" (was " + c.Status + " since " + c.Since.UTC().Format(time.RFC3339) + ")")
+	case c.Change == alertstate.ChangeResolved:
+		b.WriteString(" (failing since " + c.Since.UTC().Format(time.RFC3339) + ")")
+	case !c.Since.IsZero():
 		b.WriteString(" (since " + c.Since.UTC().Format(time.RFC3339) + ")")
 	}
 	return clean(wechat.Scrub(b.String()), maxLineBytes)

@@ -183,3 +183,18 @@ func FuzzRender(f *testing.F) {
 		checkMessage(t, k, notify.Render(k, r), n)
 	})
 }
+
+func BenchmarkRender(b *testing.B) {
+	r := notify.Report{Platform: "aws-lambda", Function: "wxcloudenv-prod"}
+	for i := range 10000 {
+		r.Changes = append(r.Changes, alertChange(fmt.Sprintf("wx%05d", i), "env", "HALTED", alertstate.ChangeNew))
+	}
+	for _, k := range []notify.Kind{notify.WeCom, notify.DingTalk, notify.Feishu} {
+		b.Run(string(k), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				notify.Render(k, r)
+			}
+		})
+	}
+}
