@@ -103,7 +103,8 @@ type Failure struct {
 // Scope is one (operation, authorizer) pair that a run checked. Only the
 // state of checked pairs can be resolved: an authorizer that a run did not
 // reach (another shard of the fleet, or one whose list could not be read)
-// keeps its open alerts.
+// keeps its open alerts. A pair that failed this run keeps its open alerts
+// too, since they could not be seen.
 type Scope struct {
 	Operation  string
 	Authorizer string
@@ -381,8 +382,15 @@ func commit(ctx context.Context, st store.Store, s *shard, old store.Value, now 
 		since[i] = e.Since
 		next.Entries = append(next.Entries, e)
 	}
+	failing := len(s.failures) > 0
 	for _, p := range prev.Entries {
-		if !seen[alertID(p.Env, p.Resource)] {
+		switch {
+		case seen[alertID(p.Env, p.Resource)]:
+		case failing && p.Resource != ResourceOperation && len(next.Entries) < MaxEntries:
+			// The pair failed: its alerts could not be seen, which does
+			// not mean they are over. They stay open, unchanged.
+			next.Entries = append(next.Entries, p)
+		default:
 			dirty = true
 			changes = append(changes, toChange(s.scope, p, ChangeResolved))
 		}

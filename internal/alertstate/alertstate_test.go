@@ -105,6 +105,20 @@ func TestUpdateSequences(t *testing.T) {
 			},
 		},
 		{
+			name:   "a failing authorizer keeps its alerts open",
+			repeat: 0,
+			steps: []step{
+				{at: 0, run: alertstate.Run{Checked: checked("wxA"), Alerts: []alertstate.Alert{envAlert("wxA", "e1", "HALTED")}},
+					wantChanges: []string{"new wxA/e1/environment@0s"}, wantSince: []time.Duration{0}},
+				{at: time.Minute, run: alertstate.Run{Checked: checked("wxA"), Failures: []alertstate.Failure{authFailure("wxA", 61023)}},
+					wantChanges: []string{"new wxA//operation auth 61023@1m0s"}},
+				{at: 2 * time.Minute, run: alertstate.Run{Checked: checked("wxA"), Alerts: []alertstate.Alert{envAlert("wxA", "e1", "HALTED")}},
+					wantChanges: []string{"resolved wxA//operation auth 61023@1m0s"}, wantSince: []time.Duration{0}},
+				{at: 3 * time.Minute, run: alertstate.Run{Checked: checked("wxA")},
+					wantChanges: []string{"resolved wxA/e1/environment@0s"}},
+			},
+		},
+		{
 			name:   "an authorizer not checked keeps its alerts",
 			repeat: 0,
 			steps: []step{
