@@ -42,7 +42,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -196,7 +195,6 @@ func Update(ctx context.Context, st store.Store, prefix string, now time.Time, r
 	}
 	shards := group(prefix, run)
 	pending := shards
-	var errs []error
 	for attempt := 0; attempt < maxAttempts && len(pending) > 0; attempt++ {
 		keys := make([]string, len(pending))
 		for i, s := range pending {
@@ -210,8 +208,9 @@ func Update(ctx context.Context, st store.Store, prefix string, now time.Time, r
 		for _, s := range pending {
 			won, err := commit(ctx, st, s, vals[s.key], now, run, repeat, out)
 			if err != nil {
-				errs = append(errs, err)
-				continue
+				// The store is failing: stop writing, keep what was
+				// committed.
+				return finish(out), err
 			}
 			if !won {
 				lost = append(lost, s)
@@ -220,9 +219,9 @@ func Update(ctx context.Context, st store.Store, prefix string, now time.Time, r
 		pending = lost
 	}
 	if len(pending) > 0 {
-		errs = append(errs, fmt.Errorf("alertstate: %d shards still contended after %d attempts: %w", len(pending), maxAttempts, store.ErrUnavailable))
+		return finish(out), fmt.Errorf("alertstate: %d shards still contended after %d attempts: %w", len(pending), maxAttempts, store.ErrUnavailable)
 	}
-	return finish(out), errors.Join(errs...)
+	return finish(out), nil
 }
 
 // finish sorts the claimed changes.

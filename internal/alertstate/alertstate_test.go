@@ -334,6 +334,9 @@ func (b *barrier) GetMany(ctx context.Context, keys []string) (map[string]store.
 type flaky struct {
 	*store.Memory
 	failReads, failWrites atomic.Bool
+	// writesLeft, when positive, is how many writes succeed before they
+	// start to fail.
+	writesLeft atomic.Int64
 }
 
 func (f *flaky) GetMany(ctx context.Context, keys []string) (map[string]store.Value, error) {
@@ -346,6 +349,9 @@ func (f *flaky) GetMany(ctx context.Context, keys []string) (map[string]store.Va
 func (f *flaky) CompareAndSwap(ctx context.Context, key string, old []byte, v store.Value) (bool, error) {
 	if f.failWrites.Load() {
 		return false, fmt.Errorf("redis: i/o timeout: %w", store.ErrUnavailable)
+	}
+	if f.writesLeft.Load() > 0 && f.writesLeft.Add(-1) == 0 {
+		f.failWrites.Store(true)
 	}
 	return f.Memory.CompareAndSwap(ctx, key, old, v)
 }
@@ -542,6 +548,55 @@ func TestUpdateScrubsSecrets(t *testing.T) {
 	for k, v := range vals {
 		if strings.Contains(string(v.Data), secret) {
 			t.Errorf("shard %s stores the secret: %s", k, v.Data)
+		}
+	}
+}
+
+// TestUpdateStoreFailsMidway checks that the changes committed before a
+// store failure are returned (and never claimed again), and the rest come
+// once the store is back.
+func TestUpdateStoreFailsMidway(t *testing.T) {
+	t.Parallel()
+	st := &flaky{Memory: store.NewMemory()}
+	st.writesLeft.Store(3)
+	run := alertstate.Run{}
+	for i := range 10 {
+		run.Alerts = append(run.Alerts, envAlert(fmt.Sprintf("wx%02d", i), "e1", "HALTED"))
+	}
+	out, err := alertstate.Update(t.Context(), st, prefix, t0, run, 0)
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Update error = %v, want store.ErrUnavailable", err)
+	}
+	if len(out.Changes) != 3 {
+		t.Fatalf("%d changes committed before the failure, want 3", len(out.Changes))
+	}
+	first := map[string]bool{}
+	for _, c := range out.Changes {
+		first[c.Authorizer] = true
+	}
+	set := 0
+	for i, s := range out.AlertSince {
+		if !s.IsZero() {
+			set++
+			if !first[run.Alerts[i].Authorizer] {
+				t.Errorf("alert %d has a since but its change was not committed", i)
+			}
+		}
+	}
+	if set != 3 {
+		t.Errorf("%d alerts with since, want 3", set)
+	}
+	st.failWrites.Store(false)
+	out, err = alertstate.Update(t.Context(), st, prefix, t0.Add(time.Minute), run, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Changes) != 7 {
+		t.Errorf("after recovery: %d changes, want the 7 not committed before", len(out.Changes))
+	}
+	for _, c := range out.Changes {
+		if first[c.Authorizer] {
+			t.Errorf("change for %s claimed twice", c.Authorizer)
 		}
 	}
 }
