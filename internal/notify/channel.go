@@ -94,6 +94,11 @@ func Parse(urls string, s Secrets) ([]Channel, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: entry %d of %d: %s", Variable, i+1, len(parts), err)
 		}
+		for j, prev := range chans {
+			if prev.Kind == ch.Kind && prev.token == ch.token {
+				return nil, fmt.Errorf("%s: entry %d of %d: the same robot as entry %d", Variable, i+1, len(parts), j+1)
+			}
+		}
 		wechat.KeepSecret(ch.url, ch.token, ch.secret)
 		chans = append(chans, ch)
 	}

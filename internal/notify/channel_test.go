@@ -49,8 +49,8 @@ func TestParse(t *testing.T) {
 			in: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + weComKey +
 				" , https://oapi.dingtalk.com/robot/send?access_token=" + dingToken +
 				",https://open.feishu.cn/open-apis/bot/v2/hook/" + feishuToken +
-				",http://127.0.0.1:8080/proxy/cgi-bin/webhook/send?key=" + weComKey +
-				",https://open.larksuite.com/open-apis/bot/v2/hook/" + feishuToken,
+				",http://127.0.0.1:8080/proxy/cgi-bin/webhook/send?key=" + weComKey + "2" +
+				",https://open.larksuite.com/open-apis/bot/v2/hook/" + feishuToken + "2",
 			want:      []string{"wecom qyapi.weixin.qq.com", "dingtalk oapi.dingtalk.com", "feishu open.feishu.cn", "wecom 127.0.0.1:8080", "feishu open.larksuite.com"},
 			wantSign:  []bool{false, true, true, false, true},
 			secretsIn: secrets,
@@ -66,6 +66,7 @@ func TestParse(t *testing.T) {
 		{name: "dingtalk without token", in: "https://oapi.dingtalk.com/robot/send?key=" + dingToken, wantErr: "has no access_token"},
 		{name: "feishu without token", in: "https://open.feishu.cn/open-apis/bot/v2/hook/", wantErr: "has no hook token"},
 		{name: "feishu token with a slash", in: "https://open.feishu.cn/open-apis/bot/v2/hook/" + feishuToken + "/x", wantErr: "has no hook token"},
+		{name: "same robot twice", in: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + weComKey + ",https://oapi.dingtalk.com/robot/send?access_token=" + dingToken + ",http://proxy/cgi-bin/webhook/send?key=" + weComKey, wantErr: "entry 3 of 3: the same robot as entry 1"},
 		{name: "empty entry", in: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + weComKey + ",,", wantErr: "entry 2 of 3: empty"},
 		{name: "not a URL", in: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + weComKey + "%zz\x7f", wantErr: "entry 1 of 1: not a valid URL"},
 		{name: "bad scheme", in: "ftp://h/cgi-bin/webhook/send?key=" + weComKey, wantErr: "scheme must be https or http"},
