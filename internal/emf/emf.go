@@ -1,0 +1,129 @@
+// Package emf writes wxcloudenv's metrics in CloudWatch Embedded Metric
+// Format (EMF) on the invocation's log line, so that CloudWatch Logs turns
+// them into metrics with no API call (contract section 12).
+//
+// Every line carries one directive: namespace "wxcloudenv", one dimension
+// set [["FunctionName"]], and the four metrics Alerts, FailedOperations,
+// Authorizers and FailedAuthorizers, unit Count. One dimension set, and a
+// value every instance of a function shares, means each metric is one
+// CloudWatch time series per function, which is what an alarm watches
+// (an alarm must name every dimension of the series it watches, so a
+// per-request or per-authorizer dimension would make alarms impossible).
+//
+// Use it with log/slog's JSON handler:
+//
+//	logger.LogAttrs(ctx, slog.LevelInfo, "invocation", emf.Attrs(fn, time.Now(), m)...)
+//
+// which writes
+//
+//	{"time":"…","level":"INFO","msg":"invocation",
+//	 "_aws":{"Timestamp":1763798400123,"CloudWatchMetrics":[{"Namespace":"wxcloudenv",
+//	   "Dimensions":[["FunctionName"]],"Metrics":[{"Name":"Alerts","Unit":"Count"},…]}]},
+//	 "FunctionName":"wxcloudenv-prod","Alerts":2,"FailedOperations":0,"Authorizers":120,"FailedAuthorizers":1}
+package emf
+
+import (
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Namespace is the CloudWatch namespace of every metric.
+const Namespace = "wxcloudenv"
+
+// Dimension is the one dimension of every metric.
+const Dimension = "FunctionName"
+
+// Metric names.
+const (
+	MetricAlerts            = "Alerts"
+	MetricFailedOperations  = "FailedOperations"
+	MetricAuthorizers       = "Authorizers"
+	MetricFailedAuthorizers = "FailedAuthorizers"
+)
+
+// maxDimensionValue is CloudWatch's limit on a dimension value's length.
+const maxDimensionValue = 1024
+
+// Metrics are one invocation's values.
+type Metrics struct {
+	// Alerts is the number of alerts in the event.
+	Alerts int
+	// FailedOperations is the number of operations that failed as a whole
+	// (a fleet whose list or component token failed counts; one
+	// authorizer's failure does not).
+	FailedOperations int
+	// Authorizers is the number of authorizers checked (0 when the run was
+	// not a fleet run).
+	Authorizers int
+	// FailedAuthorizers is the number of authorizers whose check failed.
+	FailedAuthorizers int
+}
+
+// Metadata is the "_aws" member of an EMF line.
+type Metadata struct {
+	Timestamp         int64       `json:"Timestamp"`
+	CloudWatchMetrics []Directive `json:"CloudWatchMetrics"`
+}
+
+// Directive is one metric directive.
+type Directive struct {
+	Namespace  string       `json:"Namespace"`
+	Dimensions [][]string   `json:"Dimensions"`
+	Metrics    []Definition `json:"Metrics"`
+}
+
+// Definition names one metric and its unit.
+type Definition struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}
+
+// Attrs returns the attributes to add at the top level of a JSON log line:
+// the "_aws" metadata (Timestamp now, in milliseconds), the FunctionName
+// dimension and the four metric values. functionName is
+// AWS_LAMBDA_FUNCTION_NAME on Lambda, SCF_FUNCTIONNAME on SCF; empty means
+// "local". It is made a valid dimension value: characters outside printable
+// ASCII become "_", and it is cut to 1024 bytes.
+func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
+	names := []string{MetricAlerts, MetricFailedOperations, MetricAuthorizers, MetricFailedAuthorizers}
+	defs := make([]Definition, len(names))
+	for i, n := range names {
+		defs[i] = Definition{Name: n, Unit: "Count"}
+	}
+	md := Metadata{
+		Timestamp: now.UnixMilli(),
+		CloudWatchMetrics: []Directive{{
+			Namespace:  Namespace,
+			Dimensions: [][]string{{Dimension}},
+			Metrics:    defs,
+		}},
+	}
+	return []slog.Attr{
+		slog.Any("_aws", md),
+		slog.String(Dimension, DimensionValue(functionName)),
+		slog.Int(MetricAlerts, m.Alerts),
+		slog.Int(MetricFailedOperations, m.FailedOperations),
+		slog.Int(MetricAuthorizers, m.Authorizers),
+		slog.Int(MetricFailedAuthorizers, m.FailedAuthorizers),
+	}
+}
+
+// DimensionValue returns s as a valid CloudWatch dimension value: printable
+// ASCII (others become "_"), at most 1024 bytes, "local" when empty or all
+// spaces.
+func DimensionValue(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return '_'
+		}
+		return r
+	}, s)
+	if len(s) > maxDimensionValue {
+		s = s[:maxDimensionValue]
+	}
+	if strings.TrimSpace(s) == "" {
+		return "local"
+	}
+	return s
+}
