@@ -86,8 +86,8 @@ func unavailable(where, op, key string, cause error, secrets []string) error {
 		fmt.Fprintf(&b, " %q", key)
 	}
 	b.WriteString(": unavailable: ")
-	b.WriteString(cause.Error())
-	return &opError{text: scrub(b.String(), secrets), cause: cause}
+	b.WriteString(scrub(cause.Error(), secrets))
+	return &opError{text: b.String(), cause: cause}
 }
 
 // scrub replaces every non-empty secret in s, and its URL-escaped forms.

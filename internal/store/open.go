@@ -97,9 +97,9 @@ func badURL(raw, what string, cause error) error {
 		if errors.As(cause, &ue) {
 			cause = ue.Err
 		}
-		msg += ": " + cause.Error()
+		msg += ": " + scrub(cause.Error(), urlSecrets(raw))
 	}
-	return errors.New(scrub(msg, urlSecrets(raw)))
+	return errors.New(msg)
 }
 
 func openFile(raw string, u *url.URL, o options) (Store, error) {

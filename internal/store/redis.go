@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -77,7 +78,17 @@ redis.call('DEL', KEYS[1])
 return 1
 `)
 
+// quietRedis is go-redis's logger for this process: silent, since every
+// failure it would print reaches the caller as an error anyway, with the
+// password scrubbed.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+var setRedisLogger sync.Once
+
 func openRedis(raw string, o options) (Store, error) {
+	setRedisLogger.Do(func() { redis.SetLogger(quietRedis{}) })
 	opt, err := redis.ParseURL(raw)
 	if err != nil {
 		return nil, badURL(raw, "bad redis URL", err)
@@ -88,6 +99,8 @@ func openRedis(raw string, o options) (Store, error) {
 	opt.WriteTimeout = o.timeout
 	opt.ContextTimeoutEnabled = true
 	opt.MaxRetries = 1
+	opt.DialerRetries = 2
+	opt.DialerRetryTimeout = 50 * time.Millisecond
 	opt.PoolSize = 4
 	where := fmt.Sprintf("redis %s db %d", opt.Addr, opt.DB)
 	var secrets []string
