@@ -10,9 +10,13 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/internal/push"
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/internal/tokens"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
@@ -20,6 +24,10 @@ import (
 type Runtime struct {
 	Config *config.Config
 	Client *wechat.Client
+	// Store is the shared state (WXCLOUDENV_STORE) and Keeper the tokens
+	// kept in it.
+	Store  store.Store
+	Keeper *tokens.Keeper
 	// Tokens maps each operation to its token source. A source whose token
 	// cannot be had from the configuration fails with kind config.
 	Tokens map[string]wechat.TokenSource
@@ -34,34 +42,100 @@ type Runtime struct {
 	FleetErr *wechat.Error
 	// Push handles WeChat's authorization-event push.
 	Push *push.Handler
+	// Notifier sends changes to the robots of WXCLOUDENV_NOTIFY (no
+	// channels when unset).
+	Notifier *notify.Notifier
 }
 
-// Build makes the Runtime for c. hc, when not nil, is the HTTP client to
-// use, so that connections survive a rebuild.
-func Build(c *config.Config, hc *http.Client, opts ...wechat.Option) (*Runtime, error) {
+// Deps are what a Runtime shares with the ones built before it.
+type Deps struct {
+	// HTTPClient is used by the WeChat client and the robots, so that
+	// connections survive a rebuild.
+	HTTPClient *http.Client
+	// Options are passed to the WeChat client.
+	Options []wechat.Option
+	// Store is the opened WXCLOUDENV_STORE.
+	Store store.Store
+}
+
+// Build makes the Runtime for c.
+func Build(c *config.Config, d Deps) (*Runtime, error) {
 	base := []wechat.Option{
 		wechat.WithBaseURLs(c.BaseURLs...),
 		wechat.WithTimeout(c.Timeout),
 		wechat.WithRetries(c.Retries),
 		wechat.WithMaxResponseBytes(c.MaxResponseBytes),
 	}
-	if hc != nil {
-		base = append(base, wechat.WithHTTPClient(hc))
+	if d.HTTPClient != nil {
+		base = append(base, wechat.WithHTTPClient(d.HTTPClient))
 	}
-	client, err := wechat.NewClient(append(base, opts...)...)
+	client, err := wechat.NewClient(append(base, d.Options...)...)
 	if err != nil {
 		return nil, err
 	}
 	secrets := c.Secrets()
 	wechat.KeepSecret(secrets...)
-	rt := &Runtime{Config: c, Client: client, Tokens: map[string]wechat.TokenSource{}, Minted: map[string]bool{}, Secrets: secrets}
-	component, componentMinted := componentSource(c, client)
+	st := d.Store
+	if st == nil {
+		st = store.NewMemory()
+	}
+	keeper, err := tokens.New(tokens.Options{Store: st, Prefix: c.StorePrefix, Client: client,
+		Layout: tokens.Layout(c.TokenLayout), KeyPrefix: c.TokenKeyPrefix})
+	if err != nil {
+		return nil, &config.Error{Variable: "WXCLOUDENV_TOKEN_LAYOUT", Problem: "the store does not support this layout; following another service needs redis:// or rediss://"}
+	}
+	chans, err := notify.Parse(strings.Join(c.Notify, ","), notify.Secrets{DingTalk: c.NotifyDingTalkSecret, Feishu: c.NotifyFeishuSecret})
+	if err != nil {
+		return nil, err
+	}
+	rt := &Runtime{Config: c, Client: client, Store: st, Keeper: keeper, Tokens: map[string]wechat.TokenSource{},
+		Minted: map[string]bool{}, Secrets: secrets,
+		Notifier: &notify.Notifier{Channels: chans, HTTP: d.HTTPClient, Store: st, Prefix: c.StorePrefix}}
+	b := builder{c: c, client: client, keeper: keeper}
+	component, componentMinted := b.componentSource()
 	rt.Tokens[wechat.OpDescribeCloudBaseRunEnvs] = component
 	rt.Minted[wechat.OpDescribeCloudBaseRunEnvs] = componentMinted
-	rt.Tokens[wechat.OpGetEnvInfo], rt.Minted[wechat.OpGetEnvInfo] = accessSource(c, client, component)
-	rt.FleetErr = &wechat.Error{Kind: wechat.KindConfig, Op: wechat.OpGetEnvInfo,
-		Message: "a fleet run needs WECHAT_COMPONENT_APPID with WECHAT_COMPONENT_APPSECRET (or WECHAT_COMPONENT_ACCESS_TOKEN): the authorizers' tokens are minted with the component token"}
+	rt.Tokens[wechat.OpGetEnvInfo], rt.Minted[wechat.OpGetEnvInfo] = b.accessSource(component)
+	if _, failed := component.(failing); failed || c.ComponentAppID == "" {
+		rt.FleetErr = &wechat.Error{Kind: wechat.KindConfig, Op: wechat.OpGetEnvInfo,
+			Message: "a fleet run needs WECHAT_COMPONENT_APPID with the component credentials (or WECHAT_COMPONENT_ACCESS_TOKEN): the authorizers' tokens are minted with the component token"}
+	} else {
+		rt.Fleet = &fleet{keeper: keeper, client: client, component: component, componentAppID: c.ComponentAppID,
+			knownAppID: c.AuthorizerAppID, knownRefresh: c.AuthorizerRefreshToken}
+	}
+	rt.Push = &push.Handler{Token: c.ComponentToken, EncodingAESKey: c.ComponentEncodingAESKey, ComponentAppID: c.ComponentAppID,
+		Keeper: pushKeeper{keeper}, Store: st, Prefix: c.StorePrefix,
+		Exchange: func(ctx context.Context, code string) (push.Authorization, error) {
+			a, err := client.QueryAuth(ctx, component, c.ComponentAppID, code)
+			if err != nil {
+				return push.Authorization{}, err
+			}
+			return push.Authorization{AuthorizerAppID: a.AuthorizerAppID, AccessToken: a.AccessToken.Value.Reveal(),
+				Expiry: a.AccessToken.Expiry, RefreshToken: a.RefreshToken.Reveal()}, nil
+		}}
 	return rt, nil
+}
+
+// pushKeeper keeps what authorization events bring with the Keeper.
+type pushKeeper struct{ k *tokens.Keeper }
+
+func (p pushKeeper) SaveTicket(ctx context.Context, componentAppID, ticket string, created time.Time) (bool, error) {
+	return p.k.SaveTicket(ctx, componentAppID, ticket, created)
+}
+
+func (p pushKeeper) SaveAuthorization(ctx context.Context, componentAppID string, a push.Authorization) error {
+	return p.k.SaveAuthorization(ctx, componentAppID, a.AuthorizerAppID, a.AccessToken, time.Until(a.Expiry), a.RefreshToken)
+}
+
+func (p pushKeeper) Forget(ctx context.Context, componentAppID, authorizerAppID string) error {
+	return p.k.Forget(ctx, componentAppID, authorizerAppID)
+}
+
+// builder chooses each operation's token source from the configuration.
+type builder struct {
+	c      *config.Config
+	client *wechat.Client
+	keeper *tokens.Keeper
 }
 
 // failing is a token source for a token that cannot be had from the
@@ -76,16 +150,29 @@ func configError(op, msg string) wechat.TokenSource {
 
 // componentSource: WECHAT_COMPONENT_ACCESS_TOKEN, else the component
 // credentials.
-func componentSource(c *config.Config, client *wechat.Client) (wechat.TokenSource, bool) {
+func (b builder) componentSource() (wechat.TokenSource, bool) {
+	c := b.c
 	if c.ComponentAccessToken != "" {
 		return wechat.StaticTokenSource(c.ComponentAccessToken), false
+	}
+	if c.TokenLayout != config.LayoutOwn {
+		if c.ComponentAppID == "" {
+			return configError(wechat.OpDescribeCloudBaseRunEnvs, "following another service's component token needs WECHAT_COMPONENT_APPID"), false
+		}
+		return b.keeper.Component(c.ComponentAppID, "", ""), false
+	}
+	// A ticket pushed to the function, or kept in a shared store by
+	// another service, stands in for WECHAT_COMPONENT_VERIFY_TICKET.
+	ticketElsewhere := c.StoreScheme() != "memory" || c.ComponentToken != "" && c.ComponentEncodingAESKey != ""
+	if ticketElsewhere && c.ComponentAppID != "" && c.ComponentAppSecret != "" {
+		return b.keeper.Component(c.ComponentAppID, c.ComponentAppSecret, c.ComponentVerifyTicket), true
 	}
 	missing := missingOf(map[string]string{
 		"WECHAT_COMPONENT_APPID": c.ComponentAppID, "WECHAT_COMPONENT_APPSECRET": c.ComponentAppSecret,
 		"WECHAT_COMPONENT_VERIFY_TICKET": c.ComponentVerifyTicket,
 	}, "WECHAT_COMPONENT_APPID", "WECHAT_COMPONENT_APPSECRET", "WECHAT_COMPONENT_VERIFY_TICKET")
 	if len(missing) == 0 {
-		return wechat.NewComponentTokenSource(client, c.ComponentAppID, c.ComponentAppSecret, c.ComponentVerifyTicket), true
+		return b.keeper.Component(c.ComponentAppID, c.ComponentAppSecret, c.ComponentVerifyTicket), true
 	}
 	if len(missing) == 3 {
 		return configError(wechat.OpDescribeCloudBaseRunEnvs,
@@ -97,9 +184,16 @@ func componentSource(c *config.Config, client *wechat.Client) (wechat.TokenSourc
 
 // accessSource: WECHAT_ACCESS_TOKEN, else the authorizer credentials, else
 // WECHAT_APPID and WECHAT_APPSECRET.
-func accessSource(c *config.Config, client *wechat.Client, component wechat.TokenSource) (wechat.TokenSource, bool) {
+func (b builder) accessSource(component wechat.TokenSource) (wechat.TokenSource, bool) {
+	c := b.c
 	if c.AccessToken != "" {
 		return wechat.StaticTokenSource(c.AccessToken), false
+	}
+	if c.TokenLayout != config.LayoutOwn && c.AuthorizerAppID != "" {
+		if c.ComponentAppID == "" {
+			return configError(wechat.OpGetEnvInfo, "following another service's authorizer token needs WECHAT_COMPONENT_APPID"), false
+		}
+		return b.keeper.Authorizer(component, c.ComponentAppID, c.AuthorizerAppID, ""), false
 	}
 	authorizer := c.AuthorizerAppID != "" || c.AuthorizerRefreshToken != ""
 	app := c.AppID != "" && c.AppSecret != ""
@@ -108,14 +202,14 @@ func accessSource(c *config.Config, client *wechat.Client, component wechat.Toke
 			return configError(wechat.OpGetEnvInfo,
 				"minting the authorizer access token needs WECHAT_COMPONENT_APPID, with WECHAT_COMPONENT_ACCESS_TOKEN or the component credentials"), false
 		}
-		if c.ComponentAccessToken == "" && (c.ComponentAppSecret == "" || c.ComponentVerifyTicket == "") {
+		if _, failed := component.(failing); failed {
 			return configError(wechat.OpGetEnvInfo,
 				"minting the authorizer access token needs a component access token: set WECHAT_COMPONENT_ACCESS_TOKEN, or WECHAT_COMPONENT_APPSECRET and WECHAT_COMPONENT_VERIFY_TICKET"), false
 		}
-		return wechat.NewAuthorizerTokenSource(client, component, c.ComponentAppID, c.AuthorizerAppID, c.AuthorizerRefreshToken), true
+		return b.keeper.Authorizer(component, c.ComponentAppID, c.AuthorizerAppID, c.AuthorizerRefreshToken), true
 	}
 	if app {
-		return wechat.NewStableTokenSource(client, c.AppID, c.AppSecret), true
+		return b.keeper.Stable(c.AppID, c.AppSecret), true
 	}
 	switch {
 	case authorizer && c.AuthorizerAppID == "":
@@ -149,10 +243,11 @@ type Cache struct {
 	// Options are passed to every client the Cache builds.
 	Options []wechat.Option
 
-	mu  sync.Mutex
-	key string
-	rt  *Runtime
-	err error
+	mu     sync.Mutex
+	key    string
+	rt     *Runtime
+	err    error
+	stores map[string]store.Store // by WXCLOUDENV_STORE, kept across rebuilds
 }
 
 // Get returns the Runtime for the variables lookup reads.
@@ -172,7 +267,18 @@ func (c *Cache) Get(lookup config.Lookup) (*Runtime, error) {
 		c.rt, c.err = nil, err
 		return nil, err
 	}
-	c.rt, c.err = Build(cfg, c.HTTPClient, c.Options...)
+	st, ok := c.stores[cfg.Store]
+	if !ok {
+		if st, err = store.Open(cfg.Store, store.WithEnv(lookup)); err != nil {
+			c.rt, c.err = nil, err
+			return nil, err
+		}
+		if c.stores == nil {
+			c.stores = map[string]store.Store{}
+		}
+		c.stores[cfg.Store] = st
+	}
+	c.rt, c.err = Build(cfg, Deps{HTTPClient: c.HTTPClient, Options: c.Options, Store: st})
 	return c.rt, c.err
 }
 

@@ -1,0 +1,109 @@
+package app
+
+import (
+	"context"
+	"sync"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/tokens"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+)
+
+// preloadChunk is how many authorizers one batch read covers (two keys
+// each; DynamoDB's BatchGetItem takes 100 keys a call, which the store
+// splits further).
+const preloadChunk = 250
+
+// maxListPages bounds the authorizer list's paging: 1,000 pages of 500.
+const maxListPages = 1000
+
+// fleet is the Fleet of one third-party platform.
+type fleet struct {
+	keeper         *tokens.Keeper
+	client         *wechat.Client
+	component      wechat.TokenSource
+	componentAppID string
+	// knownAppID's refresh token is WECHAT_AUTHORIZER_REFRESH_TOKEN.
+	knownAppID, knownRefresh string
+
+	mu      sync.Mutex
+	listed  map[string]string // refresh tokens from the authorizer list
+	sources map[string]wechat.TokenSource
+}
+
+// All merges the authorizers that authorization events put in the store
+// with WeChat's authorizer list, read 500 at a time.
+func (f *fleet) All(ctx context.Context) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	add := func(id string) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	members, storeErr := f.keeper.FleetMembers(ctx, f.componentAppID)
+	for _, id := range members {
+		add(id)
+	}
+	listed := map[string]string{}
+	var listErr error
+	for offset, page := 0, 0; page < maxListPages; page++ {
+		l, err := f.client.GetAuthorizerList(ctx, f.component, f.componentAppID, offset, wechat.MaxAuthorizerListCount)
+		if err != nil {
+			listErr = err
+			break
+		}
+		for _, e := range l.List {
+			add(e.AuthorizerAppID)
+			if r := e.RefreshToken.Reveal(); r != "" {
+				listed[e.AuthorizerAppID] = r
+			}
+		}
+		offset += len(l.List)
+		if len(l.List) == 0 || offset >= l.TotalCount {
+			break
+		}
+	}
+	f.mu.Lock()
+	if f.listed == nil {
+		f.listed = map[string]string{}
+	}
+	for id, r := range listed {
+		f.listed[id] = r
+	}
+	f.mu.Unlock()
+	if listErr != nil {
+		return out, listErr
+	}
+	return out, storeErr
+}
+
+// Source returns appid's token source: the stored (or rotated) refresh
+// token first, else the one the authorizer list gave, else the variable's.
+func (f *fleet) Source(appid string) wechat.TokenSource {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.sources[appid]; ok {
+		return s
+	}
+	fallback := f.listed[appid]
+	if fallback == "" && appid == f.knownAppID {
+		fallback = f.knownRefresh
+	}
+	s := f.keeper.Authorizer(f.component, f.componentAppID, appid, fallback)
+	if f.sources == nil {
+		f.sources = map[string]wechat.TokenSource{}
+	}
+	f.sources[appid] = s
+	return s
+}
+
+// Preload reads the stored tokens of appids in batches.
+func (f *fleet) Preload(ctx context.Context, appids []string) error {
+	for i := 0; i < len(appids); i += preloadChunk {
+		if err := f.keeper.Preload(ctx, f.componentAppID, appids[i:min(i+preloadChunk, len(appids))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
