@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -67,6 +68,9 @@ func TestOneMintAcrossKeepers(t *testing.T) {
 			})
 			if got := srv.Calls(kind.path); got != 1 {
 				t.Errorf("%s minted %d times, want 1", kind.path, got)
+			}
+			if kind.path == wechat.AuthorizerTokenPath && srv.Calls(wechat.ComponentTokenPath) != 1 {
+				t.Errorf("the component token under the authorizers was minted %d times, want 1", srv.Calls(wechat.ComponentTokenPath))
 			}
 			for i, v := range values {
 				if v != values[0] || v == "" {
@@ -515,6 +519,16 @@ func TestForeignLayouts(t *testing.T) {
 			if _, err := k.Stable(wechattest.AppID, wechattest.AppSecret).Token(t.Context()); !errors.Is(err, wechat.ErrConfig) {
 				t.Errorf("stable token in a foreign layout: %v, want config", err)
 			}
+			// A store outage is kind store, and a token in memory survives it.
+			st.down.Store(true)
+			if _, err := comp.Token(t.Context()); err != nil {
+				t.Errorf("component token in memory with the store down: %v", err)
+			}
+			_, err = keeper(t, st, c, func(o *tokens.Options) { o.Layout, o.KeyPrefix = tt.layout, tt.keyPrefix }).
+				Component(wechattest.ComponentAppID, "", "").Token(t.Context())
+			if !errors.Is(err, &wechat.Error{Kind: wechat.KindStore}) {
+				t.Errorf("cold follower with the store down: %v, want kind store", err)
+			}
 		})
 	}
 }
@@ -539,3 +553,54 @@ func TestNewRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreErrorScrubbed: a store error whose text holds a registered
+// secret (a password in a store URL) is reported without it.
+func TestStoreErrorScrubbed(t *testing.T) {
+	t.Parallel()
+	_, c := setup(t)
+	password := "store-password-" + t.Name()
+	wechat.KeepSecret(password)
+	st := &failing{err: fmt.Errorf("%w: dial redis://app:%s@127.0.0.1:1: connection refused", store.ErrUnavailable, password)}
+	for _, kind := range kinds {
+		_, err := kind.src(keeper(t, st, c)).Token(t.Context())
+		if !errors.Is(err, store.ErrUnavailable) || strings.Contains(err.Error(), password) {
+			t.Errorf("%s: %v", kind.name, err)
+		}
+	}
+	k := keeper(t, st, c)
+	for _, err := range []error{
+		k.Preload(t.Context(), wechattest.ComponentAppID, []string{"wxa"}),
+		k.AddToFleet(t.Context(), wechattest.ComponentAppID, "wxa", time.Time{}),
+		k.Forget(t.Context(), wechattest.ComponentAppID, "wxa"),
+		k.SaveAuthorization(t.Context(), wechattest.ComponentAppID, "wxa", "", 0, "refresh@@@x"),
+		func() error {
+			_, err := k.SaveTicket(t.Context(), wechattest.ComponentAppID, "ticket@@@x", time.Now())
+			return err
+		}(),
+		func() error { _, err := k.FleetMembers(t.Context(), wechattest.ComponentAppID); return err }(),
+	} {
+		if !errors.Is(err, &wechat.Error{Kind: wechat.KindStore}) || strings.Contains(err.Error(), password) {
+			t.Errorf("store error %v", err)
+		}
+		noSecret(t, err, password, "refresh@@@x", "ticket@@@x")
+	}
+}
+
+// failing is a store whose every call fails with err.
+type failing struct{ err error }
+
+func (f *failing) Get(context.Context, string) (store.Value, error) { return store.Value{}, f.err }
+func (f *failing) GetMany(context.Context, []string) (map[string]store.Value, error) {
+	return nil, f.err
+}
+func (f *failing) Set(context.Context, string, store.Value) error { return f.err }
+func (f *failing) CompareAndSwap(context.Context, string, []byte, store.Value) (bool, error) {
+	return false, f.err
+}
+func (f *failing) CompareAndDelete(context.Context, string, []byte) (bool, error) {
+	return false, f.err
+}
+func (f *failing) Delete(context.Context, string) error           { return f.err }
+func (f *failing) Keys(context.Context, string) ([]string, error) { return nil, f.err }
+func (f *failing) Close() error                                   { return nil }
