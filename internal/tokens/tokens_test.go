@@ -52,10 +52,11 @@ func TestOneMintAcrossKeepers(t *testing.T) {
 			srv, c := setup(t)
 			srv.SetLatency(kind.path, 30*time.Millisecond) // widen the race
 			st := store.NewMemory()
+			clk := &clock{t: time.Now()}
 			const instances, callers = 8, 10
 			srcs := make([]wechat.TokenSource, instances)
 			for i := range srcs {
-				srcs[i] = kind.src(keeper(t, st, c))
+				srcs[i] = kind.src(keeper(t, st, c, func(o *tokens.Options) { o.Now = clk.Now }))
 			}
 			values := make([]string, instances*callers)
 			concurrently(instances*callers, func(i int) {
@@ -77,6 +78,7 @@ func TestOneMintAcrossKeepers(t *testing.T) {
 					t.Fatalf("caller %d got another token than caller 0", i)
 				}
 			}
+			first := values[0]
 			// The stored token is the one every caller got.
 			v, err := st.Get(t.Context(), kind.key(tokens.Keys{Prefix: tokens.DefaultPrefix}))
 			if err != nil {
@@ -92,6 +94,25 @@ func TestOneMintAcrossKeepers(t *testing.T) {
 			// The lease is gone.
 			if _, err := st.Get(t.Context(), tokens.Keys{Prefix: tokens.DefaultPrefix}.Lease(kind.key(tokens.Keys{Prefix: tokens.DefaultPrefix}))); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("the lease is still held: %v", err)
+			}
+			// The token's next lifetime: when it is due (minutes before
+			// its expiry), it is minted once more, by one instance.
+			clk.Add(2*time.Hour - 3*time.Minute)
+			concurrently(instances*callers, func(i int) {
+				tok, err := srcs[i%instances].Token(t.Context())
+				if err != nil {
+					t.Errorf("Token: %v", err)
+					return
+				}
+				values[i] = tok.Value.Reveal()
+			})
+			if got := srv.Calls(kind.path); got != 2 {
+				t.Errorf("%s minted %d times over two lifetimes, want 2", kind.path, got)
+			}
+			for i, v := range values {
+				if v != values[0] || v == first {
+					t.Fatalf("caller %d: not the one new token", i)
+				}
 			}
 		})
 	}
