@@ -194,7 +194,7 @@ func TestRejectionMintsOnce(t *testing.T) {
 }
 
 // TestInvalidateStaleKeepsNewer: an instance that reports a rejected token
-// the store no longer holds does not delete the newer one.
+// the store no longer holds does not delete the newer one, and reads it.
 func TestInvalidateStaleKeepsNewer(t *testing.T) {
 	t.Parallel()
 	srv, c := setup(t)
@@ -204,23 +204,23 @@ func TestInvalidateStaleKeepsNewer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Token(t.Context()); err != nil {
-		t.Fatal(err)
+	bOld, err := b.Token(t.Context())
+	if err != nil || bOld.Value != old.Value {
+		t.Fatalf("b's token: %v, %v", bOld, err)
 	}
-	b.(wechat.Invalidator).Invalidate(old) // b holds its own copy: no effect
-	fresh := keeper(t, st, c)
 	key := tokens.Keys{Prefix: tokens.DefaultPrefix}.StableToken(wechattest.AppID)
-	// a drops the token from the store; a new one is minted; then a
-	// stale report of the old token from b changes nothing.
+	// a drops the rejected token from the store; a third instance mints
+	// the next one.
 	a.(wechat.Invalidator).Invalidate(old)
 	if _, err := st.Get(t.Context(), key); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the rejected token is still stored: %v", err)
 	}
-	newTok, err := fresh.Stable(wechattest.AppID, wechattest.AppSecret).Token(t.Context())
+	newTok, err := keeper(t, st, c).Stable(wechattest.AppID, wechattest.AppSecret).Token(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	bOld, _ := b.Token(t.Context()) // b's memory still holds the old value
+	// b meets the rejection late: the store holds the new token, which
+	// stays, and b reads it instead of minting.
 	b.(wechat.Invalidator).Invalidate(bOld)
 	v, err := st.Get(t.Context(), key)
 	if err != nil {
@@ -229,6 +229,10 @@ func TestInvalidateStaleKeepsNewer(t *testing.T) {
 	var s struct{ Token string }
 	if json.Unmarshal(v.Data, &s) != nil || s.Token != newTok.Value.Reveal() {
 		t.Errorf("stored token changed")
+	}
+	got, err := b.Token(t.Context())
+	if err != nil || got.Value != newTok.Value {
+		t.Errorf("b after the rejection: %v, %v; want the new token", got, err)
 	}
 	if srv.Calls(wechat.StableTokenPath) != 2 {
 		t.Errorf("mints %d, want 2", srv.Calls(wechat.StableTokenPath))
