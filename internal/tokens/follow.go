@@ -88,7 +88,7 @@ func (f *followSource) Invalidate(tok *wechat.Token) {
 	s := f.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tok != tok {
+	if tok == nil || s.tok == nil || s.tok.Value != tok.Value {
 		return
 	}
 	s.rejected = tok.Value.Reveal()

@@ -255,8 +255,8 @@ func (o *ownSource) Token(ctx context.Context) (*wechat.Token, error) {
 func (o *ownSource) Invalidate(tok *wechat.Token) {
 	s := o.s
 	s.mu.Lock()
-	if s.tok != tok {
-		s.mu.Unlock()
+	if tok == nil || s.tok == nil || s.tok.Value != tok.Value {
+		s.mu.Unlock() // not the token in memory: nothing to drop
 		return
 	}
 	raw := s.raw

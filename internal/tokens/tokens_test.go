@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -51,10 +52,11 @@ func TestOneMintAcrossKeepers(t *testing.T) {
 			srv, c := setup(t)
 			srv.SetLatency(kind.path, 30*time.Millisecond) // widen the race
 			st := store.NewMemory()
+			clk := &clock{t: time.Now()}
 			const instances, callers = 8, 10
 			srcs := make([]wechat.TokenSource, instances)
 			for i := range srcs {
-				srcs[i] = kind.src(keeper(t, st, c))
+				srcs[i] = kind.src(keeper(t, st, c, func(o *tokens.Options) { o.Now = clk.Now }))
 			}
 			values := make([]string, instances*callers)
 			concurrently(instances*callers, func(i int) {
@@ -68,11 +70,15 @@ func TestOneMintAcrossKeepers(t *testing.T) {
 			if got := srv.Calls(kind.path); got != 1 {
 				t.Errorf("%s minted %d times, want 1", kind.path, got)
 			}
+			if kind.path == wechat.AuthorizerTokenPath && srv.Calls(wechat.ComponentTokenPath) != 1 {
+				t.Errorf("the component token under the authorizers was minted %d times, want 1", srv.Calls(wechat.ComponentTokenPath))
+			}
 			for i, v := range values {
 				if v != values[0] || v == "" {
 					t.Fatalf("caller %d got another token than caller 0", i)
 				}
 			}
+			first := values[0]
 			// The stored token is the one every caller got.
 			v, err := st.Get(t.Context(), kind.key(tokens.Keys{Prefix: tokens.DefaultPrefix}))
 			if err != nil {
@@ -88,6 +94,25 @@ func TestOneMintAcrossKeepers(t *testing.T) {
 			// The lease is gone.
 			if _, err := st.Get(t.Context(), tokens.Keys{Prefix: tokens.DefaultPrefix}.Lease(kind.key(tokens.Keys{Prefix: tokens.DefaultPrefix}))); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("the lease is still held: %v", err)
+			}
+			// The token's next lifetime: when it is due (minutes before
+			// its expiry), it is minted once more, by one instance.
+			clk.Add(2*time.Hour - 3*time.Minute)
+			concurrently(instances*callers, func(i int) {
+				tok, err := srcs[i%instances].Token(t.Context())
+				if err != nil {
+					t.Errorf("Token: %v", err)
+					return
+				}
+				values[i] = tok.Value.Reveal()
+			})
+			if got := srv.Calls(kind.path); got != 2 {
+				t.Errorf("%s minted %d times over two lifetimes, want 2", kind.path, got)
+			}
+			for i, v := range values {
+				if v != values[0] || v == first {
+					t.Fatalf("caller %d: not the one new token", i)
+				}
 			}
 		})
 	}
@@ -169,7 +194,7 @@ func TestRejectionMintsOnce(t *testing.T) {
 }
 
 // TestInvalidateStaleKeepsNewer: an instance that reports a rejected token
-// the store no longer holds does not delete the newer one.
+// the store no longer holds does not delete the newer one, and reads it.
 func TestInvalidateStaleKeepsNewer(t *testing.T) {
 	t.Parallel()
 	srv, c := setup(t)
@@ -179,23 +204,23 @@ func TestInvalidateStaleKeepsNewer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Token(t.Context()); err != nil {
-		t.Fatal(err)
+	bOld, err := b.Token(t.Context())
+	if err != nil || bOld.Value != old.Value {
+		t.Fatalf("b's token: %v, %v", bOld, err)
 	}
-	b.(wechat.Invalidator).Invalidate(old) // b holds its own copy: no effect
-	fresh := keeper(t, st, c)
 	key := tokens.Keys{Prefix: tokens.DefaultPrefix}.StableToken(wechattest.AppID)
-	// a drops the token from the store; a new one is minted; then a
-	// stale report of the old token from b changes nothing.
+	// a drops the rejected token from the store; a third instance mints
+	// the next one.
 	a.(wechat.Invalidator).Invalidate(old)
 	if _, err := st.Get(t.Context(), key); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the rejected token is still stored: %v", err)
 	}
-	newTok, err := fresh.Stable(wechattest.AppID, wechattest.AppSecret).Token(t.Context())
+	newTok, err := keeper(t, st, c).Stable(wechattest.AppID, wechattest.AppSecret).Token(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	bOld, _ := b.Token(t.Context()) // b's memory still holds the old value
+	// b meets the rejection late: the store holds the new token, which
+	// stays, and b reads it instead of minting.
 	b.(wechat.Invalidator).Invalidate(bOld)
 	v, err := st.Get(t.Context(), key)
 	if err != nil {
@@ -204,6 +229,10 @@ func TestInvalidateStaleKeepsNewer(t *testing.T) {
 	var s struct{ Token string }
 	if json.Unmarshal(v.Data, &s) != nil || s.Token != newTok.Value.Reveal() {
 		t.Errorf("stored token changed")
+	}
+	got, err := b.Token(t.Context())
+	if err != nil || got.Value != newTok.Value {
+		t.Errorf("b after the rejection: %v, %v; want the new token", got, err)
 	}
 	if srv.Calls(wechat.StableTokenPath) != 2 {
 		t.Errorf("mints %d, want 2", srv.Calls(wechat.StableTokenPath))
@@ -515,6 +544,16 @@ func TestForeignLayouts(t *testing.T) {
 			if _, err := k.Stable(wechattest.AppID, wechattest.AppSecret).Token(t.Context()); !errors.Is(err, wechat.ErrConfig) {
 				t.Errorf("stable token in a foreign layout: %v, want config", err)
 			}
+			// A store outage is kind store, and a token in memory survives it.
+			st.down.Store(true)
+			if _, err := comp.Token(t.Context()); err != nil {
+				t.Errorf("component token in memory with the store down: %v", err)
+			}
+			_, err = keeper(t, st, c, func(o *tokens.Options) { o.Layout, o.KeyPrefix = tt.layout, tt.keyPrefix }).
+				Component(wechattest.ComponentAppID, "", "").Token(t.Context())
+			if !errors.Is(err, &wechat.Error{Kind: wechat.KindStore}) {
+				t.Errorf("cold follower with the store down: %v, want kind store", err)
+			}
 		})
 	}
 }
@@ -539,3 +578,54 @@ func TestNewRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreErrorScrubbed: a store error whose text holds a registered
+// secret (a password in a store URL) is reported without it.
+func TestStoreErrorScrubbed(t *testing.T) {
+	t.Parallel()
+	_, c := setup(t)
+	password := "store-password-" + t.Name()
+	wechat.KeepSecret(password)
+	st := &failing{err: fmt.Errorf("%w: dial redis://app:%s@127.0.0.1:1: connection refused", store.ErrUnavailable, password)}
+	for _, kind := range kinds {
+		_, err := kind.src(keeper(t, st, c)).Token(t.Context())
+		if !errors.Is(err, store.ErrUnavailable) || strings.Contains(err.Error(), password) {
+			t.Errorf("%s: %v", kind.name, err)
+		}
+	}
+	k := keeper(t, st, c)
+	for _, err := range []error{
+		k.Preload(t.Context(), wechattest.ComponentAppID, []string{"wxa"}),
+		k.AddToFleet(t.Context(), wechattest.ComponentAppID, "wxa", time.Time{}),
+		k.Forget(t.Context(), wechattest.ComponentAppID, "wxa"),
+		k.SaveAuthorization(t.Context(), wechattest.ComponentAppID, "wxa", "", 0, "refresh@@@x"),
+		func() error {
+			_, err := k.SaveTicket(t.Context(), wechattest.ComponentAppID, "ticket@@@x", time.Now())
+			return err
+		}(),
+		func() error { _, err := k.FleetMembers(t.Context(), wechattest.ComponentAppID); return err }(),
+	} {
+		if !errors.Is(err, &wechat.Error{Kind: wechat.KindStore}) || strings.Contains(err.Error(), password) {
+			t.Errorf("store error %v", err)
+		}
+		noSecret(t, err, password, "refresh@@@x", "ticket@@@x")
+	}
+}
+
+// failing is a store whose every call fails with err.
+type failing struct{ err error }
+
+func (f *failing) Get(context.Context, string) (store.Value, error) { return store.Value{}, f.err }
+func (f *failing) GetMany(context.Context, []string) (map[string]store.Value, error) {
+	return nil, f.err
+}
+func (f *failing) Set(context.Context, string, store.Value) error { return f.err }
+func (f *failing) CompareAndSwap(context.Context, string, []byte, store.Value) (bool, error) {
+	return false, f.err
+}
+func (f *failing) CompareAndDelete(context.Context, string, []byte) (bool, error) {
+	return false, f.err
+}
+func (f *failing) Delete(context.Context, string) error           { return f.err }
+func (f *failing) Keys(context.Context, string) ([]string, error) { return nil, f.err }
+func (f *failing) Close() error                                   { return nil }
