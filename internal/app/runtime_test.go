@@ -38,7 +38,7 @@ func TestTokenPrecedence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rt, err := app.Build(c, nil)
+			rt, err := app.Build(c, app.Deps{})
 			if err != nil {
 				t.Fatal(err)
 			}

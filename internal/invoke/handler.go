@@ -122,6 +122,14 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) (out []byte, err e
 	return inv.run(ctx, payload)
 }
 
+// lookup returns how the configuration is read.
+func (inv *invocation) lookup() config.Lookup {
+	if inv.h.Lookup == nil {
+		return os.LookupEnv
+	}
+	return inv.h.Lookup
+}
+
 // logPanic logs a recovered panic with its stack, scrubbed.
 func (inv *invocation) logPanic(r any) {
 	inv.logger().Error("invocation panicked", "request_id", inv.requestID, "platform", inv.h.Platform,
@@ -152,11 +160,7 @@ func (inv *invocation) logger() *slog.Logger {
 func (inv *invocation) scrub(s string) string { return wechat.Scrub(s) }
 
 func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) {
-	lookup := inv.h.Lookup
-	if lookup == nil {
-		lookup = os.LookupEnv
-	}
-	inv.rt, inv.cfgErr = inv.h.Runtimes.Get(lookup)
+	inv.rt, inv.cfgErr = inv.h.Runtimes.Get(inv.lookup())
 	if inv.rt != nil && inv.h.Level != nil {
 		inv.h.Level.Set(inv.rt.Config.LogLevel)
 	}
@@ -295,6 +299,7 @@ collect:
 	for _, r := range ev.Results {
 		ev.Alerts = append(ev.Alerts, r.alerts...)
 	}
+	inv.track(ctx, ev, pl, deadline.Add(reserve/2))
 	return ev
 }
 

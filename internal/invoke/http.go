@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
-	"os"
 	"strings"
 
 	awsevents "github.com/aws/aws-lambda-go/events"
@@ -137,11 +136,7 @@ func (inv *invocation) apiKey() string {
 	if inv.rt != nil {
 		return inv.rt.Config.APIKey
 	}
-	lookup := inv.h.Lookup
-	if lookup == nil {
-		lookup = os.LookupEnv
-	}
-	v, _ := lookup("WXCLOUDENV_API_KEY")
+	v, _ := inv.lookup()("WXCLOUDENV_API_KEY")
 	return strings.TrimSpace(v)
 }
 

@@ -3,7 +3,10 @@ package invoke
 import (
 	"context"
 	"log/slog"
+
 	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/emf"
 )
 
 // maxLoggedAlerts bounds the alerts in a log line: CloudWatch cuts a log
@@ -52,9 +55,16 @@ func (inv *invocation) logEvent(ev *Event, failure string) {
 		alerts = []Alert{}
 	}
 	attrs = append(attrs, slog.Int("alerts_total", len(ev.Alerts)), slog.Any("alerts", alerts))
+	if ev.Changes != nil {
+		attrs = append(attrs, slog.Int("changes", len(ev.Changes)))
+	}
+	if ev.Notifications != nil {
+		attrs = append(attrs, slog.Any("notifications", ev.Notifications))
+	}
 	if failure != "" {
 		attrs = append(attrs, slog.String("error", inv.scrub(failure)))
 	}
+	attrs = append(attrs, emf.Attrs(inv.functionName(), inv.stamp, metrics(ev))...)
 	l.LogAttrs(context.Background(), level, "invocation", attrs...)
 }
 

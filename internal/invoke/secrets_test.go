@@ -2,10 +2,11 @@ package invoke_test
 
 import (
 	"fmt"
-	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"

@@ -1,0 +1,135 @@
+package invoke
+
+import (
+	"context"
+	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
+	"github.com/wxcloudenv/wxcloudenv/internal/emf"
+	"github.com/wxcloudenv/wxcloudenv/internal/notify"
+)
+
+// notifyBudget bounds the robots' sending when the invocation has time to
+// spare; they never run past the upstream deadline's reserve.
+const notifyBudget = 5 * time.Second
+
+// track compares the run with the last-seen state in the store
+// (docs/contract.md#alerts-and-robots): each alert gets since, the event
+// gets changes, and the robots get one message per channel with what
+// changed. A run narrowed to one env is not tracked: it has not seen the
+// others, so it could neither keep nor resolve them.
+//
+// The robots may use the time up to deadline, which the caller sets a
+// little past the upstream deadline, still before the platform's.
+func (inv *invocation) track(ctx context.Context, ev *Event, pl plan, deadline time.Time) {
+	if pl.env != inv.rt.Config.Env {
+		return
+	}
+	run := runOf(ev)
+	out, err := alertstate.Update(ctx, inv.rt.Store, inv.rt.Config.StorePrefix, inv.stamp, run, inv.rt.Config.NotifyRepeat)
+	if err != nil {
+		inv.logger().Warn("the alert state could not be kept", "request_id", inv.requestID, "error", inv.scrub(err.Error()))
+	}
+	if out == nil {
+		return
+	}
+	for i := range ev.Alerts {
+		if i < len(out.AlertSince) && !out.AlertSince[i].IsZero() {
+			ev.Alerts[i].Since = out.AlertSince[i].UTC().Format(time.RFC3339)
+		}
+	}
+	ev.Changes = make([]Change, 0, len(out.Changes))
+	for _, c := range out.Changes {
+		ev.Changes = append(ev.Changes, changeOf(c))
+	}
+	chans := inv.rt.Notifier.Channels
+	if len(chans) == 0 {
+		return
+	}
+	report := notify.Report{Platform: inv.h.Platform, Function: inv.functionName(), Changes: out.Changes, Reminders: out.Reminders}
+	if report.Empty() {
+		if err != nil {
+			for _, o := range notify.Skipped(chans, "the alert state could not be read or written, so changes are unknown") {
+				ev.Notifications = append(ev.Notifications, Notification{Channel: o.Channel, Status: o.Status, Error: o.Error})
+			}
+		}
+		return
+	}
+	until := time.Now().Add(notifyBudget)
+	if deadline.Before(until) {
+		until = deadline
+	}
+	nctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), until)
+	defer cancel()
+	for _, o := range inv.rt.Notifier.Notify(nctx, report) {
+		ev.Notifications = append(ev.Notifications, Notification{Channel: o.Channel, Status: o.Status, Error: inv.scrub(o.Error)})
+	}
+}
+
+// runOf is what the run saw, for the alert state.
+func runOf(ev *Event) alertstate.Run {
+	var run alertstate.Run
+	add := func(r *Result) {
+		run.Checked = append(run.Checked, alertstate.Scope{Operation: r.Operation, Authorizer: r.Authorizer})
+		if r.Error != nil {
+			run.Failures = append(run.Failures, alertstate.Failure{Authorizer: r.Authorizer, Operation: r.Operation,
+				Kind: r.Error.Kind, ErrCode: r.Error.ErrCode, Message: r.Error.Message})
+		}
+	}
+	for i := range ev.Results {
+		r := &ev.Results[i]
+		if !r.Fleet {
+			add(r)
+			continue
+		}
+		if r.Error != nil {
+			// The fleet as a whole could not be read: that is the
+			// operation's failure; its authorizers speak for themselves.
+			run.Failures = append(run.Failures, alertstate.Failure{Operation: r.Operation, Kind: r.Error.Kind,
+				ErrCode: r.Error.ErrCode, Message: r.Error.Message})
+		}
+		for j := range r.Authorizers {
+			add(&r.Authorizers[j])
+		}
+	}
+	for _, a := range ev.Alerts {
+		run.Alerts = append(run.Alerts, alertstate.Alert{Authorizer: a.Authorizer, Operation: a.Operation, Env: a.Env,
+			Resource: a.Resource, Status: a.Status, Message: a.Message})
+	}
+	return run
+}
+
+func changeOf(c alertstate.Change) Change {
+	out := Change{Change: c.Change, Authorizer: c.Authorizer, Operation: c.Operation, Env: c.Env, Resource: c.Resource,
+		Status: c.Status, Kind: c.Kind, ErrCode: c.ErrCode, Message: c.Message}
+	if !c.Since.IsZero() {
+		out.Since = c.Since.UTC().Format(time.RFC3339)
+	}
+	return out
+}
+
+// functionName is the platform's name for the function, for the robots'
+// messages and the metrics' dimension.
+func (inv *invocation) functionName() string {
+	for _, k := range []string{"AWS_LAMBDA_FUNCTION_NAME", "SCF_FUNCTIONNAME"} {
+		if v, ok := inv.lookup()(k); ok && v != "" {
+			return v
+		}
+	}
+	return emf.DimensionValue("")
+}
+
+// metrics counts what the EMF metrics report.
+func metrics(ev *Event) emf.Metrics {
+	m := emf.Metrics{Alerts: len(ev.Alerts)}
+	for _, r := range ev.Results {
+		if r.Fleet {
+			m.Authorizers += r.Total
+			m.FailedAuthorizers += r.Failed
+		}
+		if r.Error != nil || !r.Fleet && !r.OK {
+			m.FailedOperations++
+		}
+	}
+	return m
+}
