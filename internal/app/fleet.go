@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/tokens"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -25,26 +26,30 @@ type fleet struct {
 	// knownAppID's refresh token is WECHAT_AUTHORIZER_REFRESH_TOKEN.
 	knownAppID, knownRefresh string
 
-	mu      sync.Mutex
-	listed  map[string]string // refresh tokens from the authorizer list
-	sources map[string]wechat.TokenSource
+	mu       sync.Mutex
+	listed   map[string]string // refresh tokens from the authorizer list
+	listedAt time.Time         // when the list was last read whole
+	sources  map[string]wechat.TokenSource
 }
 
-// All merges the authorizers that authorization events put in the store
-// with WeChat's authorizer list, read 500 at a time.
-func (f *fleet) All(ctx context.Context) ([]string, error) {
-	seen := map[string]bool{}
-	var out []string
-	add := func(id string) {
-		if id != "" && !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
+// listFresh is how long a read of the authorizer list serves named runs.
+const listFresh = 10 * time.Minute
+
+// Refresh implements Fleet.
+func (f *fleet) Refresh(ctx context.Context) error {
+	f.mu.Lock()
+	fresh := time.Since(f.listedAt) < listFresh
+	f.mu.Unlock()
+	if fresh {
+		return nil
 	}
-	members, storeErr := f.keeper.FleetMembers(ctx, f.componentAppID)
-	for _, id := range members {
-		add(id)
-	}
+	_, err := f.list(ctx, func(string) {})
+	return err
+}
+
+// list reads every page of WeChat's authorizer list, calling add for each
+// appid, and keeps their refresh tokens.
+func (f *fleet) list(ctx context.Context, add func(string)) (int, error) {
 	listed := map[string]string{}
 	var listErr error
 	for offset, page := 0, 0; page < maxListPages; page++ {
@@ -65,13 +70,38 @@ func (f *fleet) All(ctx context.Context) ([]string, error) {
 		}
 	}
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.listed == nil {
 		f.listed = map[string]string{}
 	}
 	for id, r := range listed {
-		f.listed[id] = r
+		if f.listed[id] != r {
+			f.listed[id] = r
+			delete(f.sources, id) // its fallback changed
+		}
 	}
-	f.mu.Unlock()
+	if listErr == nil {
+		f.listedAt = time.Now()
+	}
+	return len(listed), listErr
+}
+
+// All merges the authorizers that authorization events put in the store
+// with WeChat's authorizer list, read 500 at a time.
+func (f *fleet) All(ctx context.Context) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	add := func(id string) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	members, storeErr := f.keeper.FleetMembers(ctx, f.componentAppID)
+	for _, id := range members {
+		add(id)
+	}
+	_, listErr := f.list(ctx, add)
 	if listErr != nil {
 		return out, listErr
 	}

@@ -242,6 +242,8 @@ type Cache struct {
 	HTTPClient *http.Client
 	// Options are passed to every client the Cache builds.
 	Options []wechat.Option
+	// OpenStore opens WXCLOUDENV_STORE (store.Open by default).
+	OpenStore func(rawURL string, opts ...store.Option) (store.Store, error)
 
 	mu     sync.Mutex
 	key    string
@@ -269,7 +271,11 @@ func (c *Cache) Get(lookup config.Lookup) (*Runtime, error) {
 	}
 	st, ok := c.stores[cfg.Store]
 	if !ok {
-		if st, err = store.Open(cfg.Store, store.WithEnv(lookup)); err != nil {
+		open := c.OpenStore
+		if open == nil {
+			open = store.Open
+		}
+		if st, err = open(cfg.Store, store.WithEnv(lookup)); err != nil {
 			c.rt, c.err = nil, err
 			return nil, err
 		}
@@ -310,4 +316,8 @@ type Fleet interface {
 	// Preload reads the stored tokens of many authorizers in batches, so
 	// that Source needs no round trip of its own for them.
 	Preload(ctx context.Context, appids []string) error
+	// Refresh reads WeChat's authorizer list when this process has not
+	// read it lately, so that named authorizers whose refresh token is in
+	// no store can still be minted.
+	Refresh(ctx context.Context) error
 }

@@ -30,6 +30,10 @@ func (inv *invocation) fleet(ctx context.Context, pl plan, deadline time.Time, g
 	var listErr error
 	if pl.all {
 		appids, listErr = f.All(ctx)
+	} else if err := f.Refresh(ctx); err != nil {
+		// Named authorizers with stored refresh tokens still run; the
+		// others report that no refresh token could be had.
+		inv.logger().Warn("reading the authorizer list failed", "request_id", inv.requestID, "error", inv.scrub(err.Error()))
 	}
 	appids = slices.Clone(appids)
 	slices.Sort(appids)
