@@ -35,6 +35,7 @@ func fill(head, item, tail string, size int) []byte {
 // cost the most memory per byte.
 func adversarial() map[string][]byte {
 	size := wechat.DefaultMaxResponseBytes - 1
+	fit := 5 << 20
 	halted := `{"env_id":"env-halted-0123456789","source":"miniapp","alias":"halted","status":"HALTED",` +
 		`"databases":[{"instance_id":"tnt-0123456789","status":"UNUSABLE"}],"static_storages":[{"bucket":"7072-static-0123456789","status":"offline"}]}`
 	long := strings.Repeat("x", 200)
@@ -48,6 +49,11 @@ func adversarial() map[string][]byte {
 		"huge-errmsg":    []byte(`{"errcode":40001,"errmsg":"` + strings.Repeat("a", size-40) + `"}`),
 		"deep-nesting":   []byte(`{"errcode":0,"env_list":[],"x":` + strings.Repeat("[", 9990) + strings.Repeat("]", 9990) + `,"y":"` + strings.Repeat("b", size-20100) + `"}`),
 		"numbers":        fill(`{"errcode":0,"errmsg":"ok","env_list":[],"n":[`, `1e9`, `]}`, size),
+		// Answers whose event is built: under the 6 MB answer cap.
+		"halted-envs-5MiB": fill(`{"errcode":0,"errmsg":"ok","env_list":[`, halted, `]}`, fit),
+		"long-ids-5MiB":    fill(`{"errcode":0,"errmsg":"ok","env_list":[`, `{"env_id":"`+long+`","alias":"`+long+`","status":"`+long+`"}`, `]}`, fit),
+		"empty-envs-5MiB":  fill(`{"errcode":0,"errmsg":"ok","env_list":[`, `{}`, `]}`, fit),
+		"realistic-5MiB":   wechattest.GenerateRunEnvs(4600),
 	}
 }
 
@@ -60,35 +66,43 @@ func BenchmarkPeakRSSAdversarial(b *testing.B) {
 		b.Skip("the built function is a linux binary")
 	}
 	bin := build(b, "wxcloudenv", runtime.GOARCH)
+	triggers := map[string][]byte{
+		"direct": []byte(`{"operations":["describecloudbaserunenvs"]}`),
+		"http": []byte(`{"version":"2.0","rawPath":"/envs/describecloudbaserunenvs","rawQueryString":"","headers":{},` +
+			`"requestContext":{"http":{"method":"GET","path":"/envs/describecloudbaserunenvs"}},"isBase64Encoded":false}`),
+	}
 	for name, body := range adversarial() {
-		b.Run(name, func(b *testing.B) {
-			srv := wechattest.NewServer()
-			defer srv.Close()
-			srv.SetAnswer(wechat.DescribeCloudBaseRunEnvsPath, body)
-			var peak int64
-			for b.Loop() {
-				api := lambdatest.NewRuntimeAPI()
-				p := startProcess(b, bin, api.Env(srv.StaticVars()))
-				a, _, err := api.Invoke([]byte(`{"operations":["describecloudbaserunenvs"]}`), 60*time.Second)
-				if err != nil || len(a.Body) == 0 {
+		for trig, payload := range triggers {
+			name := name + "/" + trig
+			b.Run(name, func(b *testing.B) {
+				srv := wechattest.NewServer()
+				defer srv.Close()
+				srv.SetAnswer(wechat.DescribeCloudBaseRunEnvsPath, body)
+				var peak int64
+				for b.Loop() {
+					api := lambdatest.NewRuntimeAPI()
+					p := startProcess(b, bin, api.Env(srv.StaticVars()))
+					a, _, err := api.Invoke(payload, 60*time.Second)
+					if err != nil || len(a.Body) == 0 {
+						p.stop()
+						api.Close()
+						b.Fatalf("%s: %v\n%s", name, err, p.out.String())
+					}
+					if len(a.Body) > 6<<20 || bytes.Contains(p.out.Bytes(), []byte("out of memory")) {
+						b.Errorf("%s: answer %d bytes, output %.300s", name, len(a.Body), p.out.String())
+					}
+					if r, ok := p.peakRSS(); ok {
+						peak = max(peak, r)
+					}
 					p.stop()
 					api.Close()
-					b.Fatalf("%s: %v\n%s", name, err, p.out.String())
 				}
-				if len(a.Body) > 6<<20 || bytes.Contains(p.out.Bytes(), []byte("out of memory")) {
-					b.Errorf("%s: answer %d bytes, output %.300s", name, len(a.Body), p.out.String())
+				b.ReportMetric(float64(peak), "peak-RSS-B")
+				b.ReportMetric(float64(len(body)), "answer-B")
+				if peak >= functionMemory {
+					b.Errorf("%s: peak RSS %d bytes, at or over the %d of a 128 MB function", name, peak, functionMemory)
 				}
-				if r, ok := p.peakRSS(); ok {
-					peak = max(peak, r)
-				}
-				p.stop()
-				api.Close()
-			}
-			b.ReportMetric(float64(peak), "peak-RSS-B")
-			b.ReportMetric(float64(len(body)), "answer-B")
-			if peak >= functionMemory {
-				b.Errorf("%s: peak RSS %d bytes, at or over the %d of a 128 MB function", name, peak, functionMemory)
-			}
-		})
+			})
+		}
 	}
 }

@@ -164,6 +164,11 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 		return nil, &InvocationError{Message: msg}
 	}
 	ev := inv.execute(ctx, inv.plan(req.Payload))
+	if err := inv.checkSize(minAnswerBytes(ev), ev); err != nil {
+		// Certain to be refused: not built.
+		inv.logEvent(ev, err.Error())
+		return nil, err
+	}
 	out := ev.AppendJSON(make([]byte, 0, inv.sizeHint(ev)))
 	if err := inv.checkSize(len(out), ev); err != nil {
 		inv.logEvent(ev, err.Error())
