@@ -44,6 +44,9 @@ const (
 // and every error text the client makes, remove them. Values shorter than
 // four bytes are ignored (they would match ordinary text).
 func KeepSecret(values ...string) {
+	if allKept(values) {
+		return
+	}
 	keptSecrets.mu.Lock()
 	defer keptSecrets.mu.Unlock()
 	if keptSecrets.all == nil {
@@ -74,6 +77,20 @@ func KeepSecret(values ...string) {
 	if shortChanged {
 		sort.SliceStable(keptSecrets.short, func(i, j int) bool { return len(keptSecrets.short[i]) > len(keptSecrets.short[j]) })
 	}
+}
+
+// allKept reports, under the read lock, whether every value is kept
+// already (or too short to keep): the client registers the token of every
+// call, and most are.
+func allKept(values []string) bool {
+	keptSecrets.mu.RLock()
+	defer keptSecrets.mu.RUnlock()
+	for _, v := range values {
+		if _, ok := keptSecrets.all[v]; !ok && len(v) >= minSecretBytes {
+			return false
+		}
+	}
+	return true
 }
 
 // secretForms returns v and the forms it takes escaped: inside a Go or
