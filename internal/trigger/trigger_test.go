@@ -247,7 +247,9 @@ func FuzzParse(f *testing.F) {
 	}
 	for _, s := range []string{``, `null`, `{}`, `[]`, `{"operations":["getenvinfo"]}`, `{"Type":"Timer","TriggerName":"x","Message":"{\"env\":\"a\"}"}`,
 		`{"httpMethod":"GET","path":"/envs","headers":{},"queryString":{"a":1}}`, `{"version":"2.0","requestContext":{"http":{}}}`,
-		`{"httpMethod":"POST","resource":"/","requestContext":{},"body":"x","isBase64Encoded":true}`} {
+		`{"httpMethod":"POST","resource":"/","requestContext":{},"body":"x","isBase64Encoded":true}`,
+		`{"ENV":"a"}`, `{"authorizers":"all","shard":"1/4"}`, `{"authorizers":["wxA"],"operations":["getenvinfo"]}`,
+		`{"version":"2.0","rawQueryString":"env=a%zz","requestContext":{"http":{"method":"GET","path":"/envs"}}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
