@@ -277,8 +277,13 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 			}
 			tok, tokValue = t, t.Value.Reveal()
 			// Whatever its source (configured, minted, a shared store),
-			// the token is kept out of every text from now on.
-			KeepSecret(tokValue)
+			// the token is kept out of every text from now on: until a
+			// day after it expires when its expiry is known.
+			if t.Expiry.IsZero() {
+				KeepSecret(tokValue)
+			} else {
+				KeepSecretUntil(t.Expiry.Add(KeptAfterExpiry), tokValue)
+			}
 		}
 		KeepSecret(cl.secrets...)
 		var err error

@@ -24,3 +24,14 @@ func ScanRunEnvs(raw []byte) (Health, error) {
 func WithClock(now func() time.Time) Option {
 	return func(c *Client) error { c.now = now; return nil }
 }
+
+// ExpireKeptSecret moves a value kept with KeepSecretUntil into the past
+// and makes the next KeepSecretUntil sweep.
+func ExpireKeptSecret(v string) {
+	keptSecrets.mu.Lock()
+	defer keptSecrets.mu.Unlock()
+	if _, ok := keptSecrets.until[v]; ok {
+		keptSecrets.until[v] = time.Now().Add(-time.Second)
+	}
+	keptSecrets.nextSweep = time.Time{}
+}

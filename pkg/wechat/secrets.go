@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // keptSecrets holds every secret the process has seen: configured values,
@@ -26,7 +27,24 @@ var keptSecrets struct {
 	short []string
 	// all is every form, for dropping repeats.
 	all map[string]struct{}
+	// forever holds the values kept for the life of the process, until
+	// those kept until a time (KeepSecretUntil).
+	forever map[string]struct{}
+	until   map[string]time.Time
+	// nextSweep is when expired values are next dropped.
+	nextSweep time.Time
 }
+
+// SecretSweepInterval is how often values kept with KeepSecretUntil are
+// checked for having passed their time. A fleet's tokens are replaced
+// every two hours; without an end, the registry would grow for as long
+// as the process lives.
+const SecretSweepInterval = 10 * time.Minute
+
+// KeptAfterExpiry is how long the client keeps a token it used after the
+// token's expiry: an expired token is worthless, but a log line may still
+// carry it for a while.
+const KeptAfterExpiry = 24 * time.Hour
 
 const (
 	// minSecretBytes is the shortest secret kept: shorter values would
@@ -49,6 +67,79 @@ func KeepSecret(values ...string) {
 	}
 	keptSecrets.mu.Lock()
 	defer keptSecrets.mu.Unlock()
+	if keptSecrets.forever == nil {
+		keptSecrets.forever = map[string]struct{}{}
+	}
+	for _, v := range values {
+		if len(v) >= minSecretBytes {
+			delete(keptSecrets.until, v) // for the life of the process now
+			keptSecrets.forever[v] = struct{}{}
+		}
+	}
+	keepLocked(values)
+}
+
+// KeepSecretUntil is KeepSecret for values that stop mattering at a known
+// time, such as a token and its expiry: they are dropped some time after
+// until (within SecretSweepInterval), unless KeepSecret kept them too.
+// Keeping a value again moves its time later, never earlier.
+func KeepSecretUntil(until time.Time, values ...string) {
+	if allKeptUntil(until, values) {
+		return
+	}
+	keptSecrets.mu.Lock()
+	defer keptSecrets.mu.Unlock()
+	now := time.Now()
+	if now.After(keptSecrets.nextSweep) {
+		sweepLocked(now)
+		keptSecrets.nextSweep = now.Add(SecretSweepInterval)
+	}
+	if keptSecrets.until == nil {
+		keptSecrets.until = map[string]time.Time{}
+	}
+	for _, v := range values {
+		if len(v) < minSecretBytes {
+			continue
+		}
+		if _, ok := keptSecrets.forever[v]; ok {
+			continue
+		}
+		if t := keptSecrets.until[v]; until.After(t) {
+			keptSecrets.until[v] = until
+		}
+	}
+	keepLocked(values)
+}
+
+// sweepLocked drops the values whose time has passed: it rebuilds the
+// index from the values still kept, so that a form two values share
+// stays as long as either does.
+func sweepLocked(now time.Time) {
+	expired := false
+	for v, t := range keptSecrets.until {
+		if now.After(t) {
+			delete(keptSecrets.until, v)
+			expired = true
+		}
+	}
+	if !expired {
+		return
+	}
+	keptSecrets.all, keptSecrets.byPrefix, keptSecrets.short = nil, nil, nil
+	keepLocked(keys(keptSecrets.forever))
+	keepLocked(keys(keptSecrets.until))
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// keepLocked adds values and their forms to the registry.
+func keepLocked(values []string) {
 	if keptSecrets.all == nil {
 		keptSecrets.all = map[string]struct{}{}
 		keptSecrets.byPrefix = map[string][]string{}
@@ -86,7 +177,29 @@ func allKept(values []string) bool {
 	keptSecrets.mu.RLock()
 	defer keptSecrets.mu.RUnlock()
 	for _, v := range values {
-		if _, ok := keptSecrets.all[v]; !ok && len(v) >= minSecretBytes {
+		if _, ok := keptSecrets.forever[v]; !ok && len(v) >= minSecretBytes {
+			return false
+		}
+	}
+	return true
+}
+
+// allKeptUntil is allKept for KeepSecretUntil: every value is kept for
+// life or until at least until, and no sweep is due.
+func allKeptUntil(until time.Time, values []string) bool {
+	keptSecrets.mu.RLock()
+	defer keptSecrets.mu.RUnlock()
+	if time.Now().After(keptSecrets.nextSweep) {
+		return false
+	}
+	for _, v := range values {
+		if len(v) < minSecretBytes {
+			continue
+		}
+		if _, ok := keptSecrets.forever[v]; ok {
+			continue
+		}
+		if t, ok := keptSecrets.until[v]; !ok || t.Before(until) {
 			return false
 		}
 	}

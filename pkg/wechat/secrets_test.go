@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
@@ -76,5 +77,26 @@ func BenchmarkScrubFleet(b *testing.B) {
 		if wechat.Scrub(text) != text {
 			b.Fatal("changed")
 		}
+	}
+}
+
+// TestKeepSecretUntil: a value kept until a time is scrubbed before it and
+// dropped after the next sweep; one also kept for life stays.
+func TestKeepSecretUntil(t *testing.T) {
+	// Not parallel: it sweeps the process-wide registry.
+	past := time.Now().Add(-time.Minute)
+	gone := "until-gone-0123456789abcdefXYZ"
+	stays := "until-stays-0123456789abcdefXYZ"
+	later := "until-later-0123456789abcdefXYZ"
+	wechat.KeepSecretUntil(time.Now().Add(time.Hour), gone, stays, later)
+	if got := wechat.Scrub(gone + " " + stays); got != "REDACTED REDACTED" {
+		t.Fatalf("before expiry: %q", got)
+	}
+	wechat.KeepSecret(stays)
+	wechat.KeepSecretUntil(past, gone, stays) // never earlier: gone stays until its hour
+	wechat.ExpireKeptSecret(gone)             // test hook: its time has passed
+	wechat.KeepSecretUntil(time.Now().Add(time.Hour), "until-trigger-0123456789abcdef")
+	if got, want := wechat.Scrub(gone+" "+stays+" "+later), gone+" REDACTED REDACTED"; got != want {
+		t.Errorf("after expiry: %q, want %q", got, want)
 	}
 }
