@@ -2,6 +2,7 @@ package wechat
 
 import (
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,9 +15,10 @@ import (
 // WeChat returned. Scrub removes all of them from any text.
 //
 // A fleet holds tens of thousands of tokens, so Scrub does not try each
-// secret in turn: secrets of at least indexBytes bytes are indexed by
-// their first indexBytes bytes, and Scrub looks each position of the text
-// up once. Each secret is kept as given and in the forms it takes when
+// secret in turn: secrets of at least MinSecretPrefixBytes bytes are
+// indexed by their first MinSecretPrefixBytes bytes, those of indexBytes
+// or more by their first indexBytes, and Scrub looks each position of
+// the text up at most twice. Each secret is kept as given and in the forms it takes when
 // quoted (%q, JSON) or URL-encoded, when those differ.
 var keptSecrets struct {
 	mu sync.RWMutex
@@ -159,10 +161,16 @@ func keepLocked(values []string) {
 				shortChanged = true
 				continue
 			}
+			// Forms of MinSecretPrefixBytes or more are indexed by that
+			// many bytes: every match, whole or cut short, shares them.
+			// Shorter ones by indexBytes.
 			p := f[:indexBytes]
-			list := append(keptSecrets.byPrefix[p], f)
-			sort.SliceStable(list, func(i, j int) bool { return len(list[i]) > len(list[j]) })
-			keptSecrets.byPrefix[p] = list
+			if len(f) >= MinSecretPrefixBytes {
+				p = f[:MinSecretPrefixBytes]
+			}
+			list := keptSecrets.byPrefix[p]
+			at := sort.Search(len(list), func(j int) bool { return len(list[j]) < len(f) })
+			keptSecrets.byPrefix[p] = slices.Insert(list, at, f)
 		}
 	}
 	if shortChanged {
@@ -246,12 +254,17 @@ func scrubKept(s string) string {
 	var b strings.Builder
 	done := 0 // s[:done] is written to b or dropped
 	for i := 0; i+indexBytes <= len(s); {
-		list, ok := keptSecrets.byPrefix[s[i:i+indexBytes]]
-		if !ok {
-			i++
-			continue
+		n := 0
+		if i+MinSecretPrefixBytes <= len(s) {
+			if list, ok := keptSecrets.byPrefix[s[i:i+MinSecretPrefixBytes]]; ok {
+				n = longestMatch(s[i:], list)
+			}
 		}
-		n := longestMatch(s[i:], list)
+		if n == 0 {
+			if list, ok := keptSecrets.byPrefix[s[i:i+indexBytes]]; ok {
+				n = longestMatch(s[i:], list)
+			}
+		}
 		if n == 0 {
 			i++
 			continue
