@@ -68,7 +68,7 @@ type Config struct {
 const (
 	MaxTimeout          = 5 * time.Minute
 	MaxRetries          = 10
-	MaxResponseBytesCap = 64 << 20
+	MaxResponseBytesCap = wechat.MaxResponseBytesLimit
 	MaxConcurrency      = 256
 	MaxAuthorizers      = 10000
 )
@@ -144,7 +144,7 @@ func Parse(lookup Lookup) (*Config, error) {
 // one source of those defaults.
 func defaults() Config {
 	return Config{
-		BaseURLs:         []string{wechat.DefaultBaseURL},
+		BaseURLs:         strings.Split(wechat.DefaultBaseURLs, ","),
 		Timeout:          wechat.DefaultTimeout,
 		Retries:          wechat.DefaultRetries,
 		MaxResponseBytes: wechat.DefaultMaxResponseBytes,

@@ -19,7 +19,7 @@ func TestDefaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.BaseURLs[0] != wechat.DefaultBaseURL || c.Timeout != wechat.DefaultTimeout || c.Retries != wechat.DefaultRetries ||
+		if strings.Join(c.BaseURLs, ",") != wechat.DefaultBaseURLs || c.Timeout != wechat.DefaultTimeout || c.Retries != wechat.DefaultRetries ||
 			c.MaxResponseBytes != wechat.DefaultMaxResponseBytes || strings.Join(c.Operations, ",") != "getenvinfo,describecloudbaserunenvs" ||
 			c.LogLevel != slog.LevelInfo || c.Store != "memory" || c.StorePrefix != "wxcloudenv:" || c.TokenLayout != "wxcloudenv" ||
 			c.Concurrency != 16 || c.NotifyRepeat != 24*time.Hour || c.Fleet() {

@@ -64,3 +64,17 @@ func statusText(s string) string {
 	}
 	return s
 }
+
+// minAnswerBytes is a lower bound of the size of ev's answer: the event
+// embeds each response as received. When it is over the answer cap
+// already, the event is not built.
+func minAnswerBytes(ev *Event) int {
+	n := 0
+	for _, r := range ev.Results {
+		n += len(r.Response)
+		for _, a := range r.Authorizers {
+			n += len(a.Response)
+		}
+	}
+	return n
+}

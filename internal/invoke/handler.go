@@ -180,10 +180,17 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 		return nil, &InvocationError{Message: msg}
 	}
 	ev := inv.execute(ctx, inv.plan(req.Payload))
+	overCap := inv.checkSize(minAnswerBytes(ev), ev)
+	if overCap != nil && req.Kind != trigger.Schedule {
+		// Certain to be refused: not built.
+		inv.logEvent(ev, overCap.Error())
+		return nil, overCap
+	}
+	// A scheduled run is never lost to the cap: each response is replaced
+	// by its item count.
+	ev.Compact = overCap != nil
 	out := ev.AppendJSON(make([]byte, 0, inv.sizeHint(ev)))
-	if inv.checkSize(len(out), ev) != nil && req.Kind == trigger.Schedule {
-		// A scheduled run is never lost to the cap: each response is
-		// replaced by its item count.
+	if !ev.Compact && inv.checkSize(len(out), ev) != nil && req.Kind == trigger.Schedule {
 		ev.Compact = true
 		out = ev.AppendJSON(out[:0])
 	}
@@ -338,11 +345,14 @@ func (inv *invocation) operationWith(ctx context.Context, op, env string, ts wec
 }
 
 func (inv *invocation) sizeHint(ev *Event) int {
-	n := 512
-	for _, r := range ev.Results {
-		n += len(r.Response) + 256
+	n := 512 + len(ev.Alerts)*200
+	if !ev.Compact {
+		n += minAnswerBytes(ev)
 	}
-	return n + len(ev.Alerts)*200
+	for _, r := range ev.Results {
+		n += 256 + len(r.Authorizers)*128
+	}
+	return n
 }
 
 // checkSize fails an answer over the platforms' synchronous answer cap.

@@ -72,7 +72,11 @@ func (inv *invocation) serveHTTP(ctx context.Context) ([]byte, error) {
 	a.header["Cache-Control"] = "no-store"
 	out := inv.shape(a)
 	if ev != nil {
-		if err := inv.checkSize(len(out), ev); err != nil {
+		n := len(out)
+		if a.body == nil {
+			n = minAnswerBytes(ev) // not built: certain to be refused
+		}
+		if err := inv.checkSize(n, ev); err != nil {
 			inv.status = http.StatusBadGateway
 			out = inv.shape(httpAnswer{status: http.StatusBadGateway, header: a.header,
 				body: errorAnswer(http.StatusBadGateway, "response_too_large", err.Error()).body})
@@ -126,6 +130,9 @@ func (inv *invocation) answerHTTP(ctx context.Context, hr *trigger.HTTPRequest) 
 		return errorAnswer(http.StatusBadRequest, "bad_request", inv.scrub(err.Error())), nil
 	}
 	ev := inv.execute(ctx, inv.plan(p))
+	if inv.checkSize(minAnswerBytes(ev), ev) != nil {
+		return httpAnswer{status: http.StatusBadGateway}, ev
+	}
 	body := ev.AppendJSON(make([]byte, 0, inv.sizeHint(ev)))
 	return httpAnswer{status: statusOf(ev), body: body}, ev
 }

@@ -247,7 +247,9 @@ func FuzzParse(f *testing.F) {
 	}
 	for _, s := range []string{``, `null`, `{}`, `[]`, `{"operations":["getenvinfo"]}`, `{"Type":"Timer","TriggerName":"x","Message":"{\"env\":\"a\"}"}`,
 		`{"httpMethod":"GET","path":"/envs","headers":{},"queryString":{"a":1}}`, `{"version":"2.0","requestContext":{"http":{}}}`,
-		`{"httpMethod":"POST","resource":"/","requestContext":{},"body":"x","isBase64Encoded":true}`} {
+		`{"httpMethod":"POST","resource":"/","requestContext":{},"body":"x","isBase64Encoded":true}`,
+		`{"ENV":"a"}`, `{"authorizers":"all","shard":"1/4"}`, `{"authorizers":["wxA"],"operations":["getenvinfo"]}`,
+		`{"version":"2.0","rawQueryString":"env=a%zz","requestContext":{"http":{"method":"GET","path":"/envs"}}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
@@ -313,6 +315,45 @@ func FuzzParsePayload(f *testing.F) {
 				default:
 					t.Fatalf("key %q accepted", k)
 				}
+			}
+		}
+	})
+}
+
+// FuzzParseQuery checks the query form: what it accepts is valid, and an
+// error never echoes a secret-like value.
+func FuzzParseQuery(f *testing.F) {
+	for _, s := range []string{"", "authorizers=all", "authorizers=wxA,wxB&shard=0/2", "shard=1024/1024", "authorizers=wxA,wxA",
+		"operations=getenvinfo,describecloudbaserunenvs&env=prod-1", "env=a&env=b", "authorizers=SECRET9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		p, err := trigger.ParseQuery(q)
+		if err != nil {
+			for _, vs := range q {
+				for _, v := range vs {
+					// Secret-like: long, with letters, and digits or capitals.
+					if len(v) >= 8 && strings.ContainsAny(strings.ToLower(v), "abcdefghijklmnopqrstuvwxyz") &&
+						strings.ContainsAny(v, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") && strings.Contains(err.Error(), v) {
+						t.Fatalf("error %q echoes %q", err, v)
+					}
+				}
+			}
+			return
+		}
+		if p.Shard.N != 0 && (p.Shard.K >= p.Shard.N || p.Shard.N > trigger.MaxShards) {
+			t.Fatalf("shard %+v accepted", p.Shard)
+		}
+		if len(p.Authorizers) > trigger.MaxAuthorizers || (p.All && p.Authorizers != nil) {
+			t.Fatalf("authorizers %d, all %v", len(p.Authorizers), p.All)
+		}
+		for _, id := range p.Authorizers {
+			if !trigger.ValidAppID(id) {
+				t.Fatalf("appid %q accepted", id)
 			}
 		}
 	})

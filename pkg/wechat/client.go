@@ -276,7 +276,16 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 				return resp, wrapTokenError(cl.op, err)
 			}
 			tok, tokValue = t, t.Value.Reveal()
+			// Whatever its source (configured, minted, a shared store),
+			// the token is kept out of every text from now on: until a
+			// day after it expires when its expiry is known.
+			if t.Expiry.IsZero() {
+				KeepSecret(tokValue)
+			} else {
+				KeepSecretUntil(t.Expiry.Add(KeptAfterExpiry), tokValue)
+			}
 		}
+		KeepSecret(cl.secrets...)
 		var err error
 		for {
 			base := c.baseURLs[urlIdx%len(c.baseURLs)]

@@ -5,13 +5,33 @@ import "time"
 // SetClock replaces the clock of a cached token source in tests.
 func SetClock(s *CachedTokenSource, now func() time.Time) { s.now = now }
 
-// ScanRunEnvs is scanAnswer for a describecloudbaserunenvs answer.
+// ScanRunEnvs is scanAnswer for a describecloudbaserunenvs answer, keeping
+// what the alert rules keep.
 func ScanRunEnvs(raw []byte) (Health, error) {
-	a, err := scanAnswer(raw, "env_list", runEnvsShape)
+	a, err := scanAnswerKeep(raw, "env_list", runEnvsShape, func(kind ResourceKind, status string) bool {
+		switch kind {
+		case ResourceEnvironment:
+			return status != EnvNormal
+		case ResourceDatabase:
+			return status == DatabaseUnusable || status == DatabaseOverdue
+		}
+		return status == StaticStorageOffline
+	})
 	return a.health, err
 }
 
 // WithClock sets a client's clock in tests.
 func WithClock(now func() time.Time) Option {
 	return func(c *Client) error { c.now = now; return nil }
+}
+
+// ExpireKeptSecret moves a value kept with KeepSecretUntil into the past
+// and makes the next KeepSecretUntil sweep.
+func ExpireKeptSecret(v string) {
+	keptSecrets.mu.Lock()
+	defer keptSecrets.mu.Unlock()
+	if _, ok := keptSecrets.until[v]; ok {
+		keptSecrets.until[v] = time.Now().Add(-time.Second)
+	}
+	keptSecrets.nextSweep = time.Time{}
 }

@@ -312,3 +312,35 @@ func TestDefaultBaseURLs(t *testing.T) {
 		t.Errorf("DefaultBaseURLs = %q: %v", wechat.DefaultBaseURLs, err)
 	}
 }
+
+// TestTokensKept: a token the client has used once is kept: another
+// call's errmsg that echoes it, whole or cut short, shows REDACTED.
+func TestTokensKept(t *testing.T) {
+	t.Parallel()
+	first := "kept-first-token-0123456789ABCDEFGHIJ"
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Write([]byte(`{"errcode":0,"errmsg":"ok","info_list":[]}`))
+			return
+		}
+		body, _ := json.Marshal(map[string]any{"errcode": 40001, "errmsg": "token " + first + " and " + first[:20] + " rid: r-9"})
+		w.Write(body)
+	}))
+	defer srv.Close()
+	c, err := wechat.NewClient(wechat.WithBaseURLs(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.GetEnvInfo(t.Context(), wechat.StaticTokenSource(first), ""); err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	_, _, err = c.GetEnvInfo(t.Context(), wechat.StaticTokenSource("kept-second-token-0123456789"), "")
+	var we *wechat.Error
+	if !errors.As(err, &we) || we.ErrCode != 40001 {
+		t.Fatalf("second call: %v", err)
+	}
+	if strings.Contains(err.Error(), first[:16]) || we.ErrMsg != "token REDACTED and REDACTED rid: r-9" {
+		t.Errorf("errmsg %q, error %q: the first token shows", we.ErrMsg, err)
+	}
+}

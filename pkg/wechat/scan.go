@@ -407,6 +407,11 @@ func (s *scanner) resources(list, name, idKey string, kind ResourceKind, a *answ
 			return nil
 		}
 		if a.keep != nil && a.keep(kind, s.status(status)) {
+			if len(a.pending)+len(a.health.Resources) >= MaxResources {
+				// Past the bound already: counted, not held.
+				a.health.Omitted++
+				return nil
+			}
 			a.pending = append(a.pending, pendingResource{kind: kind, id: id, status: status})
 		}
 		return nil

@@ -2,10 +2,12 @@ package wechat
 
 import (
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // keptSecrets holds every secret the process has seen: configured values,
@@ -13,9 +15,10 @@ import (
 // WeChat returned. Scrub removes all of them from any text.
 //
 // A fleet holds tens of thousands of tokens, so Scrub does not try each
-// secret in turn: secrets of at least indexBytes bytes are indexed by
-// their first indexBytes bytes, and Scrub looks each position of the text
-// up once. Each secret is kept as given and in the forms it takes when
+// secret in turn: secrets of at least MinSecretPrefixBytes bytes are
+// indexed by their first MinSecretPrefixBytes bytes, those of indexBytes
+// or more by their first indexBytes, and Scrub looks each position of
+// the text up at most twice. Each secret is kept as given and in the forms it takes when
 // quoted (%q, JSON) or URL-encoded, when those differ.
 var keptSecrets struct {
 	mu sync.RWMutex
@@ -26,7 +29,24 @@ var keptSecrets struct {
 	short []string
 	// all is every form, for dropping repeats.
 	all map[string]struct{}
+	// forever holds the values kept for the life of the process, until
+	// those kept until a time (KeepSecretUntil).
+	forever map[string]struct{}
+	until   map[string]time.Time
+	// nextSweep is when expired values are next dropped.
+	nextSweep time.Time
 }
+
+// SecretSweepInterval is how often values kept with KeepSecretUntil are
+// checked for having passed their time. A fleet's tokens are replaced
+// every two hours; without an end, the registry would grow for as long
+// as the process lives.
+const SecretSweepInterval = 10 * time.Minute
+
+// KeptAfterExpiry is how long the client keeps a token it used after the
+// token's expiry: an expired token is worthless, but a log line may still
+// carry it for a while.
+const KeptAfterExpiry = 24 * time.Hour
 
 const (
 	// minSecretBytes is the shortest secret kept: shorter values would
@@ -44,8 +64,84 @@ const (
 // and every error text the client makes, remove them. Values shorter than
 // four bytes are ignored (they would match ordinary text).
 func KeepSecret(values ...string) {
+	if allKept(values) {
+		return
+	}
 	keptSecrets.mu.Lock()
 	defer keptSecrets.mu.Unlock()
+	if keptSecrets.forever == nil {
+		keptSecrets.forever = map[string]struct{}{}
+	}
+	for _, v := range values {
+		if len(v) >= minSecretBytes {
+			delete(keptSecrets.until, v) // for the life of the process now
+			keptSecrets.forever[v] = struct{}{}
+		}
+	}
+	keepLocked(values)
+}
+
+// KeepSecretUntil is KeepSecret for values that stop mattering at a known
+// time, such as a token and its expiry: they are dropped some time after
+// until (within SecretSweepInterval), unless KeepSecret kept them too.
+// Keeping a value again moves its time later, never earlier.
+func KeepSecretUntil(until time.Time, values ...string) {
+	if allKeptUntil(until, values) {
+		return
+	}
+	keptSecrets.mu.Lock()
+	defer keptSecrets.mu.Unlock()
+	now := time.Now()
+	if now.After(keptSecrets.nextSweep) {
+		sweepLocked(now)
+		keptSecrets.nextSweep = now.Add(SecretSweepInterval)
+	}
+	if keptSecrets.until == nil {
+		keptSecrets.until = map[string]time.Time{}
+	}
+	for _, v := range values {
+		if len(v) < minSecretBytes {
+			continue
+		}
+		if _, ok := keptSecrets.forever[v]; ok {
+			continue
+		}
+		if t := keptSecrets.until[v]; until.After(t) {
+			keptSecrets.until[v] = until
+		}
+	}
+	keepLocked(values)
+}
+
+// sweepLocked drops the values whose time has passed: it rebuilds the
+// index from the values still kept, so that a form two values share
+// stays as long as either does.
+func sweepLocked(now time.Time) {
+	expired := false
+	for v, t := range keptSecrets.until {
+		if now.After(t) {
+			delete(keptSecrets.until, v)
+			expired = true
+		}
+	}
+	if !expired {
+		return
+	}
+	keptSecrets.all, keptSecrets.byPrefix, keptSecrets.short = nil, nil, nil
+	keepLocked(keys(keptSecrets.forever))
+	keepLocked(keys(keptSecrets.until))
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// keepLocked adds values and their forms to the registry.
+func keepLocked(values []string) {
 	if keptSecrets.all == nil {
 		keptSecrets.all = map[string]struct{}{}
 		keptSecrets.byPrefix = map[string][]string{}
@@ -65,15 +161,57 @@ func KeepSecret(values ...string) {
 				shortChanged = true
 				continue
 			}
+			// Forms of MinSecretPrefixBytes or more are indexed by that
+			// many bytes: every match, whole or cut short, shares them.
+			// Shorter ones by indexBytes.
 			p := f[:indexBytes]
-			list := append(keptSecrets.byPrefix[p], f)
-			sort.SliceStable(list, func(i, j int) bool { return len(list[i]) > len(list[j]) })
-			keptSecrets.byPrefix[p] = list
+			if len(f) >= MinSecretPrefixBytes {
+				p = f[:MinSecretPrefixBytes]
+			}
+			list := keptSecrets.byPrefix[p]
+			at := sort.Search(len(list), func(j int) bool { return len(list[j]) < len(f) })
+			keptSecrets.byPrefix[p] = slices.Insert(list, at, f)
 		}
 	}
 	if shortChanged {
 		sort.SliceStable(keptSecrets.short, func(i, j int) bool { return len(keptSecrets.short[i]) > len(keptSecrets.short[j]) })
 	}
+}
+
+// allKept reports, under the read lock, whether every value is kept
+// already (or too short to keep): the client registers the token of every
+// call, and most are.
+func allKept(values []string) bool {
+	keptSecrets.mu.RLock()
+	defer keptSecrets.mu.RUnlock()
+	for _, v := range values {
+		if _, ok := keptSecrets.forever[v]; !ok && len(v) >= minSecretBytes {
+			return false
+		}
+	}
+	return true
+}
+
+// allKeptUntil is allKept for KeepSecretUntil: every value is kept for
+// life or until at least until, and no sweep is due.
+func allKeptUntil(until time.Time, values []string) bool {
+	keptSecrets.mu.RLock()
+	defer keptSecrets.mu.RUnlock()
+	if time.Now().After(keptSecrets.nextSweep) {
+		return false
+	}
+	for _, v := range values {
+		if len(v) < minSecretBytes {
+			continue
+		}
+		if _, ok := keptSecrets.forever[v]; ok {
+			continue
+		}
+		if t, ok := keptSecrets.until[v]; !ok || t.Before(until) {
+			return false
+		}
+	}
+	return true
 }
 
 // secretForms returns v and the forms it takes escaped: inside a Go or
@@ -116,12 +254,17 @@ func scrubKept(s string) string {
 	var b strings.Builder
 	done := 0 // s[:done] is written to b or dropped
 	for i := 0; i+indexBytes <= len(s); {
-		list, ok := keptSecrets.byPrefix[s[i:i+indexBytes]]
-		if !ok {
-			i++
-			continue
+		n := 0
+		if i+MinSecretPrefixBytes <= len(s) {
+			if list, ok := keptSecrets.byPrefix[s[i:i+MinSecretPrefixBytes]]; ok {
+				n = longestMatch(s[i:], list)
+			}
 		}
-		n := longestMatch(s[i:], list)
+		if n == 0 {
+			if list, ok := keptSecrets.byPrefix[s[i:i+indexBytes]]; ok {
+				n = longestMatch(s[i:], list)
+			}
+		}
 		if n == 0 {
 			i++
 			continue

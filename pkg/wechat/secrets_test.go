@@ -2,9 +2,11 @@ package wechat_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
@@ -65,16 +67,52 @@ func TestScrubCallSecrets(t *testing.T) {
 }
 
 // BenchmarkScrubFleet scrubs a 4 KiB error text with 20,000 kept secrets
-// (a fleet's tokens); its cost must not grow with the number of secrets.
+// shaped like WeChat's tokens ("86_" and 130 random characters); its cost
+// must not grow with the number of secrets. "echoed" holds two of them,
+// one cut short.
 func BenchmarkScrubFleet(b *testing.B) {
-	for i := range 20000 {
-		wechat.KeepSecret(fmt.Sprintf("fleet-token-%08d-abcdefghijklmnopqrstuvwxyz", i))
-	}
-	text := strings.Repeat("wechat: getenvinfo: upstream: errcode 40001 (invalid credential) ", 64)[:4096]
-	b.SetBytes(int64(len(text)))
-	for b.Loop() {
-		if wechat.Scrub(text) != text {
-			b.Fatal("changed")
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+	tokens := make([]string, 20000)
+	for i := range tokens {
+		tok := []byte("86_")
+		for range 130 {
+			tok = append(tok, alphabet[rng.IntN(len(alphabet))])
 		}
+		tokens[i] = string(tok)
+	}
+	wechat.KeepSecret(tokens...)
+	clean := strings.Repeat("wechat: getenvinfo: auth: errcode 40001 (invalid credential, access_token is invalid or not latest, 86_x) ", 64)[:4096]
+	echoed := clean[:1000] + tokens[7] + clean[1000:2000] + tokens[19999][:40] + clean[2000:3900]
+	for _, bc := range []struct{ name, text string }{{"clean", clean}, {"echoed", echoed}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bc.text)))
+			for b.Loop() {
+				if out := wechat.Scrub(bc.text); (out == bc.text) != (bc.name == "clean") {
+					b.Fatal("wrong scrub")
+				}
+			}
+		})
+	}
+}
+
+// TestKeepSecretUntil: a value kept until a time is scrubbed before it and
+// dropped after the next sweep; one also kept for life stays.
+func TestKeepSecretUntil(t *testing.T) {
+	// Not parallel: it sweeps the process-wide registry.
+	past := time.Now().Add(-time.Minute)
+	gone := "until-gone-0123456789abcdefXYZ"
+	stays := "until-stays-0123456789abcdefXYZ"
+	later := "until-later-0123456789abcdefXYZ"
+	wechat.KeepSecretUntil(time.Now().Add(time.Hour), gone, stays, later)
+	if got := wechat.Scrub(gone + " " + stays); got != "REDACTED REDACTED" {
+		t.Fatalf("before expiry: %q", got)
+	}
+	wechat.KeepSecret(stays)
+	wechat.KeepSecretUntil(past, gone, stays) // never earlier: gone stays until its hour
+	wechat.ExpireKeptSecret(gone)             // test hook: its time has passed
+	wechat.KeepSecretUntil(time.Now().Add(time.Hour), "until-trigger-0123456789abcdef")
+	if got, want := wechat.Scrub(gone+" "+stays+" "+later), gone+" REDACTED REDACTED"; got != want {
+		t.Errorf("after expiry: %q, want %q", got, want)
 	}
 }
