@@ -31,9 +31,6 @@ type Runtime struct {
 	// Tokens maps each operation to its token source. A source whose token
 	// cannot be had from the configuration fails with kind config.
 	Tokens map[string]wechat.TokenSource
-	// Minted reports, per operation, whether its token is minted (true) or
-	// static (false).
-	Minted map[string]bool
 	// Secrets are the configuration's secret values, for scrubbing.
 	Secrets []string
 	// Fleet is set when the configuration can mint authorizer tokens
@@ -89,13 +86,12 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 		return nil, err
 	}
 	rt := &Runtime{Config: c, Client: client, Store: st, Keeper: keeper, Tokens: map[string]wechat.TokenSource{},
-		Minted: map[string]bool{}, Secrets: secrets,
+		Secrets: secrets,
 		Notifier: &notify.Notifier{Channels: chans, HTTP: d.HTTPClient, Store: st, Prefix: c.StorePrefix}}
 	b := builder{c: c, client: client, keeper: keeper}
-	component, componentMinted := b.componentSource()
+	component := b.componentSource()
 	rt.Tokens[wechat.OpDescribeCloudBaseRunEnvs] = component
-	rt.Minted[wechat.OpDescribeCloudBaseRunEnvs] = componentMinted
-	rt.Tokens[wechat.OpGetEnvInfo], rt.Minted[wechat.OpGetEnvInfo] = b.accessSource(component)
+	rt.Tokens[wechat.OpGetEnvInfo] = b.accessSource(component)
 	if _, failed := component.(failing); failed || c.ComponentAppID == "" {
 		rt.FleetErr = &wechat.Error{Kind: wechat.KindConfig, Op: wechat.OpGetEnvInfo,
 			Message: "a fleet run needs WECHAT_COMPONENT_APPID with the component credentials (or WECHAT_COMPONENT_ACCESS_TOKEN): the authorizers' tokens are minted with the component token"}
@@ -150,79 +146,79 @@ func configError(op, msg string) wechat.TokenSource {
 
 // componentSource: WECHAT_COMPONENT_ACCESS_TOKEN, else the component
 // credentials.
-func (b builder) componentSource() (wechat.TokenSource, bool) {
+func (b builder) componentSource() wechat.TokenSource {
 	c := b.c
 	if c.ComponentAccessToken != "" {
-		return wechat.StaticTokenSource(c.ComponentAccessToken), false
+		return wechat.StaticTokenSource(c.ComponentAccessToken)
 	}
 	if c.TokenLayout != config.LayoutOwn {
 		if c.ComponentAppID == "" {
-			return configError(wechat.OpDescribeCloudBaseRunEnvs, "following another service's component token needs WECHAT_COMPONENT_APPID"), false
+			return configError(wechat.OpDescribeCloudBaseRunEnvs, "following another service's component token needs WECHAT_COMPONENT_APPID")
 		}
-		return b.keeper.Component(c.ComponentAppID, "", ""), false
+		return b.keeper.Component(c.ComponentAppID, "", "")
 	}
 	// A ticket pushed to the function, or kept in a shared store by
 	// another service, stands in for WECHAT_COMPONENT_VERIFY_TICKET.
 	ticketElsewhere := c.StoreScheme() != "memory" || c.ComponentToken != "" && c.ComponentEncodingAESKey != ""
 	if ticketElsewhere && c.ComponentAppID != "" && c.ComponentAppSecret != "" {
-		return b.keeper.Component(c.ComponentAppID, c.ComponentAppSecret, c.ComponentVerifyTicket), true
+		return b.keeper.Component(c.ComponentAppID, c.ComponentAppSecret, c.ComponentVerifyTicket)
 	}
 	missing := missingOf(map[string]string{
 		"WECHAT_COMPONENT_APPID": c.ComponentAppID, "WECHAT_COMPONENT_APPSECRET": c.ComponentAppSecret,
 		"WECHAT_COMPONENT_VERIFY_TICKET": c.ComponentVerifyTicket,
 	}, "WECHAT_COMPONENT_APPID", "WECHAT_COMPONENT_APPSECRET", "WECHAT_COMPONENT_VERIFY_TICKET")
 	if len(missing) == 0 {
-		return b.keeper.Component(c.ComponentAppID, c.ComponentAppSecret, c.ComponentVerifyTicket), true
+		return b.keeper.Component(c.ComponentAppID, c.ComponentAppSecret, c.ComponentVerifyTicket)
 	}
 	if len(missing) == 3 {
 		return configError(wechat.OpDescribeCloudBaseRunEnvs,
-			"no component access token: set WECHAT_COMPONENT_ACCESS_TOKEN, or WECHAT_COMPONENT_APPID, WECHAT_COMPONENT_APPSECRET and WECHAT_COMPONENT_VERIFY_TICKET"), false
+			"no component access token: set WECHAT_COMPONENT_ACCESS_TOKEN, or WECHAT_COMPONENT_APPID, WECHAT_COMPONENT_APPSECRET and WECHAT_COMPONENT_VERIFY_TICKET")
 	}
 	return configError(wechat.OpDescribeCloudBaseRunEnvs,
-		"no component access token: the component credentials lack "+strings.Join(missing, ", ")+" (or set WECHAT_COMPONENT_ACCESS_TOKEN)"), false
+		"no component access token: the component credentials lack "+strings.Join(missing, ", ")+" (or set WECHAT_COMPONENT_ACCESS_TOKEN)")
 }
 
 // accessSource: WECHAT_ACCESS_TOKEN, else the authorizer credentials, else
 // WECHAT_APPID and WECHAT_APPSECRET.
-func (b builder) accessSource(component wechat.TokenSource) (wechat.TokenSource, bool) {
+func (b builder) accessSource(component wechat.TokenSource) wechat.TokenSource {
 	c := b.c
 	if c.AccessToken != "" {
-		return wechat.StaticTokenSource(c.AccessToken), false
+		return wechat.StaticTokenSource(c.AccessToken)
 	}
 	if c.TokenLayout != config.LayoutOwn && c.AuthorizerAppID != "" {
 		if c.ComponentAppID == "" {
-			return configError(wechat.OpGetEnvInfo, "following another service's authorizer token needs WECHAT_COMPONENT_APPID"), false
+			return configError(wechat.OpGetEnvInfo, "following another service's authorizer token needs WECHAT_COMPONENT_APPID")
 		}
-		return b.keeper.Authorizer(component, c.ComponentAppID, c.AuthorizerAppID, ""), false
+		return b.keeper.Authorizer(component, c.ComponentAppID, c.AuthorizerAppID, "")
 	}
 	authorizer := c.AuthorizerAppID != "" || c.AuthorizerRefreshToken != ""
 	app := c.AppID != "" && c.AppSecret != ""
 	if authorizer && c.AuthorizerAppID != "" && c.AuthorizerRefreshToken != "" {
 		if c.ComponentAppID == "" {
 			return configError(wechat.OpGetEnvInfo,
-				"minting the authorizer access token needs WECHAT_COMPONENT_APPID, with WECHAT_COMPONENT_ACCESS_TOKEN or the component credentials"), false
+				"minting the authorizer access token needs WECHAT_COMPONENT_APPID, with WECHAT_COMPONENT_ACCESS_TOKEN or the component credentials")
 		}
 		if _, failed := component.(failing); failed {
 			return configError(wechat.OpGetEnvInfo,
-				"minting the authorizer access token needs a component access token: set WECHAT_COMPONENT_ACCESS_TOKEN, or WECHAT_COMPONENT_APPSECRET and WECHAT_COMPONENT_VERIFY_TICKET"), false
+				"minting the authorizer access token needs a component access token: set WECHAT_COMPONENT_ACCESS_TOKEN, or WECHAT_COMPONENT_APPSECRET and WECHAT_COMPONENT_VERIFY_TICKET")
 		}
-		return b.keeper.Authorizer(component, c.ComponentAppID, c.AuthorizerAppID, c.AuthorizerRefreshToken), true
+		return b.keeper.Authorizer(component, c.ComponentAppID, c.AuthorizerAppID, c.AuthorizerRefreshToken)
 	}
 	if app {
-		return b.keeper.Stable(c.AppID, c.AppSecret), true
+		return b.keeper.Stable(c.AppID, c.AppSecret)
 	}
 	switch {
 	case authorizer && c.AuthorizerAppID == "":
-		return configError(wechat.OpGetEnvInfo, "no access token for getenvinfo: WECHAT_AUTHORIZER_REFRESH_TOKEN is set but WECHAT_AUTHORIZER_APPID is not (or set WECHAT_ACCESS_TOKEN)"), false
+		return configError(wechat.OpGetEnvInfo, "no access token for getenvinfo: WECHAT_AUTHORIZER_REFRESH_TOKEN is set but WECHAT_AUTHORIZER_APPID is not (or set WECHAT_ACCESS_TOKEN)")
 	case authorizer:
-		return configError(wechat.OpGetEnvInfo, "no access token for getenvinfo: WECHAT_AUTHORIZER_APPID is set but WECHAT_AUTHORIZER_REFRESH_TOKEN is not (or set WECHAT_ACCESS_TOKEN)"), false
+		return configError(wechat.OpGetEnvInfo, "no access token for getenvinfo: WECHAT_AUTHORIZER_APPID is set but WECHAT_AUTHORIZER_REFRESH_TOKEN is not (or set WECHAT_ACCESS_TOKEN)")
 	case c.AppID != "":
-		return configError(wechat.OpGetEnvInfo, "no access token for getenvinfo: WECHAT_APPID is set but WECHAT_APPSECRET is not (or set WECHAT_ACCESS_TOKEN)"), false
+		return configError(wechat.OpGetEnvInfo, "no access token for getenvinfo: WECHAT_APPID is set but WECHAT_APPSECRET is not (or set WECHAT_ACCESS_TOKEN)")
 	case c.AppSecret != "":
-		return configError(wechat.OpGetEnvInfo, "no access token for getenvinfo: WECHAT_APPSECRET is set but WECHAT_APPID is not (or set WECHAT_ACCESS_TOKEN)"), false
+		return configError(wechat.OpGetEnvInfo, "no access token for getenvinfo: WECHAT_APPSECRET is set but WECHAT_APPID is not (or set WECHAT_ACCESS_TOKEN)")
 	}
 	return configError(wechat.OpGetEnvInfo,
-		"no access token for getenvinfo: set WECHAT_ACCESS_TOKEN, or WECHAT_AUTHORIZER_APPID and WECHAT_AUTHORIZER_REFRESH_TOKEN (with the component credentials), or WECHAT_APPID and WECHAT_APPSECRET"), false
+		"no access token for getenvinfo: set WECHAT_ACCESS_TOKEN, or WECHAT_AUTHORIZER_APPID and WECHAT_AUTHORIZER_REFRESH_TOKEN (with the component credentials), or WECHAT_APPID and WECHAT_APPSECRET")
 }
 
 func missingOf(vals map[string]string, order ...string) []string {

@@ -41,7 +41,7 @@ func (inv *invocation) errorInfo(op string, err error) *ErrorInfo {
 			msg += "; " + t[1]
 		}
 	case we.Kind == wechat.KindAuth:
-		msg = authAdvice(op, inv.rt.Minted[op], what)
+		msg = authAdvice(op, we.Reminted, what)
 	case we.ErrCode == 61004 || we.ErrCode == 40164:
 		msg = what + "; add the function's egress IP to the allow-list (a serverless function needs a fixed egress IP, such as a NAT gateway)"
 	case we.ErrCode == 61007:

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -266,7 +267,9 @@ func (inv *invocation) execute(ctx context.Context, pl plan) *Event {
 
 	ev := &Event{Platform: h.Platform, Trigger: string(inv.req.Kind), RequestID: inv.requestID, Time: inv.stamp, OK: true}
 	done := make(chan Result, len(pl.ops))
-	for _, op := range pl.ops {
+	attempts := make([]atomic.Int64, len(pl.ops))
+	for i, op := range pl.ops {
+		octx := wechat.CountingAttempts(uctx, &attempts[i])
 		go func() {
 			defer func() {
 				if r := recover(); r != nil {
@@ -279,7 +282,7 @@ func (inv *invocation) execute(ctx context.Context, pl plan) *Event {
 				done <- inv.fleet(uctx, pl, deadline, reserve/4)
 				return
 			}
-			done <- inv.operation(uctx, op, pl.env)
+			done <- inv.operation(octx, op, pl.env)
 		}()
 	}
 	got := make(map[string]Result, len(pl.ops))
@@ -294,10 +297,11 @@ collect:
 			break collect
 		}
 	}
-	for _, op := range pl.ops {
+	for i, op := range pl.ops {
 		r, ok := got[op]
 		if !ok {
-			r = Result{Operation: op, Duration: time.Since(inv.start), Error: &ErrorInfo{Kind: string(wechat.KindTimeout),
+			// Stuck past the grace: report the requests it did send.
+			r = Result{Operation: op, Attempts: int(attempts[i].Load()), Duration: time.Since(inv.start), Error: &ErrorInfo{Kind: string(wechat.KindTimeout),
 				Retryable: true, Message: "the operation was cut off at the invocation's deadline"}}
 		}
 		ev.OK = ev.OK && r.OK

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -255,6 +256,17 @@ type call struct {
 	keep       StatusFilter
 }
 
+type attemptsKey struct{}
+
+// CountingAttempts returns a context under which every request a client
+// sends for the call made with it adds one to n as it is sent (the token
+// mints the call needs do not count). It lets a caller that gives up on a
+// call at a deadline still report how many requests it made, which
+// Response.Attempts says only when the call returns.
+func CountingAttempts(ctx context.Context, n *atomic.Int64) context.Context {
+	return context.WithValue(ctx, attemptsKey{}, n)
+}
+
 // do posts cl.body to cl.path with a token from cl.ts, with retries and
 // failover, and checks WeChat's errcode. On success the Response holds the
 // answer as received. The Response is never nil, so that attempts are
@@ -262,6 +274,11 @@ type call struct {
 func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 	start := c.now()
 	resp := &Response{}
+	counter, _ := ctx.Value(attemptsKey{}).(*atomic.Int64)
+	if counter != nil {
+		// The token mints this call needs are not its attempts.
+		ctx = context.WithValue(ctx, attemptsKey{}, (*atomic.Int64)(nil))
+	}
 	defer func() { resp.Duration = c.now().Sub(start) }()
 
 	transient := 0 // retries used
@@ -290,6 +307,9 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 		for {
 			base := c.baseURLs[urlIdx%len(c.baseURLs)]
 			resp.Attempts++
+			if counter != nil {
+				counter.Add(1)
+			}
 			resp.Host = base.Host
 			var raw []byte
 			var health Health
@@ -321,6 +341,9 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 			inv.Invalidate(tok)
 			reminted = true
 			continue
+		}
+		if we, ok := err.(*Error); ok && reminted && IsTokenRejected(err) {
+			we.Reminted = true
 		}
 		return resp, err
 	}

@@ -55,6 +55,9 @@ type Error struct {
 	Retryable bool
 	// Message says what went wrong in words, without secrets.
 	Message string
+	// Reminted reports that WeChat rejected a minted token, and then the
+	// token minted anew too.
+	Reminted bool
 	// Err is the underlying cause, if any; URLs in it are redacted.
 	Err error
 }
