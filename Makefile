@@ -69,6 +69,33 @@ package: ## dist/aws-lambda.zip (bootstrap, linux/arm64) and dist/tencent-scf.zi
 	$(GO) run ./internal/mkzip -o $(DIST)/tencent-scf.zip main=$(DIST)/scf/main
 	@ls -l $(DIST)/*.zip
 
+# Variables `scf deploy` must not deploy empty: the API key (the Function URL
+# is public) and at least one WeChat credential (SCF_CREDENTIALS).
+SCF_REQUIRED    := WXCLOUDENV_API_KEY
+SCF_CREDENTIALS := WECHAT_ACCESS_TOKEN WECHAT_COMPONENT_ACCESS_TOKEN WECHAT_COMPONENT_APPSECRET WECHAT_AUTHORIZER_REFRESH_TOKEN WECHAT_APPSECRET WXCLOUDENV_TOKEN_LAYOUT
+
+.PHONY: check-scf-env
+check-scf-env: ## fail when a variable serverless.yml needs is unset (reads .env like the scf CLI)
+	@set -a; [ ! -f .env ] || . ./.env; set +a; \
+	missing=""; for v in $(SCF_REQUIRED); do [ -n "$$(printenv $$v)" ] || missing="$$missing $$v"; done; \
+	cred=""; for v in $(SCF_CREDENTIALS); do [ -z "$$(printenv $$v)" ] || cred=$$v; done; \
+	[ -n "$$cred" ] || missing="$$missing one-of($(SCF_CREDENTIALS))"; \
+	if [ -n "$$missing" ]; then echo "not set (export them or put them in .env):$$missing" >&2; exit 1; fi; \
+	echo "serverless.yml variables: ok"
+
+.PHONY: deploy-scf
+deploy-scf: check-scf-env package ## check the variables, package, and `scf deploy` (serverless-cloud-framework)
+	scf deploy
+
+.PHONY: deploy-aws
+deploy-aws: ## sam build, then sam deploy --guided (asks for AlertEmail and the WeChat parameters)
+	sam build
+	sam deploy --guided
+
+.PHONY: lint-deploy
+lint-deploy: ## cfn-lint template.yaml (optional tool: pip install cfn-lint); make test checks it without it
+	cfn-lint -I template.yaml
+
 # AWS SAM's makefile build method runs `make build-<LogicalId>` in a copy of
 # CodeUri and expects the binary in $(ARTIFACTS_DIR).
 .PHONY: build-WxCloudEnvFunction
