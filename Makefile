@@ -31,7 +31,8 @@ help: ## list the targets
 run: ## one invocation against the built-in WeChat emulator (scenario demo: one alert); ARGS="-fault getenvinfo=errcode:40001" etc.
 	$(GO) run ./functions/local -emulate $(ARGS)
 
-$(BIN)/aws-lambda-rie:
+# Reinstalled when the Makefile (and so RIE_VERSION) changes.
+$(BIN)/aws-lambda-rie: Makefile
 	GOBIN=$(CURDIR)/$(BIN) $(GO) install $(RIE_MODULE)@$(RIE_VERSION)
 
 .PHONY: rie
