@@ -41,7 +41,7 @@ func startRIE(t *testing.T, env map[string]string) *rieFunction {
 	addr := "127.0.0.1:" + freePort(t)
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, bootstrapBin)
 	cmd.Dir = filepath.Dir(bootstrapBin)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_LAMBDA_FUNCTION_TIMEOUT=10"}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_LAMBDA_FUNCTION_TIMEOUT=30"}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -60,13 +60,14 @@ func startRIE(t *testing.T, env map[string]string) *rieFunction {
 	f := &rieFunction{url: "http://" + addr + "/2015-03-31/functions/function/invocations", out: out}
 	// The emulator listens at once; it starts the bootstrap on the first
 	// invocation (as Lambda does on a cold start).
+	// A generous wait: a loaded machine can be slow to start it.
 	for i := 0; ; i++ {
 		c, err := http.Get("http://" + addr + "/")
 		if err == nil {
 			c.Body.Close()
 			return f
 		}
-		if i == 200 {
+		if i == 1200 {
 			t.Fatalf("the emulator never listened on %s: %v", addr, err)
 		}
 		time.Sleep(25 * time.Millisecond)

@@ -228,7 +228,7 @@ func TestServe(t *testing.T) {
 	event := []byte(`{}`)
 	url := "http://" + addr + "/2015-03-31/functions/function/invocations"
 	var resp *http.Response
-	for range 100 {
+	for range 300 { // up to 30 s: a loaded machine can be slow to start it
 		resp, err = http.Post(url, "application/json", bytes.NewReader(event))
 		if err == nil {
 			break
