@@ -16,9 +16,21 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 )
 
-// rieInstall is how a missing emulator is installed (the Makefile pins the
-// version; `make test` installs it first).
-const rieInstall = "make bin/aws-lambda-rie (GOBIN=$PWD/bin go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION from the Makefile))"
+// rieInstall is how a missing emulator is installed: the Makefile pins the
+// version, and `make test` installs it first.
+func rieInstall(t *testing.T) string {
+	version := "RIE_VERSION from the Makefile"
+	mk, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(mk)) {
+		if v, ok := strings.CutPrefix(line, "RIE_VERSION"); ok {
+			version = strings.TrimSpace(strings.TrimLeft(v, " ?:="))
+		}
+	}
+	return "make bin/aws-lambda-rie, or GOBIN=$PWD/bin go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@" + version
+}
 
 // rieFunction is the built bootstrap running under the real AWS Lambda
 // Runtime Interface Emulator, the program `sam local` runs in its container.
@@ -36,7 +48,7 @@ func startRIE(t *testing.T, env map[string]string) *rieFunction {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(rie); err != nil {
-		t.Fatalf("the Runtime Interface Emulator is missing (%v): install it with %s", err, rieInstall)
+		t.Fatalf("the Runtime Interface Emulator is missing (%v): install it with %s", err, rieInstall(t))
 	}
 	addr := "127.0.0.1:" + freePort(t)
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, bootstrapBin)
