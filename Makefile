@@ -1,6 +1,8 @@
-# wxcloudenv — build, test, run and package. Needs only Go (see go.mod).
+# wxcloudenv — build, test, run and package. Needs Go (the version in go.mod)
+# and, for `make test` (race detector), a C compiler.
 #
 #   make run        one invocation locally against the built-in WeChat emulator
+#   make rie        the function under the AWS Lambda Runtime Interface Emulator
 #   make test       vet, then every test with the race detector
 #   make package    dist/aws-lambda.zip (arm64) and dist/tencent-scf.zip (amd64)
 #   make help       every target
@@ -12,6 +14,11 @@ FUZZTIME ?= 30s
 BENCHCOUNT ?= 5
 EVENT    ?= events/direct.json
 LDFLAGS  := -s -w
+RIE_ADDR ?= 127.0.0.1:9000
+# The AWS Lambda Runtime Interface Emulator (what `sam local` runs in its
+# container); the module has no tags, so it is pinned by its pseudo-version.
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+RIE_MODULE  := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
 .DEFAULT_GOAL := help
@@ -21,21 +28,35 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## run one invocation against the built-in WeChat emulator and print the event
-	$(GO) run ./functions/local -emulate
+run: ## one invocation against the built-in WeChat emulator (scenario demo: one alert); ARGS="-fault getenvinfo=errcode:40001" etc.
+	$(GO) run ./functions/local -emulate $(ARGS)
+
+# Reinstalled when the Makefile (and so RIE_VERSION) changes.
+$(BIN)/aws-lambda-rie: Makefile
+	GOBIN=$(CURDIR)/$(BIN) $(GO) install $(RIE_MODULE)@$(RIE_VERSION)
+
+.PHONY: rie
+rie: $(BIN)/aws-lambda-rie ## a Docker-free `sam local`: bin/bootstrap under the Runtime Interface Emulator on RIE_ADDR (127.0.0.1:9000), WeChat emulated (EMULATE=0: real)
+	@mkdir -p $(BIN)
+	$(GOBUILD) -tags lambda.norpc -o $(BIN)/bootstrap ./functions/aws-lambda
+	$(GO) run ./functions/local $(if $(filter 0,$(EMULATE)),,-emulate) -serve $(RIE_ADDR) -rie $(BIN)/aws-lambda-rie -bootstrap $(BIN)/bootstrap $(ARGS)
 
 .PHONY: invoke
-invoke: ## replay EVENT=file (default events/direct.json); EMULATE=0 calls the real WeChat with your WECHAT_* variables
-	$(GO) run ./functions/local $(if $(filter 0,$(EMULATE)),,-emulate) -event $(EVENT)
+invoke: ## replay EVENT=file (default events/direct.json); EMULATE=0 calls the real WeChat; RIE=1 posts it to a running `make rie`
+ifeq ($(RIE),1)
+	@curl -sS --fail-with-body -d @$(EVENT) http://$(RIE_ADDR)/2015-03-31/functions/function/invocations; echo
+else
+	$(GO) run ./functions/local $(if $(filter 0,$(EMULATE)),,-emulate) -event $(EVENT) $(ARGS)
+endif
 
 .PHONY: test
-test: ## gofmt and vet, then every test (fuzz seeds included) with the race detector
+test: $(BIN)/aws-lambda-rie ## gofmt and vet, then every test (fuzz seeds included) with the race detector; needs a C compiler
 	@files=$$(gofmt -l .); if [ -n "$$files" ]; then echo "not gofmt-ed: $$files"; exit 1; fi
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
 .PHONY: build
-build: ## build every package, and bin/bootstrap and bin/main for this machine
+build: ## build every package, and bin/bootstrap and bin/main for this machine (run them with make rie / on SCF, not by hand)
 	$(GO) build ./...
 	$(GOBUILD) -tags lambda.norpc -o $(BIN)/bootstrap ./functions/aws-lambda
 	$(GOBUILD) -o $(BIN)/main ./functions/tencent-scf
@@ -49,10 +70,38 @@ package: ## dist/aws-lambda.zip (bootstrap, linux/arm64) and dist/tencent-scf.zi
 	$(GO) run ./internal/mkzip -o $(DIST)/tencent-scf.zip main=$(DIST)/scf/main
 	@ls -l $(DIST)/*.zip
 
+# Variables `scf deploy` must not deploy empty: the API key (the Function URL
+# is public) and at least one WeChat credential (SCF_CREDENTIALS).
+SCF_REQUIRED    := WXCLOUDENV_API_KEY
+SCF_CREDENTIALS := WECHAT_ACCESS_TOKEN WECHAT_COMPONENT_ACCESS_TOKEN WECHAT_COMPONENT_APPSECRET WECHAT_AUTHORIZER_REFRESH_TOKEN WECHAT_APPSECRET WXCLOUDENV_TOKEN_LAYOUT
+
+.PHONY: check-scf-env
+check-scf-env: ## fail when a variable serverless.yml needs is unset (reads .env like the scf CLI)
+	@set -a; [ ! -f .env ] || . ./.env; set +a; \
+	missing=""; for v in $(SCF_REQUIRED); do [ -n "$$(printenv $$v)" ] || missing="$$missing $$v"; done; \
+	cred=""; for v in $(SCF_CREDENTIALS); do [ -z "$$(printenv $$v)" ] || cred=$$v; done; \
+	[ -n "$$cred" ] || missing="$$missing one-of($(SCF_CREDENTIALS))"; \
+	if [ -n "$$missing" ]; then echo "not set (export them or put them in .env):$$missing" >&2; exit 1; fi; \
+	echo "serverless.yml variables: ok"
+
+.PHONY: deploy-scf
+deploy-scf: check-scf-env package ## check the variables, package, and `scf deploy` (serverless-cloud-framework)
+	scf deploy
+
+.PHONY: deploy-aws
+deploy-aws: ## sam build, then sam deploy --guided (asks for AlertEmail and the WeChat parameters)
+	sam build
+	sam deploy --guided
+
+.PHONY: lint-deploy
+lint-deploy: ## cfn-lint template.yaml (optional tool: pip install cfn-lint); make test checks it without it
+	cfn-lint -I template.yaml
+
 # AWS SAM's makefile build method runs `make build-<LogicalId>` in a copy of
 # CodeUri and expects the binary in $(ARTIFACTS_DIR).
 .PHONY: build-WxCloudEnvFunction
-build-WxCloudEnvFunction: ## what `sam build` calls (writes $(ARTIFACTS_DIR)/bootstrap)
+build-WxCloudEnvFunction: # what `sam build` calls (not listed by make help: SAM sets ARTIFACTS_DIR)
+	@test -n "$(ARTIFACTS_DIR)" || { echo "build-WxCloudEnvFunction is for sam build, which sets ARTIFACTS_DIR; use make package" >&2; exit 2; }
 	GOOS=linux GOARCH=arm64 $(GOBUILD) -tags lambda.norpc -o $(ARTIFACTS_DIR)/bootstrap ./functions/aws-lambda
 
 .PHONY: bench

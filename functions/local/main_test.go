@@ -2,18 +2,36 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 )
 
-func TestRunEmulate(t *testing.T) {
+// clearCredentials keeps real credentials of the developer's environment
+// out of the tests (run changes the process environment, so these tests
+// are not parallel).
+func clearCredentials(t *testing.T) {
 	for _, k := range credentialVars {
 		t.Setenv(k, "")
 	}
 	t.Setenv("WECHAT_API_BASE_URL", "")
+}
+
+func TestRunEmulate(t *testing.T) {
+	clearCredentials(t)
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"-emulate"}, nil, &stdout, &stderr); err != nil {
+	if err := run(t.Context(), []string{"-emulate"}, nil, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
 	var ev map[string]any
@@ -23,20 +41,231 @@ func TestRunEmulate(t *testing.T) {
 	if ev["ok"] != true || ev["platform"] != "local" || len(ev["results"].(map[string]any)) != 2 {
 		t.Errorf("event = %v", ev)
 	}
+	// A newcomer's first run shows what the tool is for: an alert.
+	alerts, _ := ev["alerts"].([]any)
+	if len(alerts) != 1 || alerts[0].(map[string]any)["status"] != "HALTED" {
+		t.Errorf("the demo scenario shows alerts %v, want prod-7c21be HALTED", ev["alerts"])
+	}
 	if !strings.Contains(stderr.String(), `"msg":"invocation"`) {
 		t.Errorf("no log line on stderr: %s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "summary: 2 operations, 4 items, 1 alerts, 0 failures\n  ALERT environment prod-7c21be (prod) is HALTED") {
+		t.Errorf("no summary on stderr: %s", stderr.String())
+	}
+}
+
+func TestScenariosAndFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		summary string
+		failed  []string
+	}{
+		{"healthy", []string{"-scenario", "healthy"}, "summary: 2 operations, 4 items, 0 alerts, 0 failures", nil},
+		{"outage", []string{"-scenario", "outage"}, "summary: 2 operations, 0 items, 0 alerts, 2 failures", []string{"FAILED describecloudbaserunenvs: permission errcode 61004", "FAILED getenvinfo: upstream HTTP 503"}},
+		{"errcode", []string{"-scenario", "healthy", "-fault", "describecloudbaserunenvs=errcode:40001"}, "summary: 2 operations, 2 items, 0 alerts, 1 failures", []string{"FAILED describecloudbaserunenvs: auth errcode 40001"}},
+		{"http and demo", []string{"-fault", "describecloudbaserunenvs=http:502"}, "summary: 2 operations, 2 items, 1 alerts, 1 failures", []string{"FAILED describecloudbaserunenvs: upstream HTTP 502"}},
+		{"reset", []string{"-fault", "getenvinfo=reset"}, "1 failures", []string{"FAILED getenvinfo: network"}},
+		{"garbage", []string{"-fault", "getenvinfo=garbage"}, "1 failures", []string{"FAILED getenvinfo:"}},
+		{"token path", []string{"-fault", "/cgi-bin/component/api_component_token=errcode:61004"}, "2 failures", []string{"FAILED describecloudbaserunenvs:", "FAILED getenvinfo:"}},
+		{"timeout", []string{"-fault", "getenvinfo=timeout", "-timeout", "2s"}, "1 failures", []string{"FAILED getenvinfo: timeout"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clearCredentials(t)
+			var stdout, stderr bytes.Buffer
+			if err := run(t.Context(), append([]string{"-emulate"}, tc.args...), nil, &stdout, &stderr); err != nil {
+				t.Fatalf("run: %v\n%s", err, stderr.String())
+			}
+			if !json.Valid(stdout.Bytes()) {
+				t.Errorf("output is not JSON: %s", stdout.String())
+			}
+			if !strings.Contains(stderr.String(), tc.summary) {
+				t.Errorf("summary: want %q in\n%s", tc.summary, stderr.String())
+			}
+			for _, f := range tc.failed {
+				if !strings.Contains(stderr.String(), f) {
+					t.Errorf("want %q in\n%s", f, stderr.String())
+				}
+			}
+			if strings.Contains(stderr.String()+stdout.String(), "secret") {
+				t.Errorf("an emulator secret leaked:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-fault", "getenvinfo=errcode:1"}, "need -emulate"},
+		{[]string{"-scenario", "healthy"}, "need -emulate"},
+		{[]string{"-emulate", "-scenario", "nope"}, "unknown scenario"},
+		{[]string{"-emulate", "-fault", "getenvinfo"}, "want OPERATION=KIND"},
+		{[]string{"-emulate", "-fault", "nope=reset"}, "unknown operation"},
+		{[]string{"-emulate", "-fault", "getenvinfo=errcode:x"}, "needs a number"},
+		{[]string{"-emulate", "-fault", "getenvinfo=http:999"}, "out of range"},
+		{[]string{"-emulate", "-fault", "getenvinfo=slow"}, "unknown kind"},
+		{[]string{"-event", "x", "-payload", "{}"}, "not both"},
+		{[]string{"-serve", "127.0.0.1:0", "-payload", "{}"}, "-serve takes"},
+		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"-emulate", "-serve", "127.0.0.1:0", "-rie", "/nonexistent/rie"}, "make rie installs it"},
+		{[]string{"-emulate", "-payload", `{"operations":["nope"]}`}, "unknown operation"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			clearCredentials(t)
+			err := run(t.Context(), tc.args, nil, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestHelp: -h exits 0 (run returns nil) and documents every flag.
+func TestHelp(t *testing.T) {
+	var stderr bytes.Buffer
+	if err := run(t.Context(), []string{"-h"}, nil, io.Discard, &stderr); err != nil {
+		t.Fatalf("-h: %v", err)
+	}
+	for _, f := range []string{"-emulate", "-scenario", "-fault", "-event", "-payload", "-timeout", "-compact", "-serve", "-rie", "-bootstrap", "demo", "healthy", "outage", "errcode:N", "http:N", "timeout", "reset", "garbage"} {
+		if !strings.Contains(stderr.String(), f) {
+			t.Errorf("-h does not mention %s", f)
+		}
+	}
+	// The binary itself exits 0.
+	cmd := exec.Command("go", "run", ".", "-h")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("go run . -h: %v\n%s", err, out)
 	}
 }
 
 func TestRunEventFile(t *testing.T) {
+	clearCredentials(t)
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"-emulate", "-compact", "-event", "../../events/scf-function-url.json"}, nil, &stdout, &stderr); err != nil {
+	if err := run(t.Context(), []string{"-emulate", "-compact", "-event", "../../events/scf-function-url.json"}, nil, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
 	if !strings.HasPrefix(stdout.String(), `{"isBase64Encoded":false,"statusCode":200`) {
-		t.Errorf("output = %.200s", stdout.String())
+		t.Errorf("-compact output = %.200s", stdout.String())
 	}
-	if err := run([]string{"-emulate", "-payload", `{"operations":["nope"]}`}, nil, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "unknown operation") {
-		t.Errorf("bad payload: err = %v", err)
+	// Without -compact the body is JSON, not an escaped string.
+	stdout.Reset()
+	stderr.Reset()
+	if err := run(t.Context(), []string{"-emulate", "-event", "../../events/aws-http-api-v2.json"}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
+	var w struct {
+		StatusCode int             `json:"statusCode"`
+		Body       json.RawMessage `json:"body"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &w); err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(w.Body, &body); err != nil || body["source"] != "wxcloudenv" {
+		t.Errorf("body is not the event as JSON: %v\n%s", err, w.Body)
+	}
+	if !strings.Contains(stderr.String(), "summary: ") {
+		t.Errorf("no summary for an HTTP answer: %s", stderr.String())
+	}
+}
+
+func TestReadable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{`{"statusCode":200,"body":"{\"a\":1}"}`, "{\n  \"body\": {\n    \"a\": 1\n  },\n  \"statusCode\": 200\n}"},
+		{`{"statusCode":200,"isBase64Encoded":true,"body":"eyJhIjoxfQ=="}`, "{\n  \"body\": {\n    \"a\": 1\n  },\n  \"isBase64Encoded\": true,\n  \"statusCode\": 200\n}"},
+		{`{"statusCode":401,"body":"not json"}`, "{\n  \"statusCode\": 401,\n  \"body\": \"not json\"\n}"},
+		{`{"ok":true}`, "{\n  \"ok\": true\n}"},
+		{`not json`, "not json"},
+	} {
+		if got := string(readable([]byte(tc.in))); got != tc.want {
+			t.Errorf("readable(%s) =\n%s\nwant\n%s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestServe runs bin/bootstrap under the real Runtime Interface Emulator,
+// as `make rie` does, and calls it over HTTP.
+func TestServe(t *testing.T) {
+	clearCredentials(t)
+	root, _ := filepath.Abs("../..")
+	rie := filepath.Join(root, "bin", "aws-lambda-rie")
+	if _, err := os.Stat(rie); err != nil {
+		t.Fatalf("%s is missing: run `make rie` (GOBIN=$PWD/bin go install %s)", rie, rieModule(t, root))
+	}
+	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, "../aws-lambda")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+
+	ctx, cancel := context.WithCancel(t.Context())
+	logs := &testkit.SyncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-emulate", "-serve", addr, "-rie", rie, "-bootstrap", bootstrap}, nil, io.Discard, logs)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("output:\n%s", logs.String())
+		}
+	}()
+
+	event := []byte(`{}`)
+	url := "http://" + addr + "/2015-03-31/functions/function/invocations"
+	var resp *http.Response
+	for range 300 { // up to 30 s: a loaded machine can be slow to start it
+		resp, err = http.Post(url, "application/json", bytes.NewReader(event))
+		if err == nil {
+			break
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case err := <-done:
+			t.Fatalf("run ended early: %v\n%s", err, logs.String())
+		}
+	}
+	if err != nil {
+		t.Fatalf("the emulator never answered: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var ev struct {
+		Platform string `json:"platform"`
+		Alerts   []struct {
+			Env    string `json:"env"`
+			Status string `json:"status"`
+		} `json:"alerts"`
+	}
+	if err := json.Unmarshal(b, &ev); err != nil || ev.Platform != "aws-lambda" || len(ev.Alerts) != 1 || ev.Alerts[0].Status != "HALTED" {
+		t.Errorf("answer %s (%v), want the demo scenario's HALTED environment from aws-lambda", b, err)
+	}
+}
+
+// rieModule reads the pinned Runtime Interface Emulator from the Makefile.
+func rieModule(t *testing.T, root string) string {
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(mk)) {
+		if v, ok := strings.CutPrefix(line, "RIE_VERSION"); ok {
+			return fmt.Sprintf("github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@%s", strings.TrimSpace(strings.TrimLeft(v, " ?:=")))
+		}
+	}
+	return "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
 }
