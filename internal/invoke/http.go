@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -84,6 +85,9 @@ func (inv *invocation) serveHTTP(ctx context.Context) ([]byte, error) {
 			return out, nil
 		}
 		inv.logEvent(ev, "")
+	} else if !inv.logged && a.status == http.StatusOK {
+		// A health check: nothing ran upstream.
+		inv.logger().LogAttrs(ctx, slog.LevelInfo, "health check", append(inv.baseAttrs(), slog.Bool("ok", true))...)
 	} else if !inv.logged {
 		inv.logRejected("rejected", string(a.body))
 	}
