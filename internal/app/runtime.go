@@ -86,7 +86,7 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 		return nil, err
 	}
 	rt := &Runtime{Config: c, Client: client, Store: st, Keeper: keeper, Tokens: map[string]wechat.TokenSource{},
-		Secrets: secrets,
+		Secrets:  secrets,
 		Notifier: &notify.Notifier{Channels: chans, HTTP: d.HTTPClient, Store: st, Prefix: c.StorePrefix}}
 	b := builder{c: c, client: client, keeper: keeper}
 	component := b.componentSource()

@@ -331,6 +331,8 @@ func (inv *invocation) operationWith(ctx context.Context, op, env string, ts wec
 		resp, err = c.GetEnvInfoRawFilter(ctx, ts, env, needsAttention)
 	case wechat.OpDescribeCloudBaseRunEnvs:
 		resp, err = c.DescribeCloudBaseRunEnvsRawFilter(ctx, ts, needsAttention)
+	case wechat.OpStartPushTicket:
+		resp, err = inv.startPushTicket(ctx)
 	default:
 		err = &wechat.Error{Kind: wechat.KindConfig, Op: op, Message: "unknown operation"}
 		resp = &wechat.Response{}

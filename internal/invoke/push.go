@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
 // push answers WeChat's authorization-event push
@@ -39,4 +40,16 @@ func bounded(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// startPushTicket asks WeChat to start pushing component verify tickets to
+// the platform's authorization-event URL: run it once after deploying,
+// with the payload {"operations":["start_push_ticket"]}.
+func (inv *invocation) startPushTicket(ctx context.Context) (*wechat.Response, error) {
+	c := inv.rt.Config
+	if c.ComponentAppID == "" || c.ComponentAppSecret == "" {
+		return &wechat.Response{}, &wechat.Error{Kind: wechat.KindConfig, Op: wechat.OpStartPushTicket,
+			Message: "start_push_ticket needs WECHAT_COMPONENT_APPID and WECHAT_COMPONENT_APPSECRET"}
+	}
+	return inv.rt.Client.StartPushTicket(ctx, c.ComponentAppID, c.ComponentAppSecret)
 }

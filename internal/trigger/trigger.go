@@ -21,6 +21,7 @@ import (
 	scfevents "github.com/tencentyun/scf-go-lib/events"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
 // Kind is the trigger kind reported in the output event.
@@ -98,6 +99,10 @@ type Request struct {
 	Payload Payload      // for Schedule and Direct
 	HTTP    *HTTPRequest // for HTTP
 }
+
+// OpStartPushTicket is the operation that asks WeChat to start pushing
+// component verify tickets (/cgi-bin/component/api_start_push_ticket).
+const OpStartPushTicket = wechat.OpStartPushTicket
 
 // PayloadError is an invalid direct payload.
 type PayloadError struct{ Reason string }
@@ -429,9 +434,19 @@ func smallUint(s string) (int, bool) {
 
 // CheckOperations validates an operation list: not empty, every name
 // known, none repeated (as WXCLOUDENV_OPERATIONS).
+//
+// The operation start_push_ticket asks WeChat to start pushing verify
+// tickets to the authorization-event URL (docs/contract.md#authorization-events);
+// it runs alone.
 func CheckOperations(ops []string) ([]string, error) {
 	if len(ops) == 0 {
 		return nil, &PayloadError{Reason: "the operation list is empty; name getenvinfo, describecloudbaserunenvs or both"}
+	}
+	if slices.Contains(ops, OpStartPushTicket) {
+		if len(ops) != 1 {
+			return nil, &PayloadError{Reason: OpStartPushTicket + " runs alone"}
+		}
+		return ops, nil
 	}
 	out := make([]string, 0, len(ops))
 	for i, op := range ops {

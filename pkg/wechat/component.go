@@ -110,15 +110,14 @@ func (c *Client) QueryAuth(ctx context.Context, component TokenSource, component
 // is kept out of every error.
 //
 // WeChat API docs: https://developers.weixin.qq.com/doc/oplatform/openApi/ticket-token/api_startpushticket.html
-func (c *Client) StartPushTicket(ctx context.Context, componentAppID, componentSecret string) error {
+func (c *Client) StartPushTicket(ctx context.Context, componentAppID, componentSecret string) (*Response, error) {
 	KeepSecret(componentSecret)
 	body, err := json.Marshal(map[string]string{"component_appid": componentAppID, "component_secret": componentSecret})
 	if err != nil {
-		return &Error{Kind: KindConfig, Op: OpStartPushTicket, Message: "cannot build the request", Err: err}
+		return &Response{}, &Error{Kind: KindConfig, Op: OpStartPushTicket, Message: "cannot build the request", Err: err}
 	}
-	_, err = c.do(ctx, &call{op: OpStartPushTicket, path: StartPushTicketPath, body: body, want: "errcode",
+	return c.do(ctx, &call{op: OpStartPushTicket, path: StartPushTicketPath, body: body, want: "errcode",
 		secrets: []string{componentSecret}})
-	return err
 }
 
 // AuthorizerList is one page of a platform's authorizers.

@@ -128,11 +128,11 @@ func TestStartPushTicket(t *testing.T) {
 	t.Parallel()
 	srv, c := setup(t)
 	ctx := context.Background()
-	if err := c.StartPushTicket(ctx, wechattest.ComponentAppID, wechattest.ComponentAppSecret); err != nil {
+	if _, err := c.StartPushTicket(ctx, wechattest.ComponentAppID, wechattest.ComponentAppSecret); err != nil {
 		t.Fatal(err)
 	}
 	const wrong = "wechattest-wrong-component-secret"
-	err := c.StartPushTicket(ctx, wechattest.ComponentAppID, wrong)
+	_, err := c.StartPushTicket(ctx, wechattest.ComponentAppID, wrong)
 	if !errors.Is(err, &wechat.Error{Kind: wechat.KindAuth, ErrCode: 40125}) {
 		t.Fatalf("wrong secret: %v, want auth 40125", err)
 	}
@@ -141,7 +141,7 @@ func TestStartPushTicket(t *testing.T) {
 		t.Fatal("the secret passed to StartPushTicket is not kept")
 	}
 	srv.Inject(wechat.StartPushTicketPath, wechattest.Fault{ErrCode: -1}, wechattest.Fault{Status: 502})
-	if err := c.StartPushTicket(ctx, wechattest.ComponentAppID, wechattest.ComponentAppSecret); err != nil {
+	if _, err := c.StartPushTicket(ctx, wechattest.ComponentAppID, wechattest.ComponentAppSecret); err != nil {
 		t.Fatalf("transient failures are not retried: %v", err)
 	}
 	if got := srv.Calls(wechat.StartPushTicketPath); got != 5 {

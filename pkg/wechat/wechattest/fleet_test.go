@@ -217,7 +217,7 @@ func TestStartPushTicketPushes(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.PushTicketsTo(p)
-	if err := c.StartPushTicket(context.Background(), wechattest.ComponentAppID, wechattest.ComponentAppSecret); err != nil {
+	if _, err := c.StartPushTicket(context.Background(), wechattest.ComponentAppID, wechattest.ComponentAppSecret); err != nil {
 		t.Fatal(err)
 	}
 	select {
