@@ -46,6 +46,9 @@ func BenchmarkStore(b *testing.B) {
 			}
 		})
 		b.Run(bk.name+"/CompareAndSwap", func(b *testing.B) {
+			if err := s.Delete(b.Context(), "bench:cas"); err != nil {
+				b.Fatal(err)
+			}
 			old := []byte(nil)
 			i := 0
 			for b.Loop() {
