@@ -44,12 +44,13 @@ type backend struct {
 	shared bool
 }
 
-// backends starts every backend: memory, a bbolt file, a real Redis and a
-// real DynamoDB-compatible server.
+// backends starts every backend: memory, a bbolt file, a real Redis (plain
+// and TLS) and a real DynamoDB-compatible server.
 func backends(t *testing.T) []backend {
 	t.Helper()
 	file := "file://" + t.TempDir() + "/store.db"
 	redisURL := storetest.StartRedis(t)
+	redissURL := storetest.StartRedisTLS(t)
 	dynURL, dynEnv := storetest.StartDynamo(t)
 	opener := func(url string, extra ...store.Option) func(t *testing.T, opts ...store.Option) store.Store {
 		return func(t *testing.T, opts ...store.Option) store.Store {
@@ -70,6 +71,7 @@ func backends(t *testing.T) []backend {
 		{name: "memory", open: opener("memory")},
 		{name: "file", open: opener(file), shared: true},
 		{name: "redis", open: opener(redisURL), shared: true},
+		{name: "rediss", open: opener(redissURL), shared: true},
 		{name: "dynamodb", open: opener(dynURL, store.WithEnv(storetest.Lookup(dynEnv))), shared: true},
 	}
 }

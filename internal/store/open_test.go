@@ -210,6 +210,24 @@ func TestRedisWrongPasswordHidden(t *testing.T) {
 	}
 }
 
+func TestRedisTLSVerifiesCertificate(t *testing.T) {
+	t.Parallel()
+	const pw = "tls-pw-3e8d"
+	url := storetest.StartRedisTLS(t)
+	strict := strings.Replace(strings.TrimSuffix(url, "?skip_verify=true"), "rediss://", "rediss://:"+pw+"@", 1)
+	s, err := store.Open(strict, store.WithTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// The test certificate is trusted by nobody: every operation refuses it.
+	checkUnavailable(t, s, "redis 127.0.0.1:", pw)
+	_, err = s.Get(t.Context(), "k")
+	if !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Get() over TLS with an untrusted certificate = %q, want it to say certificate", err)
+	}
+}
+
 func TestDynamoUnreachableHidesCredentials(t *testing.T) {
 	t.Parallel()
 	const secret, session = "aws-secret-6d1e", "aws-session-0c9b"
