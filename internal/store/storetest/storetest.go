@@ -455,3 +455,13 @@ func Environ(env map[string]string) []string {
 	}
 	return out
 }
+
+// Setenv sets env's variables for the rest of the test with t.Setenv (so
+// the test cannot be parallel), for code under test that reads the
+// process environment itself.
+func Setenv(t testing.TB, env map[string]string) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}

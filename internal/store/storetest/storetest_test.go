@@ -56,6 +56,16 @@ func TestMissingServersFailWithInstallHint(t *testing.T) {
 	}
 }
 
+func TestSetenvReachesStoreOpenDefaults(t *testing.T) {
+	_, env := StartDynamo(t)
+	Setenv(t, env)
+	for k, want := range env {
+		if got := os.Getenv(k); got != want {
+			t.Errorf("after Setenv, %s = %q, want %q", k, got, want)
+		}
+	}
+}
+
 func dialable(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err == nil {
