@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
 )
 
 // fatalRecorder is a real testing.TB whose Fatalf records the message and
@@ -56,13 +58,16 @@ func TestMissingServersFailWithInstallHint(t *testing.T) {
 	}
 }
 
-func TestSetenvReachesStoreOpenDefaults(t *testing.T) {
-	_, env := StartDynamo(t)
+func TestSetenvReachesStoreOpen(t *testing.T) {
+	tableURL, env := StartDynamo(t)
 	Setenv(t, env)
-	for k, want := range env {
-		if got := os.Getenv(k); got != want {
-			t.Errorf("after Setenv, %s = %q, want %q", k, got, want)
-		}
+	s, err := store.Open(tableURL) // reads the process environment
+	if err != nil {
+		t.Fatalf("Open(%s) = %v", tableURL, err)
+	}
+	defer s.Close()
+	if err := s.Set(t.Context(), "k", store.Value{Data: []byte("v")}); err != nil {
+		t.Fatalf("Set() = %v", err)
 	}
 }
 
