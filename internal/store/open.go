@@ -123,11 +123,19 @@ func openFile(raw string, u *url.URL, o options) (Store, error) {
 func Redacted(rawURL string) string {
 	raw := strings.TrimSpace(rawURL)
 	u, err := url.Parse(raw)
-	if err == nil {
+	if err == nil && u.Opaque == "" && u.Fragment == "" {
 		out := u.Redacted()
-		if !containsAny(out, urlSecrets(raw)) {
+		ats := 0 // the '@' that ends the user info
+		if u.User != nil {
+			ats = 1
+		}
+		// Anything else means the URL parses differently than it reads.
+		if strings.Count(out, "@") == ats && !containsAny(out, urlSecrets(raw)) {
 			return out
 		}
+	}
+	if err == nil && u.Opaque != "" && u.Fragment == "" && !strings.Contains(raw, "@") {
+		return u.String() // file:store.db: no user info to hide
 	}
 	scheme, _, ok := strings.Cut(raw, "://")
 	if !ok || scheme == "" || strings.Trim(scheme, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-") != "" {

@@ -114,6 +114,8 @@ func TestRedactedAndSecrets(t *testing.T) {
 		{"redis://u:a%zzb@h/0", "redis://(unparseable)", []string{"a%zzb"}},
 		{"file:///var/lib/wx/store.db", "file:///var/lib/wx/store.db", nil},
 		{"::", "(unparseable)", nil},
+		{"file:store.db", "file:store.db", nil},
+		{"#://0:000000@! @/0", "(unparseable)", []string{"000000@! "}},
 	} {
 		if got := store.Redacted(tc.url); got != tc.redacted {
 			t.Errorf("Redacted(%q) = %q, want %q", tc.url, got, tc.redacted)
