@@ -104,6 +104,9 @@ func badURL(raw, what string, cause error) error {
 }
 
 func openFile(raw string, u *url.URL, o options) (Store, error) {
+	if u.User != nil {
+		return nil, badURL(raw, "file URL has user info; want file:///abs/path", nil)
+	}
 	if u.Host != "" && u.Host != "localhost" {
 		return nil, badURL(raw, "file URL has a host; want file:///abs/path (three slashes)", nil)
 	}

@@ -30,6 +30,7 @@ func TestOpenBadURL(t *testing.T) {
 		{name: "opaque file", url: "file:store.db", wantText: "absolute"},
 		{name: "file directory", url: "file:///tmp/dir/", wantText: "directory"},
 		{name: "file empty path", url: "file://", wantText: "absolute"},
+		{name: "file user info", url: "file://u:filepw99@/tmp/x.db", wantText: "user info", password: "filepw99"},
 		{name: "dynamodb no table", url: "dynamodb://", wantText: "TABLE"},
 		{name: "dynamodb path", url: "dynamodb://table/extra", wantText: "TABLE"},
 		{name: "dynamodb no region", url: "dynamodb://t", wantText: "AWS_REGION", env: map[string]string{}},
