@@ -309,6 +309,25 @@ var cases = []struct {
 			}
 		}
 	}},
+	{"keys over many pages", func(t *testing.T, f fixture) {
+		store.SetPageSize(f.s, 3)
+		var want []string
+		for i := range 40 {
+			k := f.key("page:" + strconv.Itoa(i))
+			mustSet(t, f.s, k, store.Value{Data: []byte("v")})
+			want = append(want, k)
+		}
+		mustSet(t, f.s, f.key("other"), store.Value{Data: []byte("v")})
+		got, err := f.s.Keys(t.Context(), f.key("page:"))
+		if err != nil {
+			t.Fatalf("Keys() = %v", err)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("Keys(%q) = %d keys %q, want the %d written", f.key("page:"), len(got), got, len(want))
+		}
+	}},
 	{"racing compare and swap from absent: exactly one wins", func(t *testing.T, f fixture) {
 		k := f.key("lease")
 		const n = 16

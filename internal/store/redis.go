@@ -22,6 +22,8 @@ type Redis struct {
 	now     func() time.Time
 	where   string
 	secrets []string
+	// scanCount is SCAN's COUNT hint.
+	scanCount int64
 }
 
 var (
@@ -108,7 +110,7 @@ func openRedis(raw string, o options) (Store, error) {
 		secrets = append(secrets, opt.Password)
 	}
 	secrets = append(secrets, urlSecrets(raw)...)
-	return &Redis{c: redis.NewClient(opt), now: o.now, where: where, secrets: secrets}, nil
+	return &Redis{c: redis.NewClient(opt), now: o.now, where: where, secrets: secrets, scanCount: 1000}, nil
 }
 
 func (s *Redis) fail(op, key string, err error) error {
@@ -224,7 +226,7 @@ func (s *Redis) Delete(ctx context.Context, key string) error {
 func (s *Redis) Keys(ctx context.Context, prefix string) ([]string, error) {
 	var found []string
 	seen := map[string]bool{}
-	iter := s.c.Scan(ctx, 0, globEscape(prefix)+"*", 1000).Iterator()
+	iter := s.c.Scan(ctx, 0, globEscape(prefix)+"*", s.scanCount).Iterator()
 	for iter.Next(ctx) {
 		if k := iter.Val(); !seen[k] && strings.HasPrefix(k, prefix) {
 			seen[k] = true
