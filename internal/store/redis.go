@@ -96,9 +96,12 @@ func openRedis(raw string, o options) (Store, error) {
 		return nil, badURL(raw, "bad redis URL", err)
 	}
 	opt.DisableIdentity = true // CLIENT SETINFO fails on servers older than 7.2
-	opt.DialTimeout = o.timeout
-	opt.ReadTimeout = o.timeout
-	opt.WriteTimeout = o.timeout
+	// The URL's dial_timeout, read_timeout and write_timeout win.
+	for _, d := range []*time.Duration{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout} {
+		if *d == 0 {
+			*d = o.timeout
+		}
+	}
 	opt.ContextTimeoutEnabled = true
 	opt.MaxRetries = 1
 	opt.DialerRetries = 2
