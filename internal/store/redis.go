@@ -103,7 +103,9 @@ func openRedis(raw string, o options) (Store, error) {
 		}
 	}
 	opt.ContextTimeoutEnabled = true
-	opt.MaxRetries = 1
+	// No retries: a compare-and-swap whose reply was lost would run again
+	// and report that it lost. The caller retries the whole operation.
+	opt.MaxRetries = -1
 	opt.DialerRetries = 2
 	opt.DialerRetryTimeout = 50 * time.Millisecond
 	opt.PoolSize = 4
