@@ -160,12 +160,15 @@ func startRedis(t testing.TB, tlsConf *tls.Config, extraArgs []string) string {
 			portArgs = []string{"--port", "0", "--tls-port", strconv.Itoa(port)}
 		}
 		args := append(append(portArgs, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"), extraArgs...)
-		srv, err := start(bin, args, "", nil)
+		// redis-server says it is ready only once it holds the port, so a
+		// port taken meanwhile by another server is never mistaken for ours.
+		ready := make(chan struct{})
+		srv, err := start(bin, args, "", &lineWatcher{want: "Ready to accept connections", ready: ready})
 		if err != nil {
 			t.Fatalf("storetest: start redis-server: %v", err)
 		}
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		if err := waitRedis(addr, tlsConf, srv); err != nil {
+		if err := waitRedis(addr, tlsConf, srv, ready); err != nil {
 			srv.stop()
 			lastErr = fmt.Errorf("%w; redis-server said: %s", err, srv.out.String())
 			continue
@@ -218,9 +221,17 @@ func selfSigned(t testing.TB) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
-// waitRedis waits until addr answers PING (any reply, NOAUTH included).
-func waitRedis(addr string, tlsConf *tls.Config, srv *server) error {
+// waitRedis waits until redis-server says it is ready and addr answers
+// PING (any reply, NOAUTH included).
+func waitRedis(addr string, tlsConf *tls.Config, srv *server, ready <-chan struct{}) error {
 	deadline := time.Now().Add(ReadyTimeout)
+	select {
+	case <-ready:
+	case <-srv.exited:
+		return fmt.Errorf("redis-server exited")
+	case <-time.After(ReadyTimeout):
+		return fmt.Errorf("redis-server did not say it was ready within %s", ReadyTimeout)
+	}
 	for {
 		select {
 		case <-srv.exited:
