@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +47,9 @@ func BenchmarkStore(b *testing.B) {
 			}
 		})
 		b.Run(bk.name+"/CompareAndSwap", func(b *testing.B) {
+			if err := s.Delete(b.Context(), "bench:cas"); err != nil {
+				b.Fatal(err)
+			}
 			old := []byte(nil)
 			i := 0
 			for b.Loop() {
@@ -59,5 +63,23 @@ func BenchmarkStore(b *testing.B) {
 			}
 		})
 		s.Close()
+	}
+}
+
+// BenchmarkOpen measures building each backend's client (what a cold start
+// pays before the first call; no I/O happens here).
+func BenchmarkOpen(b *testing.B) {
+	env := storetest.Lookup(map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "sk"})
+	for _, url := range []string{"memory", "file:///tmp/wxcloudenv-bench/store.db", "redis://:pw@127.0.0.1:6379/0", "dynamodb://wxcloudenv-state"} {
+		name, _, _ := strings.Cut(url, ":")
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				s, err := store.Open(url, store.WithEnv(env))
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+			}
+		})
 	}
 }

@@ -44,12 +44,13 @@ type backend struct {
 	shared bool
 }
 
-// backends starts every backend: memory, a bbolt file, a real Redis and a
-// real DynamoDB-compatible server.
+// backends starts every backend: memory, a bbolt file, a real Redis (plain
+// and TLS) and a real DynamoDB-compatible server.
 func backends(t *testing.T) []backend {
 	t.Helper()
 	file := "file://" + t.TempDir() + "/store.db"
 	redisURL := storetest.StartRedis(t)
+	redissURL := storetest.StartRedisTLS(t)
 	dynURL, dynEnv := storetest.StartDynamo(t)
 	opener := func(url string, extra ...store.Option) func(t *testing.T, opts ...store.Option) store.Store {
 		return func(t *testing.T, opts ...store.Option) store.Store {
@@ -70,6 +71,7 @@ func backends(t *testing.T) []backend {
 		{name: "memory", open: opener("memory")},
 		{name: "file", open: opener(file), shared: true},
 		{name: "redis", open: opener(redisURL), shared: true},
+		{name: "rediss", open: opener(redissURL), shared: true},
 		{name: "dynamodb", open: opener(dynURL, store.WithEnv(storetest.Lookup(dynEnv))), shared: true},
 	}
 }
@@ -305,6 +307,25 @@ var cases = []struct {
 			if !slices.Equal(got, want) {
 				t.Errorf("Keys(%q) = %q, want %q", f.key(tc.prefix), got, want)
 			}
+		}
+	}},
+	{"keys over many pages", func(t *testing.T, f fixture) {
+		store.SetPageSize(f.s, 3)
+		var want []string
+		for i := range 40 {
+			k := f.key("page:" + strconv.Itoa(i))
+			mustSet(t, f.s, k, store.Value{Data: []byte("v")})
+			want = append(want, k)
+		}
+		mustSet(t, f.s, f.key("other"), store.Value{Data: []byte("v")})
+		got, err := f.s.Keys(t.Context(), f.key("page:"))
+		if err != nil {
+			t.Fatalf("Keys() = %v", err)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("Keys(%q) = %d keys %q, want the %d written", f.key("page:"), len(got), got, len(want))
 		}
 	}},
 	{"racing compare and swap from absent: exactly one wins", func(t *testing.T, f fixture) {

@@ -39,6 +39,8 @@ type Dynamo struct {
 	now     func() time.Time
 	where   string
 	secrets []string
+	// pageSize limits the items of one Scan page (0: DynamoDB's 1 MB).
+	pageSize int32
 }
 
 var _ Store = (*Dynamo)(nil)
@@ -286,6 +288,9 @@ func (s *Dynamo) Keys(ctx context.Context, prefix string) ([]string, error) {
 			":now": nanosAttr(expiryNanos(s.now())),
 		},
 		FilterExpression: aws.String(liveCond),
+	}
+	if s.pageSize > 0 {
+		in.Limit = aws.Int32(s.pageSize)
 	}
 	if prefix != "" {
 		in.FilterExpression = aws.String("begins_with(#pk, :p) AND " + liveCond)

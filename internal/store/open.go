@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -103,6 +104,9 @@ func badURL(raw, what string, cause error) error {
 }
 
 func openFile(raw string, u *url.URL, o options) (Store, error) {
+	if u.User != nil {
+		return nil, badURL(raw, "file URL has user info; want file:///abs/path", nil)
+	}
 	if u.Host != "" && u.Host != "localhost" {
 		return nil, badURL(raw, "file URL has a host; want file:///abs/path (three slashes)", nil)
 	}
@@ -117,18 +121,42 @@ func openFile(raw string, u *url.URL, o options) (Store, error) {
 }
 
 // Redacted returns rawURL fit for a log line: a password is replaced by
-// "xxxxx", and a URL that does not parse is reduced to its scheme.
+// "xxxxx", and a URL that does not parse, or whose password would still
+// show, is reduced to its scheme.
 func Redacted(rawURL string) string {
 	raw := strings.TrimSpace(rawURL)
 	u, err := url.Parse(raw)
-	if err != nil {
-		scheme, _, ok := strings.Cut(raw, "://")
-		if !ok || strings.ContainsAny(scheme, "@:/") {
-			return "(unparseable)"
+	if err == nil && u.Opaque == "" && u.Fragment == "" {
+		out := u.Redacted()
+		ats := 0 // the '@' that ends the user info
+		if u.User != nil {
+			ats = 1
 		}
-		return scheme + "://(unparseable)"
+		// Anything else means the URL parses differently than it reads.
+		if strings.Count(out, "@") == ats && !containsAny(out, urlSecrets(raw)) {
+			return out
+		}
 	}
-	return u.Redacted()
+	if err == nil && u.Opaque != "" && u.Fragment == "" && !strings.Contains(raw, "@") {
+		return u.String() // file:store.db: no user info to hide
+	}
+	scheme, _, ok := strings.Cut(raw, "://")
+	if !ok || scheme == "" || strings.Trim(scheme, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-") != "" {
+		return "(unparseable)"
+	}
+	return scheme + "://(unparseable)"
+}
+
+// containsAny reports whether s shows any of secrets in any spelling.
+func containsAny(s string, secrets []string) bool {
+	for _, sec := range secrets {
+		for _, form := range secretForms(sec) {
+			if sec != "" && strings.Contains(s, form) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Secrets returns the secrets that rawURL gives the store: the URL's
@@ -147,34 +175,36 @@ func Secrets(rawURL string) []string {
 	return out
 }
 
-// urlSecrets returns the password of raw, found by hand when raw does not
-// parse: what lies between the first ':' and the last '@' of the authority.
+// urlSecrets returns the password of raw as url.Parse sees it and as a
+// reader would: what lies between the first ':' and the last '@' of the
+// part after "://" (up to the first '/', '?' or '#'), so a URL that does
+// not parse, or parses differently than it reads, still has its password
+// found.
 func urlSecrets(raw string) []string {
 	raw = strings.TrimSpace(raw)
-	if u, err := url.Parse(raw); err == nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			return []string{p}
+	var out []string
+	add := func(s string) {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
 		}
-		return nil
 	}
-	_, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return nil
+	if u, err := url.Parse(raw); err == nil {
+		if p, ok := u.User.Password(); ok {
+			add(p)
+		}
 	}
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		rest = rest[:i]
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return nil
-	}
-	_, pass, ok := strings.Cut(rest[:at], ":")
-	if !ok || pass == "" {
-		return nil
-	}
-	out := []string{pass}
-	if un, err := url.PathUnescape(pass); err == nil && un != pass {
-		out = append(out, un)
+	if _, rest, ok := strings.Cut(raw, "://"); ok {
+		if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+			rest = rest[:i]
+		}
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if _, pass, ok := strings.Cut(rest[:at], ":"); ok {
+				add(pass)
+				if un, err := url.PathUnescape(pass); err == nil {
+					add(un)
+				}
+			}
+		}
 	}
 	return out
 }

@@ -30,6 +30,7 @@ func TestOpenBadURL(t *testing.T) {
 		{name: "opaque file", url: "file:store.db", wantText: "absolute"},
 		{name: "file directory", url: "file:///tmp/dir/", wantText: "directory"},
 		{name: "file empty path", url: "file://", wantText: "absolute"},
+		{name: "file user info", url: "file://u:filepw99@/tmp/x.db", wantText: "user info", password: "filepw99"},
 		{name: "dynamodb no table", url: "dynamodb://", wantText: "TABLE"},
 		{name: "dynamodb path", url: "dynamodb://table/extra", wantText: "TABLE"},
 		{name: "dynamodb no region", url: "dynamodb://t", wantText: "AWS_REGION", env: map[string]string{}},
@@ -107,12 +108,15 @@ func TestRedactedAndSecrets(t *testing.T) {
 		{"memory", "memory", nil},
 		{"redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0", nil},
 		{"redis://:s3cret@127.0.0.1:6379/0", "redis://:xxxxx@127.0.0.1:6379/0", []string{"s3cret"}},
-		{"rediss://app:p%40ss@cache:6380", "rediss://app:xxxxx@cache:6380", []string{"p@ss"}},
+		{"rediss://app:p%40ss@cache:6380", "rediss://app:xxxxx@cache:6380", []string{"p@ss", "p%40ss"}},
+		{"a#b://:pw-in-fragment@h/0", "(unparseable)", []string{"pw-in-fragment"}},
 		{"redis://app@cache:6379", "redis://app@cache:6379", nil},
 		{"redis://u:hunter2pw@127.0.0.1:notaport/0", "redis://(unparseable)", []string{"hunter2pw"}},
 		{"redis://u:a%zzb@h/0", "redis://(unparseable)", []string{"a%zzb"}},
 		{"file:///var/lib/wx/store.db", "file:///var/lib/wx/store.db", nil},
 		{"::", "(unparseable)", nil},
+		{"file:store.db", "file:store.db", nil},
+		{"#://0:000000@! @/0", "(unparseable)", []string{"000000@! "}},
 	} {
 		if got := store.Redacted(tc.url); got != tc.redacted {
 			t.Errorf("Redacted(%q) = %q, want %q", tc.url, got, tc.redacted)
@@ -206,6 +210,24 @@ func TestRedisWrongPasswordHidden(t *testing.T) {
 	defer good.Close()
 	if err := good.Set(t.Context(), "k", store.Value{Data: []byte("v")}); err != nil {
 		t.Fatalf("Set with the right password = %v", err)
+	}
+}
+
+func TestRedisTLSVerifiesCertificate(t *testing.T) {
+	t.Parallel()
+	const pw = "tls-pw-3e8d"
+	url := storetest.StartRedisTLS(t)
+	strict := strings.Replace(strings.TrimSuffix(url, "?skip_verify=true"), "rediss://", "rediss://:"+pw+"@", 1)
+	s, err := store.Open(strict, store.WithTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// The test certificate is trusted by nobody: every operation refuses it.
+	checkUnavailable(t, s, "redis 127.0.0.1:", pw)
+	_, err = s.Get(t.Context(), "k")
+	if !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Get() over TLS with an untrusted certificate = %q, want it to say certificate", err)
 	}
 }
 

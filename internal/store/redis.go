@@ -22,6 +22,8 @@ type Redis struct {
 	now     func() time.Time
 	where   string
 	secrets []string
+	// scanCount is SCAN's COUNT hint.
+	scanCount int64
 }
 
 var (
@@ -94,11 +96,16 @@ func openRedis(raw string, o options) (Store, error) {
 		return nil, badURL(raw, "bad redis URL", err)
 	}
 	opt.DisableIdentity = true // CLIENT SETINFO fails on servers older than 7.2
-	opt.DialTimeout = o.timeout
-	opt.ReadTimeout = o.timeout
-	opt.WriteTimeout = o.timeout
+	// The URL's dial_timeout, read_timeout and write_timeout win.
+	for _, d := range []*time.Duration{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout} {
+		if *d == 0 {
+			*d = o.timeout
+		}
+	}
 	opt.ContextTimeoutEnabled = true
-	opt.MaxRetries = 1
+	// No retries: a compare-and-swap whose reply was lost would run again
+	// and report that it lost. The caller retries the whole operation.
+	opt.MaxRetries = -1
 	opt.DialerRetries = 2
 	opt.DialerRetryTimeout = 50 * time.Millisecond
 	opt.PoolSize = 4
@@ -108,7 +115,7 @@ func openRedis(raw string, o options) (Store, error) {
 		secrets = append(secrets, opt.Password)
 	}
 	secrets = append(secrets, urlSecrets(raw)...)
-	return &Redis{c: redis.NewClient(opt), now: o.now, where: where, secrets: secrets}, nil
+	return &Redis{c: redis.NewClient(opt), now: o.now, where: where, secrets: secrets, scanCount: 1000}, nil
 }
 
 func (s *Redis) fail(op, key string, err error) error {
@@ -224,7 +231,7 @@ func (s *Redis) Delete(ctx context.Context, key string) error {
 func (s *Redis) Keys(ctx context.Context, prefix string) ([]string, error) {
 	var found []string
 	seen := map[string]bool{}
-	iter := s.c.Scan(ctx, 0, globEscape(prefix)+"*", 1000).Iterator()
+	iter := s.c.Scan(ctx, 0, globEscape(prefix)+"*", s.scanCount).Iterator()
 	for iter.Next(ctx) {
 		if k := iter.Val(); !seen[k] && strings.HasPrefix(k, prefix) {
 			seen[k] = true

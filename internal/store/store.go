@@ -1,8 +1,9 @@
 // Package store is wxcloudenv's shared state: tokens, leases, the verify
-// ticket, the fleet and the last-seen alert state (docs/contract.md, part
-// two). One small interface has four backends, chosen by WXCLOUDENV_STORE:
-// memory (this process only), file:// (bbolt, shared by the processes of one
-// machine), redis:// and rediss://, and dynamodb://TABLE.
+// ticket, the fleet and the last-seen alert state (SPEC part two, section
+// 9; docs/store.md). One small interface has four backends, chosen by
+// WXCLOUDENV_STORE and built by Open: memory (Memory, this process only),
+// file:// (File, bbolt, shared by the processes of one machine), redis://
+// and rediss:// (Redis), and dynamodb://TABLE (Dynamo).
 //
 // Every value carries its own expiry. An expired value is never returned,
 // whatever the backend's own clean-up has done: it reads as absent, and a

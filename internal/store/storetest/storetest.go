@@ -8,8 +8,16 @@ package storetest
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -124,6 +132,22 @@ func (b *tailBuffer) String() string {
 // password in the URL yourself: redis://:pw@127.0.0.1:PORT/0).
 func StartRedis(t testing.TB, extraArgs ...string) string {
 	t.Helper()
+	return startRedis(t, nil, extraArgs)
+}
+
+// StartRedisTLS is StartRedis with TLS only, on a certificate for
+// 127.0.0.1 made for the test and trusted by nobody. It returns
+// rediss://127.0.0.1:PORT/0?skip_verify=true; drop the query to see the
+// certificate refused.
+func StartRedisTLS(t testing.TB, extraArgs ...string) string {
+	t.Helper()
+	cert, key := selfSigned(t)
+	args := append([]string{"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no"}, extraArgs...)
+	return startRedis(t, &tls.Config{InsecureSkipVerify: true}, args)
+}
+
+func startRedis(t testing.TB, tlsConf *tls.Config, extraArgs []string) string {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("storetest: redis-server is not on PATH; install it with `apt-get install -y redis-server` (.ci/run does this)")
@@ -131,34 +155,96 @@ func StartRedis(t testing.TB, extraArgs ...string) string {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		port := freePort(t)
-		args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}, extraArgs...)
-		srv, err := start(bin, args, "", nil)
+		portArgs := []string{"--port", strconv.Itoa(port)}
+		if tlsConf != nil {
+			portArgs = []string{"--port", "0", "--tls-port", strconv.Itoa(port)}
+		}
+		args := append(append(portArgs, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"), extraArgs...)
+		// redis-server says it is ready only once it holds the port, so a
+		// port taken meanwhile by another server is never mistaken for ours.
+		ready := make(chan struct{})
+		srv, err := start(bin, args, "", &lineWatcher{want: "Ready to accept connections", ready: ready})
 		if err != nil {
 			t.Fatalf("storetest: start redis-server: %v", err)
 		}
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		if err := waitRedis(addr, srv); err != nil {
+		if err := waitRedis(addr, tlsConf, srv, ready); err != nil {
 			srv.stop()
 			lastErr = fmt.Errorf("%w; redis-server said: %s", err, srv.out.String())
 			continue
 		}
 		t.Cleanup(srv.stop)
+		if tlsConf != nil {
+			return "rediss://" + addr + "/0?skip_verify=true"
+		}
 		return "redis://" + addr + "/0"
 	}
 	t.Fatalf("storetest: redis-server did not start: %v", lastErr)
 	return ""
 }
 
-// waitRedis waits until addr answers PING (any reply, NOAUTH included).
-func waitRedis(addr string, srv *server) error {
+// selfSigned writes a certificate and key for 127.0.0.1 into a temporary
+// directory and returns their paths.
+func selfSigned(t testing.TB) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatalf("storetest: key: %v", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "storetest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatalf("storetest: certificate: %v", err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatalf("storetest: key: %v", err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatalf("storetest: %v", err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatalf("storetest: %v", err)
+	}
+	return certFile, keyFile
+}
+
+// waitRedis waits until redis-server says it is ready and addr answers
+// PING (any reply, NOAUTH included).
+func waitRedis(addr string, tlsConf *tls.Config, srv *server, ready <-chan struct{}) error {
 	deadline := time.Now().Add(ReadyTimeout)
+	select {
+	case <-ready:
+	case <-srv.exited:
+		return fmt.Errorf("redis-server exited")
+	case <-time.After(ReadyTimeout):
+		return fmt.Errorf("redis-server did not say it was ready within %s", ReadyTimeout)
+	}
 	for {
 		select {
 		case <-srv.exited:
 			return fmt.Errorf("redis-server exited")
 		default:
 		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		var c net.Conn
+		var err error
+		if tlsConf != nil {
+			c, err = tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, tlsConf)
+		} else {
+			c, err = net.DialTimeout("tcp", addr, time.Second)
+		}
 		if err == nil {
 			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 			_, err = io.WriteString(c, "PING\r\n")
@@ -379,4 +465,14 @@ func Environ(env map[string]string) []string {
 		out = append(out, k+"="+v)
 	}
 	return out
+}
+
+// Setenv sets env's variables for the rest of the test with t.Setenv (so
+// the test cannot be parallel), for code under test that reads the
+// process environment itself.
+func Setenv(t testing.TB, env map[string]string) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
 }
