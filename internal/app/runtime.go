@@ -70,7 +70,7 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	secrets := c.Secrets()
+	secrets := append(c.Secrets(), store.Secrets(c.Store)...)
 	wechat.KeepSecret(secrets...)
 	st := d.Store
 	if st == nil {
