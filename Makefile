@@ -112,12 +112,16 @@ bench: ## benchmarks beside their floor, BENCHCOUNT runs each; prints medians an
 	$(GO) run ./internal/benchreport $(BIN)/bench.txt
 
 .PHONY: fuzz
+# Every fuzz target, as package:Target.
+FUZZ_TARGETS := internal/trigger:FuzzParse internal/trigger:FuzzParsePayload internal/trigger:FuzzParseQuery \
+	internal/invoke:FuzzInvoke internal/invoke:FuzzRouting pkg/wechat:FuzzCheckAnswer pkg/wechat:FuzzMintAnswer \
+	pkg/wechat:FuzzStreamedScan internal/authevent:FuzzEnvelope internal/authevent:FuzzDecrypt \
+	internal/notify:FuzzRender internal/emf:FuzzValidate internal/store:FuzzCodec internal/store:FuzzRedactedHidesPassword
+
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
-	$(GO) test ./internal/trigger -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/trigger -run '^$$' -fuzz '^FuzzParsePayload$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/invoke -run '^$$' -fuzz '^FuzzInvoke$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/invoke -run '^$$' -fuzz '^FuzzRouting$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./pkg/wechat -run '^$$' -fuzz '^FuzzCheckAnswer$$' -fuzztime $(FUZZTIME)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $$t"; $(GO) test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME); \
+	done
 
 .PHONY: fmt
 fmt: ## gofmt every file
