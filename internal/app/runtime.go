@@ -257,7 +257,12 @@ func (c *Cache) Get(lookup config.Lookup) (*Runtime, error) {
 		return c.rt, c.err
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Transport: wechat.NewTransport()}
+		// Both endpoints, the token endpoints and a fleet's concurrent
+		// calls share one host: keep as many idle connections as a fleet
+		// run uses at once.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = config.MaxConcurrency
+		c.HTTPClient = &http.Client{Transport: t}
 	}
 	c.key = key
 	cfg, err := config.Parse(lookup)

@@ -409,8 +409,8 @@ func (k *Keeper) Component(appID, secret, ticketFallback string) wechat.TokenSou
 func (k *Keeper) Stable(appID, secret string) wechat.TokenSource {
 	const op = "stable_token"
 	if k.layout != LayoutOwn {
-		return wechat.ErrorTokenSource(&wechat.Error{Kind: wechat.KindConfig, Op: op,
-			Message: fmt.Sprintf("the %s token layout keeps no stable access token; use a component and authorizer, or the wxcloudenv layout", k.layout)})
+		return failingSource{&wechat.Error{Kind: wechat.KindConfig, Op: op,
+			Message: fmt.Sprintf("the %s token layout keeps no stable access token; use a component and authorizer, or the wxcloudenv layout", k.layout)}}
 	}
 	wechat.KeepSecret(secret)
 	s := k.slotFor(k.keys.StableToken(appID), op)
@@ -525,3 +525,8 @@ func (k *Keeper) refreshToken(ctx context.Context, key, fallback string) (rt str
 	}
 	return fallback, false, nil
 }
+
+// failingSource is a token source that cannot supply a token.
+type failingSource struct{ err *wechat.Error }
+
+func (f failingSource) Token(context.Context) (*wechat.Token, error) { return nil, f.err }

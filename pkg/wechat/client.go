@@ -104,7 +104,7 @@ func noRedirects(hc *http.Client) *http.Client {
 // or an HTTP 5xx moves the next attempt to the next URL.
 func WithBaseURLs(urls ...string) Option {
 	return func(c *Client) error {
-		parsed, err := ParseBaseURLs(urls...)
+		parsed, err := parseBaseURLs(urls...)
 		if err != nil {
 			return err
 		}
@@ -113,9 +113,9 @@ func WithBaseURLs(urls ...string) Option {
 	}
 }
 
-// ParseBaseURLs checks base URLs as WithBaseURLs takes them: absolute http
+// parseBaseURLs checks base URLs as WithBaseURLs takes them: absolute http
 // or https URLs without query or fragment; blank entries are skipped.
-func ParseBaseURLs(urls ...string) ([]*url.URL, error) {
+func parseBaseURLs(urls ...string) ([]*url.URL, error) {
 	var parsed []*url.URL
 	for _, s := range urls {
 		s = strings.TrimSpace(s)
@@ -124,10 +124,10 @@ func ParseBaseURLs(urls ...string) ([]*url.URL, error) {
 		}
 		u, err := url.Parse(s)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("wechat: base URL %q is not an absolute http or https URL", RedactURLString(s))
+			return nil, fmt.Errorf("wechat: base URL %q is not an absolute http or https URL", redactURLString(s))
 		}
 		if u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("wechat: base URL %q must not have a query or fragment", RedactURLString(s))
+			return nil, fmt.Errorf("wechat: base URL %q must not have a query or fragment", redactURLString(s))
 		}
 		u.Path = strings.TrimRight(u.Path, "/")
 		u.RawPath = ""
@@ -198,7 +198,7 @@ func WithUserAgent(ua string) Option {
 // with the default transport behaviour, changed by opts.
 func NewClient(opts ...Option) (*Client, error) {
 	c := &Client{
-		hc:          &http.Client{Transport: NewTransport()},
+		hc:          &http.Client{Transport: newTransport()},
 		timeout:     DefaultTimeout,
 		retries:     DefaultRetries,
 		maxBytes:    DefaultMaxResponseBytes,
@@ -207,7 +207,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		userAgent:   "wxcloudenv",
 		now:         time.Now,
 	}
-	c.baseURLs, _ = ParseBaseURLs(DefaultBaseURL, DefaultBackupBaseURL)
+	c.baseURLs, _ = parseBaseURLs(DefaultBaseURL, DefaultBackupBaseURL)
 	for _, opt := range opts {
 		if err := opt(c); err != nil {
 			return nil, err
@@ -217,9 +217,9 @@ func NewClient(opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// NewTransport returns http.DefaultTransport's configuration with a few
+// newTransport returns http.DefaultTransport's configuration with a few
 // more idle connections per host, since both endpoints share one host.
-func NewTransport() *http.Transport {
+func newTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 8
 	return t
@@ -299,7 +299,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 			if t.Expiry.IsZero() {
 				KeepSecret(tokValue)
 			} else {
-				KeepSecretUntil(t.Expiry.Add(KeptAfterExpiry), tokValue)
+				KeepSecretUntil(t.Expiry.Add(keptAfterExpiry), tokValue)
 			}
 		}
 		KeepSecret(cl.secrets...)
@@ -542,11 +542,11 @@ func judge(op, want string, a answer, err error, secrets ...string) (Health, *Er
 	return a.health, nil
 }
 
-// RedactURLString is RedactURL for a URL that may not parse.
-func RedactURLString(s string) string {
+// redactURLString is RedactURL for a URL that may not parse.
+func redactURLString(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return Redacted
 	}
-	return RedactURL(u)
+	return redactURL(u)
 }

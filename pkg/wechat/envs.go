@@ -17,9 +17,9 @@ const (
 	OpDescribeCloudBaseRunEnvs = "describecloudbaserunenvs"
 )
 
-// GetEnvInfoBody returns the request body of /tcb/getenvinfo: {"env": env},
+// getEnvInfoBody returns the request body of /tcb/getenvinfo: {"env": env},
 // or {} for every environment when env is empty.
-func GetEnvInfoBody(env string) []byte {
+func getEnvInfoBody(env string) []byte {
 	if env == "" {
 		return []byte("{}")
 	}
@@ -41,7 +41,7 @@ func (c *Client) GetEnvInfoRaw(ctx context.Context, ts TokenSource, env string) 
 // the answer.
 func (c *Client) GetEnvInfoRawFilter(ctx context.Context, ts TokenSource, env string, keep StatusFilter) (*Response, error) {
 	return c.do(ctx, &call{op: OpGetEnvInfo, path: GetEnvInfoPath, tokenParam: "access_token", ts: ts,
-		body: GetEnvInfoBody(env), want: "info_list", shape: envInfoShape, keep: keep})
+		body: getEnvInfoBody(env), want: "info_list", shape: envInfoShape, keep: keep})
 }
 
 // GetEnvInfo lists the cloud environments of an authorized mini program,

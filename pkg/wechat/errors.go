@@ -168,8 +168,8 @@ func Classify(errcode int) (Kind, bool) {
 // Bounds on the upstream values an Error carries, so that a log line stays
 // small whatever WeChat sent.
 const (
-	MaxErrMsgBytes = 512
-	MaxRIDBytes    = 64
+	maxErrMsgBytes = 512
+	maxRIDBytes    = 64
 )
 
 // newAPIError builds the error for a non-zero errcode. errmsg, already
@@ -177,15 +177,15 @@ const (
 // control characters and bounded.
 func newAPIError(op string, status, errcode int, errmsg string) *Error {
 	kind, retryable := Classify(errcode)
-	rid := Scrub(ParseRID(errmsg))
-	if len(errmsg) > 8*MaxErrMsgBytes {
-		errmsg = errmsg[:8*MaxErrMsgBytes]
+	rid := Scrub(parseRID(errmsg))
+	if len(errmsg) > 8*maxErrMsgBytes {
+		errmsg = errmsg[:8*maxErrMsgBytes]
 	}
 	return &Error{
 		Kind:       kind,
 		Op:         op,
 		ErrCode:    errcode,
-		ErrMsg:     BoundText(Scrub(errmsg), MaxErrMsgBytes),
+		ErrMsg:     boundText(Scrub(errmsg), maxErrMsgBytes),
 		RID:        rid,
 		StatusCode: status,
 		Retryable:  retryable,
@@ -193,10 +193,10 @@ func newAPIError(op string, status, errcode int, errmsg string) *Error {
 	}
 }
 
-// ParseRID returns the request id WeChat appends to errmsg as "rid: xxx",
+// parseRID returns the request id WeChat appends to errmsg as "rid: xxx",
 // or "" when there is none. A request id is letters, digits and '-'; it
 // is bounded to MaxRIDBytes.
-func ParseRID(errmsg string) string {
+func parseRID(errmsg string) string {
 	i := strings.LastIndex(errmsg, "rid:")
 	if i < 0 {
 		return ""
@@ -206,18 +206,18 @@ func ParseRID(errmsg string) string {
 	for j < len(rest) && isRIDByte(rest[j]) {
 		j++
 	}
-	return BoundText(rest[:j], MaxRIDBytes)
+	return boundText(rest[:j], maxRIDBytes)
 }
 
 func isRIDByte(c byte) bool {
 	return c == '-' || c == '_' || isDigit(c) || (c|0x20)-'a' < 26
 }
 
-// BoundText returns s with control characters and invalid UTF-8 replaced
+// boundText returns s with control characters and invalid UTF-8 replaced
 // by U+FFFD, cut to at most n bytes at a rune boundary and ending in "…"
 // when cut. Every upstream value that reaches an error, an event or a log
 // passes through it.
-func BoundText(s string, n int) string {
+func boundText(s string, n int) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f || c >= 0x80 {

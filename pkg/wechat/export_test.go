@@ -35,3 +35,19 @@ func ExpireKeptSecret(v string) {
 	}
 	keptSecrets.nextSweep = time.Time{}
 }
+
+// Names the package keeps to itself, for its external tests.
+var (
+	ParseBaseURLs   = parseBaseURLs
+	RedactURLString = redactURLString
+	ParseRID        = parseRID
+)
+
+// Limits of upstream values in errors.
+const (
+	MaxErrMsgBytes = maxErrMsgBytes
+	MaxRIDBytes    = maxRIDBytes
+)
+
+// Mints returns how many mints the source has started.
+func (s *CachedTokenSource) Mints() int { return s.mintCount() }

@@ -8,17 +8,17 @@ import (
 	"sync"
 )
 
-// StreamThreshold is the size from which an answer is scanned while it
+// streamThreshold is the size from which an answer is scanned while it
 // arrives rather than after: on a slow network the scan then costs nothing,
 // and on a fast one it runs beside the reading. Smaller answers, whose
 // length is declared, are read first and scanned after.
-const StreamThreshold = 64 << 10
+const streamThreshold = 64 << 10
 
 // readAnswer reads an answer of at most c.maxBytes and scans it with
 // scanAnswer. It returns the bytes, what the scan read and the scan's
 // error, or an error reading the answer (an *Error when it is too large).
 func (c *Client) readAnswer(hr *http.Response, want string, shape *listShape, keep StatusFilter) ([]byte, answer, error, error) {
-	if n := hr.ContentLength; n >= 0 && n < StreamThreshold {
+	if n := hr.ContentLength; n >= 0 && n < streamThreshold {
 		buf := bytes.NewBuffer(make([]byte, 0, n+1))
 		if _, err := buf.ReadFrom(io.LimitReader(hr.Body, c.maxBytes+1)); err != nil {
 			return nil, answer{}, nil, err
@@ -56,7 +56,7 @@ func (c *Client) readInto(hr *http.Response, f *feed) ([]byte, error) {
 	limit := c.maxBytes + 1
 	size := hr.ContentLength + 1
 	if size <= 0 || size > limit {
-		size = min(StreamThreshold, limit)
+		size = min(streamThreshold, limit)
 	}
 	buf := make([]byte, 0, size)
 	for {

@@ -19,9 +19,9 @@ var sensitiveParams = []string{
 	"refresh_token", "authorizer_refresh_token", "component_verify_ticket", "ticket",
 }
 
-// RedactURL returns u as a string with the value of every sensitive query
+// redactURL returns u as a string with the value of every sensitive query
 // parameter replaced by REDACTED, and any user info dropped.
-func RedactURL(u *url.URL) string {
+func redactURL(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
@@ -62,7 +62,7 @@ func sanitize(err error, secrets ...string) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		if u, perr := url.Parse(ue.URL); perr == nil {
-			ue.URL = RedactURL(u)
+			ue.URL = redactURL(u)
 		} else {
 			ue.URL = Redacted
 		}

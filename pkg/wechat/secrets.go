@@ -41,12 +41,12 @@ var keptSecrets struct {
 // checked for having passed their time. A fleet's tokens are replaced
 // every two hours; without an end, the registry would grow for as long
 // as the process lives.
-const SecretSweepInterval = 10 * time.Minute
+const secretSweepInterval = 10 * time.Minute
 
 // KeptAfterExpiry is how long the client keeps a token it used after the
 // token's expiry: an expired token is worthless, but a log line may still
 // carry it for a while.
-const KeptAfterExpiry = 24 * time.Hour
+const keptAfterExpiry = 24 * time.Hour
 
 const (
 	// minSecretBytes is the shortest secret kept: shorter values would
@@ -57,7 +57,7 @@ const (
 	// MinSecretPrefixBytes is the shortest prefix of a secret that Scrub
 	// removes as if it were the secret: a long secret cut short in a text
 	// (a truncated log field) still reveals most of itself.
-	MinSecretPrefixBytes = 16
+	minSecretPrefixBytes = 16
 )
 
 // KeepSecret registers values as secrets for the life of the process: Scrub,
@@ -94,7 +94,7 @@ func KeepSecretUntil(until time.Time, values ...string) {
 	now := time.Now()
 	if now.After(keptSecrets.nextSweep) {
 		sweepLocked(now)
-		keptSecrets.nextSweep = now.Add(SecretSweepInterval)
+		keptSecrets.nextSweep = now.Add(secretSweepInterval)
 	}
 	if keptSecrets.until == nil {
 		keptSecrets.until = map[string]time.Time{}
@@ -165,8 +165,8 @@ func keepLocked(values []string) {
 			// many bytes: every match, whole or cut short, shares them.
 			// Shorter ones by indexBytes.
 			p := f[:indexBytes]
-			if len(f) >= MinSecretPrefixBytes {
-				p = f[:MinSecretPrefixBytes]
+			if len(f) >= minSecretPrefixBytes {
+				p = f[:minSecretPrefixBytes]
 			}
 			list := keptSecrets.byPrefix[p]
 			at := sort.Search(len(list), func(j int) bool { return len(list[j]) < len(f) })
@@ -255,8 +255,8 @@ func scrubKept(s string) string {
 	done := 0 // s[:done] is written to b or dropped
 	for i := 0; i+indexBytes <= len(s); {
 		n := 0
-		if i+MinSecretPrefixBytes <= len(s) {
-			if list, ok := keptSecrets.byPrefix[s[i:i+MinSecretPrefixBytes]]; ok {
+		if i+minSecretPrefixBytes <= len(s) {
+			if list, ok := keptSecrets.byPrefix[s[i:i+minSecretPrefixBytes]]; ok {
 				n = longestMatch(s[i:], list)
 			}
 		}
@@ -298,7 +298,7 @@ func longestMatch(text string, list []string) int {
 			return len(sec)
 		}
 		n := commonPrefix(text, sec)
-		if n >= MinSecretPrefixBytes && n > best {
+		if n >= minSecretPrefixBytes && n > best {
 			best = n
 		}
 	}

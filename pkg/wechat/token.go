@@ -51,9 +51,9 @@ type staticSource struct{ tok *Token }
 
 func (s staticSource) Token(context.Context) (*Token, error) { return s.tok, nil }
 
-// ErrorTokenSource returns a source whose Token always fails with err. It
+// errorTokenSource returns a source whose Token always fails with err. It
 // stands in for a token that cannot be had from the configuration.
-func ErrorTokenSource(err error) TokenSource { return errorSource{err} }
+func errorTokenSource(err error) TokenSource { return errorSource{err} }
 
 type errorSource struct{ err error }
 
@@ -197,8 +197,8 @@ func (s *CachedTokenSource) Invalidate(tok *Token) {
 	s.mu.Unlock()
 }
 
-// Mints returns how many mints the source has started.
-func (s *CachedTokenSource) Mints() int {
+// mintCount returns how many mints the source has started.
+func (s *CachedTokenSource) mintCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.mints
