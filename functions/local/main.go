@@ -52,7 +52,7 @@ const usage = `usage: go run ./functions/local [flags]
 Runs one wxcloudenv invocation in this process and prints the answer on
 standard output (an HTTP answer's body shown as JSON), with the log line and
 a summary (operations, items, alerts, failures) on standard error. Without
--emulate it calls the real WeChat with the WECHAT_* variables of SPEC §3.
+-emulate it calls the real WeChat with the WECHAT_* variables of docs/contract.md#configuration.
 
 With -serve it runs bin/bootstrap under the AWS Lambda Runtime Interface
 Emulator instead, until interrupted; call it with

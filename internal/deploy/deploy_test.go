@@ -24,8 +24,8 @@ import (
 
 const root = "../.."
 
-// partTwoVariables are SPEC 9-12's variables; every one is wired on both
-// clouds (config.Variables adds them as the code lands).
+// partTwoVariables are the variables of docs/contract.md's part two (the
+// store, the push, the fleet, alerts); every one is wired on both clouds.
 var partTwoVariables = []string{
 	"WXCLOUDENV_STORE", "WXCLOUDENV_STORE_PREFIX", "WXCLOUDENV_TOKEN_LAYOUT", "WXCLOUDENV_TOKEN_KEY_PREFIX",
 	"WECHAT_COMPONENT_TOKEN", "WECHAT_COMPONENT_ENCODING_AES_KEY",

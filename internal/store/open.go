@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// EnvStore is the variable that chooses the backend (SPEC section 9).
+// EnvStore is the variable that chooses the backend (docs/contract.md#the-shared-store).
 const EnvStore = "WXCLOUDENV_STORE"
 
 // DefaultTimeout bounds each backend operation (a dial, a read, a write, a

@@ -1,6 +1,6 @@
 // Package store is wxcloudenv's shared state: tokens, leases, the verify
-// ticket, the fleet and the last-seen alert state (SPEC part two, section
-// 9; docs/store.md). One small interface has four backends, chosen by
+// ticket, the fleet and the last-seen alert state (docs/contract.md#the-shared-store,
+// docs/store.md). One small interface has four backends, chosen by
 // WXCLOUDENV_STORE and built by Open: memory (Memory, this process only),
 // file:// (File, bbolt, shared by the processes of one machine), redis://
 // and rediss:// (Redis), and dynamodb://TABLE (Dynamo).

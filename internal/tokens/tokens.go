@@ -1,7 +1,8 @@
 // Package tokens shares WeChat access tokens through the shared store
 // (internal/store), so that any number of instances mint each token once
-// per lifetime (SPEC 9.1), or follow the keys another service keeps (SPEC
-// 9.2). A Keeper hands out wechat.TokenSource values; the wechat client
+// per lifetime (docs/contract.md#tokens-shared-across-instances), or follow
+// the keys another service keeps
+// (docs/contract.md#following-another-token-service). A Keeper hands out wechat.TokenSource values; the wechat client
 // uses them as it uses part one's cached sources.
 //
 // Every token source looks in this order: the instance's memory (a valid

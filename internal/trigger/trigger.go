@@ -49,7 +49,7 @@ const (
 	SourceDirect         Source = "direct"           // a direct payload, a rule or Scheduler Input
 )
 
-// Payload is a request to run operations: the direct payload of SPEC.md §5.
+// Payload is a request to run operations: the direct payload (docs/contract.md#the-direct-payload).
 // Empty fields mean "use the configured default".
 type Payload struct {
 	Operations []string `json:"operations,omitempty"`
