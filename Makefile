@@ -1,5 +1,6 @@
 # wxcloudenv — build, test, run and package. Needs Go (the version in go.mod)
-# and, for `make test` (race detector), a C compiler.
+# and, for `make test` (race detector), a C compiler; the store tests also
+# need redis-server and npm's dynalite (.ci/run installs both).
 #
 #   make run        one invocation locally against the built-in WeChat emulator
 #   make rie        the function under the AWS Lambda Runtime Interface Emulator
