@@ -2,8 +2,8 @@ package store_test
 
 import (
 	"errors"
-	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/store/storetest"
+	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 )
 
 func TestOpenBadURL(t *testing.T) {
@@ -139,18 +140,6 @@ func TestSecretsDynamoDBCredentials(t *testing.T) {
 	}
 }
 
-// closedAddr is a loopback address nobody listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // checkUnavailable calls every operation of s and checks each error wraps
 // ErrUnavailable, names want and shows none of secrets.
 func checkUnavailable(t *testing.T, s store.Store, want string, secrets ...string) {
@@ -183,7 +172,7 @@ func checkUnavailable(t *testing.T, s store.Store, want string, secrets ...strin
 func TestRedisUnreachableHidesPassword(t *testing.T) {
 	t.Parallel()
 	const pw = "redis-pw-9f3a"
-	s, err := store.Open("redis://default:"+pw+"@"+closedAddr(t)+"/0", store.WithTimeout(500*time.Millisecond))
+	s, err := store.Open("redis://default:"+pw+"@"+"127.0.0.1:"+strconv.Itoa(testkit.FreePort(t))+"/0", store.WithTimeout(500*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +225,7 @@ func TestDynamoUnreachableHidesCredentials(t *testing.T) {
 	const secret, session = "aws-secret-6d1e", "aws-session-0c9b"
 	env := map[string]string{
 		"AWS_REGION":            "us-east-1",
-		"AWS_ENDPOINT_URL":      "http://" + closedAddr(t),
+		"AWS_ENDPOINT_URL":      "http://" + "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)),
 		"AWS_ACCESS_KEY_ID":     "AKIDTEST",
 		"AWS_SECRET_ACCESS_KEY": secret,
 		"AWS_SESSION_TOKEN":     session,
@@ -253,7 +242,7 @@ func TestDynamoEndpointPrecedence(t *testing.T) {
 	url, env := storetest.StartDynamo(t)
 	// AWS_ENDPOINT_URL_DYNAMODB wins over AWS_ENDPOINT_URL, which points
 	// nowhere.
-	env["AWS_ENDPOINT_URL"] = "http://" + closedAddr(t)
+	env["AWS_ENDPOINT_URL"] = "http://" + "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
 	s, err := store.Open(url, store.WithEnv(storetest.Lookup(env)))
 	if err != nil {
 		t.Fatal(err)

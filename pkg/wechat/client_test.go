@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"path/filepath"
 	"reflect"
@@ -29,18 +28,6 @@ func setup(t *testing.T, opts ...wechat.Option) (*wechattest.Server, *wechat.Cli
 		t.Fatalf("NewClient: %v", err)
 	}
 	return srv, c
-}
-
-// closedURL returns a base URL on which nothing listens.
-func closedURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -274,7 +261,7 @@ func TestFailover(t *testing.T) {
 	defer primary.Close()
 	backup := wechattest.NewServer()
 	defer backup.Close()
-	dead := closedURL(t)
+	dead := testkit.ClosedURL(t)
 
 	t.Run("refused moves on", func(t *testing.T) {
 		c, _ := wechat.NewClient(wechat.WithBaseURLs(dead, backup.URL), wechat.WithBackoff(0, 0))
@@ -303,7 +290,7 @@ func TestFailover(t *testing.T) {
 		}
 	})
 	t.Run("all down", func(t *testing.T) {
-		c, _ := wechat.NewClient(wechat.WithBaseURLs(dead, closedURL(t)), wechat.WithBackoff(0, 0), wechat.WithRetries(3))
+		c, _ := wechat.NewClient(wechat.WithBaseURLs(dead, testkit.ClosedURL(t)), wechat.WithBackoff(0, 0), wechat.WithRetries(3))
 		_, resp, err := c.GetEnvInfo(t.Context(), wechat.StaticTokenSource(wechattest.AccessToken), "")
 		if !errors.Is(err, wechat.ErrNetwork) {
 			t.Fatalf("error = %v, want network", err)
@@ -379,7 +366,7 @@ func TestOversizedAnswer(t *testing.T) {
 func TestNoTokenInErrors(t *testing.T) {
 	t.Parallel()
 	const token = "SENTINEL-token-6f1d2c3b4a59"
-	dead := closedURL(t)
+	dead := testkit.ClosedURL(t)
 	c, _ := wechat.NewClient(wechat.WithBaseURLs(dead), wechat.WithRetries(0))
 	_, _, err := c.GetEnvInfo(t.Context(), wechat.StaticTokenSource(token), "")
 	if err == nil {

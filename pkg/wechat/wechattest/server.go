@@ -403,6 +403,20 @@ var errmsgs = map[int]string{
 	85088: "no qbase privilege",
 }
 
+// componentCall checks a call made with the component token for
+// ComponentAppID, and answers its errcode when it fails.
+func (s *Server) componentCall(w http.ResponseWriter, r *http.Request, componentAppID string) bool {
+	if code := s.checkToken(componentToken(r), "component"); code != 0 {
+		s.fail(w, code, "")
+		return false
+	}
+	if componentAppID != ComponentAppID {
+		s.fail(w, 40013, "")
+		return false
+	}
+	return true
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	b, _ := json.Marshal(v)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -455,12 +469,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 			writeJSON(w, map[string]any{"component_access_token": tok, "expires_in": ttl})
 		}
 	case wechat.AuthorizerTokenPath:
-		if code := s.checkToken(componentToken(r), "component"); code != 0 {
-			s.fail(w, code, "")
-			return
-		}
-		if str("component_appid") != ComponentAppID {
-			s.fail(w, 40013, "")
+		if !s.componentCall(w, r, str("component_appid")) {
 			return
 		}
 		s.authorizerToken(w, r, str("authorizer_appid"), str("authorizer_refresh_token"))
@@ -481,22 +490,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		}
 		s.writeAnswer(w, answer)
 	case wechat.QueryAuthPath:
-		if code := s.checkToken(componentToken(r), "component"); code != 0 {
-			s.fail(w, code, "")
-			return
-		}
-		if str("component_appid") != ComponentAppID {
-			s.fail(w, 40013, "")
+		if !s.componentCall(w, r, str("component_appid")) {
 			return
 		}
 		s.queryAuth(w, str("authorization_code"))
 	case wechat.GetAuthorizerListPath:
-		if code := s.checkToken(componentToken(r), "component"); code != 0 {
-			s.fail(w, code, "")
-			return
-		}
-		if str("component_appid") != ComponentAppID {
-			s.fail(w, 40013, "")
+		if !s.componentCall(w, r, str("component_appid")) {
 			return
 		}
 		offset, okOff := req["offset"].(float64)
