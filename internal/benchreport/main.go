@@ -42,6 +42,15 @@ var figures = []figure{
 	{"component token mints, N invocations", "BenchmarkMintedTokens", "", "", "component-mints", 0, 1},
 	{"authorizer token mints, N invocations", "BenchmarkMintedTokens", "", "", "authorizer-mints", 0, 1},
 	{"answer check vs json.Valid (5 MB)", "BenchmarkScanAnswer", "json.Valid", "scan", "ns/op", 0, 0},
+	// The shared store (BENCHMARKS.md, "The shared store").
+	{"store: cold start, tokens in Redis, 100 ms", "BenchmarkStoreColdStartLatency100ms", "floor", "wxcloudenv", "ns/op", 1.05, 0},
+	{"  token mints, N cold starts", "BenchmarkStoreColdStartLatency100ms", "", "wxcloudenv", "mints", 0, 0},
+	{"store: warm invocation, redis://", "BenchmarkStoreWarm", "floor", "wxcloudenv", "ns/op", 1.15, 0},
+	{"  memory allocated", "BenchmarkStoreWarm", "floor", "wxcloudenv", "B/op", 0, 0},
+	{"store: cold start, file:// store", "BenchmarkStoreColdStart", "floor", "wxcloudenv-file", "ns/op", 0, 0},
+	{"  peak RSS of the process", "BenchmarkStoreColdStart", "floor", "wxcloudenv-file", "peak-RSS-B", 0, 0},
+	{"store: cold start, redis:// store", "BenchmarkStoreColdStart", "floor", "wxcloudenv-redis", "ns/op", 0, 0},
+	{"  peak RSS of the process", "BenchmarkStoreColdStart", "floor", "wxcloudenv-redis", "peak-RSS-B", 0, 0},
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
@@ -126,7 +135,11 @@ func main() {
 	fmt.Printf("%-40s %12s %12s %8s %8s\n", "figure (medians)", "floor", "wxcloudenv", "ratio", "target")
 	for _, f := range figures {
 		if f.floor == "" {
-			v, ok := median(data[f.bench][f.metric])
+			name := f.bench
+			if f.subject != "" {
+				name += "/" + f.subject
+			}
+			v, ok := median(data[name][f.metric])
 			if !ok {
 				fmt.Printf("%-40s %12s %12s\n", f.title, "", "not run")
 				notRun++

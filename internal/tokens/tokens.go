@@ -12,6 +12,7 @@
 package tokens
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -157,6 +158,7 @@ type slot struct {
 	raw      []byte    // the stored bytes that hold tok
 	due      time.Time // when tok is to be replaced
 	rejected string    // foreign layouts: the value WeChat last rejected
+	dropped  []byte    // own layout: the stored bytes of the token WeChat last rejected
 }
 
 // slotFor returns the slot of key, creating it.
@@ -262,6 +264,10 @@ func (o *ownSource) Invalidate(tok *wechat.Token) {
 	}
 	raw := s.raw
 	s.tok, s.raw, s.due = nil, nil, time.Time{}
+	// Until the compare-and-delete below lands, the store still holds
+	// the rejected token: another caller of this instance must not read
+	// it back into memory (remember refuses it).
+	s.dropped = raw
 	s.mu.Unlock()
 	if raw == nil {
 		return
@@ -332,6 +338,12 @@ func (k *Keeper) remember(s *slot, raw []byte) *wechat.Token {
 	now := k.now()
 	if !ok || !now.Before(tok.Expiry) {
 		return nil
+	}
+	s.mu.Lock()
+	dropped := s.dropped != nil && bytes.Equal(s.dropped, raw)
+	s.mu.Unlock()
+	if dropped {
+		return nil // WeChat rejected this very token: mint (under the lease) or wait
 	}
 	s.set(tok, raw, due)
 	if !now.Before(due) {
