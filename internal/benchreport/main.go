@@ -173,5 +173,7 @@ func main() {
 		}
 		fmt.Printf("%-40s %12s %12s %8s %8s  %s\n", f.title, format(fl, f.metric), format(su, f.metric), ratio, target, verdict)
 	}
+	m, n := reportFleet(os.Stdout, data)
+	missed, notRun = missed+m, notRun+n
 	fmt.Printf("\n%d target(s) missed, %d figure(s) not run.\n", missed, notRun)
 }
