@@ -69,6 +69,8 @@ type Handler struct {
 	// Now stamps the event's time (time.Now by default). Deadlines and
 	// durations always use the real clock.
 	Now func() time.Time
+
+	memo alertMemo
 }
 
 // New returns a Handler for platform that reads its configuration from the

@@ -2,7 +2,12 @@ package invoke
 
 import (
 	"context"
+	"hash/fnv"
+	"strconv"
+	"sync"
 	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/app"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/emf"
@@ -26,6 +31,16 @@ func (inv *invocation) track(ctx context.Context, ev *Event, pl plan, deadline t
 		return
 	}
 	run := runOf(ev)
+	sum := fingerprint(run)
+	if since, ok := inv.h.memo.recall(inv.rt, sum, time.Now()); ok {
+		// The same state as a run of this instance confirmed moments ago:
+		// nothing can have changed that this run would report.
+		for i := range ev.Alerts {
+			ev.Alerts[i].Since = since[i]
+		}
+		ev.Changes = []Change{}
+		return
+	}
 	out, err := alertstate.Update(ctx, inv.rt.Store, inv.rt.Config.StorePrefix, inv.stamp, run, inv.rt.Config.NotifyRepeat)
 	if err != nil {
 		inv.logger().Warn("the alert state could not be kept", "request_id", inv.requestID, "error", inv.scrub(err.Error()))
@@ -37,6 +52,13 @@ func (inv *invocation) track(ctx context.Context, ev *Event, pl plan, deadline t
 		if i < len(out.AlertSince) && !out.AlertSince[i].IsZero() {
 			ev.Alerts[i].Since = out.AlertSince[i].UTC().Format(time.RFC3339)
 		}
+	}
+	if err == nil {
+		since := make([]string, len(ev.Alerts))
+		for i := range ev.Alerts {
+			since[i] = ev.Alerts[i].Since
+		}
+		inv.h.memo.remember(inv.rt, sum, since, time.Now())
 	}
 	ev.Changes = make([]Change, 0, len(out.Changes))
 	for _, c := range out.Changes {
@@ -132,4 +154,59 @@ func metrics(ev *Event) emf.Metrics {
 		}
 	}
 	return m
+}
+
+// memoFor is how long a run's confirmed state spares the next runs of the
+// same instance the store's round trip when they see exactly the same.
+// Another instance's view reaches this one at most this late.
+const memoFor = time.Minute
+
+// alertMemo is the last state a run of this instance confirmed with the
+// store: warm invocations that see the same state (a dashboard polling, a
+// steady outage) need not read the store again to learn that nothing
+// changed.
+type alertMemo struct {
+	mu    sync.Mutex
+	rt    *app.Runtime
+	sum   uint64
+	at    time.Time
+	since []string
+}
+
+func (m *alertMemo) recall(rt *app.Runtime, sum uint64, now time.Time) ([]string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rt != rt || m.sum != sum || now.Sub(m.at) >= memoFor {
+		return nil, false
+	}
+	return m.since, true
+}
+
+func (m *alertMemo) remember(rt *app.Runtime, sum uint64, since []string, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rt, m.sum, m.since, m.at = rt, sum, since, now
+}
+
+// fingerprint hashes everything a run's state comparison depends on: the
+// pairs it checked, its alerts and its failures, in order.
+func fingerprint(run alertstate.Run) uint64 {
+	h := fnv.New64a()
+	put := func(parts ...string) {
+		for _, p := range parts {
+			h.Write([]byte(p))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
+	}
+	for _, c := range run.Checked {
+		put("c", c.Operation, c.Authorizer)
+	}
+	for _, a := range run.Alerts {
+		put("a", a.Authorizer, a.Operation, a.Env, a.Resource, a.Status, a.Message)
+	}
+	for _, f := range run.Failures {
+		put("f", f.Authorizer, f.Operation, f.Kind, strconv.Itoa(f.ErrCode))
+	}
+	return h.Sum64()
 }
