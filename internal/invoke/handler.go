@@ -77,10 +77,12 @@ type Handler struct {
 // environment and logs JSON lines to standard error.
 //
 // It also routes the standard library's own log lines (package log) through
-// the same JSON logger, so that every line on standard error is structured.
+// the same JSON logger, so that every line on standard error is structured,
+// and gives the garbage collector the platform's memory size as a soft limit.
 func New(platform string) *Handler {
 	h := NewWithLog(platform, os.Stderr)
 	routeStdLog(h.Logger)
+	setMemoryLimit(os.LookupEnv)
 	return h
 }
 

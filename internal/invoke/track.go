@@ -133,7 +133,7 @@ func changeOf(c alertstate.Change) Change {
 // functionName is the platform's name for the function, for the robots'
 // messages and the metrics' dimension.
 func (inv *invocation) functionName() string {
-	for _, k := range []string{"AWS_LAMBDA_FUNCTION_NAME", "SCF_FUNCTIONNAME"} {
+	for _, k := range []string{"AWS_LAMBDA_FUNCTION_NAME", "SCF_FUNCTIONNAME", "FUNCTION_NAME"} {
 		if v, ok := inv.lookup()(k); ok && v != "" {
 			return v
 		}
