@@ -34,4 +34,3 @@ func setMemoryLimit(lookup func(string) (string, bool)) int64 {
 	}
 	return 0
 }
-
