@@ -23,10 +23,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,37 +71,6 @@ func EnvInfoAnswer() []byte { return bytes.Clone(envInfoAnswer) }
 // RunEnvsAnswer returns the default answer of
 // /componenttcb/describecloudbaserunenvs.
 func RunEnvsAnswer() []byte { return bytes.Clone(runEnvsAnswer) }
-
-// Fault is one way for the server to misbehave on a request. The zero Fault
-// answers normally.
-type Fault struct {
-	// ErrCode, when not 0, is answered with HTTP 200 and this errcode.
-	ErrCode int
-	// ErrMsg goes with ErrCode; a " rid: ..." suffix is added.
-	ErrMsg string
-	// Status, when not 0, is the HTTP status; Body is sent with it.
-	Status int
-	// Body, when not nil, is sent verbatim (HTTP 200 unless Status is set).
-	Body []byte
-	// ContentType overrides the answer's Content-Type.
-	ContentType string
-	// Delay is waited before answering, or until the client gives up.
-	Delay time.Duration
-	// Hang never answers: the server waits until the client gives up.
-	Hang bool
-	// Reset closes the connection without an answer, with a TCP reset.
-	Reset bool
-	// Oversize, when positive, streams an answer of this many bytes.
-	Oversize int64
-	// DeclareLength sends Content-Length with an Oversize answer.
-	DeclareLength bool
-}
-
-type tokenInfo struct {
-	kind    string // "access", "component" or "authorizer"
-	appID   string // the authorizer an authorizer token is for
-	expires time.Time
-}
 
 // Server is a fake WeChat API server listening on 127.0.0.1.
 type Server struct {
@@ -164,34 +131,6 @@ func (s *Server) SetAnswer(path string, body []byte) {
 	s.answers[path] = bytes.Clone(body)
 }
 
-// Inject queues faults for path: each request to path takes the next one.
-func (s *Server) Inject(path string, faults ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.queued[path] = append(s.queued[path], faults...)
-}
-
-// Always makes every request to path meet f, after any queued faults.
-func (s *Server) Always(path string, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.always[path] = f
-}
-
-// SetLatency delays every answer on path by d; path "" delays all paths.
-func (s *Server) SetLatency(path string, d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency[path] = d
-}
-
-// SetTokenTTL sets the expires_in of tokens minted from now on.
-func (s *Server) SetTokenTTL(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tokenTTL = d
-}
-
 // Reset clears faults, latencies, call and mint counts, and restores the
 // default answers. Minted tokens, tickets, codes and the fleet stay.
 func (s *Server) Reset() {
@@ -205,25 +144,6 @@ func (s *Server) Reset() {
 	s.resetCounters()
 	s.answers[wechat.GetEnvInfoPath] = envInfoAnswer
 	s.answers[wechat.DescribeCloudBaseRunEnvsPath] = runEnvsAnswer
-}
-
-// RevokeTokens makes every minted token invalid (errcode 40001), as when
-// another party minted a new one.
-func (s *Server) RevokeTokens() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	clear(s.tokens)
-}
-
-// ExpireTokens makes every minted token expired (errcode 42001).
-func (s *Server) ExpireTokens() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	past := time.Now().Add(-time.Second)
-	for k, v := range s.tokens {
-		v.expires = past
-		s.tokens[k] = v
-	}
 }
 
 // Calls returns how many requests reached path.
@@ -243,18 +163,6 @@ func (s *Server) BytesWritten(path string) int64 {
 
 // Client returns an HTTP client for the server.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
-
-func (s *Server) nextFault(path string) (Fault, time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls[path]++
-	lat := s.latency[path] + s.latency[""]
-	if q := s.queued[path]; len(q) > 0 {
-		s.queued[path] = q[1:]
-		return q[0], lat
-	}
-	return s.always[path], lat
-}
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	f, lat := s.nextFault(r.URL.Path)
@@ -298,109 +206,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.route(w, r, body)
-}
-
-func wait(r *http.Request, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
-}
-
-func reset(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		return
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetLinger(0)
-	}
-	conn.Close()
-}
-
-func (s *Server) oversize(w http.ResponseWriter, path string, f Fault) {
-	w.Header().Set("Content-Type", "application/json")
-	if f.DeclareLength {
-		w.Header().Set("Content-Length", fmt.Sprint(f.Oversize))
-	}
-	w.WriteHeader(http.StatusOK)
-	head := []byte(`{"errcode":0,"errmsg":"ok","env_list":["`)
-	chunk := bytes.Repeat([]byte("x"), 32<<10)
-	left := f.Oversize
-	write := func(b []byte) bool {
-		if int64(len(b)) > left {
-			b = b[:left]
-		}
-		n, err := w.Write(b)
-		left -= int64(n)
-		s.mu.Lock()
-		s.written[path] += int64(n)
-		s.mu.Unlock()
-		return err == nil && left > 0
-	}
-	if !write(head) {
-		return
-	}
-	for left > 2 {
-		if !write(chunk[:min(int64(len(chunk)), left-2)]) {
-			return
-		}
-	}
-	write([]byte(`"]}`)[:left])
-}
-
-// rid returns a request id shaped like WeChat's.
-func (s *Server) newRID() string {
-	n := s.rid.Add(1)
-	return fmt.Sprintf("6924c0de-%08x-%08x", uint32(time.Now().Unix()), uint32(n))
-}
-
-// fail answers HTTP 200 with an errcode, as WeChat does.
-func (s *Server) fail(w http.ResponseWriter, code int, msg string) {
-	if msg == "" {
-		msg = errmsgs[code]
-		if msg == "" {
-			msg = "error"
-		}
-	}
-	writeJSON(w, map[string]any{"errcode": code, "errmsg": msg + " rid: " + s.newRID()})
-}
-
-var errmsgs = map[int]string{
-	-1:    "system error",
-	-1000: "system error",
-	40001: "invalid credential, access_token is invalid or not latest",
-	40013: "invalid appid",
-	40014: "invalid access_token",
-	40097: "invalid args",
-	40125: "invalid appsecret",
-	40164: "invalid ip 203.0.113.7 ipv6 ::ffff:203.0.113.7, not in whitelist",
-	41001: "access_token missing",
-	42001: "access_token expired",
-	43002: "require POST method",
-	44002: "empty post data",
-	45009: "reach max api daily quota limit",
-	45011: "api minute-quota reach limit  mustslower  retry next minute",
-	47001: "data format error",
-	48001: "api unauthorized",
-	61004: "access clientip is not registered requestIP: 203.0.113.7",
-	61005: "component ticket is expired",
-	61006: "component ticket is invalid",
-	61007: "api is unauthorized to component",
-	61010: "code is expired",
-	61023: "refresh_token is invalid",
-	85088: "no qbase privilege",
 }
 
 // componentCall checks a call made with the component token for
@@ -553,67 +358,6 @@ func filterEnvInfo(answer []byte, env string) []byte {
 	top["info_list"], _ = json.Marshal(kept)
 	out, _ := json.Marshal(top)
 	return out
-}
-
-func (s *Server) mintToken(kind, appID string) (string, int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seq++
-	tok := fmt.Sprintf("wechattest-%s-token-%06d-%x", kind, s.seq, time.Now().UnixNano())
-	s.tokens[tok] = tokenInfo{kind: kind, appID: appID, expires: time.Now().Add(s.tokenTTL)}
-	s.mints[kind]++
-	if a := s.auths[appID]; a != nil && kind == "authorizer" {
-		a.mints++
-	}
-	return tok, int64(s.tokenTTL / time.Second)
-}
-
-// componentToken returns the component token of a request, from
-// component_access_token (older docs) or access_token.
-func componentToken(r *http.Request) string {
-	q := r.URL.Query()
-	if tok := q.Get("component_access_token"); tok != "" {
-		return tok
-	}
-	return q.Get("access_token")
-}
-
-// checkToken returns 0 when tok is a valid token of one of kinds, or the
-// errcode WeChat would answer.
-func (s *Server) checkToken(tok string, kinds ...string) int {
-	code, _ := s.lookupToken(tok, kinds...)
-	return code
-}
-
-// lookupToken is checkToken that also returns the authorizer appid an
-// authorizer token is for ("" for other tokens).
-func (s *Server) lookupToken(tok string, kinds ...string) (int, string) {
-	if tok == "" {
-		return 41001, ""
-	}
-	for _, k := range kinds {
-		if (k == "access" && tok == AccessToken) || (k == "component" && tok == ComponentAccessToken) {
-			return 0, ""
-		}
-	}
-	s.mu.Lock()
-	info, ok := s.tokens[tok]
-	s.mu.Unlock()
-	if !ok {
-		if strings.HasPrefix(tok, "wechattest-") {
-			return 40001, ""
-		}
-		return 40014, ""
-	}
-	for _, k := range kinds {
-		if info.kind == k {
-			if time.Now().After(info.expires) {
-				return 42001, ""
-			}
-			return 0, info.appID
-		}
-	}
-	return 40001, ""
 }
 
 // StaticVars returns the variables that point wxcloudenv at s with its
