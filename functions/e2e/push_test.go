@@ -31,6 +31,8 @@ type httpTransport struct {
 	t      *testing.T
 	scf    bool
 	invoke invoker
+	// answers collects every answer, to look for secrets in them.
+	answers *safeBuffer
 }
 
 func (h httpTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -57,6 +59,9 @@ func (h httpTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	raw, _ := json.Marshal(ev)
 	a := h.invoke(h.t, raw)
+	if h.answers != nil {
+		h.answers.Write(a.body)
+	}
 	if a.isError {
 		h.t.Fatalf("HTTP invocation failed: %s", a.body)
 	}
@@ -98,11 +103,11 @@ func pushPlatforms() []struct {
 	}{
 		{"aws-lambda", func(t *testing.T, env map[string]string) (httpTransport, *safeBuffer) {
 			api, out := startLambda(t, env)
-			return httpTransport{t: t, invoke: func(t *testing.T, p []byte) answer { a, _ := api.invoke(t, p, 30*time.Second); return a }}, out
+			return httpTransport{t: t, answers: &safeBuffer{}, invoke: func(t *testing.T, p []byte) answer { a, _ := api.invoke(t, p, 30*time.Second); return a }}, out
 		}},
 		{"tencent-scf", func(t *testing.T, env map[string]string) (httpTransport, *safeBuffer) {
 			f := startSCF(t, env)
-			return httpTransport{t: t, scf: true, invoke: func(t *testing.T, p []byte) answer { a, _ := f.invoke(t, p, 30*time.Second, nil); return a }}, f.out
+			return httpTransport{t: t, scf: true, answers: &safeBuffer{}, invoke: func(t *testing.T, p []byte) answer { a, _ := f.invoke(t, p, 30*time.Second, nil); return a }}, f.out
 		}},
 	}
 }
@@ -219,8 +224,8 @@ func TestPushThroughBinaries(t *testing.T) {
 				t.Errorf("GET /envs without the key: %d, want 401", resp.StatusCode)
 			}
 			for _, secret := range []string{ticket, old, wechattest.PushToken, wechattest.PushEncodingAESKey, pushAPIKey, wechattest.ComponentAppSecret} {
-				if strings.Contains(out.String(), secret) {
-					t.Errorf("the process output holds a secret")
+				if strings.Contains(out.String(), secret) || strings.Contains(tr.answers.String(), secret) {
+					t.Errorf("the process output or an answer holds a secret")
 				}
 			}
 		})
