@@ -218,6 +218,17 @@ func TestPushThroughBinaries(t *testing.T) {
 				t.Errorf("the code was exchanged %d times, want once", n)
 			}
 
+			// Another instance of the function on the same store finds the
+			// token minted from the pushed ticket: no mint.
+			mints := srv.Mints("component")
+			tr2, out2 := pl.start(t, pushProcessEnv(srv, storeURL))
+			if d, _ := describeOK(t, tr2); d["ok"] != true || srv.Mints("component") != mints {
+				t.Errorf("a second instance: %v, component mints %d → %d", d, mints, srv.Mints("component"))
+			}
+			if strings.Contains(out2.String(), ticket) {
+				t.Errorf("the second instance's output holds the ticket")
+			}
+
 			// /envs still needs the key.
 			r3, _ := http.NewRequest(http.MethodGet, "https://fn.example/envs", nil)
 			if resp, _ := tr.RoundTrip(r3); resp.StatusCode != http.StatusUnauthorized {
