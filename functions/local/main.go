@@ -8,6 +8,8 @@
 //	go run ./functions/local -emulate -event events/aws-http-api-v2.json
 //	go run ./functions/local -payload '{"env":"prod-7c21be"}'  # against real WeChat, with WECHAT_* set
 //	go run ./functions/local -emulate -serve 127.0.0.1:9000   # bin/bootstrap under bin/aws-lambda-rie
+//	go run ./functions/local -emulate -scenario fleet -notify-preview  # a small fleet, its alerts and the robot message
+//	go run ./functions/local -emulate -store file:///tmp/x.db -runs 2  # the second cold run mints nothing
 package main
 
 import (
@@ -29,7 +31,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
+	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 )
@@ -60,7 +64,20 @@ Emulator instead, until interrupted; call it with
 
 Scenarios (-emulate): demo (default: environment prod-7c21be is HALTED, one
 alert), healthy (every environment NORMAL), outage (getenvinfo answers HTTP
-503, describecloudbaserunenvs errcode 61004).
+503, describecloudbaserunenvs errcode 61004), fleet (WXCLOUDENV_AUTHORIZERS=all
+over four authorizers: one with a HALTED environment, one whose
+authorization was revoked, errcode 61023).
+
+-store URL sets WXCLOUDENV_STORE (memory, file:///abs/path, redis://…,
+dynamodb://TABLE). -runs N invokes N times in a row, each with a fresh
+handler as a cold start would be, against the same emulator: with a shared
+store the runs after the first mint nothing (the emulator prints its mint
+counts after each run). The emulator's tokens live only as long as this
+process: a second "go run" with the same file store finds tokens the new
+emulator never issued, so they are refused (errcode 40001) and minted again.
+
+-notify-preview prints the WeCom robot message the run's changes make
+(internal/notify.Render), without sending anything.
 
 Fault kinds (-fault OPERATION=KIND, repeatable; OPERATION is getenvinfo,
 describecloudbaserunenvs, or a WeChat path such as /cgi-bin/component/api_component_token):
@@ -78,7 +95,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fs.PrintDefaults()
 	}
 	emulate := fs.Bool("emulate", false, "run against the built-in WeChat emulator, with no credentials (real credentials in the environment are ignored)")
-	scenario := fs.String("scenario", "demo", "the emulator's `NAME`d data: demo, healthy or outage (with -emulate)")
+	scenario := fs.String("scenario", "demo", "the emulator's `NAME`d data: demo, healthy, outage or fleet (with -emulate)")
+	storeURL := fs.String("store", "", "the shared store's `URL` (sets WXCLOUDENV_STORE): memory, file:///abs/path, redis://…, dynamodb://TABLE")
+	runs := fs.Int("runs", 1, "invoke `N` times in a row, each with a fresh handler (a cold start), printing each answer")
+	preview := fs.Bool("notify-preview", false, "print the WeCom robot message the run's changes make, without sending it")
 	var faults []string
 	fs.Func("fault", "make the emulator fail `OPERATION=KIND` on every call (with -emulate; repeatable)", func(s string) error {
 		faults = append(faults, s)
@@ -106,6 +126,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if !*emulate && (len(faults) > 0 || setFlag(fs, "scenario")) {
 		return errors.New("-scenario and -fault need -emulate")
 	}
+	if *runs < 1 {
+		return errors.New("-runs needs a positive number")
+	}
 	if *serve != "" && (*eventFile != "" || *payload != "") {
 		return errors.New("-serve takes its events over HTTP, not from -event or -payload")
 	}
@@ -128,8 +151,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		event = []byte(*payload)
 	}
 
+	if *storeURL != "" {
+		os.Setenv("WXCLOUDENV_STORE", *storeURL)
+	}
+	var emu *wechattest.Server
 	if *emulate {
 		srv := wechattest.NewServer()
+		emu = srv
 		defer srv.Close()
 		if err := setScenario(srv, *scenario); err != nil {
 			return err
@@ -147,14 +175,31 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return serveRIE(ctx, *rie, *bootstrap, *serve, stderr)
 	}
 
+	for i := range *runs {
+		if *runs > 1 {
+			fmt.Fprintf(stderr, "wxcloudenv: run %d of %d\n", i+1, *runs)
+		}
+		if err := runOnce(ctx, event, *timeout, *compact, *preview, emu, stdout, stderr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runOnce invokes a fresh handler once and prints its answer and summary.
+func runOnce(ctx context.Context, event []byte, timeout time.Duration, compact, preview bool, emu *wechattest.Server, stdout, stderr io.Writer) error {
+	var before map[string]int
+	if emu != nil {
+		before = mintCounts(emu)
+	}
 	h := invoke.NewWithLog(invoke.PlatformLocal, stderr)
-	ictx, cancel := context.WithTimeout(ctx, *timeout)
+	ictx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	out, err := h.Invoke(ictx, event)
 	if err != nil {
 		return err
 	}
-	if *compact {
+	if compact {
 		_, err = fmt.Fprintf(stdout, "%s\n", out)
 	} else {
 		_, err = fmt.Fprintf(stdout, "%s\n", readable(out))
@@ -165,7 +210,55 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if s := summary(out); s != "" {
 		fmt.Fprint(stderr, s)
 	}
+	if emu != nil {
+		after := mintCounts(emu)
+		fmt.Fprintf(stderr, "emulator: this run minted %d component, %d authorizer and %d access tokens\n",
+			after["component"]-before["component"], after["authorizer"]-before["authorizer"], after["access"]-before["access"])
+	}
+	if preview {
+		fmt.Fprint(stderr, notifyPreview(out))
+	}
 	return nil
+}
+
+func mintCounts(srv *wechattest.Server) map[string]int {
+	m := map[string]int{}
+	for _, k := range []string{"component", "authorizer", "access"} {
+		m[k] = srv.Mints(k)
+	}
+	return m
+}
+
+// notifyPreview renders the message a WeCom robot would get for the run's
+// changes, or says there is none.
+func notifyPreview(out []byte) string {
+	var wrapper map[string]json.RawMessage
+	if json.Unmarshal(out, &wrapper) != nil {
+		return "notify preview: the answer is not an event\n"
+	}
+	if body, ok := httpBody(wrapper); ok {
+		out = body
+	}
+	var ev invoke.Event
+	if json.Unmarshal(out, &ev) != nil {
+		return "notify preview: the answer is not an event\n"
+	}
+	r := notify.Report{Platform: ev.Platform, Function: "wxcloudenv"}
+	for _, c := range ev.Changes {
+		since, _ := time.Parse(time.RFC3339, c.Since)
+		ac := alertstate.Change{Authorizer: c.Authorizer, Operation: c.Operation, Env: c.Env, Resource: c.Resource, Status: c.Status,
+			Kind: c.Kind, ErrCode: c.ErrCode, Message: c.Message, Since: since, Change: c.Change}
+		if c.Change == "reminder" {
+			r.Reminders = append(r.Reminders, ac)
+		} else {
+			r.Changes = append(r.Changes, ac)
+		}
+	}
+	if r.Empty() {
+		return "notify preview: no changes, no message would be sent\n"
+	}
+	m := notify.Render(notify.WeCom, r)
+	return "notify preview (WeCom markdown, not sent):\n" + m.Text + "\n"
 }
 
 func setFlag(fs *flag.FlagSet, name string) bool {
@@ -184,11 +277,16 @@ func setScenario(srv *wechattest.Server, name string) error {
 			return fmt.Errorf("scenario demo: %w", err)
 		}
 		srv.SetAnswer(wechat.GetEnvInfoPath, b)
+	case "fleet":
+		ids := srv.SetFleet(4)
+		srv.SetAuthorizer(ids[1], wechattest.Authorizer{Status: "HALTED"})
+		srv.SetAuthorizer(ids[2], wechattest.Authorizer{Revoked: true})
+		os.Setenv("WXCLOUDENV_AUTHORIZERS", "all")
 	case "outage":
 		srv.Always(wechat.GetEnvInfoPath, wechattest.Fault{Status: 503, Body: []byte("<html><body>503 Service Unavailable</body></html>"), ContentType: "text/html"})
 		srv.Always(wechat.DescribeCloudBaseRunEnvsPath, wechattest.Fault{ErrCode: 61004, ErrMsg: "access clientip is not registered"})
 	default:
-		return fmt.Errorf("unknown scenario %q: want demo, healthy or outage", name)
+		return fmt.Errorf("unknown scenario %q: want demo, healthy, outage or fleet", name)
 	}
 	return nil
 }
@@ -279,16 +377,39 @@ func httpBody(wrapper map[string]json.RawMessage) ([]byte, bool) {
 }
 
 // eventSummary is what the summary reads of an event.
+type summaryError struct {
+	Kind       string `json:"kind"`
+	ErrCode    int    `json:"errcode"`
+	HTTPStatus int    `json:"http_status"`
+}
+
+func (e *summaryError) String() string {
+	if e == nil {
+		return ""
+	}
+	s := ": " + e.Kind
+	if e.ErrCode != 0 {
+		s += " errcode " + strconv.Itoa(e.ErrCode)
+	}
+	if e.HTTPStatus != 0 {
+		s += " HTTP " + strconv.Itoa(e.HTTPStatus)
+	}
+	return s
+}
+
 type eventSummary struct {
 	OK      *bool `json:"ok"`
 	Results map[string]struct {
-		OK       bool                       `json:"ok"`
+		OK          bool `json:"ok"`
+		Total       int  `json:"total"`
+		Failed      int  `json:"failed"`
+		Authorizers map[string]struct {
+			OK       bool                       `json:"ok"`
+			Response map[string]json.RawMessage `json:"response"`
+			Error    *summaryError              `json:"error"`
+		} `json:"authorizers"`
 		Response map[string]json.RawMessage `json:"response"`
-		Error    *struct {
-			Kind       string `json:"kind"`
-			ErrCode    int    `json:"errcode"`
-			HTTPStatus int    `json:"http_status"`
-		} `json:"error"`
+		Error    *summaryError              `json:"error"`
 	} `json:"results"`
 	Alerts []invoke.Alert `json:"alerts"`
 }
@@ -316,19 +437,33 @@ func summary(out []byte) string {
 	var lines []string
 	for _, op := range ops {
 		r := ev.Results[op]
-		if !r.OK {
-			failures++
-			line := "  FAILED " + op
-			if r.Error != nil {
-				line += ": " + r.Error.Kind
-				if r.Error.ErrCode != 0 {
-					line += " errcode " + strconv.Itoa(r.Error.ErrCode)
+		if r.Authorizers != nil {
+			lines = append(lines, fmt.Sprintf("  %s over %d authorizers, %d failed", op, r.Total, r.Failed))
+			ids := make([]string, 0, len(r.Authorizers))
+			for id := range r.Authorizers {
+				ids = append(ids, id)
+			}
+			slices.Sort(ids)
+			for _, id := range ids {
+				a := r.Authorizers[id]
+				if !a.OK {
+					lines = append(lines, "  FAILED "+op+" "+id+a.Error.String())
 				}
-				if r.Error.HTTPStatus != 0 {
-					line += " HTTP " + strconv.Itoa(r.Error.HTTPStatus)
+				for _, key := range []string{"info_list", "env_list"} {
+					var list []json.RawMessage
+					if json.Unmarshal(a.Response[key], &list) == nil {
+						items += len(list)
+					}
 				}
 			}
-			lines = append(lines, line)
+			if !r.OK {
+				failures++
+			}
+			continue
+		}
+		if !r.OK {
+			failures++
+			lines = append(lines, "  FAILED "+op+r.Error.String())
 			continue
 		}
 		for _, key := range []string{"info_list", "env_list"} {
@@ -339,7 +474,11 @@ func summary(out []byte) string {
 		}
 	}
 	for _, a := range ev.Alerts {
-		lines = append(lines, "  ALERT "+a.Message)
+		if a.Authorizer != "" {
+			lines = append(lines, "  ALERT "+a.Authorizer+" "+a.Message)
+		} else {
+			lines = append(lines, "  ALERT "+a.Message)
+		}
 	}
 	head := fmt.Sprintf("summary: %d operations, %d items, %d alerts, %d failures", len(ops), items, len(ev.Alerts), failures)
 	return head + "\n" + strings.Join(append(lines, ""), "\n")

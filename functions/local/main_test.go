@@ -269,3 +269,48 @@ func rieModule(t *testing.T, root string) string {
 	}
 	return "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
 }
+
+// TestFleetScenario: the fleet scenario shows the fleet, its per-authorizer
+// failure, its alert and the robot message a preview renders.
+func TestFleetScenario(t *testing.T) {
+	clearCredentials(t)
+	t.Setenv("WXCLOUDENV_AUTHORIZERS", "") // the scenario sets it; restored after
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"-emulate", "-scenario", "fleet", "-notify-preview"}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{
+		"getenvinfo over 5 authorizers, 1 failed",
+		"FAILED getenvinfo wxf1ee700000000002: auth errcode 61023",
+		"ALERT wxf1ee700000000001 environment env0-000001 (env0) is HALTED",
+		"notify preview (WeCom markdown, not sent):",
+		"**NEW** wxf1ee700000000001 getenvinfo env0-000001",
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
+// TestStoreRuns: with a file store, the second cold run against the same
+// emulator mints nothing; with the memory store it mints again.
+func TestStoreRuns(t *testing.T) {
+	clearCredentials(t)
+	t.Setenv("WXCLOUDENV_STORE", "")
+	for _, tc := range []struct {
+		args   []string
+		second string
+	}{
+		{[]string{"-store", "file://" + filepath.Join(t.TempDir(), "x.db")}, "minted 0 component, 0 authorizer"},
+		{[]string{"-store", "memory"}, "minted 1 component, 1 authorizer"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := run(t.Context(), append([]string{"-emulate", "-runs", "2"}, tc.args...), nil, &stdout, &stderr); err != nil {
+			t.Fatalf("run: %v\n%s", err, stderr.String())
+		}
+		_, second, _ := strings.Cut(stderr.String(), "run 2 of 2")
+		if !strings.Contains(stderr.String(), "minted 1 component, 1 authorizer") || !strings.Contains(second, tc.second) {
+			t.Errorf("%v: want the second run to have %s:\n%s", tc.args, tc.second, stderr.String())
+		}
+	}
+}
