@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
+	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -99,6 +100,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	storeURL := fs.String("store", "", "the shared store's `URL` (sets WXCLOUDENV_STORE): memory, file:///abs/path, redis://…, dynamodb://TABLE")
 	runs := fs.Int("runs", 1, "invoke `N` times in a row, each with a fresh handler (a cold start), printing each answer")
 	preview := fs.Bool("notify-preview", false, "print the WeCom robot message the run's changes make, without sending it")
+	variables := fs.Bool("variables", false, "list every configuration variable with its type, default and meaning, and exit")
 	var faults []string
 	fs.Func("fault", "make the emulator fail `OPERATION=KIND` on every call (with -emulate; repeatable)", func(s string) error {
 		faults = append(faults, s)
@@ -119,6 +121,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v (see -h)", fs.Args())
+	}
+	if *variables {
+		return config.Usage(stdout)
 	}
 	if *eventFile != "" && *payload != "" {
 		return errors.New("give -event or -payload, not both")

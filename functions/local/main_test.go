@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 )
 
@@ -129,7 +130,7 @@ func TestHelp(t *testing.T) {
 	if err := run(t.Context(), []string{"-h"}, nil, io.Discard, &stderr); err != nil {
 		t.Fatalf("-h: %v", err)
 	}
-	for _, f := range []string{"-emulate", "-scenario", "-fault", "-event", "-payload", "-timeout", "-compact", "-serve", "-rie", "-bootstrap", "demo", "healthy", "outage", "errcode:N", "http:N", "timeout", "reset", "garbage"} {
+	for _, f := range []string{"-emulate", "-scenario", "-fault", "-event", "-payload", "-timeout", "-compact", "-serve", "-rie", "-bootstrap", "-variables", "-store", "-runs", "-notify-preview", "demo", "fleet", "healthy", "outage", "errcode:N", "http:N", "timeout", "reset", "garbage"} {
 		if !strings.Contains(stderr.String(), f) {
 			t.Errorf("-h does not mention %s", f)
 		}
@@ -138,6 +139,19 @@ func TestHelp(t *testing.T) {
 	cmd := exec.Command("go", "run", ".", "-h")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("go run . -h: %v\n%s", err, out)
+	}
+}
+
+// TestVariables: -variables lists every configuration variable.
+func TestVariables(t *testing.T) {
+	var stdout bytes.Buffer
+	if err := run(t.Context(), []string{"-variables"}, nil, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range config.Variables {
+		if !strings.Contains(stdout.String(), v) {
+			t.Errorf("-variables does not list %s", v)
+		}
 	}
 }
 

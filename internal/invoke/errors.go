@@ -18,6 +18,12 @@ var mintTarget = map[string][2]string{
 // errorInfo turns an error into the event's error object, with a message
 // that says what to do, and no secret.
 func (inv *invocation) errorInfo(op string, err error) *ErrorInfo {
+	return inv.errorInfoFor(op, "", err)
+}
+
+// errorInfoFor is errorInfo for one authorizer of a fleet (none when
+// authorizer is empty).
+func (inv *invocation) errorInfoFor(op, authorizer string, err error) *ErrorInfo {
 	var we *wechat.Error
 	if !errors.As(err, &we) {
 		return &ErrorInfo{Kind: string(wechat.KindUpstream), Message: inv.scrub(err.Error())}
@@ -38,7 +44,11 @@ func (inv *invocation) errorInfo(op string, err error) *ErrorInfo {
 		t := mintTarget[we.Op]
 		msg = "minting " + t[0] + " failed: " + what
 		if we.Kind == wechat.KindAuth || we.Kind == wechat.KindPermission {
-			msg += "; " + t[1]
+			advice := t[1]
+			if we.Op == "authorizer_token" && authorizer != "" {
+				advice = "the merchant may have revoked or renewed the authorization; the fleet takes each refresh token from the authorization events and WeChat's authorizer list"
+			}
+			msg += "; " + advice
 		}
 	case we.Kind == wechat.KindAuth:
 		msg = authAdvice(op, we.Reminted, what)

@@ -348,7 +348,7 @@ func (inv *invocation) operationWith(ctx context.Context, op, env string, ts wec
 			r.alerts[i].Authorizer = authorizer
 		}
 	} else {
-		r.Error = inv.errorInfo(op, err)
+		r.Error = inv.errorInfoFor(op, authorizer, err)
 	}
 	r.Duration = time.Since(start)
 	return r
