@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -50,6 +51,24 @@ func startRIE(t *testing.T, env map[string]string) *rieFunction {
 	if _, err := os.Stat(rie); err != nil {
 		t.Fatalf("the Runtime Interface Emulator is missing (%v): install it with %s", err, rieInstall(t))
 	}
+	// A free port can be taken by another process before the emulator
+	// binds it (make test may run beside another): start again on a new
+	// port when the emulator exits before it listens.
+	for try := 1; ; try++ {
+		f, exited := tryRIE(t, rie, env)
+		if f != nil {
+			return f
+		}
+		if try == 3 {
+			t.Fatalf("the emulator did not start (3 tries): %s", exited)
+		}
+	}
+}
+
+// tryRIE starts the emulator on a free port and waits until it listens. It
+// returns the function, or why the emulator exited before listening.
+func tryRIE(t *testing.T, rie string, env map[string]string) (*rieFunction, string) {
+	t.Helper()
 	addr := "127.0.0.1:" + freePort(t)
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, bootstrapBin)
 	cmd.Dir = filepath.Dir(bootstrapBin)
@@ -62,25 +81,37 @@ func startRIE(t *testing.T, env map[string]string) *rieFunction {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", rie, err)
 	}
-	t.Cleanup(func() {
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
 		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("aws-lambda-rie output:\n%s", out.String())
-		}
-	})
+		<-exited
+	}
 	f := &rieFunction{url: "http://" + addr + "/2015-03-31/functions/function/invocations", out: out}
 	// The emulator listens at once; it starts the bootstrap on the first
 	// invocation (as Lambda does on a cold start).
 	// A generous wait: a loaded machine can be slow to start it.
 	for i := 0; ; i++ {
+		select {
+		case err := <-exited:
+			exited <- err
+			return nil, fmt.Sprintf("%v\n%s", err, out.String())
+		default:
+		}
 		c, err := http.Get("http://" + addr + "/")
 		if err == nil {
 			c.Body.Close()
-			return f
+			t.Cleanup(func() {
+				stop()
+				if t.Failed() {
+					t.Logf("aws-lambda-rie output:\n%s", out.String())
+				}
+			})
+			return f, ""
 		}
-		if i == 1200 {
-			t.Fatalf("the emulator never listened on %s: %v", addr, err)
+		if i == 2400 {
+			stop()
+			t.Fatalf("the emulator never listened on %s: %v\n%s", addr, err, out.String())
 		}
 		time.Sleep(25 * time.Millisecond)
 	}

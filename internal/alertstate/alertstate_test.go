@@ -277,17 +277,8 @@ func TestUpdateConcurrent(t *testing.T) {
 						t.Errorf("round %d: change %s claimed %d times, want once", round, k, c)
 					}
 				}
-				if n == 1 {
-					got := 0
-					for w := range workers {
-						if len(outs[w].Changes) > 0 {
-							got++
-						}
-					}
-					if got != 1 {
-						t.Errorf("round %d: %d workers got changes, want exactly 1", round, got)
-					}
-				}
+				// Which instance claims which change is not promised: the
+				// changes of different shards are claimed one by one.
 			}
 		})
 	}
