@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -216,45 +216,12 @@ func TestServe(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-
-	ctx, cancel := context.WithCancel(t.Context())
-	logs := &testkit.SyncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-emulate", "-serve", addr, "-rie", rie, "-bootstrap", bootstrap}, nil, io.Discard, logs)
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("output:\n%s", logs.String())
-		}
-	}()
-
-	event := []byte(`{}`)
-	url := "http://" + addr + "/2015-03-31/functions/function/invocations"
+	// A free port can be taken by another process before the emulator binds
+	// it (make test may run beside another): serve again on a new port when
+	// the runner ends before the emulator answers.
 	var resp *http.Response
-	for range 300 { // up to 30 s: a loaded machine can be slow to start it
-		resp, err = http.Post(url, "application/json", bytes.NewReader(event))
-		if err == nil {
-			break
-		}
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case err := <-done:
-			t.Fatalf("run ended early: %v\n%s", err, logs.String())
-		}
-	}
-	if err != nil {
-		t.Fatalf("the emulator never answered: %v", err)
+	for try := 1; resp == nil; try++ {
+		resp = serveOnce(t, rie, bootstrap, try == 3)
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -268,6 +235,50 @@ func TestServe(t *testing.T) {
 	if err := json.Unmarshal(b, &ev); err != nil || ev.Platform != "aws-lambda" || len(ev.Alerts) != 1 || ev.Alerts[0].Status != "HALTED" {
 		t.Errorf("answer %s (%v), want the demo scenario's HALTED environment from aws-lambda", b, err)
 	}
+}
+
+// serveOnce runs the runner with -serve on a free port and posts {} to it.
+// It returns the answer, or nil when the runner ended before answering
+// (fatal when last is set). The runner is stopped when the test ends.
+func serveOnce(t *testing.T, rie, bootstrap string, last bool) *http.Response {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
+	ctx, cancel := context.WithCancel(t.Context())
+	logs := &testkit.SyncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-emulate", "-serve", addr, "-rie", rie, "-bootstrap", bootstrap}, nil, io.Discard, logs)
+	}()
+	url := "http://" + addr + "/2015-03-31/functions/function/invocations"
+	for range 600 { // up to 60 s: a loaded machine can be slow to start it
+		resp, err := http.Post(url, "application/json", bytes.NewReader([]byte(`{}`)))
+		if err == nil {
+			t.Cleanup(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("run: %v", err)
+				}
+				if t.Failed() {
+					t.Logf("output:\n%s", logs.String())
+				}
+			})
+			return resp
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case err := <-done:
+			cancel()
+			if last {
+				t.Fatalf("run ended early: %v\n%s", err, logs.String())
+			}
+			t.Logf("run ended early, serving again on a new port: %v", err)
+			return nil
+		}
+	}
+	cancel()
+	<-done
+	t.Fatalf("the emulator never answered on %s\n%s", addr, logs.String())
+	return nil
 }
 
 // rieModule reads the pinned Runtime Interface Emulator from the Makefile.
