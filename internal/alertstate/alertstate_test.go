@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -224,102 +223,6 @@ func TestUpdateSequences(t *testing.T) {
 	}
 }
 
-// TestUpdateConcurrent runs Update from several goroutines on the same tick
-// and store: every change is claimed exactly once.
-func TestUpdateConcurrent(t *testing.T) {
-	t.Parallel()
-	for _, n := range []int{1, 40} {
-		t.Run(fmt.Sprintf("%d authorizers", n), func(t *testing.T) {
-			t.Parallel()
-			const workers = 4
-			st := &barrier{Memory: store.NewMemory(), n: workers}
-			run := alertstate.Run{}
-			for i := range n {
-				auth := fmt.Sprintf("wx%03d", i)
-				run.Checked = append(run.Checked, checked(auth)...)
-				run.Alerts = append(run.Alerts, envAlert(auth, "e1", "HALTED"))
-				run.Failures = append(run.Failures, alertstate.Failure{Authorizer: auth, Operation: "describecloudbaserunenvs", Kind: "upstream", ErrCode: -1})
-			}
-			for round, want := range []string{alertstate.ChangeNew, alertstate.ChangeResolved} {
-				if round == 1 {
-					run = alertstate.Run{Checked: run.Checked}
-					for i := range n {
-						run.Checked = append(run.Checked, alertstate.Scope{Operation: "describecloudbaserunenvs", Authorizer: fmt.Sprintf("wx%03d", i)})
-					}
-				}
-				st.arm()
-				var wg sync.WaitGroup
-				outs := make([]*alertstate.Outcome, workers)
-				errs := make([]error, workers)
-				for w := range workers {
-					wg.Go(func() {
-						outs[w], errs[w] = alertstate.Update(context.Background(), st, prefix, t0.Add(time.Duration(round)*time.Minute), run, time.Hour)
-					})
-				}
-				wg.Wait()
-				claimed := map[string]int{}
-				for w := range workers {
-					if errs[w] != nil {
-						t.Fatalf("round %d worker %d: %v", round, w, errs[w])
-					}
-					for _, c := range outs[w].Changes {
-						if c.Change != want {
-							t.Errorf("round %d: change %q, want %q", round, c.Change, want)
-						}
-						claimed[c.Authorizer+"/"+c.Operation+"/"+c.Resource]++
-					}
-				}
-				if len(claimed) != 2*n {
-					t.Errorf("round %d: %d distinct changes claimed, want %d", round, len(claimed), 2*n)
-				}
-				for k, c := range claimed {
-					if c != 1 {
-						t.Errorf("round %d: change %s claimed %d times, want once", round, k, c)
-					}
-				}
-				// Which instance claims which change is not promised: the
-				// changes of different shards are claimed one by one.
-			}
-		})
-	}
-}
-
-// barrier is a real Memory store whose first GetMany of each round waits
-// until n callers have read, so that every caller reads the same state
-// before any writes: the interleaving that two instances on the same tick
-// can produce.
-type barrier struct {
-	*store.Memory
-	n       int
-	mu      sync.Mutex
-	arrived int
-	open    chan struct{}
-}
-
-// arm starts a round.
-func (b *barrier) arm() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.arrived, b.open = 0, make(chan struct{})
-}
-
-func (b *barrier) GetMany(ctx context.Context, keys []string) (map[string]store.Value, error) {
-	vals, err := b.Memory.GetMany(ctx, keys)
-	b.mu.Lock()
-	open := b.open
-	b.arrived++
-	if b.arrived == b.n {
-		close(open)
-	}
-	b.mu.Unlock()
-	select {
-	case <-open:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	return vals, err
-}
-
 // flaky is a real Memory store whose reads or writes can be made to fail
 // the way every backend reports an outage.
 type flaky struct {
@@ -328,13 +231,6 @@ type flaky struct {
 	// writesLeft, when positive, is how many writes succeed before they
 	// start to fail.
 	writesLeft atomic.Int64
-}
-
-func (f *flaky) GetMany(ctx context.Context, keys []string) (map[string]store.Value, error) {
-	if f.failReads.Load() {
-		return nil, fmt.Errorf("redis: dial tcp 127.0.0.1:1: connection refused: %w", store.ErrUnavailable)
-	}
-	return f.Memory.GetMany(ctx, keys)
 }
 
 func (f *flaky) CompareAndSwap(ctx context.Context, key string, old []byte, v store.Value) (bool, error) {
@@ -590,4 +486,11 @@ func TestUpdateStoreFailsMidway(t *testing.T) {
 			t.Errorf("change for %s claimed twice", c.Authorizer)
 		}
 	}
+}
+
+func (f *flaky) GetMany(ctx context.Context, keys []string) (map[string]store.Value, error) {
+	if f.failReads.Load() {
+		return nil, fmt.Errorf("redis: dial tcp 127.0.0.1:1: connection refused: %w", store.ErrUnavailable)
+	}
+	return f.Memory.GetMany(ctx, keys)
 }

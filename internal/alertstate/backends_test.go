@@ -13,10 +13,12 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/store/storetest"
 )
 
-// instanceBarrier is barrier (alertstate_test.go) over any store: each
-// worker is one instance with its own store (a client of its own on Redis
-// and DynamoDB), and the first GetMany of each round waits until every
-// instance has read, so all read the same state before any writes.
+// instanceBarrier makes concurrent Updates meet: each worker is one
+// instance with its own store (a client of its own on Redis and DynamoDB),
+// and the first GetMany of each round waits until every instance has read,
+// so all read the same state before any writes (TestUpdateConcurrentOnEveryBackend
+// runs Update from several instances on the same tick: every change is
+// claimed exactly once).
 type instanceBarrier struct {
 	store.Store
 	shared *roundGate
