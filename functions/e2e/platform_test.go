@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/rpc"
 	"os"
 	"os/exec"
@@ -145,15 +144,7 @@ type scfFunction struct {
 	seq    atomic.Int64
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
+func freePort(t *testing.T) string { return strconv.Itoa(testkit.FreePort(t)) }
 
 // startSCF runs the SCF binary and connects to it as the platform does.
 func startSCF(t *testing.T, env map[string]string) *scfFunction {
