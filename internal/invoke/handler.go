@@ -315,6 +315,7 @@ collect:
 		ev.Alerts = append(ev.Alerts, r.alerts...)
 	}
 	inv.track(ctx, ev, pl, deadline.Add(reserve/2))
+	inv.recordHistory(ctx, ev, pl, deadline.Add(reserve/2))
 	return ev
 }
 

@@ -43,7 +43,7 @@ func matchRoute(path string) (route, bool) {
 	case strings.HasSuffix(p, "/healthz"):
 		return route{name: "healthz", methods: []string{http.MethodGet}}, true
 	}
-	return route{}, false
+	return matchStatus(p)
 }
 
 // httpAnswer is an HTTP answer before it is shaped for the platform.
@@ -100,7 +100,11 @@ func (inv *invocation) answerHTTP(ctx context.Context, hr *trigger.HTTPRequest) 
 	// configuration is invalid: an unauthenticated caller learns nothing.
 	// WeChat cannot send the key: a push is authenticated by its signature.
 	open := ok && (rt.name == "healthz" || rt.name == "push")
-	if key := inv.apiKey(); !open && key != "" && !validKey(hr.Header, key) {
+	if ok && rt.name == "status" {
+		if a, pass := inv.statusAuth(hr.Header); !pass {
+			return a, nil
+		}
+	} else if key := inv.apiKey(); !open && key != "" && !validKey(hr.Header, key) {
 		a := errorAnswer(http.StatusUnauthorized, "unauthorized", "a valid API key is required: send Authorization: Bearer <key> or X-Api-Key: <key>")
 		a.header = map[string]string{"WWW-Authenticate": `Bearer realm="wxcloudenv"`}
 		return a, nil
@@ -128,6 +132,9 @@ func (inv *invocation) answerHTTP(ctx context.Context, hr *trigger.HTTPRequest) 
 	}
 	if rt.name == "push" {
 		return inv.push(ctx, hr), nil
+	}
+	if rt.name == "status" {
+		return inv.serveStatus(ctx, hr, rt), nil
 	}
 	p, err := requestPayload(rt, hr)
 	if err != nil {
