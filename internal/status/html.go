@@ -156,6 +156,7 @@ h3{font-size:1em;margin:1em 0 .4em}
 p{margin:.3em 0}
 .mut{color:var(--mut)}.bad{color:var(--bad)}.warn{color:var(--warn)}.ok{color:var(--ok)}
 .st{font-weight:600}
+.count{display:inline-block;min-width:1.7em;padding:0 .45em;margin-left:.3em;border-radius:1em;background:var(--card);border:1px solid var(--line);font-size:.85em;text-align:center;font-weight:600}
 .nm{font-weight:600}
 .err{border:1px solid var(--bad);color:var(--bad);border-radius:6px;padding:8px 10px;margin:10px 0}
 .tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:8px;margin:12px 0}
