@@ -88,8 +88,7 @@ func statusHeaders(contentType string) map[string]string {
 
 // serveStatus answers a status route from the store alone.
 func (inv *invocation) serveStatus(ctx context.Context, hr *trigger.HTTPRequest, rt route) httpAnswer {
-	start := time.Now()
-	dl := start.Add(statusBudget)
+	dl := time.Now().Add(statusBudget)
 	if d, ok := ctx.Deadline(); ok && d.Unix() > 0 && d.Add(-DeadlineReserve).Before(dl) {
 		dl = d.Add(-DeadlineReserve)
 	}
@@ -122,8 +121,7 @@ func (inv *invocation) serveStatus(ctx context.Context, hr *trigger.HTTPRequest,
 		body = d.HTML()
 	}
 	code := http.StatusOK
-	attrs := append(inv.baseAttrs(), slog.String("status_page", what), slog.Int("bytes", len(body)),
-		slog.Float64("duration_ms", Millis(time.Since(start))))
+	attrs := append(inv.baseAttrs(), slog.String("status_page", what), slog.Int("bytes", len(body)))
 	level := slog.LevelInfo
 	if err != nil {
 		// What could be read is shown, with what could not named on the
