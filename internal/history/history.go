@@ -20,7 +20,7 @@
 //
 // # Reading
 //
-// [Load] lists the keys, reads the newest [MaxRuns] summaries in batches,
+// [Load] lists the keys once, reads the newest [MaxRuns] summaries in batches,
 // and the newest changes (optionally of one authorizer) until it has as
 // many as asked for, reading change records a few at a time so that memory
 // stays bounded by the answer, not by the week.
@@ -201,11 +201,17 @@ type History struct {
 // decoded are skipped.
 func Load(ctx context.Context, st store.Store, prefix string, q Query) (*History, error) {
 	h := &History{Runs: []Run{}, Changes: []Change{}}
+	// One listing for both kinds of key: on DynamoDB a listing is a Scan.
+	all, err := st.Keys(ctx, prefix+"history:")
+	if err != nil {
+		return h, fmt.Errorf("history: list: %w", err)
+	}
+	slices.Sort(all)
+	slices.Reverse(all)
+	runKeys := slices.DeleteFunc(slices.Clone(all), func(k string) bool { return !strings.HasPrefix(k, runPrefix(prefix)) })
+	changeKeys := slices.DeleteFunc(all, func(k string) bool { return !strings.HasPrefix(k, changePrefix(prefix)) })
 	if !q.NoRuns {
-		keys, err := newestKeys(ctx, st, runPrefix(prefix))
-		if err != nil {
-			return h, err
-		}
+		keys := runKeys
 		if len(keys) > MaxRuns {
 			h.RunsOmitted = len(keys) - MaxRuns
 			keys = keys[:MaxRuns]
@@ -230,11 +236,7 @@ func Load(ctx context.Context, st store.Store, prefix string, q Query) (*History
 	if q.MaxChanges <= 0 {
 		return h, nil
 	}
-	keys, err := newestKeys(ctx, st, changePrefix(prefix))
-	if err != nil {
-		return h, err
-	}
-	for chunk := range slices.Chunk(keys, changeBatch) {
+	for chunk := range slices.Chunk(changeKeys, changeBatch) {
 		vals, err := st.GetMany(ctx, chunk)
 		if err != nil {
 			return h, fmt.Errorf("history: read %d change records: %w", len(chunk), err)
@@ -261,17 +263,6 @@ func Load(ctx context.Context, st store.Store, prefix string, q Query) (*History
 		}
 	}
 	return h, nil
-}
-
-// newestKeys lists the keys under p, newest first.
-func newestKeys(ctx context.Context, st store.Store, p string) ([]string, error) {
-	keys, err := st.Keys(ctx, p)
-	if err != nil {
-		return nil, fmt.Errorf("history: list %s: %w", p, err)
-	}
-	slices.Sort(keys)
-	slices.Reverse(keys)
-	return keys, nil
 }
 
 func cleanID(id string) string {

@@ -18,7 +18,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -413,28 +412,6 @@ func tokenHealth(ctx context.Context, src Source, now time.Time) []Token {
 		c.Status, c.Detail = "OK", "kept in the store; expires in "+Ago(v.Expires.Sub(now))
 	}
 	out = append(out, c)
-	// Refresh tokens against the fleet kept in the store.
-	members, err1 := src.Store.Keys(ctx, keys.FleetPrefix(src.ComponentAppID))
-	refresh, err2 := src.Store.Keys(ctx, keys.Prefix+"refresh:"+src.ComponentAppID+":")
-	r := Token{Name: "authorizer refresh tokens"}
-	switch {
-	case err1 != nil || err2 != nil:
-		r.Status, r.Detail = "UNKNOWN", "the store could not be read"
-	default:
-		have := map[string]bool{}
-		for _, k := range refresh {
-			have[k[strings.LastIndexByte(k, ':')+1:]] = true
-		}
-		missing := 0
-		for _, k := range members {
-			if !have[k[strings.LastIndexByte(k, ':')+1:]] {
-				missing++
-			}
-		}
-		r.Status = cond(missing == 0, "OK", "MISSING")
-		r.Detail = fmt.Sprintf("%d kept in the store; %d of the %d authorizers the store lists have none (WeChat's list supplies them)", len(refresh), missing, len(members))
-	}
-	out = append(out, r)
 	return out
 }
 

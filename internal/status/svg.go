@@ -95,21 +95,28 @@ func (w *writer) chart(runs []history.Run, now time.Time) {
 		w.raw(`</text>`)
 	}
 	line := func(cls safe, vals []int) {
+		// The points of the buckets that have runs; on a flat stretch only
+		// its ends are drawn.
+		var xs, ys []int
+		for i, ok := range has {
+			if ok {
+				xs = append(xs, padL+i*chartBucketWidth)
+				ys = append(ys, padT+plotH-vals[i]*plotH/top)
+			}
+		}
 		w.raw(`<polyline class="`)
 		w.raw(cls)
 		w.raw(`" points="`)
-		first := true
-		for i, ok := range has {
-			if !ok {
+		for i := range xs {
+			if i > 0 && i < len(xs)-1 && ys[i] == ys[i-1] && ys[i] == ys[i+1] {
 				continue
 			}
-			if !first {
+			if i > 0 {
 				w.raw(` `)
 			}
-			first = false
-			w.num(padL + i*chartBucketWidth)
+			w.num(xs[i])
 			w.raw(`,`)
-			w.num(padT + plotH - vals[i]*plotH/top)
+			w.num(ys[i])
 		}
 		w.raw(`"/>`)
 	}
