@@ -344,7 +344,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(filepath.Join(shots, "authorizer-390px.png"), png, 0o644)
+		if err := os.WriteFile(filepath.Join(shots, "authorizer-390px.png"), png, 0o644); err != nil {
+			t.Error(err)
+		}
 		if !strings.Contains(heading, ids[2]) || back != front.URL+"/scf-function-url/status" {
 			t.Errorf("authorizer page: heading %q, back link %q", heading, back)
 		}

@@ -97,8 +97,14 @@ func demoStore(t testing.TB, now time.Time) store.Store {
 	}
 	tk := tokens.Keys{Prefix: prefix}
 	ticket, _ := json.Marshal(map[string]any{"ticket": "ticket@@@demo", "create_time": now.Add(-4 * time.Minute).Unix()})
-	st.Set(ctx, tk.Ticket("wxcomponent"), store.Value{Data: ticket, Expires: now.Add(11 * time.Hour)})
-	st.Set(ctx, tk.ComponentToken("wxcomponent"), store.Value{Data: []byte(`{}`), Expires: now.Add(83 * time.Minute)})
+	for k, v := range map[string]store.Value{
+		tk.Ticket("wxcomponent"):         {Data: ticket, Expires: now.Add(11 * time.Hour)},
+		tk.ComponentToken("wxcomponent"): {Data: []byte(`{}`), Expires: now.Add(83 * time.Minute)},
+	} {
+		if err := st.Set(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return st
 }
 

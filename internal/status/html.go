@@ -181,6 +181,7 @@ table,tbody,tr,td{display:block;width:100%}
 tr{border:1px solid var(--line);border-radius:8px;margin:0 0 8px;padding:4px 2px}
 td{border:0;padding:2px 8px}
 td::before{content:attr(data-l) ": ";color:var(--mut);font-size:.85em}
+svg text{font-size:19px}
 }
 `
 

@@ -120,7 +120,9 @@ func TestPage10000(t *testing.T) {
 		t.Error("the verify ticket's value is on the page")
 	}
 	if out := os.Getenv("STATUS_PAGE_OUT"); out != "" {
-		os.WriteFile(filepath.Join(out, "status-10000.html"), page, 0o644)
+		if err := os.WriteFile(filepath.Join(out, "status-10000.html"), page, 0o644); err != nil {
+			t.Error(err)
+		}
 	}
 }
 
