@@ -12,8 +12,9 @@ import (
 // recordHistory keeps the run's summary and changes for the status page
 // (internal/history): one store write, two when something changed. Like
 // the alert state, a run narrowed to one env is not kept. A store failure
-// is logged and changes nothing else.
-func (inv *invocation) recordHistory(ctx context.Context, ev *Event, pl plan, deadline time.Time) {
+// is logged and changes nothing else. ctx is the alert path's: it ends
+// before the answer is due.
+func (inv *invocation) recordHistory(ctx context.Context, ev *Event, pl plan) {
 	if pl.env != inv.rt.Config.Env {
 		return
 	}
@@ -39,15 +40,11 @@ func (inv *invocation) recordHistory(ctx context.Context, ev *Event, pl plan, de
 	run.Failure = strings.Join(failed, ", ")
 	changes := make([]history.Change, 0, min(len(ev.Changes), history.MaxChangesPerRun))
 	for _, c := range ev.Changes[:min(len(ev.Changes), history.MaxChangesPerRun)] {
-		hc := history.Change{Change: c.Change, Authorizer: c.Authorizer, Operation: c.Operation, Env: c.Env, Resource: c.Resource,
-			Status: c.Status, Kind: c.Kind, ErrCode: c.ErrCode, Message: c.Message}
-		hc.Since, _ = time.Parse(time.RFC3339, c.Since)
-		changes = append(changes, hc)
+		changes = append(changes, history.Change{Change: c.Change, Authorizer: c.Authorizer, Operation: c.Operation, Env: c.Env,
+			Resource: c.Resource, Status: c.Status, Kind: c.Kind, ErrCode: c.ErrCode, Message: c.Message, Since: c.Since})
 	}
 	run.DurationMS = time.Since(inv.start).Milliseconds()
-	hctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
-	defer cancel()
-	if err := history.Record(hctx, inv.rt.Store, inv.rt.Config.StorePrefix, inv.requestID, run, changes); err != nil {
+	if err := history.Record(ctx, inv.rt.Store, inv.rt.Config.StorePrefix, inv.requestID, run, changes); err != nil {
 		inv.logger().Warn("the run history could not be kept", "request_id", inv.requestID, "kind", "store", "error", inv.scrub(err.Error()))
 	}
 }

@@ -101,6 +101,7 @@ func (inv *invocation) serveStatus(ctx context.Context, hr *trigger.HTTPRequest,
 	}
 	var body []byte
 	var err error
+	code := http.StatusOK
 	ctype := "text/html; charset=utf-8"
 	what := "page"
 	switch {
@@ -120,18 +121,17 @@ func (inv *invocation) serveStatus(ctx context.Context, hr *trigger.HTTPRequest,
 		d, err = status.Load(sctx, src)
 		body = d.HTML()
 	}
-	code := http.StatusOK
-	attrs := append(inv.baseAttrs(), slog.String("status_page", what), slog.Int("bytes", len(body)))
 	level := slog.LevelInfo
 	if err != nil {
 		// What could be read is shown, with what could not named on the
 		// page; the status says it is incomplete.
-		code = http.StatusServiceUnavailable
-		level = slog.LevelWarn
+		code, level = http.StatusServiceUnavailable, slog.LevelWarn
+	}
+	attrs := append(inv.baseAttrs(code), slog.String("status_page", what), slog.Int("bytes", len(body)))
+	if err != nil {
 		attrs = append(attrs, slog.String("kind", "store"), slog.String("error", inv.scrub(err.Error())))
 	}
 	attrs = append(attrs, slog.Bool("ok", err == nil))
 	inv.logger().LogAttrs(ctx, level, "status page", attrs...)
-	inv.logged = true
-	return httpAnswer{status: code, header: statusHeaders(ctype), body: body}
+	return httpAnswer{status: code, header: statusHeaders(ctype), body: body, logged: true}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/history"
 	"github.com/wxcloudenv/wxcloudenv/internal/status"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
-	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
+	"github.com/wxcloudenv/wxcloudenv/test/testkit"
 	"github.com/wxcloudenv/wxcloudenv/internal/tokens"
 )
 
