@@ -12,8 +12,8 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/history"
 	"github.com/wxcloudenv/wxcloudenv/internal/status"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
-	"github.com/wxcloudenv/wxcloudenv/test/testkit"
 	"github.com/wxcloudenv/wxcloudenv/internal/tokens"
+	"github.com/wxcloudenv/wxcloudenv/test/testkit"
 )
 
 // demoNames are the merchants of the demo page.
