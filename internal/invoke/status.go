@@ -95,7 +95,8 @@ func (inv *invocation) serveStatus(ctx context.Context, hr *trigger.HTTPRequest,
 	sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
 	defer cancel()
 	c := inv.rt.Config
-	src := status.Source{Store: inv.rt.Store, Prefix: c.StorePrefix, ComponentAppID: c.ComponentAppID, Now: inv.stamp}
+	src := status.Source{Store: inv.rt.Store, Prefix: c.StorePrefix, ComponentAppID: c.ComponentAppID, Now: inv.stamp,
+		Names: status.StoredNames(inv.rt.Store, c.StorePrefix)}
 	if c.TokenLayout != "" && c.TokenLayout != string(tokens.LayoutOwn) {
 		src.ForeignLayout = c.TokenLayout
 	}

@@ -268,3 +268,21 @@ func TestGroupingAndAuthorizerPage(t *testing.T) {
 		t.Error("the authorizer page has no way back")
 	}
 }
+
+func TestStoredNames(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	for k, v := range map[string]string{
+		prefix + "names:wxA": `{"name":"Tea House","principal":"Tea House Ltd","known":true}`,
+		prefix + "names:wxB": `{"failed":true}`,
+		prefix + "names:wxC": `not json`,
+	} {
+		if err := st.Set(ctx, k, store.Value{Data: []byte(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := status.StoredNames(st, prefix)(ctx, []string{"wxA", "wxB", "wxC", "wxD"})
+	if len(got) != 1 || got["wxA"] != "Tea House" {
+		t.Errorf("StoredNames = %v, want only wxA's", got)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/status"
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/store/storetest"
 	"github.com/wxcloudenv/wxcloudenv/internal/trigger/triggertest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
@@ -37,6 +38,7 @@ const browserKey = "e2e-status-key-5d1c"
 const (
 	hostileScript = `<script>alert(1)</script>`
 	hostileImg    = `"><img src=x onerror=alert(2)>`
+	hostileName   = `"><img src=x onerror=alert(3)><script>alert(4)</script>`
 )
 
 // chromiumPath finds Debian's chromium, or fails with how to install it.
@@ -181,6 +183,20 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}))
 	t.Cleanup(front.Close)
 
+	// Names as the runs keep them (contract section 14, one entry per
+	// appid): a plain one, and hostile ones a merchant could choose.
+	st, err := store.Open(env["WXCLOUDENV_STORE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for appid, name := range map[string]string{ids[4]: "Blue Harbor Coffee", ids[1]: hostileName, ids[5]: strings.Repeat("茶", 300)} {
+		b, _ := json.Marshal(map[string]any{"name": name, "known": true})
+		if err := st.Set(context.Background(), "wxcloudenv:names:"+appid, store.Value{Data: b, Expires: time.Now().Add(24 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// What the page should show, from its JSON.
 	req, _ := http.NewRequest(http.MethodGet, front.URL+"/aws-function-url/status.json", nil)
 	req.SetBasicAuth("", browserKey)
@@ -287,7 +303,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 					if res.Incidents != len(want.Incidents) {
 						t.Errorf("incidents shown = %d, want %d", res.Incidents, len(want.Incidents))
 					}
-					for _, s := range []string{ids[1], ids[4], hostileScript, hostileImg, "Open incidents", "Token health"} {
+					for _, s := range []string{ids[1], ids[4], "Blue Harbor Coffee", hostileName, hostileScript, hostileImg, "Open incidents", "Token health"} {
 						if !strings.Contains(res.Text, s) {
 							t.Errorf("the page's text lacks %q", s)
 						}
