@@ -97,7 +97,7 @@ func (w *writer) authorizer(appid, name string) {
 	}
 	if name != "" {
 		w.raw(`<span class="nm">`)
-		w.text(name)
+		w.text(short(name, maxNameRunes))
 		w.raw(`</span> `)
 	}
 	if validAppID(appid) {
@@ -114,6 +114,22 @@ func (w *writer) authorizer(appid, name string) {
 	w.raw(`<code>`)
 	w.text(appid)
 	w.raw(`</code>`)
+}
+
+// maxNameRunes bounds a name as shown in lists (WeChat's nick names are
+// far shorter; a longer one is cut with an ellipsis).
+const maxNameRunes = 64
+
+// short cuts s to at most n runes, with an ellipsis when cut.
+func short(s string, n int) string {
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j] + "…"
+		}
+		i++
+	}
+	return s
 }
 
 const timeLayout = "2006-01-02 15:04 UTC"
