@@ -106,6 +106,10 @@ type Outcome struct {
 	// StateErr is why the state could not be kept, if it could not; it
 	// is logged already.
 	StateErr error
+	// Dropped counts the changes dropped after being owed to a robot for
+	// OwedFor (or lost because they could be neither sent nor kept); each
+	// drop is logged already.
+	Dropped int
 }
 
 // Track compares the run with the last-seen state (docs/alerts.md): each
@@ -132,34 +136,15 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	if err != nil {
 		log.Warn("the alert state could not be kept", "error", scrub(err.Error()))
 	}
-	if st == nil {
-		return out
-	}
 	out.AlertSince, out.Changes = st.AlertSince, st.Changes
-	if err == nil {
+	settled := true
+	if t.Notifier != nil && len(t.Notifier.Channels) > 0 {
+		claimed := append(append(make([]Change, 0, len(st.Changes)+len(st.Reminders)), st.Changes...), st.Reminders...)
+		d := t.deliver(ctx, in, claimed, err, log)
+		out.Notifications, out.Dropped, settled = d.outcomes, d.dropped, d.settled
+	}
+	if err == nil && settled {
 		t.memo.remember(sum, st.AlertSince, time.Now())
-	}
-	out.Notifications = t.notify(ctx, notify.Report{Platform: in.Platform, Function: in.Function, Changes: st.Changes, Reminders: st.Reminders}, err)
-	return out
-}
-
-// notify sends r to every robot; stateErr says why there may be changes
-// nobody knows of.
-func (t *Tracker) notify(ctx context.Context, r notify.Report, stateErr error) []notify.Outcome {
-	if t.Notifier == nil || len(t.Notifier.Channels) == 0 {
-		return nil
-	}
-	if r.Empty() {
-		if stateErr != nil {
-			return notify.Skipped(t.Notifier.Channels, "the alert state could not be read or written, so changes are unknown")
-		}
-		return nil
-	}
-	nctx, cancel := context.WithTimeout(ctx, NotifyBudget)
-	defer cancel()
-	out := t.Notifier.Notify(nctx, r)
-	for i := range out {
-		out[i].Error = scrub(out[i].Error)
 	}
 	return out
 }
@@ -167,9 +152,10 @@ func (t *Tracker) notify(ctx context.Context, r notify.Report, stateErr error) [
 // Metrics counts what the log line's EMF metrics report of a run: its
 // alerts, the operations that failed as a whole (a fleet that could not be
 // read counts; one authorizer's failure does not), the fleet authorizers
-// it reported and those that failed.
-func Metrics(run Run) emf.Metrics {
-	m := emf.Metrics{Alerts: len(run.Alerts)}
+// it reported and those that failed, and the changes the alert path
+// dropped (out's).
+func Metrics(run Run, out Outcome) emf.Metrics {
+	m := emf.Metrics{Alerts: len(run.Alerts), DroppedNotifications: out.Dropped}
 	for _, c := range run.Checked {
 		if c.Authorizer != "" {
 			m.Authorizers++

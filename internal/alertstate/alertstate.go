@@ -26,7 +26,8 @@
 // # Degrading when the store fails
 //
 // [Update] returns an error wrapping [store.ErrUnavailable] when the store
-// cannot be read or written. Its [Outcome] is still usable: it holds the
+// cannot be read or written, or when its context ends before every shard
+// is written. Its [Outcome] is still usable: it holds the
 // changes and reminders of the shards that were committed before the failure
 // (send those: they are claimed and no one else will), and a zero Since for
 // every alert or failure whose shard was not committed. The caller should
@@ -283,7 +284,14 @@ func Update(ctx context.Context, st store.Store, prefix string, now time.Time, r
 			return finish(out), fmt.Errorf("alertstate: read %d shards: %w", len(keys), err)
 		}
 		var lost []*shard
-		for _, s := range pending {
+		for i, s := range pending {
+			if err := ctx.Err(); err != nil {
+				// Out of time: what is not written is not claimed, so a
+				// later run finds it again. Stores that ignore contexts
+				// (memory, file) stop here too.
+				return finish(out), fmt.Errorf("alertstate: %d of %d shards not written before the deadline: %w (%w)",
+					len(pending)-i, len(shards), store.ErrUnavailable, err)
+			}
 			won, err := commit(ctx, st, s, vals[s.key], now, run, repeat, out)
 			if err != nil {
 				// The store is failing: stop writing, keep what was

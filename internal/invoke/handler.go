@@ -177,10 +177,10 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 	cancel()
 	run := runOf(ev)
 	actx, cancel := dl.alertsCtx(ctx)
-	inv.alerts(actx, ev, run, pl)
+	tracked := inv.alerts(actx, ev, run, pl)
 	cancel()
 	a := inv.encode(ev)
-	inv.logEvent(ev, run, a.status, a.failure)
+	inv.logEvent(ev, alerts.Metrics(run, tracked), a.status, a.failure)
 	return a.out, a.err
 }
 
@@ -317,7 +317,10 @@ func (inv *invocation) deadlines(ctx context.Context) deadlines {
 	if budget == 0 {
 		budget = DefaultBudget
 	}
-	d := deadlines{checks: inv.start.Add(budget), collect: reserve / 2, fleet: reserve / 4}
+	// Of the reserve, the first fifth waits for stuck operations, the next
+	// fifth is the alert path's, and the rest (three fifths) is left to
+	// encode, log and deliver the answer before the platform's deadline.
+	d := deadlines{checks: inv.start.Add(budget), collect: reserve / 5, fleet: reserve / 10}
 	if dl, ok := ctx.Deadline(); ok {
 		if dl.Unix() <= 0 {
 			// SCF's runtime turns a missing deadline into the Unix epoch:
@@ -327,7 +330,7 @@ func (inv *invocation) deadlines(ctx context.Context) deadlines {
 			d.checks = dl.Add(-reserve)
 		}
 	}
-	d.alerts = d.checks.Add(reserve / 2)
+	d.alerts = d.checks.Add(2 * reserve / 5)
 	return d
 }
 
