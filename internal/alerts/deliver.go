@@ -187,9 +187,15 @@ func (t *Tracker) deliverTo(ctx context.Context, ch notify.Channel, in Input, cl
 	if leased {
 		left, err := ob.settle(ctx, owner, done)
 		if err != nil {
-			// The lease runs out by itself; until then this robot's
-			// messages wait, and what it accepted may be sent again.
+			// The lease runs out with this run's deadline; what the
+			// robot accepted may be sent again.
 			log.Warn("what the robot accepted could not be recorded", "error", scrub(err.Error()))
+			left = 0
+			for _, r := range h.Batches {
+				if !done[r.ID] {
+					left += r.N
+				}
+			}
 		}
 		res.outcome.Owed = left
 		res.settled = err == nil && left == 0

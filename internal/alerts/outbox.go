@@ -188,7 +188,9 @@ func (o outbox) append(ctx context.Context, changes []Change, now time.Time) (dr
 }
 
 // acquire takes the lease for owner, waiting while another holds it, until
-// giveUp. It returns the head as it was taken.
+// giveUp. It returns the head as it was taken. The lease lasts leaseFor,
+// or until ctx's deadline if that is sooner: after it the holder sends
+// nothing, so a holder that could not release it holds up no one longer.
 func (o outbox) acquire(ctx context.Context, owner string, giveUp time.Time) (head, error) {
 	for {
 		var taken head
@@ -200,7 +202,11 @@ func (o outbox) acquire(ctx context.Context, owner string, giveUp time.Time) (he
 				return false
 			}
 			busy = false
-			h.Lease = &lease{Owner: owner, Until: now.Add(leaseFor).UnixMilli()}
+			until := now.Add(leaseFor)
+			if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
+				until = dl
+			}
+			h.Lease = &lease{Owner: owner, Until: until.UnixMilli()}
 			taken = *h
 			return true
 		})
