@@ -131,14 +131,23 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 		// nothing can have changed that this run would report.
 		return Outcome{Tracked: true, AlertSince: since, Changes: []Change{}}
 	}
-	st, err := alertstate.Update(ctx, t.Store, t.Prefix, in.Now, in.Run, t.Repeat)
+	robots := t.Notifier != nil && len(t.Notifier.Channels) > 0
+	uctx := ctx
+	if dl, ok := ctx.Deadline(); ok && robots {
+		// What the state update claims must still be recorded as owed
+		// before the deadline: it gets half of the time left.
+		var cancel context.CancelFunc
+		uctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/2))
+		defer cancel()
+	}
+	st, err := alertstate.Update(uctx, t.Store, t.Prefix, in.Now, in.Run, t.Repeat)
 	out := Outcome{Tracked: true, StateErr: err}
 	if err != nil {
 		log.Warn("the alert state could not be kept", "error", scrub(err.Error()))
 	}
 	out.AlertSince, out.Changes = st.AlertSince, st.Changes
 	settled := true
-	if t.Notifier != nil && len(t.Notifier.Channels) > 0 {
+	if robots {
 		claimed := append(append(make([]Change, 0, len(st.Changes)+len(st.Reminders)), st.Changes...), st.Reminders...)
 		d := t.deliver(ctx, in, claimed, err, log)
 		out.Notifications, out.Dropped, settled = d.outcomes, d.dropped, d.settled

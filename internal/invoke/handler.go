@@ -317,9 +317,10 @@ func (inv *invocation) deadlines(ctx context.Context) deadlines {
 	if budget == 0 {
 		budget = DefaultBudget
 	}
-	// Of the reserve, the first fifth waits for stuck operations, the next
-	// fifth is the alert path's, and the rest (three fifths) is left to
-	// encode, log and deliver the answer before the platform's deadline.
+	// Of the reserve, the first fifth waits for stuck operations (the
+	// fleet its own checks for a tenth), the alert path ends three tenths
+	// in, and the rest (seven tenths) is left to encode, log and deliver
+	// the answer well before the platform's deadline.
 	d := deadlines{checks: inv.start.Add(budget), collect: reserve / 5, fleet: reserve / 10}
 	if dl, ok := ctx.Deadline(); ok {
 		if dl.Unix() <= 0 {
@@ -330,7 +331,7 @@ func (inv *invocation) deadlines(ctx context.Context) deadlines {
 			d.checks = dl.Add(-reserve)
 		}
 	}
-	d.alerts = d.checks.Add(2 * reserve / 5)
+	d.alerts = d.checks.Add(3 * reserve / 10)
 	return d
 }
 
