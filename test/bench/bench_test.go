@@ -19,11 +19,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
-	"github.com/wxcloudenv/wxcloudenv/internal/floor"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
-	"github.com/wxcloudenv/wxcloudenv/internal/lambdatest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
+	"github.com/wxcloudenv/wxcloudenv/test/baseline"
+	"github.com/wxcloudenv/wxcloudenv/test/runtimeapi"
 )
 
 // directAll is the direct payload asking for both operations.
@@ -50,23 +50,23 @@ func lambdaContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, 30*time.Second)
 }
 
-// newFloorClient returns an HTTP client like the floor function's.
-func newFloorClient(tb testing.TB) *http.Client {
+// newBaselineClient returns an HTTP client like the baseline function's.
+func newBaselineClient(tb testing.TB) *http.Client {
 	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	tb.Cleanup(hc.CloseIdleConnections)
 	return hc
 }
 
-// runPair runs the floor and the core on srv as sub-benchmarks.
+// runPair runs the baseline and the core on srv as sub-benchmarks.
 func runPair(b *testing.B, srv *wechattest.Server, env map[string]string, payload []byte) {
-	b.Run("floor", func(b *testing.B) {
-		hc := newFloorClient(b)
+	b.Run("baseline", func(b *testing.B) {
+		hc := newBaselineClient(b)
 		for b.Loop() {
 			ctx, cancel := lambdaContext()
-			out, err := floor.Fetch(ctx, hc, srv.URL, wechattest.AccessToken, wechattest.ComponentAccessToken)
+			out, err := baseline.Fetch(ctx, hc, srv.URL, wechattest.AccessToken, wechattest.ComponentAccessToken)
 			cancel()
 			if err != nil || len(out) == 0 {
-				b.Fatalf("floor: %v", err)
+				b.Fatalf("baseline: %v", err)
 			}
 		}
 	})
@@ -132,13 +132,13 @@ func BenchmarkMintedTokens(b *testing.B) {
 	b.ReportMetric(float64(b.N), "invocations")
 }
 
-// The built functions: bootstrap and the floor's Lambda function, built
+// The built functions: bootstrap and the baseline's Lambda function, built
 // the same way (as make package does, for this machine's architecture).
 var (
 	buildOnce sync.Once
 	buildDir  string
 	buildErr  error
-	binaries  = map[string]string{"wxcloudenv": "../../functions/aws-lambda", "floor": "../floor/lambda"}
+	binaries  = map[string]string{"wxcloudenv": "../../functions/aws-lambda", "baseline": "../baseline/lambda"}
 )
 
 func TestMain(m *testing.M) {
@@ -215,7 +215,7 @@ func runProcesses(b *testing.B, srv *wechattest.Server) {
 	if runtime.GOOS != "linux" {
 		b.Skip("the built functions are linux binaries")
 	}
-	for _, name := range []string{"floor", "wxcloudenv"} {
+	for _, name := range []string{"baseline", "wxcloudenv"} {
 		b.Run(name, func(b *testing.B) {
 			bin := build(b, name, runtime.GOARCH)
 			var rss int64
@@ -224,7 +224,7 @@ func runProcesses(b *testing.B, srv *wechattest.Server) {
 				// A fresh emulator each time: a killed process's pending
 				// "next" request must not swallow the next event.
 				b.StopTimer()
-				api := lambdatest.NewRuntimeAPI()
+				api := runtimeapi.New()
 				env := api.Env(srv.StaticVars())
 				env["WECHAT_MAX_RESPONSE_BYTES"] = strconv.Itoa(32 << 20)
 				b.StartTimer()
@@ -268,7 +268,7 @@ func BenchmarkColdStartRunEnvs5000(b *testing.B) {
 // BenchmarkBinarySize reports the size of each function as shipped:
 // linux/arm64, stripped.
 func BenchmarkBinarySize(b *testing.B) {
-	for _, name := range []string{"floor", "wxcloudenv"} {
+	for _, name := range []string{"baseline", "wxcloudenv"} {
 		b.Run(name, func(b *testing.B) {
 			bin := build(b, name, "arm64")
 			fi, err := os.Stat(bin)

@@ -7,10 +7,10 @@ import (
 
 // How a fleet figure is judged.
 const (
-	// pair: wxcloudenv over the floor in one benchmark, at most target.
+	// pair: wxcloudenv over the baseline in one benchmark, at most target.
 	pair = iota
 	// growth: each side's value in bench over the same side's in small;
-	// wxcloudenv's at most target, the floor's shown beside it.
+	// wxcloudenv's at most target, the baseline's shown beside it.
 	growth
 	// below: wxcloudenv's own value, under target.
 	below
@@ -44,7 +44,7 @@ var fleetFigures = []fleetFigure{
 // reportFleet prints the fleet's table and returns how many of its
 // targets were missed and how many figures were not run.
 func reportFleet(w io.Writer, data map[string]map[string][]float64) (missed, notRun int) {
-	fmt.Fprintf(w, "\n%-40s %12s %12s %8s %8s\n", "the fleet (medians)", "floor", "wxcloudenv", "ratio", "target")
+	fmt.Fprintf(w, "\n%-40s %12s %12s %8s %8s\n", "the fleet (medians)", "baseline", "wxcloudenv", "ratio", "target")
 	side := func(bench, sub, metric string) (float64, bool) {
 		if sub != "" {
 			bench += "/" + sub
@@ -61,7 +61,7 @@ func reportFleet(w io.Writer, data map[string]map[string][]float64) (missed, not
 	for _, f := range fleetFigures {
 		switch f.kind {
 		case pair:
-			fl, ok1 := side(f.bench, "floor", f.metric)
+			fl, ok1 := side(f.bench, "baseline", f.metric)
 			su, ok2 := side(f.bench, "wxcloudenv", f.metric)
 			if !ok1 || !ok2 || fl <= 0 {
 				fmt.Fprintf(w, "%-40s %12s %12s\n", f.title, "", "not run")
@@ -77,7 +77,7 @@ func reportFleet(w io.Writer, data map[string]map[string][]float64) (missed, not
 		case growth:
 			var factor [2]float64
 			ran := true
-			for i, sub := range []string{"floor", "wxcloudenv"} {
+			for i, sub := range []string{"baseline", "wxcloudenv"} {
 				large, ok1 := side(f.bench, sub, f.metric)
 				small, ok2 := side(f.small, sub, f.metric)
 				ran = ran && ok1 && ok2 && small > 0

@@ -1,5 +1,5 @@
-// Command lambda is the floor as an AWS Lambda function: aws-lambda-go and
-// floor.Fetch, built like wxcloudenv's bootstrap, so that cold start and
+// Command lambda is the baseline as an AWS Lambda function: aws-lambda-go and
+// baseline.Fetch, built like wxcloudenv's bootstrap, so that cold start and
 // binary size can be measured against the least a function needs.
 package main
 
@@ -13,7 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/floor"
+	"github.com/wxcloudenv/wxcloudenv/test/baseline"
 )
 
 type jsonAnswer struct{ r *bytes.Reader }
@@ -24,7 +24,7 @@ func (jsonAnswer) ContentType() string          { return "application/json" }
 func main() {
 	base, access, component := os.Getenv("WECHAT_API_BASE_URL"), os.Getenv("WECHAT_ACCESS_TOKEN"), os.Getenv("WECHAT_COMPONENT_ACCESS_TOKEN")
 	lambda.Start(func(ctx context.Context, _ json.RawMessage) (io.Reader, error) {
-		out, err := floor.Fetch(ctx, http.DefaultClient, base, access, component)
+		out, err := baseline.Fetch(ctx, http.DefaultClient, base, access, component)
 		if err != nil {
 			return nil, err
 		}

@@ -1,8 +1,8 @@
-// Package floor is what the benchmarks measure wxcloudenv against: the
+// Package baseline is what the benchmarks measure wxcloudenv against: the
 // least a function can do for the same job. It POSTs both WeChat endpoints
 // concurrently with net/http and hands back the raw answers, with no
 // validation, retries, token handling, alerts or logging.
-package floor
+package baseline
 
 import (
 	"bytes"

@@ -14,17 +14,17 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/floor"
-	"github.com/wxcloudenv/wxcloudenv/internal/lambdatest"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/store/storetest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
+	"github.com/wxcloudenv/wxcloudenv/test/baseline"
+	"github.com/wxcloudenv/wxcloudenv/test/runtimeapi"
 )
 
-// The store floor, a Lambda function that reads its tokens from Redis and
-// POSTs (internal/floor/storelambda), built like the others.
-func init() { binaries["floor-store"] = "../floor/storelambda" }
+// The store baseline, a Lambda function that reads its tokens from Redis and
+// POSTs (test/baseline/storelambda), built like the others.
+func init() { binaries["baseline-store"] = "../baseline/storelambda" }
 
 // storeEnv is wxcloudenv minting its tokens from the component and
 // authorizer credentials, sharing them through storeURL.
@@ -63,7 +63,7 @@ type coldTarget struct {
 // returns how long exec to first answer took and the process's peak RSS.
 func coldStart(tb testing.TB, bin string, vars map[string]string) (time.Duration, int64) {
 	tb.Helper()
-	api := lambdatest.NewRuntimeAPI()
+	api := runtimeapi.New()
 	defer api.Close()
 	env := api.Env(vars)
 	start := time.Now()
@@ -92,7 +92,7 @@ func runColdStarts(b *testing.B, srv *wechattest.Server, targets []coldTarget) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				api := lambdatest.NewRuntimeAPI()
+				api := runtimeapi.New()
 				env := api.Env(tg.env)
 				b.StartTimer()
 				p := startProcess(b, bin, env)
@@ -118,7 +118,7 @@ func runColdStarts(b *testing.B, srv *wechattest.Server, targets []coldTarget) {
 
 // BenchmarkStoreColdStartLatency100ms: a cold start that finds valid
 // tokens in Redis, with 100 ms of latency on each WeChat endpoint, against
-// the store floor (one MGET of both tokens, then both POSTs). Its "mints"
+// the store baseline (one MGET of both tokens, then both POSTs). Its "mints"
 // metric is the number of tokens minted by all b.N cold starts: 0.
 func BenchmarkStoreColdStartLatency100ms(b *testing.B) {
 	srv := wechattest.NewServer()
@@ -127,11 +127,11 @@ func BenchmarkStoreColdStartLatency100ms(b *testing.B) {
 	seed(b, env)
 	srv.SetLatency(wechat.GetEnvInfoPath, 100*time.Millisecond)
 	srv.SetLatency(wechat.DescribeCloudBaseRunEnvsPath, 100*time.Millisecond)
-	runColdStarts(b, srv, []coldTarget{{"floor", "floor-store", env}, {"wxcloudenv", "wxcloudenv", env}})
+	runColdStarts(b, srv, []coldTarget{{"baseline", "baseline-store", env}, {"wxcloudenv", "wxcloudenv", env}})
 }
 
 // BenchmarkStoreColdStart is BenchmarkColdStart with a store configured:
-// part one's floor (static tokens) against wxcloudenv that reads its
+// part one's baseline (static tokens) against wxcloudenv that reads its
 // minted tokens from a bbolt file or from Redis, both seeded by an earlier
 // invocation.
 func BenchmarkStoreColdStart(b *testing.B) {
@@ -142,14 +142,14 @@ func BenchmarkStoreColdStart(b *testing.B) {
 	seed(b, fileEnv)
 	seed(b, redisEnv)
 	runColdStarts(b, srv, []coldTarget{
-		{"floor", "floor", srv.StaticVars()},
+		{"baseline", "baseline", srv.StaticVars()},
 		{"wxcloudenv-file", "wxcloudenv", fileEnv},
 		{"wxcloudenv-redis", "wxcloudenv", redisEnv},
 	})
 }
 
 // BenchmarkStoreWarm is BenchmarkWarm with WXCLOUDENV_STORE=redis://… and
-// minted tokens, against part one's floor: once the tokens are in memory
+// minted tokens, against part one's baseline: once the tokens are in memory
 // the store is not read (TestWarmReadsStoreOnlyWhenNeeded counts that).
 func BenchmarkStoreWarm(b *testing.B) {
 	srv := wechattest.NewServer()
@@ -157,9 +157,9 @@ func BenchmarkStoreWarm(b *testing.B) {
 	runPair(b, srv, storeEnv(srv, storetest.StartRedis(b)), directAll)
 }
 
-// BenchmarkStoreFloorWarm is the store floor warm: one MGET and both POSTs
-// per invocation, for comparison with part one's floor.
-func BenchmarkStoreFloorWarm(b *testing.B) {
+// BenchmarkStoreBaselineWarm is the store baseline warm: one MGET and both POSTs
+// per invocation, for comparison with part one's baseline.
+func BenchmarkStoreBaselineWarm(b *testing.B) {
 	srv := wechattest.NewServer()
 	defer srv.Close()
 	env := storeEnv(srv, storetest.StartRedis(b))
@@ -171,14 +171,14 @@ func BenchmarkStoreFloorWarm(b *testing.B) {
 	opt.DisableIdentity = true
 	rc := redis.NewClient(opt)
 	defer rc.Close()
-	ck, ak := floor.StoreKeys(wechattest.ComponentAppID, wechattest.AuthorizerAppID)
-	hc := newFloorClient(b)
+	ck, ak := baseline.StoreKeys(wechattest.ComponentAppID, wechattest.AuthorizerAppID)
+	hc := newBaselineClient(b)
 	for b.Loop() {
 		ctx, cancel := lambdaContext()
-		out, err := floor.FetchFromRedis(ctx, rc, hc, srv.URL, ck, ak)
+		out, err := baseline.FetchFromRedis(ctx, rc, hc, srv.URL, ck, ak)
 		cancel()
 		if err != nil || len(out) == 0 {
-			b.Fatalf("store floor: %v", err)
+			b.Fatalf("store baseline: %v", err)
 		}
 	}
 }
@@ -186,7 +186,7 @@ func BenchmarkStoreFloorWarm(b *testing.B) {
 // TestStoreColdStartMintsNothing: the built function, cold-started again
 // and again with a Redis store that holds valid tokens (and with 100 ms
 // latency on WeChat's endpoints, as the benchmark), makes no minting call;
-// the store floor reads the same tokens and gets the same answers.
+// the store baseline reads the same tokens and gets the same answers.
 func TestStoreColdStartMintsNothing(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the built functions are linux binaries")
@@ -211,7 +211,7 @@ func TestStoreColdStartMintsNothing(t *testing.T) {
 			before = mints(srv)
 			bins := []string{"wxcloudenv"}
 			if tc.name == "redis" {
-				bins = append(bins, "floor-store")
+				bins = append(bins, "baseline-store")
 			}
 			for _, name := range bins {
 				for range 3 {

@@ -23,7 +23,7 @@ import (
 //
 // After adding a resource type to template.yaml, regenerate the subset:
 //
-//	go test ./internal/deploy -run TestTemplateSchema -update-schema
+//	go test ./test/deploy -run TestTemplateSchema -update-schema
 //
 // which downloads the pinned goformation release with `go mod download`
 // (the module proxy; nothing is compiled).
@@ -58,7 +58,7 @@ func loadSchema(t *testing.T) schemaDoc {
 	t.Helper()
 	b, err := os.ReadFile(schemaFile)
 	if err != nil {
-		t.Fatalf("%v (regenerate: go test ./internal/deploy -run TestTemplateSchema -update-schema)", err)
+		t.Fatalf("%v (regenerate: go test ./test/deploy -run TestTemplateSchema -update-schema)", err)
 	}
 	var doc schemaDoc
 	if err := json.Unmarshal(b, &doc); err != nil {
@@ -357,7 +357,7 @@ func TestTemplateSchema(t *testing.T) {
 		ty, _ := r["Type"].(string)
 		def, ok := doc.Definitions[ty]
 		if !ok {
-			t.Errorf("%s: type %q is not in %s (a typo, or regenerate: go test ./internal/deploy -run TestTemplateSchema -update-schema)", name, ty, schemaFile)
+			t.Errorf("%s: type %q is not in %s (a typo, or regenerate: go test ./test/deploy -run TestTemplateSchema -update-schema)", name, ty, schemaFile)
 			continue
 		}
 		for _, p := range vd.validate(name, r, def) {

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/lambdatest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
+	"github.com/wxcloudenv/wxcloudenv/test/runtimeapi"
 )
 
 // functionMemory is the smallest memory a Lambda or SCF function gets, in
@@ -80,7 +80,7 @@ func BenchmarkPeakRSSAdversarial(b *testing.B) {
 				srv.SetAnswer(wechat.DescribeCloudBaseRunEnvsPath, body)
 				var peak int64
 				for b.Loop() {
-					api := lambdatest.NewRuntimeAPI()
+					api := runtimeapi.New()
 					p := startProcess(b, bin, api.Env(srv.StaticVars()))
 					a, _, err := api.Invoke(payload, 60*time.Second)
 					if err != nil || len(a.Body) == 0 {

@@ -12,10 +12,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/floor"
-	"github.com/wxcloudenv/wxcloudenv/internal/lambdatest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
+	"github.com/wxcloudenv/wxcloudenv/test/baseline"
+	"github.com/wxcloudenv/wxcloudenv/test/runtimeapi"
 )
 
 // The fleet's conditions (BENCHMARKS.md#the-fleet): every WeChat call
@@ -25,8 +25,8 @@ const (
 	fleetConcurrency = 32
 )
 
-// fleetComponent is the platform the floor mints its component token for.
-var fleetComponent = floor.Component{
+// fleetComponent is the platform the baseline mints its component token for.
+var fleetComponent = baseline.Component{
 	AppID: wechattest.ComponentAppID, AppSecret: wechattest.ComponentAppSecret, VerifyTicket: wechattest.VerifyTicket,
 }
 
@@ -58,7 +58,7 @@ func newFleetServer(tb testing.TB, n int, latency time.Duration) *wechattest.Ser
 }
 
 // fleetVars configures a fleet run of every authorizer, getenvinfo only
-// (the floor does nothing else), tokens minted from the component
+// (the baseline does nothing else), tokens minted from the component
 // credentials.
 func fleetVars(srv *wechattest.Server) map[string]string {
 	return map[string]string{
@@ -88,21 +88,21 @@ func checkFleetEvent(tb testing.TB, out []byte, err error, n int) {
 	}
 }
 
-// runFleetPair runs the floor and the core over a fleet of n authorizers
-// as sub-benchmarks. Each iteration starts from nothing, as the floor
+// runFleetPair runs the baseline and the core over a fleet of n authorizers
+// as sub-benchmarks. Each iteration starts from nothing, as the baseline
 // does: a new client, and for the core a new Handler (its own memory
 // store, so every token is minted again) built outside the timer.
 func runFleetPair(b *testing.B, n int) {
 	srv := newFleetServer(b, n, fleetLatency)
-	b.Run("floor", func(b *testing.B) {
+	b.Run("baseline", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			hc := floor.NewFleetClient(fleetConcurrency)
+			hc := baseline.NewFleetClient(fleetConcurrency)
 			ctx, cancel := fleetContext()
-			out, err := floor.FetchFleet(ctx, hc, srv.URL, fleetComponent, fleetConcurrency)
+			out, err := baseline.FetchFleet(ctx, hc, srv.URL, fleetComponent, fleetConcurrency)
 			cancel()
 			hc.CloseIdleConnections()
 			if err != nil || len(out) < n*100 {
-				b.Fatalf("floor: %v %.300s", err, out)
+				b.Fatalf("baseline: %v %.300s", err, out)
 			}
 		}
 	})
@@ -127,7 +127,7 @@ func runFleetPair(b *testing.B, n int) {
 			b.StartTimer()
 		}
 		if got := srv.Mints("authorizer") - mints; got != n*b.N {
-			b.Fatalf("%d authorizer mints in %d runs of %d authorizers: the core did not do the floor's work", got, b.N, n)
+			b.Fatalf("%d authorizer mints in %d runs of %d authorizers: the core did not do the baseline's work", got, b.N, n)
 		}
 		b.ReportMetric(float64(size), "event-B")
 		c := 0.0
@@ -139,7 +139,7 @@ func runFleetPair(b *testing.B, n int) {
 }
 
 // BenchmarkFleet10000 checks 10,000 authorizers, 20 ms on every WeChat
-// call, 32 at once: the floor against a scheduled run of the core.
+// call, 32 at once: the baseline against a scheduled run of the core.
 func BenchmarkFleet10000(b *testing.B) { runFleetPair(b, 10000) }
 
 // BenchmarkFleet1000 is BenchmarkFleet10000 with 1,000 authorizers: the
@@ -167,7 +167,7 @@ func BenchmarkFleetBinary10000(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		api := lambdatest.NewRuntimeAPI()
+		api := runtimeapi.New()
 		env := api.Env(fleetVars(srv))
 		env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = "128"
 		b.StartTimer()
@@ -200,26 +200,26 @@ func BenchmarkFleetBinary10000(b *testing.B) {
 	b.ReportMetric(float64(compMints), "second-run-component-mints")
 }
 
-// TestFleetFloorDoesTheSameJob checks that the fleet floor fetches, for
+// TestFleetBaselineDoesTheSameJob checks that the fleet baseline fetches, for
 // every authorizer, exactly the answer the core embeds in its event.
-func TestFleetFloorDoesTheSameJob(t *testing.T) {
+func TestFleetBaselineDoesTheSameJob(t *testing.T) {
 	const n = 60
 	srv := newFleetServer(t, n, 0)
 	srv.SetAuthorizer(wechattest.FleetAppID(7), wechattest.Authorizer{Status: "HALTED", Envs: 3})
 	ctx, cancel := fleetContext()
 	defer cancel()
-	hc := floor.NewFleetClient(fleetConcurrency)
+	hc := baseline.NewFleetClient(fleetConcurrency)
 	defer hc.CloseIdleConnections()
-	got, err := floor.FetchFleet(ctx, hc, srv.URL, fleetComponent, fleetConcurrency)
+	got, err := baseline.FetchFleet(ctx, hc, srv.URL, fleetComponent, fleetConcurrency)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m := srv.Mints("authorizer"); m != n {
-		t.Fatalf("the floor minted %d authorizer tokens for %d authorizers", m, n)
+		t.Fatalf("the baseline minted %d authorizer tokens for %d authorizers", m, n)
 	}
-	var fromFloor map[string]json.RawMessage
-	if err := json.Unmarshal(got, &fromFloor); err != nil {
-		t.Fatalf("floor answer is not JSON: %v", err)
+	var fromBaseline map[string]json.RawMessage
+	if err := json.Unmarshal(got, &fromBaseline); err != nil {
+		t.Fatalf("baseline answer is not JSON: %v", err)
 	}
 	out, err := newCore(t, fleetVars(srv)).Invoke(ctx, scheduleEvent(t))
 	if err != nil {
@@ -237,12 +237,12 @@ func TestFleetFloorDoesTheSameJob(t *testing.T) {
 		t.Fatalf("event is not JSON: %v", err)
 	}
 	fl := ev.Results[wechat.OpGetEnvInfo]
-	if len(ev.Results) != 1 || fl.Total != n || len(fl.Authorizers) != n || len(fromFloor) != n {
-		t.Fatalf("core: %d results, %d of %d authorizers; floor: %d", len(ev.Results), len(fl.Authorizers), n, len(fromFloor))
+	if len(ev.Results) != 1 || fl.Total != n || len(fl.Authorizers) != n || len(fromBaseline) != n {
+		t.Fatalf("core: %d results, %d of %d authorizers; baseline: %d", len(ev.Results), len(fl.Authorizers), n, len(fromBaseline))
 	}
 	for id, a := range fl.Authorizers {
-		if string(fromFloor[id]) != string(a.Response) || len(a.Response) == 0 {
-			t.Errorf("%s: the floor fetched %d bytes, the core embedded %d different ones", id, len(fromFloor[id]), len(a.Response))
+		if string(fromBaseline[id]) != string(a.Response) || len(a.Response) == 0 {
+			t.Errorf("%s: the baseline fetched %d bytes, the core embedded %d different ones", id, len(fromBaseline[id]), len(a.Response))
 		}
 	}
 }

@@ -1,9 +1,9 @@
 // Command benchreport reads `go test -bench` output (of one or several
-// -count runs) and prints each figure of internal/bench beside its floor:
+// -count runs) and prints each figure of test/bench beside its baseline:
 // the median of each side, their ratio, and the target it is held to.
 //
 //	go test -run '^$' -bench . -benchmem -count 5 ./... | tee bench.txt
-//	go run ./internal/benchreport bench.txt
+//	go run ./tools/benchreport bench.txt
 package main
 
 import (
@@ -21,36 +21,36 @@ import (
 type figure struct {
 	title     string
 	bench     string  // benchmark name without sub-benchmark and -N
-	floor     string  // sub-benchmark of the floor ("" for none)
+	baseline  string  // sub-benchmark of the baseline ("" for none)
 	subject   string  // sub-benchmark measured
 	metric    string  // unit as printed by go test
 	target    float64 // largest ratio allowed (0: reported only)
-	wantExact float64 // for figures without a floor: the value wanted
+	wantExact float64 // for figures without a baseline: the value wanted
 }
 
 var figures = []figure{
-	{"warm invocation, both operations", "BenchmarkWarm", "floor", "wxcloudenv", "ns/op", 1.10, 0},
-	{"  memory allocated", "BenchmarkWarm", "floor", "wxcloudenv", "B/op", 0, 0},
-	{"100 ms latency on each endpoint", "BenchmarkLatency100ms", "floor", "wxcloudenv", "ns/op", 1.05, 0},
-	{"5000-environment answer", "BenchmarkRunEnvs5000", "floor", "wxcloudenv", "ns/op", 1.5, 0},
-	{"  memory allocated", "BenchmarkRunEnvs5000", "floor", "wxcloudenv", "B/op", 0, 0},
-	{"  allocations", "BenchmarkRunEnvs5000", "floor", "wxcloudenv", "allocs/op", 0, 0},
-	{"  peak RSS of the process", "BenchmarkColdStartRunEnvs5000", "floor", "wxcloudenv", "peak-RSS-B", 2.0, 0},
-	{"cold start to first answer", "BenchmarkColdStart", "floor", "wxcloudenv", "ns/op", 1.15, 0},
-	{"  peak RSS of the process", "BenchmarkColdStart", "floor", "wxcloudenv", "peak-RSS-B", 0, 0},
-	{"binary size (linux/arm64)", "BenchmarkBinarySize", "floor", "wxcloudenv", "binary-B", 1.5, 0},
+	{"warm invocation, both operations", "BenchmarkWarm", "baseline", "wxcloudenv", "ns/op", 1.10, 0},
+	{"  memory allocated", "BenchmarkWarm", "baseline", "wxcloudenv", "B/op", 0, 0},
+	{"100 ms latency on each endpoint", "BenchmarkLatency100ms", "baseline", "wxcloudenv", "ns/op", 1.05, 0},
+	{"5000-environment answer", "BenchmarkRunEnvs5000", "baseline", "wxcloudenv", "ns/op", 1.5, 0},
+	{"  memory allocated", "BenchmarkRunEnvs5000", "baseline", "wxcloudenv", "B/op", 0, 0},
+	{"  allocations", "BenchmarkRunEnvs5000", "baseline", "wxcloudenv", "allocs/op", 0, 0},
+	{"  peak RSS of the process", "BenchmarkColdStartRunEnvs5000", "baseline", "wxcloudenv", "peak-RSS-B", 2.0, 0},
+	{"cold start to first answer", "BenchmarkColdStart", "baseline", "wxcloudenv", "ns/op", 1.15, 0},
+	{"  peak RSS of the process", "BenchmarkColdStart", "baseline", "wxcloudenv", "peak-RSS-B", 0, 0},
+	{"binary size (linux/arm64)", "BenchmarkBinarySize", "baseline", "wxcloudenv", "binary-B", 1.5, 0},
 	{"component token mints, N invocations", "BenchmarkMintedTokens", "", "", "component-mints", 0, 1},
 	{"authorizer token mints, N invocations", "BenchmarkMintedTokens", "", "", "authorizer-mints", 0, 1},
 	{"answer check vs json.Valid (5 MB)", "BenchmarkScanAnswer", "json.Valid", "scan", "ns/op", 0, 0},
 	// The shared store (BENCHMARKS.md, "The shared store").
-	{"store: cold start, tokens in Redis, 100 ms", "BenchmarkStoreColdStartLatency100ms", "floor", "wxcloudenv", "ns/op", 1.05, 0},
+	{"store: cold start, tokens in Redis, 100 ms", "BenchmarkStoreColdStartLatency100ms", "baseline", "wxcloudenv", "ns/op", 1.05, 0},
 	{"  token mints, N cold starts", "BenchmarkStoreColdStartLatency100ms", "", "wxcloudenv", "mints", 0, 0},
-	{"store: warm invocation, redis://", "BenchmarkStoreWarm", "floor", "wxcloudenv", "ns/op", 1.15, 0},
-	{"  memory allocated", "BenchmarkStoreWarm", "floor", "wxcloudenv", "B/op", 0, 0},
-	{"store: cold start, file:// store", "BenchmarkStoreColdStart", "floor", "wxcloudenv-file", "ns/op", 0, 0},
-	{"  peak RSS of the process", "BenchmarkStoreColdStart", "floor", "wxcloudenv-file", "peak-RSS-B", 0, 0},
-	{"store: cold start, redis:// store", "BenchmarkStoreColdStart", "floor", "wxcloudenv-redis", "ns/op", 0, 0},
-	{"  peak RSS of the process", "BenchmarkStoreColdStart", "floor", "wxcloudenv-redis", "peak-RSS-B", 0, 0},
+	{"store: warm invocation, redis://", "BenchmarkStoreWarm", "baseline", "wxcloudenv", "ns/op", 1.15, 0},
+	{"  memory allocated", "BenchmarkStoreWarm", "baseline", "wxcloudenv", "B/op", 0, 0},
+	{"store: cold start, file:// store", "BenchmarkStoreColdStart", "baseline", "wxcloudenv-file", "ns/op", 0, 0},
+	{"  peak RSS of the process", "BenchmarkStoreColdStart", "baseline", "wxcloudenv-file", "peak-RSS-B", 0, 0},
+	{"store: cold start, redis:// store", "BenchmarkStoreColdStart", "baseline", "wxcloudenv-redis", "ns/op", 0, 0},
+	{"  peak RSS of the process", "BenchmarkStoreColdStart", "baseline", "wxcloudenv-redis", "peak-RSS-B", 0, 0},
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
@@ -132,9 +132,9 @@ func main() {
 		os.Exit(2)
 	}
 	missed, notRun := 0, 0
-	fmt.Printf("%-40s %12s %12s %8s %8s\n", "figure (medians)", "floor", "wxcloudenv", "ratio", "target")
+	fmt.Printf("%-40s %12s %12s %8s %8s\n", "figure (medians)", "baseline", "wxcloudenv", "ratio", "target")
 	for _, f := range figures {
-		if f.floor == "" {
+		if f.baseline == "" {
 			name := f.bench
 			if f.subject != "" {
 				name += "/" + f.subject
@@ -152,7 +152,7 @@ func main() {
 			fmt.Printf("%-40s %12s %12s %8s %8s  %s\n", f.title, "-", format(v, f.metric), "", "="+format(f.wantExact, ""), verdict)
 			continue
 		}
-		fl, ok1 := median(data[f.bench+"/"+f.floor][f.metric])
+		fl, ok1 := median(data[f.bench+"/"+f.baseline][f.metric])
 		su, ok2 := median(data[f.bench+"/"+f.subject][f.metric])
 		if !ok1 || !ok2 {
 			fmt.Printf("%-40s %12s %12s\n", f.title, "", "not run")

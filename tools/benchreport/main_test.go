@@ -20,11 +20,11 @@ func TestParseAndMedian(t *testing.T) {
 		want          float64
 		n             int
 	}{
-		{"BenchmarkWarm/floor", "ns/op", 52000, 3},
+		{"BenchmarkWarm/baseline", "ns/op", 52000, 3},
 		{"BenchmarkWarm/wxcloudenv", "ns/op", 55000, 2},
 		{"BenchmarkWarm/wxcloudenv", "allocs/op", 305, 2},
 		{"BenchmarkMintedTokens", "component-mints", 1, 1},
-		{"BenchmarkBinarySize/floor", "binary-B", 5832866, 1},
+		{"BenchmarkBinarySize/baseline", "binary-B", 5832866, 1},
 	}
 	for _, tt := range tests {
 		v := data[tt.bench][tt.metric]

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/lambdatest"
-	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
+	"github.com/wxcloudenv/wxcloudenv/test/runtimeapi"
+	"github.com/wxcloudenv/wxcloudenv/test/testkit"
 )
 
 // binaries built once for every test.
@@ -30,8 +30,8 @@ func TestMain(m *testing.M) {
 		out, pkg string
 		tags     []string
 	}{
-		{bootstrapBin, "../aws-lambda", []string{"-tags", "lambda.norpc"}},
-		{scfBin, "../tencent-scf", nil},
+		{bootstrapBin, "../../functions/aws-lambda", []string{"-tags", "lambda.norpc"}},
+		{scfBin, "../../functions/tencent-scf", nil},
 	} {
 		args := append([]string{"build", "-trimpath"}, b.tags...)
 		args = append(args, "-o", b.out, b.pkg)
@@ -81,8 +81,8 @@ type answer struct {
 	contentType string
 }
 
-// runtimeAPI is the Runtime API emulator of internal/lambdatest.
-type runtimeAPI struct{ *lambdatest.RuntimeAPI }
+// runtimeAPI is the Runtime API emulator of test/runtimeapi.
+type runtimeAPI struct{ *runtimeapi.Emulator }
 
 // invoke queues an event and waits for its answer.
 func (api runtimeAPI) invoke(t *testing.T, payload []byte, timeout time.Duration) (answer, string) {
@@ -97,7 +97,7 @@ func (api runtimeAPI) invoke(t *testing.T, payload []byte, timeout time.Duration
 // startLambda runs bootstrap against a fresh Runtime API emulator.
 func startLambda(t *testing.T, env map[string]string) (runtimeAPI, *safeBuffer) {
 	t.Helper()
-	api := runtimeAPI{lambdatest.NewRuntimeAPI()}
+	api := runtimeAPI{runtimeapi.New()}
 	t.Cleanup(api.Close)
 	return api, start(t, bootstrapBin, api.Env(env))
 }

@@ -1,4 +1,4 @@
-package floor
+package baseline
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// StoreKeys are the Redis keys of the two tokens the floor reads, in
+// StoreKeys are the Redis keys of the two tokens the baseline reads, in
 // wxcloudenv's layout (docs/tokens.md) with prefix "wxcloudenv:". They are
-// spelled out here, not taken from internal/tokens, so that the floor
+// spelled out here, not taken from internal/tokens, so that the baseline
 // depends on nothing of ours.
 func StoreKeys(componentAppID, authorizerAppID string) (component, authorizer string) {
 	return "wxcloudenv:token:component:" + componentAppID,
@@ -35,7 +35,7 @@ func FetchFromRedis(ctx context.Context, rc *redis.Client, hc *http.Client, base
 	for i, v := range vals {
 		s, ok := v.(string)
 		if !ok {
-			return nil, errors.New("floor: token not in the store")
+			return nil, errors.New("baseline: token not in the store")
 		}
 		if toks[i], err = storedToken(s); err != nil {
 			return nil, err
@@ -46,16 +46,16 @@ func FetchFromRedis(ctx context.Context, rc *redis.Client, hc *http.Client, base
 
 func storedToken(raw string) (string, error) {
 	if len(raw) < 9 || raw[0] != 1 {
-		return "", errors.New("floor: stored value not in wxcloudenv's format")
+		return "", errors.New("baseline: stored value not in wxcloudenv's format")
 	}
 	if exp := int64(binary.BigEndian.Uint64([]byte(raw[1:9]))); exp != 0 && time.Now().UnixNano() >= exp {
-		return "", errors.New("floor: stored token expired")
+		return "", errors.New("baseline: stored token expired")
 	}
 	var v struct {
 		Token string `json:"token"`
 	}
 	if err := json.Unmarshal([]byte(raw[9:]), &v); err != nil || v.Token == "" {
-		return "", fmt.Errorf("floor: stored token: %v", err)
+		return "", fmt.Errorf("baseline: stored token: %v", err)
 	}
 	return v.Token, nil
 }

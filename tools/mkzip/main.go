@@ -1,5 +1,5 @@
 // Command mkzip writes a zip archive of executables, so that packaging
-// needs only Go: go run ./internal/mkzip -o out.zip name=path ...
+// needs only Go: go run ./tools/mkzip -o out.zip name=path ...
 //
 // Each entry is stored at the zip's root under name with mode 0755, as
 // Lambda's provided runtimes and SCF's Go1 runtime need.

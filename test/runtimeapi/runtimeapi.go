@@ -1,8 +1,8 @@
-// Package lambdatest emulates the AWS Lambda Runtime API (2018-06-01) so
+// Package runtimeapi emulates the AWS Lambda Runtime API (2018-06-01) so
 // that a built bootstrap can be driven as Lambda drives it: the function
 // asks for the next event, then posts a response or an error. The e2e
 // tests and the cold-start benchmarks both use it.
-package lambdatest
+package runtimeapi
 
 import (
 	"errors"
@@ -24,9 +24,9 @@ type Answer struct {
 	ContentType string
 }
 
-// RuntimeAPI is a Runtime API emulator serving next, response and error,
+// Emulator is a Runtime API emulator serving next, response and error,
 // with the request id, deadline, function ARN and trace headers.
-type RuntimeAPI struct {
+type Emulator struct {
 	srv     *httptest.Server
 	next    chan pending
 	mu      sync.Mutex
@@ -40,9 +40,9 @@ type pending struct {
 	deadline time.Time
 }
 
-// NewRuntimeAPI starts an emulator; Close stops it.
-func NewRuntimeAPI() *RuntimeAPI {
-	api := &RuntimeAPI{next: make(chan pending), waiting: map[string]chan Answer{}}
+// New starts an emulator; Close stops it.
+func New() *Emulator {
+	api := &Emulator{next: make(chan pending), waiting: map[string]chan Answer{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -78,17 +78,17 @@ func NewRuntimeAPI() *RuntimeAPI {
 }
 
 // Close drops the function's connections and stops the emulator.
-func (api *RuntimeAPI) Close() {
+func (api *Emulator) Close() {
 	api.srv.CloseClientConnections()
 	api.srv.Close()
 }
 
 // Addr is the value of AWS_LAMBDA_RUNTIME_API.
-func (api *RuntimeAPI) Addr() string { return strings.TrimPrefix(api.srv.URL, "http://") }
+func (api *Emulator) Addr() string { return strings.TrimPrefix(api.srv.URL, "http://") }
 
 // Env returns the variables Lambda sets for a function served by api,
 // with extra added.
-func (api *RuntimeAPI) Env(extra map[string]string) map[string]string {
+func (api *Emulator) Env(extra map[string]string) map[string]string {
 	env := map[string]string{
 		"AWS_LAMBDA_RUNTIME_API":          api.Addr(),
 		"AWS_LAMBDA_FUNCTION_NAME":        "wxcloudenv",
@@ -104,12 +104,12 @@ func (api *RuntimeAPI) Env(extra map[string]string) map[string]string {
 }
 
 // ErrNoTaker means no function asked for the event in time.
-var ErrNoTaker = errors.New("lambdatest: the function never asked for the next event")
+var ErrNoTaker = errors.New("runtimeapi: the function never asked for the next event")
 
 // Invoke queues an event with the given time limit and waits for the
 // function's answer. It returns the request id it gave the event.
-func (api *RuntimeAPI) Invoke(payload []byte, timeout time.Duration) (Answer, string, error) {
-	id := fmt.Sprintf("lambdatest-request-%04d", api.seq.Add(1))
+func (api *Emulator) Invoke(payload []byte, timeout time.Duration) (Answer, string, error) {
+	id := fmt.Sprintf("runtimeapi-request-%04d", api.seq.Add(1))
 	ch := make(chan Answer, 1)
 	api.mu.Lock()
 	api.waiting[id] = ch
@@ -126,6 +126,6 @@ func (api *RuntimeAPI) Invoke(payload []byte, timeout time.Duration) (Answer, st
 	case a := <-ch:
 		return a, id, nil
 	case <-wait.C:
-		return Answer{}, id, fmt.Errorf("lambdatest: no answer to %s within %v", id, timeout+10*time.Second)
+		return Answer{}, id, fmt.Errorf("runtimeapi: no answer to %s within %v", id, timeout+10*time.Second)
 	}
 }

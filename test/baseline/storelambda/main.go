@@ -1,5 +1,5 @@
-// Command storelambda is the store floor as an AWS Lambda function:
-// aws-lambda-go, go-redis and floor.FetchFromRedis, built like
+// Command storelambda is the store baseline as an AWS Lambda function:
+// aws-lambda-go, go-redis and baseline.FetchFromRedis, built like
 // wxcloudenv's bootstrap. It reads the same variables as wxcloudenv:
 // WXCLOUDENV_STORE (a redis:// URL), WECHAT_COMPONENT_APPID,
 // WECHAT_AUTHORIZER_APPID and WECHAT_API_BASE_URL.
@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/floor"
+	"github.com/wxcloudenv/wxcloudenv/test/baseline"
 )
 
 type jsonAnswer struct{ r *bytes.Reader }
@@ -32,9 +32,9 @@ func main() {
 	opt.DisableIdentity = true
 	rc := redis.NewClient(opt)
 	base := os.Getenv("WECHAT_API_BASE_URL")
-	ck, ak := floor.StoreKeys(os.Getenv("WECHAT_COMPONENT_APPID"), os.Getenv("WECHAT_AUTHORIZER_APPID"))
+	ck, ak := baseline.StoreKeys(os.Getenv("WECHAT_COMPONENT_APPID"), os.Getenv("WECHAT_AUTHORIZER_APPID"))
 	lambda.Start(func(ctx context.Context, _ json.RawMessage) (io.Reader, error) {
-		out, err := floor.FetchFromRedis(ctx, rc, http.DefaultClient, base, ck, ak)
+		out, err := baseline.FetchFromRedis(ctx, rc, http.DefaultClient, base, ck, ak)
 		if err != nil {
 			return nil, err
 		}
