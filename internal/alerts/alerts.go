@@ -154,6 +154,10 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	}
 	if err == nil && settled {
 		t.memo.remember(sum, st.AlertSince, time.Now())
+	} else {
+		// What this run saw is not confirmed (or is still owed): the next
+		// run must not take an older confirmation for it.
+		t.memo.forget()
 	}
 	return out
 }
@@ -203,6 +207,12 @@ func (m *memo) recall(sum uint64, now time.Time) ([]time.Time, bool) {
 		return nil, false
 	}
 	return m.since, true
+}
+
+func (m *memo) forget() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.set = false
 }
 
 func (m *memo) remember(sum uint64, since []time.Time, now time.Time) {

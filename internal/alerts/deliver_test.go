@@ -327,3 +327,30 @@ func TestOwedAcrossChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoNeverHidesAChange: a run whose state is still owed to a robot
+// leaves no confirmation behind, so a warm instance that sees an earlier
+// state again within the memo's minute still claims its change.
+func TestMemoNeverHidesAChange(t *testing.T) {
+	t.Parallel()
+	robots := notifytest.NewServer(notifytest.Options{})
+	t.Cleanup(robots.Close)
+	in := newInstance(t, store.NewMemory(), "wxcloudenv-memo:", robots)
+	in.track(t.Context(), t0, haltedRun(1))
+	if out := in.track(t.Context(), t0.Add(time.Second), haltedRun(1)); len(out.Changes) != 0 || out.Notifications != nil {
+		t.Fatalf("the same state: %+v", out)
+	}
+	robots.SetAnswer(robotKey, notifytest.Answer{HTTPStatus: http.StatusInternalServerError})
+	healthy := alerts.Run{Checked: haltedRun(1).Checked}
+	if out := in.track(t.Context(), t0.Add(2*time.Second), healthy); len(out.Changes) != 1 || out.Changes[0].Change != alerts.ChangeResolved {
+		t.Fatalf("recovery: %+v", out.Changes)
+	}
+	robots.SetAnswer(robotKey, notifytest.Answer{})
+	out := in.track(t.Context(), t0.Add(3*time.Second), haltedRun(1))
+	if len(out.Changes) != 1 || out.Changes[0].Change != alerts.ChangeNew {
+		t.Fatalf("halted again: changes %+v, want one new", out.Changes)
+	}
+	if got := accepted(robots); len(got) != 2 || !strings.Contains(got[1].Text, "1 new, 1 resolved") {
+		t.Errorf("messages %d, want a second with the owed resolution and the new outage", len(got))
+	}
+}
