@@ -34,6 +34,7 @@ func (t *Tracker) deliver(ctx context.Context, in Input, claimed []Change, state
 	// What is not claimed now may still be owed from earlier runs: one
 	// read of every head tells which robots need a turn.
 	busy := make([]bool, len(chans))
+	unknown := false
 	if len(claimed) > 0 {
 		for i := range busy {
 			busy[i] = true
@@ -45,10 +46,9 @@ func (t *Tracker) deliver(ctx context.Context, in Input, claimed []Change, state
 		}
 		heads, err := t.Store.GetMany(ctx, keys)
 		if err != nil {
+			// Unknown, so not settled: the next run looks again.
 			log.Warn("what the robots are owed could not be read", "error", scrub(err.Error()))
-			if stateErr == nil {
-				stateErr = err
-			}
+			unknown = true
 		}
 		for i, k := range keys {
 			if v, ok := heads[k]; ok && len(decodeHead(v).Batches) > 0 {
@@ -56,7 +56,7 @@ func (t *Tracker) deliver(ctx context.Context, in Input, claimed []Change, state
 			}
 		}
 	}
-	d := delivery{settled: true}
+	d := delivery{settled: !unknown}
 	results := make([]robotResult, len(chans))
 	var wg sync.WaitGroup
 	for i, ch := range chans {
@@ -79,6 +79,9 @@ func (t *Tracker) deliver(ctx context.Context, in Input, claimed []Change, state
 		case stateErr != nil:
 			d.outcomes = append(d.outcomes, notify.Outcome{Channel: ch.Name(), Status: notify.StatusSkipped,
 				Error: "the alert state could not be read or written, so changes are unknown"})
+		case unknown:
+			d.outcomes = append(d.outcomes, notify.Outcome{Channel: ch.Name(), Status: notify.StatusSkipped,
+				Error: "what the robot is owed could not be read; a later run sends it"})
 		}
 	}
 	return d
