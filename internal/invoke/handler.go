@@ -317,11 +317,13 @@ func (inv *invocation) deadlines(ctx context.Context) deadlines {
 	if budget == 0 {
 		budget = DefaultBudget
 	}
-	// Of the reserve, the first fifth waits for stuck operations (the
-	// fleet its own checks for a tenth), the alert path ends three tenths
-	// in, and the rest (seven tenths) is left to encode, log and deliver
-	// the answer well before the platform's deadline.
-	d := deadlines{checks: inv.start.Add(budget), collect: reserve / 5, fleet: reserve / 10}
+	// Within the reserve, the fleet waits a tenth of it for the checks in
+	// flight; the alert path ends three tenths in, whatever else is
+	// still running, and the rest (seven tenths) is left to encode, log
+	// and deliver the answer well before the platform's deadline. An
+	// operation stuck past its context (none should be) is awaited for
+	// half of the reserve, at the alert path's expense.
+	d := deadlines{checks: inv.start.Add(budget), collect: reserve / 2, fleet: reserve / 10}
 	if dl, ok := ctx.Deadline(); ok {
 		if dl.Unix() <= 0 {
 			// SCF's runtime turns a missing deadline into the Unix epoch:
