@@ -135,9 +135,10 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	uctx := ctx
 	if dl, ok := ctx.Deadline(); ok && robots {
 		// What the state update claims must still be recorded as owed
-		// before the deadline: it gets half of the time left.
+		// before the deadline, and then sent: it gets a third of the time
+		// left, recording the next third, sending the rest.
 		var cancel context.CancelFunc
-		uctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/2))
+		uctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/3))
 		defer cancel()
 	}
 	st, err := alertstate.Update(uctx, t.Store, t.Prefix, in.Now, in.Run, t.Repeat)

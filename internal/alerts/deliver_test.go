@@ -354,3 +354,92 @@ func TestMemoNeverHidesAChange(t *testing.T) {
 		t.Errorf("messages %d, want a second with the owed resolution and the new outage", len(got))
 	}
 }
+
+// slowStore answers every operation 14 ms late (or when its context ends).
+type slowStore struct{ store.Store }
+
+func (s slowStore) wait(ctx context.Context) error {
+	t := time.NewTimer(14 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("slow store: %w (%w)", store.ErrUnavailable, ctx.Err())
+	}
+}
+
+func (s slowStore) Get(ctx context.Context, k string) (store.Value, error) {
+	if err := s.wait(ctx); err != nil {
+		return store.Value{}, err
+	}
+	return s.Store.Get(ctx, k)
+}
+
+func (s slowStore) GetMany(ctx context.Context, ks []string) (map[string]store.Value, error) {
+	if err := s.wait(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.GetMany(ctx, ks)
+}
+
+func (s slowStore) Set(ctx context.Context, k string, v store.Value) error {
+	if err := s.wait(ctx); err != nil {
+		return err
+	}
+	return s.Store.Set(ctx, k, v)
+}
+
+func (s slowStore) CompareAndSwap(ctx context.Context, k string, old []byte, v store.Value) (bool, error) {
+	if err := s.wait(ctx); err != nil {
+		return false, err
+	}
+	return s.Store.CompareAndSwap(ctx, k, old, v)
+}
+
+func (s slowStore) CompareAndDelete(ctx context.Context, k string, old []byte) (bool, error) {
+	if err := s.wait(ctx); err != nil {
+		return false, err
+	}
+	return s.Store.CompareAndDelete(ctx, k, old)
+}
+
+// TestSlowStoreDefers: a store at 14 ms an operation and a tight deadline
+// leave no time to send: what the run claimed stays owed (nothing is
+// dropped), what it did not reach stays unclaimed, and the next runs
+// deliver every change exactly once.
+func TestSlowStoreDefers(t *testing.T) {
+	t.Parallel()
+	const n = 30
+	robots := notifytest.NewServer(notifytest.Options{})
+	t.Cleanup(robots.Close)
+	in := newInstance(t, slowStore{store.NewMemory()}, "wxcloudenv-slow:", robots)
+	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Millisecond)
+	out := in.track(ctx, t0, haltedRun(n))
+	cancel()
+	if out.Dropped != 0 || out.StateErr == nil || len(out.Changes) >= n {
+		t.Fatalf("tight deadline: dropped %d, state error %v, %d changes claimed; want some claimed, none dropped\n%s", out.Dropped, out.StateErr, len(out.Changes), in.log.String())
+	}
+	for i := 1; i <= 3; i++ {
+		out = in.track(t.Context(), t0.Add(time.Duration(i)*time.Minute), haltedRun(n))
+		if out.Dropped != 0 {
+			t.Fatalf("run %d dropped %d", i, out.Dropped)
+		}
+	}
+	seen := map[string]int{}
+	for _, m := range accepted(robots) {
+		for i := range n {
+			if strings.Contains(m.Text, fmt.Sprintf("wx%04d ", i)) {
+				seen[fmt.Sprintf("wx%04d", i)]++
+			}
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d of %d changes reached the robot:\n%v\n%s", len(seen), n, seen, in.log.String())
+	}
+	for k, c := range seen {
+		if c != 1 {
+			t.Errorf("%s reached the robot %d times", k, c)
+		}
+	}
+}
