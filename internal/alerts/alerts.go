@@ -1,7 +1,8 @@
 // Package alerts owns wxcloudenv's alert path end to end
 // (docs/alerts.md): the alert rules ([NeedsAttention], [Of]), the
 // comparison of a run with the last-seen state kept in the store (package
-// alertstate), the message each robot gets (package notify), and the
+// alertstate), delivery to the robots (package notify) at least once
+// through a per-robot outbox in the store (docs/reliability.md), and the
 // counts the log line's metrics carry ([Metrics]).
 //
 // A caller (package invoke) builds a [Run] from what its checks saw and
@@ -114,9 +115,12 @@ type Outcome struct {
 
 // Track compares the run with the last-seen state (docs/alerts.md): each
 // alert gets its since, the run claims its changes and the reminders due,
-// and each robot gets one message with them. Everything runs under ctx:
-// its deadline is the alert path's, the robots' sends also stop after
-// NotifyBudget. Track never fails; the Outcome says what happened.
+// records them as owed to every robot, and sends each robot one message
+// with everything it is owed; what a robot does not accept stays owed for
+// a later run (for at most OwedFor). Everything runs under ctx: its
+// deadline is the alert path's (the state update gets a third of the time
+// left), the robots' sends also stop after NotifyBudget. Track never
+// fails; the Outcome says what happened.
 func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	if in.Partial {
 		return Outcome{}
