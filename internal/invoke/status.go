@@ -53,7 +53,7 @@ func (inv *invocation) statusAuth(h http.Header) (httpAnswer, bool) {
 	}
 	a := errorAnswer(http.StatusUnauthorized, "unauthorized",
 		"a valid API key is required: any user name with the key as the password, or Authorization: Bearer <key>, or X-Api-Key: <key>")
-	a.header = map[string]string{"WWW-Authenticate": `Basic realm="wxcloudenv", charset="UTF-8"`}
+	a.header = map[string]string{"WWW-Authenticate": `Basic realm="wxcloudenv"`}
 	return a, false
 }
 

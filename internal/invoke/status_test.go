@@ -89,7 +89,7 @@ func TestStatusAuth(t *testing.T) {
 				}
 				switch tt.status {
 				case 401:
-					if got := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, `Basic realm="wxcloudenv"`) {
+					if got := resp.Header.Get("WWW-Authenticate"); got != `Basic realm="wxcloudenv"` {
 						t.Errorf("WWW-Authenticate = %q, want a Basic challenge", got)
 					}
 				case 403:

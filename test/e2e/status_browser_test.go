@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -329,6 +330,52 @@ func TestStatusPageInBrowser(t *testing.T) {
 			}
 		}
 	}
+
+	// Without a key the browser is challenged (HTTP Basic, realm
+	// wxcloudenv) and, given the key as the password, shows the page; a
+	// wrong password is challenged again.
+	t.Run("basic challenge", func(t *testing.T) {
+		tab, cancelTab := chromedp.NewContext(browser)
+		defer cancelTab()
+		ctx, cancelTimeout := context.WithTimeout(tab, 60*time.Second)
+		defer cancelTimeout()
+		var mu sync.Mutex
+		var challenges []string
+		err := chromedp.Listen(ctx, func(ev any) {
+			switch e := ev.(type) {
+			case *fetch.EventAuthRequired:
+				mu.Lock()
+				challenges = append(challenges, e.AuthChallenge.Scheme+" "+e.AuthChallenge.Realm)
+				pass := "wrong-password"
+				if len(challenges) > 1 {
+					pass = browserKey
+				}
+				mu.Unlock()
+				go chromedp.Call(ctx, fetch.ContinueWithAuth, fetch.ContinueWithAuthParams{RequestID: e.RequestID,
+					AuthChallengeResponse: &fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseProvideCredentials,
+						Username: "on-call", Password: pass}})
+			case *fetch.EventRequestPaused:
+				go chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		yes := true
+		err = chromedp.Do(ctx,
+			cmd(fetch.Enable, fetch.EnableParams{HandleAuthRequests: &yes}),
+			chromedp.Navigate(front.URL+"/aws-rest-api-v1/Prod/status"),
+			chromedp.WaitReady(chromedp.CSS("#incidents")),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(challenges) != 2 || !strings.EqualFold(challenges[0], "basic wxcloudenv") {
+			t.Errorf("challenges = %q, want two Basic challenges of realm wxcloudenv (the wrong password, then none)", challenges)
+		}
+	})
 
 	// An authorizer's page, from a link of the main page.
 	t.Run("authorizer page", func(t *testing.T) {
