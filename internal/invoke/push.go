@@ -28,6 +28,10 @@ func (inv *invocation) push(ctx context.Context, hr *trigger.HTTPRequest) httpAn
 		slog.String("authorizer", bounded(a.Authorizer, 64)), slog.String("outcome", a.Outcome))
 	inv.logger().LogAttrs(ctx, level, "authorization event", attrs...)
 	inv.logged = true
+	if a.Outcome == "config" {
+		// Like every other error answer: JSON with the error kind.
+		return errorAnswer(a.Status, string(wechat.KindConfig), a.Body)
+	}
 	return httpAnswer{status: a.Status, header: text, body: []byte(a.Body)}
 }
 
