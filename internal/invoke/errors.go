@@ -64,10 +64,15 @@ func (inv *invocation) errorInfoFor(op, authorizer string, err error) *ErrorInfo
 	default:
 		msg = what
 	}
-	if we.Kind == wechat.KindNetwork || we.Kind == wechat.KindTimeout || we.Kind == wechat.KindBadResponse {
+	if we.Kind == wechat.KindNetwork || we.Kind == wechat.KindTimeout || we.Kind == wechat.KindBadResponse || we.Kind == wechat.KindStore {
+		// The cause: for the store, its text names the backend, the host
+		// and the key, with the URL's password removed.
 		if we.Err != nil {
 			msg += ": " + we.Err.Error()
 		}
+	}
+	if we.Kind == wechat.KindStore {
+		msg += "; check WXCLOUDENV_STORE (its URL, password and network path)"
 	}
 	info.Message = inv.scrub(msg)
 	return info

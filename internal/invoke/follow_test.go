@@ -1,6 +1,7 @@
 package invoke_test
 
 import (
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -65,4 +66,64 @@ func TestFollowedTokenRejected(t *testing.T) {
 	if strings.Contains(string(out), revoked) || strings.Contains(hs.log.String(), revoked) {
 		t.Error("the rejected token shows in the answer or the log")
 	}
+}
+
+// TestStoreErrorNamesBackendHostAndCause: when the shared store fails, the
+// event's message names the backend, the host and the cause (a wrong
+// password, a refused connection), never the password.
+func TestStoreErrorNamesBackendHostAndCause(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	const password = "store-password-s3cr3t-0042"
+	guarded := storetest.StartRedis(t, "--requirepass", "another-password")
+	opt, err := redis.ParseURL(guarded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "redis://:" + password + "@" + freeAddr(t) + "/0"
+	tests := []struct {
+		name, url, host, cause string
+	}{
+		{"wrong password", "redis://:" + password + "@" + opt.Addr + "/0", opt.Addr, "WRONGPASS"},
+		{"refused", refused, strings.TrimSuffix(strings.TrimPrefix(refused, "redis://:"+password+"@"), "/0"), "refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := mintEnv(srv)
+			e["WXCLOUDENV_STORE"] = tt.url
+			e["WECHAT_RETRIES"] = "0"
+			hs := newHarness(t, srv, e)
+			out, err := hs.invoke(t, []byte(`{"operations":["describecloudbaserunenvs"]}`), 20*time.Second)
+			if err != nil {
+				t.Fatalf("Invoke: %v", err)
+			}
+			res := decode(t, out).body["results"].(map[string]any)["describecloudbaserunenvs"].(map[string]any)
+			e2, _ := res["error"].(map[string]any)
+			msg, _ := e2["message"].(string)
+			if e2["kind"] != "store" {
+				t.Errorf("kind = %v, want store (%v)", e2["kind"], e2)
+			}
+			for _, want := range []string{"redis", tt.host, tt.cause, "WXCLOUDENV_STORE"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message %q does not name %q", msg, want)
+				}
+			}
+			if strings.Contains(string(out), password) || strings.Contains(hs.log.String(), password) {
+				t.Error("the store password shows in the answer or the log")
+			}
+		})
+	}
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
