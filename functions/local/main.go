@@ -47,7 +47,13 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "local:", wechat.Scrub(err.Error()))
+		var ie *invoke.InvocationError
+		if errors.As(err, &ie) {
+			// The function's log line above already says why, once.
+			fmt.Fprintln(os.Stderr, "local: the invocation failed (the log line above says why)")
+		} else {
+			fmt.Fprintln(os.Stderr, "local:", wechat.Scrub(err.Error()))
+		}
 		os.Exit(1)
 	}
 }
@@ -283,7 +289,7 @@ func setScenario(srv *wechattest.Server, name string) error {
 		}
 		srv.SetAnswer(wechat.GetEnvInfoPath, b)
 	case "fleet":
-		ids := srv.SetFleet(4)
+		ids := srv.SetFleet(3) // and the emulator's own authorizer: four
 		srv.SetAuthorizer(ids[1], wechattest.Authorizer{Status: "HALTED"})
 		srv.SetAuthorizer(ids[2], wechattest.Authorizer{Revoked: true})
 		os.Setenv("WXCLOUDENV_AUTHORIZERS", "all")
@@ -416,7 +422,8 @@ type eventSummary struct {
 		Response map[string]json.RawMessage `json:"response"`
 		Error    *summaryError              `json:"error"`
 	} `json:"results"`
-	Alerts []invoke.Alert `json:"alerts"`
+	Alerts        []invoke.Alert        `json:"alerts"`
+	Notifications []invoke.Notification `json:"notifications"`
 }
 
 // summary returns the lines printed after the answer: one with the counts,
@@ -485,7 +492,17 @@ func summary(out []byte) string {
 			lines = append(lines, "  ALERT "+a.Message)
 		}
 	}
+	robotFailures := 0
+	for _, n := range ev.Notifications {
+		if n.Status == "failed" {
+			robotFailures++
+			lines = append(lines, "  ROBOT FAILED "+n.Channel+": "+n.Error)
+		}
+	}
 	head := fmt.Sprintf("summary: %d operations, %d items, %d alerts, %d failures", len(ops), items, len(ev.Alerts), failures)
+	if len(ev.Notifications) > 0 {
+		head += fmt.Sprintf(", %d of %d robot messages failed", robotFailures, len(ev.Notifications))
+	}
 	return head + "\n" + strings.Join(append(lines, ""), "\n")
 }
 

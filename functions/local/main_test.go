@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
 	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 )
 
@@ -305,7 +306,7 @@ func TestFleetScenario(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
 	for _, want := range []string{
-		"getenvinfo over 5 authorizers, 1 failed",
+		"getenvinfo over 4 authorizers, 1 failed",
 		"FAILED getenvinfo wxf1ee700000000002: auth errcode 61023",
 		"ALERT wxf1ee700000000001 environment env0-000001 (env0) is HALTED",
 		"notify preview (WeCom markdown, not sent):",
@@ -314,6 +315,42 @@ func TestFleetScenario(t *testing.T) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}
+	}
+}
+
+// TestFleetScenarioMatchesItsDocs: the fleet scenario's size is the one
+// its usage text and docs/deploy.md give.
+func TestFleetScenarioMatchesItsDocs(t *testing.T) {
+	deploy, err := os.ReadFile("../../docs/deploy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"usage": usage, "docs/deploy.md": string(deploy)} {
+		if !strings.Contains(strings.Join(strings.Fields(text), " "), "over four authorizers") {
+			t.Errorf("%s does not say the fleet scenario has four authorizers", name)
+		}
+	}
+}
+
+// TestSummaryCountsRobotFailures: a robot that refuses the message shows
+// in the summary's counts and on its own line.
+func TestSummaryCountsRobotFailures(t *testing.T) {
+	clearCredentials(t)
+	robots := notifytest.NewServer(notifytest.Options{})
+	t.Cleanup(robots.Close)
+	robots.SetAnswer("broken-robot-key", notifytest.Answer{ErrCode: 93000, ErrMsg: "invalid webhook url"})
+	t.Setenv("WXCLOUDENV_NOTIFY", robots.WeComURL("broken-robot-key")+","+robots.WeComURL("working-robot-key"))
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"-emulate"}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"1 alerts, 0 failures, 1 of 2 robot messages failed", "ROBOT FAILED wecom", "93000"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	if strings.Contains(stderr.String()+stdout.String(), "broken-robot-key") {
+		t.Error("the robot's key shows in the output")
 	}
 }
 
