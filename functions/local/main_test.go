@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -259,6 +260,16 @@ func serveOnce(t *testing.T, rie, bootstrap string, last bool) *http.Response {
 				if err := <-done; err != nil {
 					t.Errorf("run: %v", err)
 				}
+				// Stopping the runner stops the emulator and the
+				// bootstrap: nothing is left running or on the port.
+				if left := processesRunning(bootstrap); len(left) > 0 {
+					t.Errorf("after the runner stopped, still running: %v", left)
+				}
+				if l, err := net.Listen("tcp", addr); err != nil {
+					t.Errorf("after the runner stopped, %s is still taken: %v", addr, err)
+				} else {
+					l.Close()
+				}
 				if t.Failed() {
 					t.Logf("output:\n%s", logs.String())
 				}
@@ -375,4 +386,21 @@ func TestStoreRuns(t *testing.T) {
 			t.Errorf("%v: want the second run to have %s:\n%s", tc.args, tc.second, stderr.String())
 		}
 	}
+}
+
+// processesRunning returns the pids of processes whose command line holds
+// path (read from /proc; none where there is no /proc).
+func processesRunning(path string) []string {
+	dirs, _ := os.ReadDir("/proc")
+	var pids []string
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if err == nil && bytes.Contains(cmdline, []byte(path)) {
+			pids = append(pids, d.Name())
+		}
+	}
+	return pids
 }
