@@ -420,7 +420,7 @@ func (c *Config) StoreScheme() string {
 }
 
 // Fleet reports whether getenvinfo covers named authorizers (or all of
-// them) rather than part one's single token.
+// them) rather than the single authorizer of the token variables.
 func (c *Config) Fleet() bool { return len(c.Authorizers) > 0 }
 
 // Secrets returns every secret value the configuration holds, so that

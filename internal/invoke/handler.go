@@ -216,7 +216,7 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 type plan struct {
 	ops []string
 	env string
-	// who getenvinfo covers: nobody named (part one's single token), all,
+	// who getenvinfo covers: nobody named (the single authorizer of the token variables), all,
 	// or a list; and the shard of them to run.
 	all            bool
 	authorizers    []string
