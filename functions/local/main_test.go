@@ -404,3 +404,36 @@ func processesRunning(path string) []string {
 	}
 	return pids
 }
+
+// TestServeStopsTheWholeGroup: stopping the runner stops the emulator and
+// every process it started, even one that ignores SIGINT (as a bootstrap
+// the emulator does not stop would): nothing is left behind.
+func TestServeStopsTheWholeGroup(t *testing.T) {
+	if _, err := os.Stat("/proc/self/cmdline"); err != nil {
+		t.Skip("needs /proc to list processes") // not Linux: the group is stopped the same way
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "fake-rie")
+	// The fake emulator starts a child that ignores SIGINT, then waits.
+	script := "#!/bin/sh\nif [ \"$1\" = child ]; then trap '' INT; while :; do sleep 1; done; fi\n\"$0\" child &\nwait\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- serveRIE(ctx, fake, fake, "127.0.0.1:0", io.Discard) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(processesRunning(fake)) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the fake emulator and its child did not start: %v", processesRunning(fake))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serveRIE: %v", err)
+	}
+	if left := processesRunning(fake); len(left) > 0 {
+		t.Errorf("after the runner stopped, still running: %v", left)
+	}
+}
