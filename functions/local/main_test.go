@@ -18,7 +18,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
-	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
+	"github.com/wxcloudenv/wxcloudenv/test/testkit"
 )
 
 // clearCredentials keeps real credentials of the developer's environment
