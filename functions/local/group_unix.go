@@ -5,6 +5,7 @@ package main
 import (
 	"os/exec"
 	"syscall"
+	"time"
 )
 
 // ownGroup starts cmd in a new process group, whose id is its pid.
@@ -18,9 +19,14 @@ func stopGroup(cmd *exec.Cmd, kill bool) error {
 	if cmd.Process == nil {
 		return nil
 	}
-	sig := syscall.SIGINT
-	if kill {
-		sig = syscall.SIGKILL
+	if !kill {
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 	}
-	return syscall.Kill(-cmd.Process.Pid, sig)
+	err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	// Wait, briefly, for the group to be gone, so that the port is free
+	// when the runner returns.
+	for i := 0; i < 100 && syscall.Kill(-cmd.Process.Pid, 0) == nil; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
 }

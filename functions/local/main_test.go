@@ -218,6 +218,13 @@ func TestServe(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	// The RIE always serves the Runtime API on 127.0.0.1:9001: another RIE
+	// there (a `make rie` left running) makes every try fail, so say so.
+	if l, err := net.Listen("tcp", "127.0.0.1:9001"); err != nil {
+		t.Fatalf("127.0.0.1:9001, which the RIE always takes for the Runtime API, is in use (a `make rie` running?): %v", err)
+	} else {
+		l.Close()
+	}
 	// A free port can be taken by another process before the emulator binds
 	// it (make test may run beside another): serve again on a new port when
 	// the runner ends before the emulator answers.
@@ -262,7 +269,7 @@ func serveOnce(t *testing.T, rie, bootstrap string, last bool) *http.Response {
 				}
 				// Stopping the runner stops the emulator and the
 				// bootstrap: nothing is left running or on the port.
-				if left := processesRunning(bootstrap); len(left) > 0 {
+				if left := stillRunning(bootstrap); len(left) > 0 {
 					t.Errorf("after the runner stopped, still running: %v", left)
 				}
 				if l, err := net.Listen("tcp", addr); err != nil {
@@ -433,7 +440,19 @@ func TestServeStopsTheWholeGroup(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("serveRIE: %v", err)
 	}
-	if left := processesRunning(fake); len(left) > 0 {
+	if left := stillRunning(fake); len(left) > 0 {
 		t.Errorf("after the runner stopped, still running: %v", left)
 	}
+}
+
+// stillRunning returns the processes whose command line holds path once
+// they have had a few seconds to end (a killed process leaves /proc when
+// the kernel has delivered the signal, which takes a moment on a loaded
+// machine).
+func stillRunning(path string) []string {
+	left := processesRunning(path)
+	for deadline := time.Now().Add(10 * time.Second); len(left) > 0 && time.Now().Before(deadline); left = processesRunning(path) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return left
 }
