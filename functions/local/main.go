@@ -513,9 +513,10 @@ func serveRIE(ctx context.Context, rie, bootstrap, addr string, stderr io.Writer
 	}
 	cmd := exec.CommandContext(ctx, rie, "--runtime-interface-emulator-address", addr, bootstrap)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
-	// The emulator and the bootstrap it starts share a process group of
-	// their own: stopping the runner (Ctrl-C, or a signal to its PID or to
-	// make's) stops both, and nothing is left on addr.
+	// The emulator runs in a process group of its own: stopping the runner
+	// (Ctrl-C, or a signal to its PID or to make's) interrupts it, it stops
+	// the bootstrap, and whatever is left of its group is killed, so
+	// nothing is left on addr.
 	ownGroup(cmd)
 	cmd.Cancel = func() error { return stopGroup(cmd, false) }
 	cmd.WaitDelay = 5 * time.Second
