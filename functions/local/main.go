@@ -47,15 +47,20 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		var ie *invoke.InvocationError
-		if errors.As(err, &ie) {
-			// The function's log line above already says why, once.
-			fmt.Fprintln(os.Stderr, "local: the invocation failed (the log line above says why)")
-		} else {
-			fmt.Fprintln(os.Stderr, "local:", wechat.Scrub(err.Error()))
-		}
+		fmt.Fprintln(os.Stderr, exitMessage(err))
 		os.Exit(1)
 	}
+}
+
+// exitMessage is the last line the runner prints when run fails. A failed
+// invocation's cause is already in the function's log line, so it is not
+// printed a second time.
+func exitMessage(err error) string {
+	var ie *invoke.InvocationError
+	if errors.As(err, &ie) {
+		return "local: the invocation failed (the log line above says why)"
+	}
+	return "local: " + wechat.Scrub(err.Error())
 }
 
 const usage = `usage: go run ./functions/local [flags]

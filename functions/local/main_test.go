@@ -457,3 +457,22 @@ func stillRunning(path string) []string {
 	}
 	return left
 }
+
+// TestConfigErrorPrintsOnce: an invalid configuration is printed once, in
+// the function's log line; the runner's last line does not repeat it.
+func TestConfigErrorPrintsOnce(t *testing.T) {
+	clearCredentials(t)
+	t.Setenv("WECHAT_TIMEOUT", "soon")
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"-emulate"}, nil, &stdout, &stderr)
+	if err == nil {
+		t.Fatal("run succeeded with WECHAT_TIMEOUT=soon")
+	}
+	all := stderr.String() + exitMessage(err) + "\n"
+	if n := strings.Count(all, "WECHAT_TIMEOUT"); n != 1 {
+		t.Errorf("WECHAT_TIMEOUT is printed %d times, want once:\n%s", n, all)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("standard output is not empty: %s", stdout.String())
+	}
+}
