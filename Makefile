@@ -2,8 +2,8 @@
 # a C compiler for the race detector, and Node.js 20+ with npm; `make test`
 # installs the rest itself when missing (scripts/test-deps.sh).
 #
-#   make run        one invocation locally against the built-in WeChat emulator (10-20 s the first time, then 2 s)
-#   make test       gofmt, vet, then every test with the race detector (4-6 min)
+#   make run        one invocation locally against the built-in WeChat emulator (10-25 s the first time, then 2 s)
+#   make test       gofmt, vet, then every test with the race detector (5-7 min)
 #   make rie        the function under the AWS Lambda Runtime Interface Emulator
 #   make package    dist/aws-lambda.zip (arm64) and dist/tencent-scf.zip (amd64)
 #   make help       every target
@@ -62,7 +62,7 @@ test-deps: ## install what make test needs when missing: redis-server, chromium 
 	@scripts/test-deps.sh
 
 .PHONY: test
-test: test-deps $(BIN)/aws-lambda-rie ## gofmt and vet, then every test (fuzz seeds included) with the race detector (4-6 min); needs a C compiler
+test: test-deps $(BIN)/aws-lambda-rie ## gofmt and vet, then every test (fuzz seeds included) with the race detector (5-7 min); needs a C compiler
 	@files=$$(gofmt -l .); if [ -n "$$files" ]; then echo "not gofmt-ed: $$files"; exit 1; fi
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
