@@ -1,4 +1,4 @@
-// Package history keeps what the status page draws (contract section 16):
+// Package history keeps what the status page draws (docs/status-page.md):
 // each run's time, kind, outcome and counts, and each change it claimed, in
 // a [store.Store], bounded and expiring after [TTL].
 //
@@ -71,7 +71,7 @@ const (
 	KindFleet Kind = "fleet"
 	// KindShard is one shard K/N of the fleet.
 	KindShard Kind = "shard"
-	// KindBatch is one batch of a queued fleet run (contract section 18).
+	// KindBatch is one batch of a queued fleet run.
 	KindBatch Kind = "batch"
 )
 

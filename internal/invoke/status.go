@@ -38,7 +38,7 @@ func matchStatus(p string) (route, bool) {
 	return route{name: "status", op: "authorizer:" + p[i+len("/status/authorizers/"):], methods: get}, true
 }
 
-// statusAuth checks a status route's key as contract section 15 says: 403
+// statusAuth checks a status route's key (docs/contract.md#the-status-page-routes): 403
 // while WXCLOUDENV_API_KEY is unset; else the key as Bearer, X-Api-Key or
 // the password of HTTP Basic, and 401 with a Basic challenge without it,
 // so that a browser asks for it.
@@ -76,7 +76,7 @@ func validBasic(h http.Header, key string) bool {
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
-// statusHeaders are the headers of contract section 16.
+// statusHeaders are the status page's headers (docs/contract.md#the-status-page-routes).
 func statusHeaders(contentType string) map[string]string {
 	return map[string]string{
 		"Content-Type":            contentType,

@@ -70,7 +70,7 @@ func appendEscaped(b []byte, s string) []byte {
 }
 
 // validAppID reports whether s may be a path segment of a link: an appid of
-// contract section 11, 1–64 characters of [A-Za-z0-9_].
+// docs/contract.md#the-fleet, 1–64 characters of [A-Za-z0-9_].
 func validAppID(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false

@@ -13,7 +13,7 @@ const namesBatch = 500
 
 // StoredNames reads the authorizers' names (nick_name) that the runs keep
 // in st, one JSON entry with a "name" per appid under PREFIX + "names:" +
-// appid (the layout of the incidents' name book, contract section 14). An
+// appid (the layout of the runs' name lookups). An
 // appid without an entry, or a store that fails, has no name: names are
 // never worth failing the page for.
 func StoredNames(st store.Store, prefix string) func(ctx context.Context, appids []string) map[string]string {

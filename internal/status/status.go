@@ -1,4 +1,5 @@
-// Package status builds the status page of contract section 16 from the
+// Package status builds the status page (docs/status-page.md,
+// docs/contract.md#the-status-page-routes) from the
 // store alone (never calling WeChat): the last run of each kind, counts,
 // open incidents, open alerts and failures, token health, silences, and
 // the last 7 days as a picture and a list of changes. [Load] and
@@ -113,7 +114,7 @@ type Alert struct {
 }
 
 // Incident is a group of open alerts or failures that share a cause
-// (contract section 14): operation, resource type, and status or
+// (as the robots' messages group them): operation, resource type, and status or
 // kind+errcode.
 type Incident struct {
 	Key          string    `json:"key"`
@@ -130,7 +131,7 @@ type Incident struct {
 	Example string `json:"example,omitempty"`
 }
 
-// Token is the health of one kind of token (contract section 17).
+// Token is the health of one kind of token (docs/contract.md#tokens).
 type Token struct {
 	Name string `json:"name"`
 	// Status is OK, STALE, EXPIRED, MISSING or UNKNOWN.

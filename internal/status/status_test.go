@@ -80,7 +80,7 @@ func source(st store.Store, now time.Time, names map[string]string) status.Sourc
 		Names: func(_ context.Context, appids []string) map[string]string { return names }}
 }
 
-// TestPage10000 is the size bound of contract section 16: 10,000
+// TestPage10000 is the status page's size bound (docs/status-page.md): 10,000
 // authorizers and 7 days of history (a run every 5 minutes) make a page
 // of at most 1 MB that still counts everything. (The time is measured by
 // BenchmarkPage10000.)
@@ -129,7 +129,7 @@ func TestPage10000(t *testing.T) {
 
 // BenchmarkPage10000 reads and renders the page of 10,000 authorizers and
 // a week of runs every 5 minutes, from the memory store and from a real
-// Redis (contract section 16: within 1 s).
+// Redis (docs/status-page.md: within 1 s).
 func BenchmarkPage10000(b *testing.B) {
 	now := time.Now().UTC()
 	for _, backend := range []string{"memory", "redis"} {

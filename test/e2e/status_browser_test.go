@@ -184,7 +184,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}))
 	t.Cleanup(front.Close)
 
-	// Names as the runs keep them (contract section 14, one entry per
+	// Names as the runs keep them (one entry per
 	// appid): a plain one, and hostile ones a merchant could choose.
 	st, err := store.Open(env["WXCLOUDENV_STORE"])
 	if err != nil {

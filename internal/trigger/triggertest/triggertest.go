@@ -1,6 +1,6 @@
 // Package triggertest plays the platforms' HTTP fronts for tests and local
 // runs: it turns a net/http request into the event of each HTTP trigger
-// shape of contract section 5 (API Gateway REST v1, HTTP API v2, Lambda
+// shape of docs/contract.md#triggers (API Gateway REST v1, HTTP API v2, Lambda
 // Function URL, SCF Function URL, the legacy SCF API Gateway), and the
 // function's answer back into an HTTP response, the way the platform does.
 // With it a browser or an http.Client can talk to the core in-process or to
