@@ -15,7 +15,7 @@
 //     claimed a change.
 //
 // STAMP is the run's time in UTC with nanoseconds in a fixed-width form, so
-// that keys sort by time; ID tells apart two runs of the same instant. Both
+// that keys sort by time; ID distinguishes two runs of the same instant. Both
 // keys expire [TTL] after the run, by the value's own expiry.
 //
 // # Reading
@@ -65,7 +65,7 @@ type Kind string
 
 // The kinds of run.
 const (
-	// KindSingle is part one's run: one authorizer (or none), no fleet.
+	// KindSingle is a run without a fleet: one authorizer's token, or none.
 	KindSingle Kind = "single"
 	// KindFleet is every named authorizer, or all, in one invocation.
 	KindFleet Kind = "fleet"
