@@ -96,8 +96,10 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 		rt.FleetErr = &wechat.Error{Kind: wechat.KindConfig, Op: wechat.OpGetEnvInfo,
 			Message: "a fleet run needs WECHAT_COMPONENT_APPID with the component credentials (or WECHAT_COMPONENT_ACCESS_TOKEN): the authorizers' tokens are minted with the component token"}
 	} else {
-		rt.Fleet = &fleet{keeper: keeper, client: client, component: component, componentAppID: c.ComponentAppID,
+		f := &fleet{keeper: keeper, client: client, component: component, componentAppID: c.ComponentAppID,
 			knownAppID: c.AuthorizerAppID, knownRefresh: c.AuthorizerRefreshToken}
+		keeper.SetRefreshLister(f.listedRefresh)
+		rt.Fleet = f
 	}
 	rt.Push = &push.Handler{Token: c.ComponentToken, EncodingAESKey: c.ComponentEncodingAESKey, ComponentAppID: c.ComponentAppID,
 		Keeper: pushKeeper{keeper}, Store: st, Prefix: c.StorePrefix,

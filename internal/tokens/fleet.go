@@ -182,6 +182,15 @@ func (k *Keeper) Forget(ctx context.Context, componentAppID, authorizerAppID str
 // Valid tokens land in memory; refresh tokens are used by a mint within a
 // minute. With a foreign layout Preload does nothing.
 func (k *Keeper) Preload(ctx context.Context, componentAppID string, authorizerAppIDs []string) error {
+	return k.PreloadListed(ctx, componentAppID, authorizerAppIDs, nil)
+}
+
+// PreloadListed is Preload that also writes back, for each authorizer whose
+// refresh token the store lacks, the one WeChat's authorizer list gave
+// (listed, by appid), so that the store is again the durable copy even
+// when no mint is needed. A refresh token the store holds is never
+// replaced: it may be newer (rotated) than the list's.
+func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, authorizerAppIDs []string, listed map[string]string) error {
 	if k.layout != LayoutOwn || len(authorizerAppIDs) == 0 {
 		return nil
 	}
@@ -206,6 +215,7 @@ func (k *Keeper) Preload(ctx context.Context, componentAppID string, authorizerA
 	}
 	wechat.KeepSecret(values...)
 	now := k.now()
+	var adopt []adoption
 	for i := 0; i < len(keys); i += 2 {
 		if v, ok := got[keys[i]]; ok {
 			k.remember(k.slotFor(keys[i], "authorizer_token"), v.Data)
@@ -215,8 +225,12 @@ func (k *Keeper) Preload(ctx context.Context, componentAppID string, authorizerA
 				k.mu.Lock()
 				k.refresh[keys[i+1]] = knownRefresh{value: rt, loaded: now}
 				k.mu.Unlock()
+				continue
 			}
 		}
+		if rt := listed[authorizerAppIDs[i/2]]; rt != "" {
+			adopt = append(adopt, adoption{key: keys[i+1], rt: rt})
+		}
 	}
-	return nil
+	return k.adopt(ctx, adopt)
 }

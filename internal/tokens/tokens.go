@@ -88,6 +88,7 @@ type Keeper struct {
 	mu      sync.Mutex
 	slots   map[string]*slot
 	refresh map[string]knownRefresh // refresh key → value this instance knows
+	lister  RefreshLister           // heals a rejected refresh token (heal.go)
 }
 
 // knownRefresh is a refresh token this instance saved or preloaded.
