@@ -30,7 +30,7 @@ func (k *Keeper) ticket(ctx context.Context, componentAppID, fallback string) (s
 		var t storedTicket
 		if json.Unmarshal(v.Data, &t) == nil && t.Ticket != "" {
 			wechat.KeepSecret(t.Ticket)
-			if k.now().Sub(time.Unix(t.CreateTime, 0)) < DefaultTicketMaxAge {
+			if age := k.now().Sub(time.Unix(t.CreateTime, 0)); age < DefaultTicketMaxAge && age >= -TicketMaxAhead {
 				return t.Ticket, nil
 			}
 		}
@@ -44,12 +44,21 @@ func (k *Keeper) ticket(ctx context.Context, componentAppID, fallback string) (s
 	return fallback, nil
 }
 
+// TicketMaxAhead is how far ahead of the clock a ticket's CreateTime may
+// be; TicketKeptFor is how long a ticket's key outlives its 12 hours.
+const (
+	TicketMaxAhead = 5 * time.Minute
+	TicketKeptFor  = 7 * 24 * time.Hour
+)
+
 // SaveTicket stores a verify ticket pushed with createTime, unless the
 // store holds one with the same or a newer CreateTime, or the ticket is
-// already 12 hours old. saved reports whether it was written.
+// already 12 hours old, or from more than TicketMaxAhead in the future.
+// saved reports whether it was written.
 func (k *Keeper) SaveTicket(ctx context.Context, componentAppID, ticket string, createTime time.Time) (saved bool, err error) {
 	wechat.KeepSecret(ticket)
-	if ticket == "" || k.now().Sub(createTime) >= DefaultTicketMaxAge {
+	now := k.now()
+	if ticket == "" || now.Sub(createTime) >= DefaultTicketMaxAge || createTime.Sub(now) > TicketMaxAhead {
 		return false, nil
 	}
 	key := k.keys.Ticket(componentAppID)
@@ -57,14 +66,19 @@ func (k *Keeper) SaveTicket(ctx context.Context, componentAppID, ticket string, 
 	if err != nil {
 		return false, err
 	}
-	v := store.Value{Data: data, Expires: createTime.Add(DefaultTicketMaxAge)}
+	// The key outlives the ticket's use by TicketKeptFor, so that how old
+	// the last ticket is stays known (the verify-ticket warning).
+	v := store.Value{Data: data, Expires: createTime.Add(DefaultTicketMaxAge + TicketKeptFor)}
+	ahead := k.now().Add(TicketMaxAhead).Unix()
 	for range casAttempts {
 		cur, err := k.st.Get(ctx, key)
 		var old []byte
 		switch {
 		case err == nil:
 			var t storedTicket
-			if json.Unmarshal(cur.Data, &t) == nil && t.CreateTime >= createTime.Unix() {
+			// A stored ticket from the future (kept before pushes were
+			// bounded in time) never blocks a real one.
+			if json.Unmarshal(cur.Data, &t) == nil && t.CreateTime >= createTime.Unix() && t.CreateTime <= ahead {
 				return false, nil
 			}
 			old = cur.Data
