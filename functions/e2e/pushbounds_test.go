@@ -132,7 +132,7 @@ func TestPushesBoundedInTime(t *testing.T) {
 			if s := sealedPush(t, tr, now, msg); s != http.StatusOK {
 				t.Errorf("authorized with an expired code: %d, want 200", s)
 			}
-			if !strings.Contains(out.String(), "permanently (errcode 61010)") {
+			if !eventually(func() bool { return strings.Contains(out.String(), "permanently (errcode 61010)") }) {
 				t.Errorf("the permanent failure is not logged:\n%s", out.String())
 			}
 			refusals := strings.Count(out.String(), "timestamp_out_of_range") + strings.Count(out.String(), "ticket_from_the_future")
@@ -146,4 +146,15 @@ func TestPushesBoundedInTime(t *testing.T) {
 			}
 		})
 	}
+}
+
+// eventually reports whether cond holds within 10 seconds: a log line may
+// reach the process output after the answer.
+func eventually(cond func() bool) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/push"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/tokens"
+	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
@@ -42,6 +43,9 @@ type Runtime struct {
 	// Notifier sends changes to the robots of WXCLOUDENV_NOTIFY (no
 	// channels when unset).
 	Notifier *notify.Notifier
+	// Warnings checks the platform before its tokens break (verify ticket,
+	// quotas); nil when nothing applies.
+	Warnings *warnings.Checker
 }
 
 // Deps are what a Runtime shares with the ones built before it.
@@ -101,6 +105,7 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 		keeper.SetRefreshLister(f.listedRefresh)
 		rt.Fleet = f
 	}
+	rt.Warnings = warningsFor(c, client, keeper, component, st, rt.Fleet != nil)
 	rt.Push = &push.Handler{Token: c.ComponentToken, EncodingAESKey: c.ComponentEncodingAESKey, ComponentAppID: c.ComponentAppID,
 		Keeper: pushKeeper{keeper}, Store: st, Prefix: c.StorePrefix,
 		Exchange: func(ctx context.Context, code string) (push.Authorization, error) {

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
 )
 
 // EventSource is the output event's "source".
@@ -34,6 +36,8 @@ type Event struct {
 	Changes []Change `json:"changes,omitempty"`
 	// Notifications are each robot channel's outcome.
 	Notifications []Notification `json:"notifications,omitempty"`
+
+	warnings *warnings.Report // the platform's warnings (warnings.go)
 }
 
 // Result is the outcome of one operation, or of one authorizer in a

@@ -270,6 +270,7 @@ func (inv *invocation) execute(ctx context.Context, pl plan) *Event {
 	defer cancel()
 
 	ev := &Event{Platform: h.Platform, Trigger: string(inv.req.Kind), RequestID: inv.requestID, Time: inv.stamp, OK: true}
+	addWarnings := inv.startWarnings(uctx)
 	done := make(chan Result, len(pl.ops))
 	attempts := make([]atomic.Int64, len(pl.ops))
 	for i, op := range pl.ops {
@@ -314,6 +315,7 @@ collect:
 	for _, r := range ev.Results {
 		ev.Alerts = append(ev.Alerts, r.alerts...)
 	}
+	addWarnings(ev, deadline.Add(reserve/4))
 	inv.track(ctx, ev, pl, deadline.Add(reserve/2))
 	return ev
 }

@@ -114,6 +114,7 @@ func runOf(ev *Event) alertstate.Run {
 			add(&r.Authorizers[j])
 		}
 	}
+	run.Checked = append(run.Checked, warningScopes(ev)...)
 	for _, a := range ev.Alerts {
 		run.Alerts = append(run.Alerts, alertstate.Alert{Authorizer: a.Authorizer, Operation: a.Operation, Env: a.Env,
 			Resource: a.Resource, Status: a.Status, Message: a.Message})
@@ -144,6 +145,7 @@ func (inv *invocation) functionName() string {
 // metrics counts what the EMF metrics report.
 func metrics(ev *Event) emf.Metrics {
 	m := emf.Metrics{Alerts: len(ev.Alerts)}
+	warningMetrics(ev, &m)
 	for _, r := range ev.Results {
 		if r.Fleet {
 			m.Authorizers += r.Total

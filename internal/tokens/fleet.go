@@ -248,3 +248,22 @@ func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, autho
 	}
 	return k.adopt(ctx, adopt)
 }
+
+// TicketCreated returns the CreateTime of the verify ticket the store
+// keeps for the platform (own layout), and false when it keeps none. It
+// reads the store only: the ticket itself is never returned.
+func (k *Keeper) TicketCreated(ctx context.Context, componentAppID string) (time.Time, bool, error) {
+	v, err := k.st.Get(ctx, k.keys.Ticket(componentAppID))
+	if errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, storeError("verify_ticket", "read the verify ticket", err)
+	}
+	var t storedTicket
+	if json.Unmarshal(v.Data, &t) != nil || t.Ticket == "" {
+		return time.Time{}, false, nil
+	}
+	wechat.KeepSecret(t.Ticket)
+	return time.Unix(t.CreateTime, 0), true, nil
+}
