@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
-	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
+	"github.com/wxcloudenv/wxcloudenv/test/testkit"
 )
 
 // clearCredentials keeps real credentials of the developer's environment
@@ -210,6 +210,7 @@ func TestServe(t *testing.T) {
 	if _, err := os.Stat(rie); err != nil {
 		t.Fatalf("%s is missing: run `make rie` (GOBIN=$PWD/bin go install %s)", rie, rieModule(t, root))
 	}
+	testkit.LockRIE(t)
 	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
 	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, "../aws-lambda")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")

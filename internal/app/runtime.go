@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/internal/push"
@@ -46,6 +47,8 @@ type Runtime struct {
 	// Warnings checks the platform before its tokens break (verify ticket,
 	// quotas); nil when nothing applies.
 	Warnings *warnings.Checker
+	// Alerts is the alert path: state in Store, messages by Notifier.
+	Alerts *alerts.Tracker
 }
 
 // Deps are what a Runtime shares with the ones built before it.
@@ -92,6 +95,7 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 	rt := &Runtime{Config: c, Client: client, Store: st, Keeper: keeper, Tokens: map[string]wechat.TokenSource{},
 		Secrets:  secrets,
 		Notifier: &notify.Notifier{Channels: chans, HTTP: d.HTTPClient, Store: st, Prefix: c.StorePrefix}}
+	rt.Alerts = &alerts.Tracker{Store: st, Prefix: c.StorePrefix, Repeat: c.NotifyRepeat, Notifier: rt.Notifier}
 	b := builder{c: c, client: client, keeper: keeper}
 	component := b.componentSource()
 	rt.Tokens[wechat.OpDescribeCloudBaseRunEnvs] = component

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
+	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/emf"
 	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
 )
@@ -52,13 +52,13 @@ func (inv *invocation) addWarnings(ev *Event, r warnings.Report) {
 }
 
 // warningScopes are the alert-state scopes the warnings checked.
-func warningScopes(ev *Event) []alertstate.Scope {
+func warningScopes(ev *Event) []alerts.Scope {
 	if ev.warnings == nil {
 		return nil
 	}
-	out := make([]alertstate.Scope, 0, len(ev.warnings.Checked))
+	out := make([]alerts.Scope, 0, len(ev.warnings.Checked))
 	for _, op := range ev.warnings.Checked {
-		out = append(out, alertstate.Scope{Operation: op})
+		out = append(out, alerts.Scope{Operation: op})
 	}
 	return out
 }
