@@ -90,6 +90,7 @@ func (k *Keeper) SaveTicket(ctx context.Context, componentAppID, ticket string, 
 			return false, storeError("save_ticket", "write the verify ticket", err)
 		}
 		if ok {
+			k.seeTicket(componentAppID, time.Unix(createTime.Unix(), 0), now)
 			return true, nil
 		}
 	}
@@ -252,18 +253,51 @@ func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, autho
 // TicketCreated returns the CreateTime of the verify ticket the store
 // keeps for the platform (own layout), and false when it keeps none. It
 // reads the store only: the ticket itself is never returned.
+//
+// A read serves this instance for TicketSeenFor (warm invocations do not
+// read the store each time); a ticket this instance saves is seen at once.
 func (k *Keeper) TicketCreated(ctx context.Context, componentAppID string) (time.Time, bool, error) {
+	now := k.now()
+	k.mu.Lock()
+	seen, ok := k.tickets[componentAppID]
+	k.mu.Unlock()
+	if ok && now.Sub(seen.readAt) < TicketSeenFor && now.Sub(seen.readAt) >= 0 {
+		return seen.created, !seen.created.IsZero(), nil
+	}
 	v, err := k.st.Get(ctx, k.keys.Ticket(componentAppID))
-	if errors.Is(err, store.ErrNotFound) {
-		return time.Time{}, false, nil
-	}
-	if err != nil {
+	var created time.Time
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
 		return time.Time{}, false, storeError("verify_ticket", "read the verify ticket", err)
+	default:
+		var t storedTicket
+		if json.Unmarshal(v.Data, &t) == nil && t.Ticket != "" {
+			wechat.KeepSecret(t.Ticket)
+			created = time.Unix(t.CreateTime, 0)
+		}
 	}
-	var t storedTicket
-	if json.Unmarshal(v.Data, &t) != nil || t.Ticket == "" {
-		return time.Time{}, false, nil
+	k.seeTicket(componentAppID, created, now)
+	return created, !created.IsZero(), nil
+}
+
+// TicketSeenFor is how long a read of the verify ticket's CreateTime
+// serves TicketCreated.
+const TicketSeenFor = time.Minute
+
+// ticketSeen is the CreateTime of a platform's newest ticket, as last read
+// or saved by this instance (zero: none kept).
+type ticketSeen struct {
+	created time.Time
+	readAt  time.Time
+}
+
+// seeTicket remembers a platform's newest ticket's CreateTime.
+func (k *Keeper) seeTicket(componentAppID string, created, now time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.tickets == nil {
+		k.tickets = map[string]ticketSeen{}
 	}
-	wechat.KeepSecret(t.Ticket)
-	return time.Unix(t.CreateTime, 0), true, nil
+	k.tickets[componentAppID] = ticketSeen{created: created, readAt: now}
 }

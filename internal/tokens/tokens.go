@@ -89,6 +89,7 @@ type Keeper struct {
 	slots   map[string]*slot
 	refresh map[string]knownRefresh // refresh key → value this instance knows
 	lister  RefreshLister           // heals a rejected refresh token (heal.go)
+	tickets map[string]ticketSeen   // component appid → newest ticket seen (TicketCreated)
 }
 
 // knownRefresh is a refresh token this instance saved or preloaded.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
@@ -32,18 +33,22 @@ func QuotaLeaseKey(prefix, componentAppID string) string {
 // raises LOW for each path under QuotaLowPercent.
 func (c *Checker) checkQuota(ctx context.Context, r *Report) {
 	key := QuotaKey(c.Prefix, c.ComponentAppID)
-	rec, err := c.readRecord(ctx, key)
-	if err != nil {
-		r.Problems = append(r.Problems, "the quota reading could not be read: "+wechat.Scrub(err.Error()))
-		return
-	}
 	now := c.now()
-	if rec == nil || now.Sub(rec.ReadAt) >= QuotaEvery {
-		if fresh, problem := c.readQuotas(ctx, key, now); fresh != nil {
-			rec = fresh
-		} else if problem != "" {
-			r.Problems = append(r.Problems, problem)
+	rec := c.cached(now)
+	if rec == nil {
+		var err error
+		if rec, err = c.readRecord(ctx, key); err != nil {
+			r.Problems = append(r.Problems, "the quota reading could not be read: "+wechat.Scrub(err.Error()))
+			return
 		}
+		if rec == nil || now.Sub(rec.ReadAt) >= QuotaEvery {
+			if fresh, problem := c.readQuotas(ctx, key, now); fresh != nil {
+				rec = fresh
+			} else if problem != "" {
+				r.Problems = append(r.Problems, problem)
+			}
+		}
+		c.remember(rec, now)
 	}
 	if rec == nil || now.Sub(rec.ReadAt) >= QuotaTrusted || len(rec.Quotas) == 0 {
 		return
@@ -87,8 +92,8 @@ func (c *Checker) readRecord(ctx context.Context, key string) (*quotaRecord, err
 // returns the new reading, or nil when another instance holds the lease
 // (nothing to say) or every read failed (problem says why).
 func (c *Checker) readQuotas(ctx context.Context, key string, now time.Time) (*quotaRecord, string) {
-	c.mu.Lock() // one reader per instance
-	defer c.mu.Unlock()
+	c.read.Lock()
+	defer c.read.Unlock()
 	won, err := c.takeLease(ctx, now)
 	if err != nil {
 		return nil, "the quota lease could not be taken: " + wechat.Scrub(err.Error())
@@ -97,15 +102,24 @@ func (c *Checker) readQuotas(ctx context.Context, key string, now time.Time) (*q
 		return nil, ""
 	}
 	rec := &quotaRecord{ReadAt: now, Quotas: map[string]wechat.Quota{}}
-	var problem string
+	var (
+		problem string
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+	)
 	for _, p := range c.QuotaPaths {
-		q, err := c.Client.GetQuota(ctx, c.Component, p)
-		if err != nil {
-			problem = "the quota of " + p + " could not be read: " + wechat.Scrub(err.Error())
-			continue
-		}
-		rec.Quotas[p] = *q
+		wg.Go(func() {
+			q, err := c.Client.GetQuota(ctx, c.Component, p)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				problem = "the quota of " + p + " could not be read: " + wechat.Scrub(err.Error())
+				return
+			}
+			rec.Quotas[p] = *q
+		})
 	}
+	wg.Wait()
 	if len(rec.Quotas) == 0 {
 		return nil, problem
 	}
@@ -148,4 +162,28 @@ func (c *Checker) takeLease(ctx context.Context, now time.Time) (bool, error) {
 		return false, nil
 	}
 	return c.Store.CompareAndSwap(ctx, key, cur.Data, v)
+}
+
+// recordFor is how long this instance uses a quota reading it read from
+// the store without reading the store again; another instance's newer
+// reading reaches it at most this late.
+const recordFor = time.Minute
+
+// cached returns the reading this instance last saw, while it serves.
+func (c *Checker) cached(now time.Time) *quotaRecord {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rec := c.seen
+	if rec == nil || now.Sub(c.seenAt) >= recordFor || now.Sub(c.seenAt) < 0 || now.Sub(rec.ReadAt) >= QuotaEvery {
+		return nil
+	}
+	return rec
+}
+
+// remember keeps a reading (none: nothing is kept, so that the next run
+// looks again).
+func (c *Checker) remember(rec *quotaRecord, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen, c.seenAt = rec, now
 }

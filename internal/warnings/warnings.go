@@ -98,7 +98,10 @@ type Checker struct {
 	// Instance names this instance in the quota lease.
 	Instance string
 
-	mu sync.Mutex
+	mu     sync.Mutex   // guards seen
+	seen   *quotaRecord // the last quota reading this instance saw
+	seenAt time.Time
+	read   sync.Mutex // one quota reader per instance
 }
 
 func (c *Checker) now() time.Time {
