@@ -229,6 +229,18 @@ func TestRefreshTokensRecoverThroughBinary(t *testing.T) {
 		t.Errorf("writing the list's tokens back minted %d tokens; the access tokens were still valid", d)
 	}
 
+	// Redis restarts empty: every key is gone, tokens included.
+	gone, err := st.Keys(t.Context(), tokens.DefaultPrefix)
+	if err != nil || len(gone) == 0 {
+		t.Fatalf("keys: %v %v", gone, err)
+	}
+	for _, k := range gone {
+		if err := st.Delete(t.Context(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(t, fleetRun(t, env), "after a restart with no data")
+
 	// A backup from before puts back outdated refresh tokens, and the
 	// access tokens have expired: WeChat refuses every stored token.
 	for _, id := range all {
