@@ -201,9 +201,10 @@ func (k *Keeper) Preload(ctx context.Context, componentAppID string, authorizerA
 }
 
 // PreloadListed is Preload that also writes back, for each authorizer whose
-// refresh token the store lacks, the one WeChat's authorizer list gave
-// (listed, by appid), so that the store is again the durable copy even
-// when no mint is needed. A refresh token the store holds is never
+// refresh token the store lacks while its access token is valid (so that
+// no mint will store one), the one WeChat's authorizer list gave (listed,
+// by appid): the store is again the durable copy even when no mint is
+// needed. A refresh token the store holds is never
 // replaced: it may be newer (rotated) than the list's.
 func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, authorizerAppIDs []string, listed map[string]string) error {
 	if k.layout != LayoutOwn || len(authorizerAppIDs) == 0 {
@@ -232,8 +233,9 @@ func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, autho
 	now := k.now()
 	var adopt []adoption
 	for i := 0; i < len(keys); i += 2 {
+		valid := false
 		if v, ok := got[keys[i]]; ok {
-			k.remember(k.slotFor(keys[i], "authorizer_token"), v.Data)
+			valid = k.remember(k.slotFor(keys[i], "authorizer_token"), v.Data) != nil
 		}
 		if v, ok := got[keys[i+1]]; ok {
 			if rt := decodeRefresh(v.Data); rt != "" {
@@ -243,7 +245,10 @@ func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, autho
 				continue
 			}
 		}
-		if rt := listed[authorizerAppIDs[i/2]]; rt != "" {
+		// An authorizer whose access token must be minted stores the
+		// list's refresh token when the mint succeeds; one with a valid
+		// access token makes no mint, so its refresh token is written here.
+		if rt := listed[authorizerAppIDs[i/2]]; rt != "" && valid {
 			adopt = append(adopt, adoption{key: keys[i+1], rt: rt})
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -115,10 +116,17 @@ func TestHealNeverReplacesNewer(t *testing.T) {
 func TestPreloadWritesBackListed(t *testing.T) {
 	t.Parallel()
 	srv, c := setup(t)
-	ids := []string{"wxlisted0001", "wxlisted0002", "wxrotated0003"}
+	ids := []string{"wxlisted0001", "wxlisted0002", "wxrotated0003", "wxtomint0004"}
 	srv.AddAuthorizers(ids...)
 	st := store.NewMemory()
 	k := keeper(t, st, c)
+	// Valid access tokens, no refresh tokens (a flush of refresh:… keys).
+	for _, id := range ids[:3] {
+		if err := k.SaveAuthorization(t.Context(), wechattest.ComponentAppID, id, "access-"+id, 2*time.Hour, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k = keeper(t, st, c) // a cold instance
 	rotatedKey := k.Keys().Refresh(wechattest.ComponentAppID, ids[2])
 	putRefresh(t, st, rotatedKey, "refreshtoken@@@rotated-newer")
 	listed := map[string]string{}
@@ -128,6 +136,9 @@ func TestPreloadWritesBackListed(t *testing.T) {
 	if err := k.PreloadListed(t.Context(), wechattest.ComponentAppID, ids, listed); err != nil {
 		t.Fatal(err)
 	}
+	if n := srv.Calls(wechat.AuthorizerTokenPath); n != 0 {
+		t.Errorf("write-back minted %d times", n)
+	}
 	for _, id := range ids[:2] {
 		if got := storedRefresh(t, st, k.Keys().Refresh(wechattest.ComponentAppID, id)); got != listed[id] {
 			t.Errorf("%s: stored %q, want the list's", id, got)
@@ -136,7 +147,17 @@ func TestPreloadWritesBackListed(t *testing.T) {
 	if got := storedRefresh(t, st, rotatedKey); got != "refreshtoken@@@rotated-newer" {
 		t.Errorf("the rotated token was replaced by %q", got)
 	}
-	if n := srv.Calls(wechat.AuthorizerTokenPath); n != 0 {
-		t.Errorf("write-back minted %d times", n)
+	// No valid access token: the mint stores the refresh token it used.
+	mintKey := k.Keys().Refresh(wechattest.ComponentAppID, ids[3])
+	if got := storedRefresh(t, st, mintKey); got != "" {
+		t.Errorf("%s: written before its mint", ids[3])
 	}
+	src := k.Authorizer(wechat.StaticTokenSource(wechattest.ComponentAccessToken), wechattest.ComponentAppID, ids[3], listed[ids[3]])
+	if _, err := src.Token(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedRefresh(t, st, mintKey); got != listed[ids[3]] {
+		t.Errorf("%s: after its mint the store holds %q, want the list's", ids[3], got)
+	}
+
 }
