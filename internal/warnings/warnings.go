@@ -1,5 +1,5 @@
 // Package warnings raises the platform alerts that come before tokens
-// break (docs/when-tokens-break.md, contract section 17): a verify ticket
+// break (docs/when-tokens-break.md, docs/contract.md#warnings-before-tokens-break): a verify ticket
 // that stopped arriving, and a component API whose daily quota is nearly
 // used up. A Checker runs beside each invocation's checks; its alerts are
 // ordinary alerts with no authorizer, kept and resolved by the alert state

@@ -59,7 +59,7 @@ func authorizerOK(t *testing.T, tr httpTransport, appid string) bool {
 // (400) and store nothing; minting continues with the real tickets; a
 // signed unauthorized replayed a day later deletes nothing; an authorized
 // whose code WeChat refuses for good (61010) is answered success and
-// logged (docs/reliability.md, issue 27 items 4 and 6).
+// logged (docs/contract.md#pushes-are-bounded-in-time).
 func TestPushesBoundedInTime(t *testing.T) {
 	t.Parallel()
 	for _, pl := range pushPlatforms() {

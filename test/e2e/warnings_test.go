@@ -180,7 +180,7 @@ func refreshOf(t *testing.T, st store.Store, appid string) string {
 // refresh tokens were flushed, then restored from an outdated backup,
 // keeps working with no 61023 and the store holds WeChat's current tokens
 // again; a rotated stored token is never replaced by the older one a
-// stale list serves (issue 23; issue 27 item 3). Each run is a new
+// stale list serves (docs/contract.md#refresh-tokens-heal). Each run is a new
 // process (a cold start).
 func TestRefreshTokensRecoverThroughBinary(t *testing.T) {
 	t.Parallel()
