@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/queue"
 )
 
 // EventSource is the output event's "source".
@@ -34,6 +36,8 @@ type Event struct {
 	Changes []Change `json:"changes,omitempty"`
 	// Notifications are each robot channel's outcome.
 	Notifications []Notification `json:"notifications,omitempty"`
+	// Planned is what a queued fleet run planned (docs/queue.md).
+	Planned *queue.Planned `json:"planned,omitempty"`
 }
 
 // Result is the outcome of one operation, or of one authorizer in a
@@ -136,6 +140,11 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	if e.Notifications != nil {
 		b = append(b, `,"notifications":`...)
 		b = appendList(b, e.Notifications, true)
+	}
+	if e.Planned != nil {
+		b = append(b, `,"planned":`...)
+		pb, _ := json.Marshal(e.Planned)
+		b = append(b, pb...)
 	}
 	return append(b, '}')
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/app"
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/queue"
 	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
@@ -152,6 +153,12 @@ type invocation struct {
 	req       *trigger.Request
 	status    int  // HTTP status, for HTTP triggers
 	logged    bool // the invocation's line is written
+
+	// A queued fleet run (queue.go): the schedule's tick, what was
+	// planned, and the robots' outcomes of the run's messages.
+	tick        time.Time
+	planned     *queue.Planned
+	queuedNotes []Notification
 }
 
 func (inv *invocation) logger() *slog.Logger {
@@ -169,6 +176,9 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 	if inv.rt != nil && inv.h.Level != nil {
 		inv.h.Level.Set(inv.rt.Config.LogLevel)
 	}
+	if d, ok := queue.Detect(payload); ok {
+		return inv.work(ctx, d)
+	}
 	req, perr := trigger.Parse(payload)
 	if perr != nil {
 		msg := inv.scrub("wxcloudenv: " + perr.Error())
@@ -176,6 +186,10 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 		return nil, &InvocationError{Message: msg}
 	}
 	inv.req = req
+	inv.tick = inv.stamp.UTC().Truncate(time.Minute)
+	if t, ok := queue.Tick(payload); ok {
+		inv.tick = t
+	}
 	if req.Kind == trigger.HTTP {
 		return inv.serveHTTP(ctx)
 	}
@@ -221,6 +235,8 @@ type plan struct {
 	all            bool
 	authorizers    []string
 	shardK, shardN int
+	// queued: a scheduled fleet run that plans onto WXCLOUDENV_FLEET_QUEUE.
+	queued bool
 }
 
 // fleet reports whether getenvinfo covers named authorizers.
@@ -241,6 +257,7 @@ func (inv *invocation) plan(p trigger.Payload) plan {
 			pl.authorizers = c
 		}
 	}
+	pl.queued = pl.all && inv.req.Kind == trigger.Schedule && inv.rt.Config.Queued()
 	return pl
 }
 
@@ -282,6 +299,10 @@ func (inv *invocation) execute(ctx context.Context, pl plan) *Event {
 						Message: "internal error; see the function's log for request " + inv.requestID}}
 				}
 			}()
+			if op == wechat.OpGetEnvInfo && pl.queued {
+				done <- inv.planFleet(uctx, pl)
+				return
+			}
 			if op == wechat.OpGetEnvInfo && pl.fleet() {
 				done <- inv.fleet(uctx, pl, deadline, reserve/4)
 				return
@@ -315,6 +336,8 @@ collect:
 		ev.Alerts = append(ev.Alerts, r.alerts...)
 	}
 	inv.track(ctx, ev, pl, deadline.Add(reserve/2))
+	ev.Planned = inv.planned
+	ev.Notifications = append(ev.Notifications, inv.queuedNotes...)
 	return ev
 }
 

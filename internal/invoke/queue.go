@@ -1,0 +1,294 @@
+package invoke
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
+	"github.com/wxcloudenv/wxcloudenv/internal/fleet"
+	"github.com/wxcloudenv/wxcloudenv/internal/notify"
+	"github.com/wxcloudenv/wxcloudenv/internal/queue"
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+)
+
+// TriggerQueue is the trigger a worker reports: a batch of a queued fleet
+// run (docs/queue.md).
+const TriggerQueue trigger.Kind = "queue"
+
+// senderTimeout bounds one call to the queue.
+const senderTimeout = 10 * time.Second
+
+// runs returns the queued runs' bookkeeping.
+func (inv *invocation) runs() *queue.Runs {
+	return &queue.Runs{Store: inv.rt.Store, Prefix: inv.rt.Config.StorePrefix}
+}
+
+// sender returns the queue the configuration names.
+func (inv *invocation) sender() (queue.Sender, error) {
+	c := inv.rt.Config
+	if ns, fn, ok := c.SCFQueue(); ok {
+		return queue.NewSCF(ns, fn, c.SCFRegion, c.SCFEndpoint, queue.Lookup(inv.lookup()), senderTimeout)
+	}
+	return queue.NewSQS(c.FleetQueue, queue.Lookup(inv.lookup()), senderTimeout)
+}
+
+// queuedFleet is the fleet as the planner reads it.
+type queuedFleet interface {
+	queue.Fleet
+}
+
+// planFleet plans a scheduled fleet run onto the queue instead of checking
+// it here (docs/queue.md): the result is the fleet result with the planned
+// totals, and the event's "planned".
+func (inv *invocation) planFleet(ctx context.Context, pl plan) Result {
+	start := time.Now()
+	op := wechat.OpGetEnvInfo
+	res := Result{Operation: op, Fleet: true}
+	defer func() { res.Duration = time.Since(start) }()
+	f, ok := inv.rt.Fleet.(queuedFleet)
+	if inv.rt.Fleet == nil || !ok {
+		res.Error = inv.errorInfo(op, inv.rt.FleetErr)
+		return res
+	}
+	sender, err := inv.sender()
+	if err != nil {
+		res.Error = &ErrorInfo{Kind: string(wechat.KindConfig), Message: inv.scrub(err.Error())}
+		return res
+	}
+	p := &queue.Planner{Runs: inv.runs(), Sender: sender, Batch: inv.rt.Config.FleetBatch, ShardK: pl.shardK, ShardN: pl.shardN}
+	planned, err := p.Plan(ctx, inv.tick, f)
+	if errors.Is(err, queue.ErrBusy) {
+		planned, err = &queue.Planned{Run: queue.RunOf(inv.tick), Repeated: true}, nil
+	}
+	if planned != nil && planned.Previous != nil {
+		inv.reportMissing(ctx, *planned.Previous)
+	}
+	if err != nil {
+		res.Error = inv.planError(err)
+		return res
+	}
+	res.OK, res.Total = true, planned.Authorizers
+	inv.planned = planned
+	if planned.Finished {
+		inv.sendRun(ctx, planned.Run, planned.Batches)
+	}
+	return res
+}
+
+// planError is a failed plan's error: the queue's refusal is kind upstream
+// with the service's error code, the store's kind store.
+func (inv *invocation) planError(err error) *ErrorInfo {
+	var se *queue.SendError
+	switch {
+	case errors.As(err, &se):
+		msg := "the queue refused the batches"
+		if se.Code != "" {
+			msg += " (" + se.Code + ")"
+		}
+		return &ErrorInfo{Kind: string(wechat.KindUpstream), Message: inv.scrub(msg + ": " + err.Error() + "; the batches already sent stay recorded")}
+	case errors.Is(err, store.ErrUnavailable):
+		return &ErrorInfo{Kind: string(wechat.KindStore), Retryable: true, Message: inv.scrub(err.Error())}
+	}
+	return inv.errorInfo(wechat.OpGetEnvInfo, err)
+}
+
+// reportMissing tells the robots that the previous run had batches that
+// were not worked by this tick.
+func (inv *invocation) reportMissing(ctx context.Context, m queue.Missing) {
+	inv.logger().Warn("queued fleet run incomplete", "request_id", inv.requestID, "run", m.Run, "missing", m.Missing, "batches", m.Batches)
+	inv.notifyQueued(ctx, notify.Report{Platform: inv.h.Platform, Function: inv.functionName(), Changes: []alertstate.Change{{
+		Change: alertstate.ChangeNew, Operation: wechat.OpGetEnvInfo, Resource: alertstate.ResourceOperation,
+		Kind: "incomplete", Message: m.Message(), Since: inv.stamp,
+	}}})
+}
+
+// notifyQueued sends a report within notifyBudget and keeps the outcomes.
+func (inv *invocation) notifyQueued(ctx context.Context, r notify.Report) {
+	if len(inv.rt.Notifier.Channels) == 0 || r.Empty() {
+		return
+	}
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyBudget)
+	defer cancel()
+	for _, o := range inv.rt.Notifier.Notify(nctx, r) {
+		inv.queuedNotes = append(inv.queuedNotes, Notification{Channel: o.Channel, Status: o.Status, Error: inv.scrub(o.Error)})
+	}
+}
+
+// sendRun sends a finished run's one message per robot: every change and
+// reminder its batches kept.
+func (inv *invocation) sendRun(ctx context.Context, run string, batches int) {
+	changes, reminders, err := inv.runs().Collect(ctx, run, batches)
+	if err != nil {
+		inv.logger().Warn("the run's outboxes could not be read whole", "request_id", inv.requestID, "run", run, "error", inv.scrub(err.Error()))
+	}
+	inv.logger().Info("queued fleet run finished", "request_id", inv.requestID, "run", run, "batches", batches, "changes", len(changes), "reminders", len(reminders))
+	inv.notifyQueued(ctx, notify.Report{Platform: inv.h.Platform, Function: inv.functionName(), Changes: changes, Reminders: reminders})
+}
+
+// work checks the batches a worker was handed and answers which must come
+// back (docs/queue.md#workers).
+func (inv *invocation) work(ctx context.Context, d queue.Delivery) ([]byte, error) {
+	inv.req = &trigger.Request{Kind: TriggerQueue, Source: trigger.Source(d.Source)}
+	if inv.cfgErr != nil {
+		msg := "wxcloudenv: invalid configuration: " + inv.cfgErr.Error()
+		inv.logRejected("invalid configuration", msg)
+		return nil, &InvocationError{Message: msg}
+	}
+	deadline, reserve, ctx, cancel := inv.deadline(ctx)
+	defer cancel()
+	var failed []string
+	for _, it := range d.Records {
+		if time.Until(deadline) < reserve || !inv.workBatch(ctx, it.Body, deadline, reserve) {
+			failed = append(failed, it.ID)
+		}
+	}
+	if d.Source == queue.SourceSCF && len(failed) > 0 {
+		// SCF retries a failed asynchronous invocation twice.
+		return nil, &InvocationError{Message: "wxcloudenv: the batch must come back (the store was unavailable or the deadline was reached); see the function's log"}
+	}
+	return queue.Answer(d, failed), nil
+}
+
+// deadline is execute's upstream deadline for a worker.
+func (inv *invocation) deadline(ctx context.Context) (time.Time, time.Duration, context.Context, context.CancelFunc) {
+	reserve := cmpOr(inv.h.Reserve, DeadlineReserve)
+	deadline := inv.start.Add(cmpOr(inv.h.Budget, DefaultBudget))
+	if dl, ok := ctx.Deadline(); ok {
+		if dl.Unix() <= 0 {
+			ctx = context.WithoutCancel(ctx)
+		} else {
+			deadline = dl.Add(-reserve)
+		}
+	}
+	uctx, cancel := context.WithDeadline(ctx, deadline)
+	return deadline, reserve, uctx, cancel
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// workBatch checks one batch exactly as a fleet run checks its authorizers
+// and reports whether it is done (false: it must come back). Only what can
+// succeed later makes it come back: the store unavailable, the deadline
+// reached. A batch already done changes nothing.
+func (inv *invocation) workBatch(ctx context.Context, body []byte, deadline time.Time, reserve time.Duration) bool {
+	log := inv.logger()
+	b, err := queue.ParseBatch(body)
+	if err != nil {
+		// It would fail the same way every time: not sent back.
+		log.Warn("not a fleet batch; dropped", "request_id", inv.requestID, "error", inv.scrub(err.Error()))
+		return true
+	}
+	runs := inv.runs()
+	done, err := runs.Done(ctx, b.Run, b.Batch)
+	if err != nil {
+		log.Warn("batch comes back: the store is unavailable", "request_id", inv.requestID, "run", b.Run, "batch", b.Batch, "error", inv.scrub(err.Error()))
+		return false
+	}
+	if done {
+		log.Info("batch already worked; nothing to do", "request_id", inv.requestID, "run", b.Run, "batch", b.Batch)
+		return true
+	}
+	ev := &Event{Platform: inv.h.Platform, Trigger: string(TriggerQueue), RequestID: inv.requestID, Time: inv.stamp, OK: true}
+	res, retry := inv.checkBatch(ctx, b.Authorizers, deadline, reserve)
+	ev.Results = []Result{res}
+	ev.OK = res.OK
+	ev.Alerts = res.alerts
+	if retry != "" {
+		inv.logEvent(ev, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: "+retry)
+		return false
+	}
+	out, err := alertstate.Update(context.WithoutCancel(ctx), inv.rt.Store, inv.rt.Config.StorePrefix, inv.stamp, runOf(ev), inv.rt.Config.NotifyRepeat)
+	if out != nil {
+		for i := range ev.Alerts {
+			if i < len(out.AlertSince) && !out.AlertSince[i].IsZero() {
+				ev.Alerts[i].Since = out.AlertSince[i].UTC().Format(time.RFC3339)
+			}
+		}
+		ev.Changes = make([]Change, 0, len(out.Changes))
+		for _, c := range out.Changes {
+			ev.Changes = append(ev.Changes, changeOf(c))
+		}
+		// What was claimed is kept even when the rest failed: nobody
+		// else will claim it.
+		if kerr := runs.Keep(context.WithoutCancel(ctx), b.Run, b.Batch, out.Changes, out.Reminders); kerr != nil && err == nil {
+			err = kerr
+		}
+	}
+	if err != nil {
+		inv.logEvent(ev, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: the alert state could not be kept: "+err.Error())
+		return false
+	}
+	last, err := runs.Finish(context.WithoutCancel(ctx), b.Run, b.Batch)
+	if err != nil {
+		inv.logEvent(ev, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: "+err.Error())
+		return false
+	}
+	if last {
+		rec, _, err := runs.Get(context.WithoutCancel(ctx), b.Run)
+		if err == nil && rec != nil {
+			inv.sendRun(ctx, b.Run, rec.Batches)
+			ev.Notifications = inv.queuedNotes
+		}
+	}
+	inv.logEvent(ev, "")
+	return true
+}
+
+// checkBatch runs getenvinfo for a batch's authorizers as a fleet run does
+// (tokens preloaded in one read, at most WXCLOUDENV_CONCURRENCY at once).
+// retry says why the batch must come back, when it must.
+func (inv *invocation) checkBatch(ctx context.Context, appids []string, deadline time.Time, reserve time.Duration) (Result, string) {
+	start := time.Now()
+	op := wechat.OpGetEnvInfo
+	res := Result{Operation: op, Fleet: true}
+	f := inv.rt.Fleet
+	if f == nil {
+		res.Error = inv.errorInfo(op, inv.rt.FleetErr)
+		res.Duration = time.Since(start)
+		return res, "" // a configuration error: the next tick reports the batch missing
+	}
+	if err := f.Preload(ctx, appids); err != nil {
+		return res, "the store is unavailable: " + err.Error()
+	}
+	cut := false
+	res.Authorizers = fleet.Run(ctx, appids, inv.rt.Config.Concurrency, reserve/4,
+		func(ctx context.Context, appid string) Result {
+			return inv.operationWith(ctx, op, "", f.Source(appid), appid)
+		},
+		func(appid string) Result {
+			cut = true
+			return Result{Operation: op, Authorizer: appid, Error: &ErrorInfo{Kind: string(wechat.KindTimeout), Retryable: true,
+				Message: "not reached before the invocation's deadline"}}
+		})
+	res.OK = true
+	retry := ""
+	for i := range res.Authorizers {
+		a := &res.Authorizers[i]
+		res.Attempts += a.Attempts
+		res.Items += a.Items
+		res.alerts = append(res.alerts, a.alerts...)
+		if !a.OK {
+			res.Failed++
+			res.OK = false
+			if a.Error != nil && a.Error.Kind == string(wechat.KindStore) && retry == "" {
+				retry = "the store is unavailable for authorizer " + a.Authorizer
+			}
+		}
+	}
+	if cut || time.Now().After(deadline) && ctx.Err() != nil {
+		retry = "the deadline was reached before the batch finished"
+	}
+	res.Total = len(res.Authorizers)
+	res.Duration = time.Since(start)
+	return res, strings.TrimSpace(retry)
+}
