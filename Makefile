@@ -20,6 +20,11 @@ RIE_ADDR ?= 127.0.0.1:9000
 # container); the module has no tags, so it is pinned by its pseudo-version.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE_MODULE  := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+# goaws, the SQS-compatible server the queued-fleet tests run on loopback:
+# v0.5.4 is the first that speaks the JSON protocol of aws-sdk-go-v2's
+# current SQS client (docs/queue.md says why this one).
+GOAWS_VERSION := v0.5.4
+GOAWS_MODULE  := github.com/Admiral-Piett/goaws/app/cmd
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
 .DEFAULT_GOAL := help
@@ -36,6 +41,13 @@ run: ## one invocation against the built-in WeChat emulator (scenario demo: one 
 $(BIN)/aws-lambda-rie: Makefile
 	GOBIN=$(CURDIR)/$(BIN) $(GO) install $(RIE_MODULE)@$(RIE_VERSION)
 
+# Reinstalled when the Makefile (and so GOAWS_VERSION) changes. The module
+# builds a command named "cmd": installed into a scratch directory, renamed.
+$(BIN)/goaws: Makefile
+	@mkdir -p $(BIN)/.goaws
+	GOBIN=$(CURDIR)/$(BIN)/.goaws $(GO) install $(GOAWS_MODULE)@$(GOAWS_VERSION)
+	mv $(BIN)/.goaws/cmd $(BIN)/goaws && rmdir $(BIN)/.goaws
+
 .PHONY: rie
 rie: $(BIN)/aws-lambda-rie ## a Docker-free `sam local`: bin/bootstrap under the Runtime Interface Emulator on RIE_ADDR (127.0.0.1:9000), WeChat emulated (EMULATE=0: real)
 	@mkdir -p $(BIN)
@@ -51,7 +63,7 @@ else
 endif
 
 .PHONY: test
-test: $(BIN)/aws-lambda-rie ## gofmt and vet, then every test (fuzz seeds included) with the race detector; needs a C compiler
+test: $(BIN)/aws-lambda-rie $(BIN)/goaws ## gofmt and vet, then every test (fuzz seeds included) with the race detector; needs a C compiler
 	@files=$$(gofmt -l .); if [ -n "$$files" ]; then echo "not gofmt-ed: $$files"; exit 1; fi
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...

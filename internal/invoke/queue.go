@@ -45,10 +45,10 @@ type queuedFleet interface {
 // planFleet plans a scheduled fleet run onto the queue instead of checking
 // it here (docs/queue.md): the result is the fleet result with the planned
 // totals, and the event's "planned".
-func (inv *invocation) planFleet(ctx context.Context, pl plan) Result {
+func (inv *invocation) planFleet(ctx context.Context, pl plan) (res Result) {
 	start := time.Now()
 	op := wechat.OpGetEnvInfo
-	res := Result{Operation: op, Fleet: true}
+	res = Result{Operation: op, Fleet: true}
 	defer func() { res.Duration = time.Since(start) }()
 	f, ok := inv.rt.Fleet.(queuedFleet)
 	if inv.rt.Fleet == nil || !ok {
