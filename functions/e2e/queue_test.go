@@ -315,7 +315,7 @@ func TestQueuedFleetFaults(t *testing.T) {
 	t.Parallel()
 	srv := wechattest.NewServer()
 	t.Cleanup(srv.Close)
-	ids := srv.SetFleet(399) // and the server's one known authorizer: 400
+	ids := srv.SetFleet(399)                                          // and the server's one known authorizer: 400
 	srv.SetAuthorizer(ids[150], wechattest.Authorizer{Revoked: true}) // in batch 1
 	srv.SetAuthorizer(ids[250], wechattest.Authorizer{Revoked: true}) // in batch 2
 	robots := notifytest.NewServer(notifytest.Options{})
