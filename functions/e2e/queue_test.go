@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
+	"os"
+	"os/exec"
 	"encoding/json"
 	"io"
 	"net"
@@ -17,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
+	"github.com/wxcloudenv/wxcloudenv/internal/lambdatest"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
 	"github.com/wxcloudenv/wxcloudenv/internal/queue"
 	"github.com/wxcloudenv/wxcloudenv/internal/queue/sqstest"
@@ -37,6 +42,10 @@ type esm struct {
 	srv     *sqstest.Server
 	workers []runtimeAPI
 	most    int32 // messages per event, 1 to 10
+	// timeout is each invocation's time limit (20 s when zero).
+	timeout time.Duration
+	// single stops polling after one event.
+	single bool
 	// before is called before a batch is handed to a worker, after it
 	// answered (nil: nothing).
 	before, after func(b queue.Batch, receives int)
@@ -101,10 +110,13 @@ func (m *esm) poll(t *testing.T, ctx context.Context, api runtimeAPI) {
 				AWSRegion: "us-east-1", Attributes: map[string]string{"ApproximateReceiveCount": strconv.Itoa(receives)}})
 		}
 		payload, _ := json.Marshal(ev)
-		a, _, err := api.Invoke(payload, 20*time.Second)
+		a, _, err := api.Invoke(payload, cmp.Or(m.timeout, 20*time.Second))
 		m.mu.Lock()
 		m.events++
 		m.mu.Unlock()
+		if m.single {
+			return
+		}
 		if m.after != nil {
 			for _, b := range batches {
 				m.after(b, 0)
@@ -381,5 +393,69 @@ func TestQueuedFleetFaults(t *testing.T) {
 	got := robots.ReceivedBy(queueRobotKey)
 	if len(got) != 1 || !strings.Contains(got[0].Text, "1 of 4 batches") {
 		t.Fatalf("the robot got %d messages, want the missing batch reported: %+v", len(got), got)
+	}
+}
+
+// TestQueuedWorkerKilledMidBatch: a worker killed while it checks a batch
+// never answers; the batch comes back after the visibility timeout to
+// another worker, and the run's one message reports each change once.
+func TestQueuedWorkerKilledMidBatch(t *testing.T) {
+	t.Parallel()
+	srv := wechattest.NewServer()
+	t.Cleanup(srv.Close)
+	ids := srv.SetFleet(199) // and the server's one known authorizer: 200
+	for _, id := range ids {
+		srv.SetAuthorizer(id, wechattest.Authorizer{Revoked: id == ids[20] || id == ids[180]})
+	}
+	srv.SetLatency(wechat.GetEnvInfoPath, 100*time.Millisecond)
+	robots := notifytest.NewServer(notifytest.Options{})
+	t.Cleanup(robots.Close)
+	// The visibility timeout is well above a batch's time (as the
+	// template's is six times the function's timeout).
+	sq := sqstest.Start(t, 8)
+	env := queuedEnv(srv, sq, robots, storetest.StartRedis(t))
+	env["WXCLOUDENV_CONCURRENCY"] = "8"
+	planner, _ := startLambda(t, env)
+	if p := planTick(t, planner, time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)).Planned; p.Batches != 2 {
+		t.Fatalf("planned %+v, want 2 batches", p)
+	}
+
+	// The first worker is killed half a second into its first batch.
+	api := runtimeAPI{lambdatest.NewRuntimeAPI()}
+	t.Cleanup(api.Close)
+	cmd := exec.Command(bootstrapBin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range api.Env(env) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var once sync.Once
+	killed := &esm{srv: sq, workers: []runtimeAPI{api}, most: 1, timeout: 3 * time.Second, single: true, deliveries: map[int]int{},
+		before: func(queue.Batch, int) {
+			once.Do(func() { time.AfterFunc(500*time.Millisecond, func() { cmd.Process.Kill() }) })
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	killed.poll(t, ctx, api) // one event, which the killed worker never answers
+	cancel()
+
+	second, _ := startLambda(t, env)
+	m := &esm{srv: sq, workers: []runtimeAPI{second}, most: 10, deliveries: map[int]int{}}
+	m.drain(t, 2*time.Minute)
+	for _, id := range ids {
+		if srv.AuthorizerCalls(id) == 0 && id != ids[20] && id != ids[180] {
+			t.Fatalf("%s never checked", id)
+		}
+	}
+	got := robots.ReceivedBy(queueRobotKey)
+	if len(got) != 1 {
+		t.Fatalf("the robot got %d messages, want one for the run", len(got))
+	}
+	for _, id := range []string{ids[20], ids[180]} {
+		if n := strings.Count(got[0].Text, id); n != 1 {
+			t.Errorf("%s named %d times in the run's message, want once:\n%s", id, n, got[0].Text)
+		}
 	}
 }
