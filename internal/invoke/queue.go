@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/fleet"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
@@ -112,7 +113,7 @@ func (inv *invocation) notifyQueued(ctx context.Context, r notify.Report) {
 	if len(inv.rt.Notifier.Channels) == 0 || r.Empty() {
 		return
 	}
-	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyBudget)
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), alerts.NotifyBudget)
 	defer cancel()
 	for _, o := range inv.rt.Notifier.Notify(nctx, r) {
 		inv.queuedNotes = append(inv.queuedNotes, Notification{Channel: o.Channel, Status: o.Status, Error: inv.scrub(o.Error)})
@@ -136,14 +137,13 @@ func (inv *invocation) work(ctx context.Context, d queue.Delivery) ([]byte, erro
 	inv.req = &trigger.Request{Kind: TriggerQueue, Source: trigger.Source(d.Source)}
 	if inv.cfgErr != nil {
 		msg := "wxcloudenv: invalid configuration: " + inv.cfgErr.Error()
-		inv.logRejected("invalid configuration", msg)
+		inv.logRejected("invalid configuration", 0, msg)
 		return nil, &InvocationError{Message: msg}
 	}
-	deadline, reserve, ctx, cancel := inv.deadline(ctx)
-	defer cancel()
+	dl := inv.deadlines(ctx)
 	var failed []string
 	for _, it := range d.Records {
-		if time.Until(deadline) < reserve || !inv.workBatch(ctx, it.Body, deadline, reserve) {
+		if time.Until(dl.checks) < dl.collect || !inv.workBatch(ctx, it.Body, dl) {
 			failed = append(failed, it.ID)
 		}
 	}
@@ -154,33 +154,11 @@ func (inv *invocation) work(ctx context.Context, d queue.Delivery) ([]byte, erro
 	return queue.Answer(d, failed), nil
 }
 
-// deadline is execute's upstream deadline for a worker.
-func (inv *invocation) deadline(ctx context.Context) (time.Time, time.Duration, context.Context, context.CancelFunc) {
-	reserve := cmpOr(inv.h.Reserve, DeadlineReserve)
-	deadline := inv.start.Add(cmpOr(inv.h.Budget, DefaultBudget))
-	if dl, ok := ctx.Deadline(); ok {
-		if dl.Unix() <= 0 {
-			ctx = context.WithoutCancel(ctx)
-		} else {
-			deadline = dl.Add(-reserve)
-		}
-	}
-	uctx, cancel := context.WithDeadline(ctx, deadline)
-	return deadline, reserve, uctx, cancel
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
-}
-
 // workBatch checks one batch exactly as a fleet run checks its authorizers
 // and reports whether it is done (false: it must come back). Only what can
 // succeed later makes it come back: the store unavailable, the deadline
 // reached. A batch already done changes nothing.
-func (inv *invocation) workBatch(ctx context.Context, body []byte, deadline time.Time, reserve time.Duration) bool {
+func (inv *invocation) workBatch(ctx context.Context, body []byte, dl deadlines) bool {
 	log := inv.logger()
 	b, err := queue.ParseBatch(body)
 	if err != nil {
@@ -199,55 +177,59 @@ func (inv *invocation) workBatch(ctx context.Context, body []byte, deadline time
 		return true
 	}
 	ev := &Event{Platform: inv.h.Platform, Trigger: string(TriggerQueue), RequestID: inv.requestID, Time: inv.stamp, OK: true}
-	res, retry := inv.checkBatch(ctx, b.Authorizers, deadline, reserve)
+	cctx, cancel := dl.checksCtx(ctx)
+	res, retry := inv.checkBatch(cctx, b.Authorizers, dl)
+	cancel()
 	ev.Results = []Result{res}
 	ev.OK = res.OK
 	ev.Alerts = res.alerts
+	run := runOf(ev)
 	if retry != "" {
-		inv.logEvent(ev, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: "+retry)
+		inv.logEvent(ev, run, 0, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: "+retry)
 		return false
 	}
-	out, err := alertstate.Update(context.WithoutCancel(ctx), inv.rt.Store, inv.rt.Config.StorePrefix, inv.stamp, runOf(ev), inv.rt.Config.NotifyRepeat)
+	actx, cancel := dl.alertsCtx(ctx)
+	defer cancel()
+	// The state is updated as the alert path does, but the changes go to
+	// the batch's outbox: workers send no robot message.
+	out, err := alertstate.Update(actx, inv.rt.Store, inv.rt.Config.StorePrefix, inv.stamp, run, inv.rt.Config.NotifyRepeat)
 	if out != nil {
 		for i := range ev.Alerts {
 			if i < len(out.AlertSince) && !out.AlertSince[i].IsZero() {
-				ev.Alerts[i].Since = out.AlertSince[i].UTC().Format(time.RFC3339)
+				ev.Alerts[i].Since = out.AlertSince[i]
 			}
 		}
-		ev.Changes = make([]Change, 0, len(out.Changes))
-		for _, c := range out.Changes {
-			ev.Changes = append(ev.Changes, changeOf(c))
-		}
+		ev.Changes = out.Changes
 		// What was claimed is kept even when the rest failed: nobody
 		// else will claim it.
-		if kerr := runs.Keep(context.WithoutCancel(ctx), b.Run, b.Batch, out.Changes, out.Reminders); kerr != nil && err == nil {
+		if kerr := runs.Keep(actx, b.Run, b.Batch, out.Changes, out.Reminders); kerr != nil && err == nil {
 			err = kerr
 		}
 	}
 	if err != nil {
-		inv.logEvent(ev, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: the alert state could not be kept: "+err.Error())
+		inv.logEvent(ev, run, 0, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: the alert state could not be kept: "+err.Error())
 		return false
 	}
-	last, err := runs.Finish(context.WithoutCancel(ctx), b.Run, b.Batch)
+	last, err := runs.Finish(actx, b.Run, b.Batch)
 	if err != nil {
-		inv.logEvent(ev, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: "+err.Error())
+		inv.logEvent(ev, run, 0, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: "+err.Error())
 		return false
 	}
 	if last {
-		rec, _, err := runs.Get(context.WithoutCancel(ctx), b.Run)
+		rec, _, err := runs.Get(actx, b.Run)
 		if err == nil && rec != nil {
 			inv.sendRun(ctx, b.Run, rec.Batches)
 			ev.Notifications = inv.queuedNotes
 		}
 	}
-	inv.logEvent(ev, "")
+	inv.logEvent(ev, run, 0, "")
 	return true
 }
 
 // checkBatch runs getenvinfo for a batch's authorizers as a fleet run does
 // (tokens preloaded in one read, at most WXCLOUDENV_CONCURRENCY at once).
 // retry says why the batch must come back, when it must.
-func (inv *invocation) checkBatch(ctx context.Context, appids []string, deadline time.Time, reserve time.Duration) (Result, string) {
+func (inv *invocation) checkBatch(ctx context.Context, appids []string, dl deadlines) (Result, string) {
 	start := time.Now()
 	op := wechat.OpGetEnvInfo
 	res := Result{Operation: op, Fleet: true}
@@ -261,7 +243,7 @@ func (inv *invocation) checkBatch(ctx context.Context, appids []string, deadline
 		return res, "the store is unavailable: " + err.Error()
 	}
 	cut := false
-	res.Authorizers = fleet.Run(ctx, appids, inv.rt.Config.Concurrency, reserve/4,
+	res.Authorizers = fleet.Run(ctx, appids, inv.rt.Config.Concurrency, dl.fleet,
 		func(ctx context.Context, appid string) Result {
 			return inv.operationWith(ctx, op, "", f.Source(appid), appid)
 		},
@@ -285,7 +267,7 @@ func (inv *invocation) checkBatch(ctx context.Context, appids []string, deadline
 			}
 		}
 	}
-	if cut || time.Now().After(deadline) && ctx.Err() != nil {
+	if cut || time.Now().After(dl.checks) && ctx.Err() != nil {
 		retry = "the deadline was reached before the batch finished"
 	}
 	res.Total = len(res.Authorizers)
