@@ -1,23 +1,16 @@
 package e2e
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
@@ -29,124 +22,11 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/test/runtimeapi"
 )
 
-// esm plays Lambda's SQS event source mapping against a real
-// SQS-compatible server: it receives up to 10 messages with the queue's
-// visibility timeout, hands them to a worker as an events.SQSEvent through
-// the Runtime API, deletes the ones the answer does not list in
-// batchItemFailures, and leaves the others to come back when their
-// visibility timeout ends. A function error, an answer that does not
-// decode, or a failure with an empty or unknown itemIdentifier fails the
-// whole batch, as Lambda does. The queue itself dead-letters a message
-// after 3 receives (sqstest.MaxReceives).
-type esm struct {
-	srv     *sqstest.Server
-	workers []runtimeAPI
-	most    int32 // messages per event, 1 to 10
-	// timeout is each invocation's time limit (20 s when zero).
-	timeout time.Duration
-	// single stops polling after one event.
-	single bool
-	// before is called before a batch is handed to a worker, after it
-	// answered (nil: nothing).
-	before, after func(b queue.Batch, receives int)
-
-	mu         sync.Mutex
-	deliveries map[int]int // batch index → times delivered
-	events     int
-}
-
-// drain delivers until the queue is empty (nothing visible, nothing in
-// flight) or the deadline passes.
-func (m *esm) drain(t *testing.T, within time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, api := range m.workers {
-		wg.Go(func() { m.poll(t, ctx, api) })
-	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		t.Fatalf("the queue did not drain within %v", within)
-	}
-}
-
-func (m *esm) poll(t *testing.T, ctx context.Context, api runtimeAPI) {
-	for ctx.Err() == nil {
-		out, err := m.srv.Client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(m.srv.QueueURL),
-			MaxNumberOfMessages: max(m.most, 1), MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll}})
-		if err != nil {
-			if ctx.Err() == nil {
-				t.Errorf("ReceiveMessage: %v", err)
-			}
-			return
-		}
-		if len(out.Messages) == 0 {
-			visible, inFlight, err := m.srv.Depth(ctx, m.srv.QueueURL)
-			if err == nil && visible == 0 && inFlight == 0 {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		ev := events.SQSEvent{}
-		batches := map[string]queue.Batch{}
-		for _, msg := range out.Messages {
-			b, err := queue.ParseBatch([]byte(aws.ToString(msg.Body)))
-			if err != nil {
-				t.Errorf("a message that is not a batch: %v", err)
-			}
-			id := aws.ToString(msg.MessageId)
-			batches[id] = b
-			receives, _ := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"])
-			m.mu.Lock()
-			m.deliveries[b.Batch]++
-			m.mu.Unlock()
-			if m.before != nil {
-				m.before(b, receives)
-			}
-			ev.Records = append(ev.Records, events.SQSMessage{MessageId: id, ReceiptHandle: aws.ToString(msg.ReceiptHandle),
-				Body: aws.ToString(msg.Body), EventSource: "aws:sqs", EventSourceARN: "arn:aws:sqs:us-east-1:" + sqstest.Account + ":fleet",
-				AWSRegion: "us-east-1", Attributes: map[string]string{"ApproximateReceiveCount": strconv.Itoa(receives)}})
-		}
-		payload, _ := json.Marshal(ev)
-		a, _, err := api.Invoke(payload, cmp.Or(m.timeout, 20*time.Second))
-		m.mu.Lock()
-		m.events++
-		m.mu.Unlock()
-		if m.single {
-			return
-		}
-		if m.after != nil {
-			for _, b := range batches {
-				m.after(b, 0)
-			}
-		}
-		failed := map[string]bool{}
-		whole := err != nil || a.IsError
-		if !whole {
-			var resp events.SQSEventResponse
-			if json.Unmarshal(a.Body, &resp) != nil {
-				whole = true
-			}
-			for _, f := range resp.BatchItemFailures {
-				if _, ok := batches[f.ItemIdentifier]; !ok {
-					whole = true // an empty or unknown itemIdentifier fails the whole batch
-				}
-				failed[f.ItemIdentifier] = true
-			}
-		}
-		if whole {
-			continue
-		}
-		for _, msg := range out.Messages {
-			if failed[aws.ToString(msg.MessageId)] {
-				continue
-			}
-			if _, err := m.srv.Client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(m.srv.QueueURL), ReceiptHandle: msg.ReceiptHandle}); err != nil {
-				t.Errorf("DeleteMessage: %v", err)
-			}
-		}
+// worker hands events to a built bootstrap through its Runtime API.
+func worker(api runtimeAPI) sqstest.Worker {
+	return func(payload []byte, timeout time.Duration) ([]byte, bool, error) {
+		a, _, err := api.Invoke(payload, timeout)
+		return a.Body, a.IsError, err
 	}
 }
 
@@ -285,15 +165,15 @@ func TestQueuedFleetThroughBinary(t *testing.T) {
 	if !again.Planned.Repeated || again.Planned.Batches != 50 {
 		t.Fatalf("retried plan = %+v, want the same tick repeated", again.Planned)
 	}
-	m := &esm{srv: sq, most: 10, deliveries: map[int]int{}}
+	m := &sqstest.Mapping{Server: sq, Most: 10}
 	for range 2 {
 		api, _ := startLambda(t, env)
-		m.workers = append(m.workers, api)
+		m.Workers = append(m.Workers, worker(api))
 	}
-	m.drain(t, 3*time.Minute)
+	m.Drain(t, 3*time.Minute)
 	for i := range 50 {
-		if m.deliveries[i] != 1 {
-			t.Errorf("batch %d delivered %d times, want once (a retried plan sent it again?)", i, m.deliveries[i])
+		if n := m.Delivered(i); n != 1 {
+			t.Errorf("batch %d delivered %d times, want once (a retried plan sent it again?)", i, n)
 		}
 	}
 	isRevoked := map[string]bool{}
@@ -342,30 +222,30 @@ func TestQueuedFleetFaults(t *testing.T) {
 	if p := planTick(t, planner, tick).Planned; p.Batches != 4 {
 		t.Fatalf("planned %+v, want 4 batches", p)
 	}
-	worker, _ := startLambda(t, env)
-	m := &esm{srv: sq, workers: []runtimeAPI{worker}, most: 1, deliveries: map[int]int{}}
+	w, _ := startLambda(t, env)
+	m := &sqstest.Mapping{Server: sq, Workers: []sqstest.Worker{worker(w)}, Most: 1}
 	// Batch 1: the store is down for its first delivery only. Batch 3: down
 	// for every delivery, so it is dead-lettered after 3 receives.
 	var mu sync.Mutex
 	seen := map[int]int{}
-	m.before = func(b queue.Batch, _ int) {
+	m.Before = func(b queue.Batch) {
 		mu.Lock()
 		seen[b.Batch]++
 		n := seen[b.Batch]
 		mu.Unlock()
 		proxy.set(b.Batch == 1 && n == 1 || b.Batch == 3)
 	}
-	m.after = func(queue.Batch, int) { proxy.set(false) }
-	m.drain(t, 2*time.Minute)
+	m.After = func(queue.Batch) { proxy.set(false) }
+	m.Drain(t, 2*time.Minute)
 
-	if m.deliveries[0] != 1 || m.deliveries[2] != 1 {
-		t.Errorf("batches 0 and 2 delivered %d and %d times, want once: only the failed batch comes back", m.deliveries[0], m.deliveries[2])
+	if m.Delivered(0) != 1 || m.Delivered(2) != 1 {
+		t.Errorf("batches 0 and 2 delivered %d and %d times, want once: only the failed batch comes back", m.Delivered(0), m.Delivered(2))
 	}
-	if m.deliveries[1] != 2 {
-		t.Errorf("batch 1 delivered %d times, want twice (once more after the store came back)", m.deliveries[1])
+	if m.Delivered(1) != 2 {
+		t.Errorf("batch 1 delivered %d times, want twice (once more after the store came back)", m.Delivered(1))
 	}
-	if m.deliveries[3] != sqstest.MaxReceives {
-		t.Errorf("batch 3 delivered %d times, want %d before it is dead-lettered", m.deliveries[3], sqstest.MaxReceives)
+	if m.Delivered(3) != sqstest.MaxReceives {
+		t.Errorf("batch 3 delivered %d times, want %d before it is dead-lettered", m.Delivered(3), sqstest.MaxReceives)
 	}
 	if visible, _, err := sq.Depth(context.Background(), sq.DLQURL); err != nil || visible != 1 {
 		t.Errorf("dead-letter queue holds %d (%v), want batch 3", visible, err)
@@ -433,17 +313,17 @@ func TestQueuedWorkerKilledMidBatch(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	var once sync.Once
-	killed := &esm{srv: sq, workers: []runtimeAPI{api}, most: 1, timeout: 3 * time.Second, single: true, deliveries: map[int]int{},
-		before: func(queue.Batch, int) {
+	killed := &sqstest.Mapping{Server: sq, Most: 1, Timeout: 3 * time.Second, Single: true,
+		Before: func(queue.Batch) {
 			once.Do(func() { time.AfterFunc(500*time.Millisecond, func() { cmd.Process.Kill() }) })
 		}}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	killed.poll(t, ctx, api) // one event, which the killed worker never answers
+	killed.Poll(t, ctx, worker(api)) // one event, which the killed worker never answers
 	cancel()
 
 	second, _ := startLambda(t, env)
-	m := &esm{srv: sq, workers: []runtimeAPI{second}, most: 10, deliveries: map[int]int{}}
-	m.drain(t, 2*time.Minute)
+	m := &sqstest.Mapping{Server: sq, Workers: []sqstest.Worker{worker(second)}, Most: 10}
+	m.Drain(t, 2*time.Minute)
 	for _, id := range ids {
 		if srv.AuthorizerCalls(id) == 0 && id != ids[20] && id != ids[180] {
 			t.Fatalf("%s never checked", id)

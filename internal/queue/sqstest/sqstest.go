@@ -15,10 +15,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,6 +50,22 @@ type Server struct {
 	QueueURL, DLQURL string
 	// Client talks to it with the test credentials.
 	Client *sqs.Client
+
+	mu       sync.Mutex
+	requests map[string]int // by action (X-Amz-Target without its service)
+}
+
+// Requests returns how many requests of each action (SendMessageBatch,
+// ReceiveMessage, ...) reached the server since it started: every client
+// talks to it through a counting proxy on Endpoint.
+func (s *Server) Requests() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.requests))
+	for k, v := range s.requests {
+		out[k] = v
+	}
+	return out
 }
 
 // Credentials are what a process needs in its environment to reach the
@@ -112,8 +132,22 @@ func Start(t testing.TB, visibility int) *Server {
 		cmd.Process.Kill()
 		<-exited
 	})
-	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	s := &Server{Endpoint: endpoint, QueueURL: endpoint + "/" + Account + "/fleet", DLQURL: endpoint + "/" + Account + "/fleet-dlq"}
+	direct, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(port))
+	s := &Server{requests: map[string]int{}}
+	rp := httputil.NewSingleHostReverseProxy(direct)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		action := r.Header.Get("X-Amz-Target")
+		if i := strings.LastIndexByte(action, '.'); i >= 0 {
+			action = action[i+1:]
+		}
+		s.mu.Lock()
+		s.requests[action]++
+		s.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	endpoint := proxy.URL
+	s.Endpoint, s.QueueURL, s.DLQURL = endpoint, endpoint+"/"+Account+"/fleet", endpoint+"/"+Account+"/fleet-dlq"
 	s.Client = NewClient(endpoint)
 	deadline := time.Now().Add(storetest.ReadyTimeout)
 	for {
