@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
@@ -67,7 +68,7 @@ func (inv *invocation) planFleet(ctx context.Context, pl plan) (res Result) {
 		planned, err = &queue.Planned{Run: queue.RunOf(inv.tick), Repeated: true}, nil
 	}
 	if planned != nil && planned.Previous != nil {
-		inv.reportMissing(ctx, *planned.Previous)
+		inv.queuedNotes = append(inv.queuedNotes, inv.reportMissing(ctx, *planned.Previous)...)
 	}
 	if err != nil {
 		res.Error = inv.planError(err)
@@ -76,7 +77,7 @@ func (inv *invocation) planFleet(ctx context.Context, pl plan) (res Result) {
 	res.OK, res.Total = true, planned.Authorizers
 	inv.planned = planned
 	if planned.Finished {
-		inv.sendRun(ctx, planned.Run, planned.Batches)
+		inv.queuedNotes = append(inv.queuedNotes, inv.sendRun(ctx, planned.Run, planned.Batches)...)
 	}
 	return res
 }
@@ -100,35 +101,38 @@ func (inv *invocation) planError(err error) *ErrorInfo {
 
 // reportMissing tells the robots that the previous run had batches that
 // were not worked by this tick.
-func (inv *invocation) reportMissing(ctx context.Context, m queue.Missing) {
+func (inv *invocation) reportMissing(ctx context.Context, m queue.Missing) []Notification {
 	inv.logger().Warn("queued fleet run incomplete", "request_id", inv.requestID, "run", m.Run, "missing", m.Missing, "batches", m.Batches)
-	inv.notifyQueued(ctx, notify.Report{Platform: inv.h.Platform, Function: inv.functionName(), Changes: []alertstate.Change{{
+	return inv.notifyQueued(ctx, notify.Report{Platform: inv.h.Platform, Function: inv.functionName(), Changes: []alertstate.Change{{
 		Change: alertstate.ChangeNew, Operation: wechat.OpGetEnvInfo, Resource: alertstate.ResourceOperation,
 		Kind: "incomplete", Message: m.Message(), Since: inv.stamp,
 	}}})
 }
 
-// notifyQueued sends a report within notifyBudget and keeps the outcomes.
-func (inv *invocation) notifyQueued(ctx context.Context, r notify.Report) {
+// notifyQueued sends a report within the robots' budget and returns the
+// outcomes.
+func (inv *invocation) notifyQueued(ctx context.Context, r notify.Report) []Notification {
 	if len(inv.rt.Notifier.Channels) == 0 || r.Empty() {
-		return
+		return nil
 	}
 	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), alerts.NotifyBudget)
 	defer cancel()
+	var out []Notification
 	for _, o := range inv.rt.Notifier.Notify(nctx, r) {
-		inv.queuedNotes = append(inv.queuedNotes, Notification{Channel: o.Channel, Status: o.Status, Error: inv.scrub(o.Error)})
+		out = append(out, Notification{Channel: o.Channel, Status: o.Status, Error: inv.scrub(o.Error)})
 	}
+	return out
 }
 
 // sendRun sends a finished run's one message per robot: every change and
 // reminder its batches kept.
-func (inv *invocation) sendRun(ctx context.Context, run string, batches int) {
+func (inv *invocation) sendRun(ctx context.Context, run string, batches int) []Notification {
 	changes, reminders, err := inv.runs().Collect(ctx, run, batches)
 	if err != nil {
 		inv.logger().Warn("the run's outboxes could not be read whole", "request_id", inv.requestID, "run", run, "error", inv.scrub(err.Error()))
 	}
 	inv.logger().Info("queued fleet run finished", "request_id", inv.requestID, "run", run, "batches", batches, "changes", len(changes), "reminders", len(reminders))
-	inv.notifyQueued(ctx, notify.Report{Platform: inv.h.Platform, Function: inv.functionName(), Changes: changes, Reminders: reminders})
+	return inv.notifyQueued(ctx, notify.Report{Platform: inv.h.Platform, Function: inv.functionName(), Changes: changes, Reminders: reminders})
 }
 
 // work checks the batches a worker was handed and answers which must come
@@ -141,9 +145,19 @@ func (inv *invocation) work(ctx context.Context, d queue.Delivery) ([]byte, erro
 		return nil, &InvocationError{Message: msg}
 	}
 	dl := inv.deadlines(ctx)
+	// The batches are worked at once, their authorizers sharing
+	// WXCLOUDENV_CONCURRENCY, so that no batch's last round leaves the
+	// others' slots idle.
+	sem := make(chan struct{}, inv.rt.Config.Concurrency)
+	done := make([]bool, len(d.Records))
+	var wg sync.WaitGroup
+	for i, it := range d.Records {
+		wg.Go(func() { done[i] = time.Until(dl.checks) >= dl.collect && inv.workBatch(ctx, it.Body, dl, sem) })
+	}
+	wg.Wait()
 	var failed []string
-	for _, it := range d.Records {
-		if time.Until(dl.checks) < dl.collect || !inv.workBatch(ctx, it.Body, dl) {
+	for i, it := range d.Records {
+		if !done[i] {
 			failed = append(failed, it.ID)
 		}
 	}
@@ -158,7 +172,7 @@ func (inv *invocation) work(ctx context.Context, d queue.Delivery) ([]byte, erro
 // and reports whether it is done (false: it must come back). Only what can
 // succeed later makes it come back: the store unavailable, the deadline
 // reached. A batch already done changes nothing.
-func (inv *invocation) workBatch(ctx context.Context, body []byte, dl deadlines) bool {
+func (inv *invocation) workBatch(ctx context.Context, body []byte, dl deadlines, sem chan struct{}) bool {
 	log := inv.logger()
 	b, err := queue.ParseBatch(body)
 	if err != nil {
@@ -178,7 +192,7 @@ func (inv *invocation) workBatch(ctx context.Context, body []byte, dl deadlines)
 	}
 	ev := &Event{Platform: inv.h.Platform, Trigger: string(TriggerQueue), RequestID: inv.requestID, Time: inv.stamp, OK: true}
 	cctx, cancel := dl.checksCtx(ctx)
-	res, retry := inv.checkBatch(cctx, b.Authorizers, dl)
+	res, retry := inv.checkBatch(cctx, b.Authorizers, dl, sem)
 	cancel()
 	ev.Results = []Result{res}
 	ev.OK = res.OK
@@ -218,8 +232,7 @@ func (inv *invocation) workBatch(ctx context.Context, body []byte, dl deadlines)
 	if last {
 		rec, _, err := runs.Get(actx, b.Run)
 		if err == nil && rec != nil {
-			inv.sendRun(ctx, b.Run, rec.Batches)
-			ev.Notifications = inv.queuedNotes
+			ev.Notifications = inv.sendRun(ctx, b.Run, rec.Batches)
 		}
 	}
 	inv.logEvent(ev, run, 0, "")
@@ -229,7 +242,7 @@ func (inv *invocation) workBatch(ctx context.Context, body []byte, dl deadlines)
 // checkBatch runs getenvinfo for a batch's authorizers as a fleet run does
 // (tokens preloaded in one read, at most WXCLOUDENV_CONCURRENCY at once).
 // retry says why the batch must come back, when it must.
-func (inv *invocation) checkBatch(ctx context.Context, appids []string, dl deadlines) (Result, string) {
+func (inv *invocation) checkBatch(ctx context.Context, appids []string, dl deadlines, sem chan struct{}) (Result, string) {
 	start := time.Now()
 	op := wechat.OpGetEnvInfo
 	res := Result{Operation: op, Fleet: true}
@@ -245,6 +258,13 @@ func (inv *invocation) checkBatch(ctx context.Context, appids []string, dl deadl
 	cut := false
 	res.Authorizers = fleet.Run(ctx, appids, inv.rt.Config.Concurrency, dl.fleet,
 		func(ctx context.Context, appid string) Result {
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				return Result{Operation: op, Authorizer: appid, Error: &ErrorInfo{Kind: string(wechat.KindTimeout), Retryable: true,
+					Message: "not reached before the invocation's deadline"}}
+			}
 			return inv.operationWith(ctx, op, "", f.Source(appid), appid)
 		},
 		func(appid string) Result {

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"context"
+	"sync"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -43,10 +44,24 @@ func (k *Keeper) SaveListed(ctx context.Context, componentAppID string, refresh 
 		values[i] = byKey[key]
 	}
 	wechat.KeepSecret(values...) // once: it sorts its list per call
-	for _, key := range absent {
-		rt := byKey[key]
-		if _, err := k.st.CompareAndSwap(ctx, key, nil, store.Value{Data: encodeRefresh(rt, now)}); err != nil {
-			return storeError("save_listed", "write a listed refresh token", err)
+	// The writes go 16 at a time: a first tick stores every listed
+	// authorizer's refresh token, 500 a page.
+	sem := make(chan struct{}, 16)
+	errs := make([]error, len(absent))
+	var wg sync.WaitGroup
+	for i, key := range absent {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, err := k.st.CompareAndSwap(ctx, key, nil, store.Value{Data: encodeRefresh(byKey[key], now)}); err != nil {
+				errs[i] = storeError("save_listed", "write a listed refresh token", err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err // the store is failing: one error says it
 		}
 	}
 	return nil

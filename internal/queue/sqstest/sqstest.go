@@ -13,6 +13,8 @@ package sqstest
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -135,6 +137,7 @@ func Start(t testing.TB, visibility int) *Server {
 	direct, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(port))
 	s := &Server{requests: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(direct)
+	rp.ErrorLog = log.New(io.Discard, "", 0) // refused while goaws starts: the readiness loop retries
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		action := r.Header.Get("X-Amz-Target")
 		if i := strings.LastIndexByte(action, '.'); i >= 0 {
