@@ -126,4 +126,3 @@ func BenchmarkQueuedFleet100000(b *testing.B) {
 	b.ReportMetric(float64(workerRSS), "worker-peak-RSS-B")
 	b.ReportMetric(float64(requests)/float64(b.N), "sqs-requests")
 }
-
