@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strconv"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -15,6 +14,14 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/queue"
 )
+
+// TB is what the mapping reports through: a testing.TB, or a command's
+// own reporter.
+type TB interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
 
 // Worker hands an SQS event to a function (a built bootstrap through the
 // Runtime API) and returns its answer: the body, whether the function
@@ -63,7 +70,7 @@ func (m *Mapping) Events() int {
 
 // Drain runs one poller per worker until the queue is empty (nothing
 // visible, nothing in flight) or within passes.
-func (m *Mapping) Drain(tb testing.TB, within time.Duration) {
+func (m *Mapping) Drain(tb TB, within time.Duration) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
@@ -78,7 +85,7 @@ func (m *Mapping) Drain(tb testing.TB, within time.Duration) {
 }
 
 // Poll delivers to w until the queue is empty or ctx ends.
-func (m *Mapping) Poll(tb testing.TB, ctx context.Context, w Worker) {
+func (m *Mapping) Poll(tb TB, ctx context.Context, w Worker) {
 	c, url := m.Server.Client, m.Server.QueueURL
 	for ctx.Err() == nil {
 		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url),

@@ -74,33 +74,50 @@ func (s *Server) Requests() map[string]int {
 // server (goaws does not check signatures; the SDK still signs).
 var Credentials = map[string]string{"AWS_ACCESS_KEY_ID": "AKIDSQSTEST", "AWS_SECRET_ACCESS_KEY": "sqstest-secret", "AWS_REGION": "us-east-1"}
 
-// binary finds goaws: bin/goaws at the module root, else goaws on PATH.
-func binary(t testing.TB) string {
-	t.Helper()
-	p := filepath.Join(storetest.RepoRoot(t), "bin", "goaws")
+// InstallHint says how to install goaws.
+const InstallHint = "run `make bin/goaws` (GOBIN=$PWD/bin/.goaws go install github.com/Admiral-Piett/goaws/app/cmd@v0.5.4, then mv bin/.goaws/cmd bin/goaws)"
+
+// Binary finds goaws: bin/goaws under root, else goaws on PATH.
+func Binary(root string) (string, error) {
+	p, err := filepath.Abs(filepath.Join(root, "bin", "goaws"))
+	if err != nil {
+		return "", err
+	}
 	if _, err := os.Stat(p); err == nil {
-		return p
+		return p, nil
 	}
 	if p, err := exec.LookPath("goaws"); err == nil {
-		return p
+		return p, nil
 	}
-	t.Fatalf("sqstest: goaws (the SQS-compatible test server) is not installed: run `make bin/goaws` " +
-		"(GOBIN=$PWD/bin go install github.com/Admiral-Piett/goaws/app/cmd@v0.5.4, then mv bin/cmd bin/goaws)")
-	return ""
+	return "", fmt.Errorf("sqstest: goaws (the SQS-compatible test server) is not installed: %s", InstallHint)
 }
 
 // Start starts goaws for the rest of the test. visibility is the fleet
 // queue's visibility timeout in seconds.
 func Start(t testing.TB, visibility int) *Server {
 	t.Helper()
-	bin := binary(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	bin, err := Binary(storetest.RepoRoot(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	s, stop, err := Launch(bin, t.TempDir(), visibility)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return s
+}
+
+// Launch starts goaws from bin with its configuration in dir, on a free
+// loopback port behind a counting proxy, and waits until it answers; stop
+// ends both.
+func Launch(bin, dir string, visibility int) (s *Server, stop func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	dir := t.TempDir()
 	conf := fmt.Sprintf(`Local:
   Host: 127.0.0.1
   Port: %d
@@ -119,23 +136,19 @@ func Start(t testing.TB, visibility int) *Server {
 `, port, Account, visibility, MaxReceives, Account)
 	cfgPath := filepath.Join(dir, "goaws.yaml")
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	cmd := exec.Command(bin, "-config", cfgPath, "-loglevel", "warn", "Local")
 	cmd.Dir = dir
 	out := &tail{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("sqstest: starting goaws: %v", err)
+		return nil, nil, fmt.Errorf("sqstest: starting goaws: %w", err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
 	direct, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(port))
-	s := &Server{requests: map[string]int{}}
+	s = &Server{requests: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(direct)
 	rp.ErrorLog = log.New(io.Discard, "", 0) // refused while goaws starts: the readiness loop retries
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -148,7 +161,11 @@ func Start(t testing.TB, visibility int) *Server {
 		s.mu.Unlock()
 		rp.ServeHTTP(w, r)
 	}))
-	t.Cleanup(proxy.Close)
+	stop = func() {
+		proxy.Close()
+		cmd.Process.Kill()
+		<-exited
+	}
 	endpoint := proxy.URL
 	s.Endpoint, s.QueueURL, s.DLQURL = endpoint, endpoint+"/"+Account+"/fleet", endpoint+"/"+Account+"/fleet-dlq"
 	s.Client = NewClient(endpoint)
@@ -158,15 +175,17 @@ func Start(t testing.TB, visibility int) *Server {
 		_, err := s.Client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(s.QueueURL)})
 		cancel()
 		if err == nil {
-			return s
+			return s, stop, nil
 		}
 		select {
 		case <-exited:
-			t.Fatalf("sqstest: goaws exited: %s", out.String())
+			stop()
+			return nil, nil, fmt.Errorf("sqstest: goaws exited: %s", out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("sqstest: goaws not ready after %v: %v\n%s", storetest.ReadyTimeout, err, out.String())
+			stop()
+			return nil, nil, fmt.Errorf("sqstest: goaws not ready after %v: %v\n%s", storetest.ReadyTimeout, err, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
