@@ -39,11 +39,6 @@ func (inv *invocation) sender() (queue.Sender, error) {
 	return queue.NewSQS(c.FleetQueue, queue.Lookup(inv.lookup()), senderTimeout)
 }
 
-// queuedFleet is the fleet as the planner reads it.
-type queuedFleet interface {
-	queue.Fleet
-}
-
 // planFleet plans a scheduled fleet run onto the queue instead of checking
 // it here (docs/queue.md): the result is the fleet result with the planned
 // totals, and the event's "planned".
@@ -52,9 +47,13 @@ func (inv *invocation) planFleet(ctx context.Context, pl plan) (res Result) {
 	op := wechat.OpGetEnvInfo
 	res = Result{Operation: op, Fleet: true}
 	defer func() { res.Duration = time.Since(start) }()
-	f, ok := inv.rt.Fleet.(queuedFleet)
-	if inv.rt.Fleet == nil || !ok {
+	if inv.rt.Fleet == nil {
 		res.Error = inv.errorInfo(op, inv.rt.FleetErr)
+		return res
+	}
+	f, ok := inv.rt.Fleet.(queue.Fleet)
+	if !ok {
+		res.Error = &ErrorInfo{Kind: string(wechat.KindConfig), Message: "this fleet cannot be read page by page, so it cannot be queued"}
 		return res
 	}
 	sender, err := inv.sender()
@@ -65,7 +64,11 @@ func (inv *invocation) planFleet(ctx context.Context, pl plan) (res Result) {
 	p := &queue.Planner{Runs: inv.runs(), Sender: sender, Batch: inv.rt.Config.FleetBatch, ShardK: pl.shardK, ShardN: pl.shardN}
 	planned, err := p.Plan(ctx, inv.tick, f)
 	if errors.Is(err, queue.ErrBusy) {
-		planned, err = &queue.Planned{Run: queue.RunOf(inv.tick), Repeated: true}, nil
+		// Another attempt plans this tick right now: nothing to send.
+		if planned == nil {
+			planned = &queue.Planned{Run: queue.RunOf(inv.tick)}
+		}
+		planned.Repeated, err = true, nil
 	}
 	if planned != nil && planned.Previous != nil {
 		inv.queuedNotes = append(inv.queuedNotes, inv.reportMissing(ctx, *planned.Previous)...)

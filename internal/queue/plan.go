@@ -82,7 +82,8 @@ var ErrBusy = errors.New("queue: another invocation is planning this tick")
 // the count sent after every send, and seals the run with its totals.
 // A retry of a planned tick sends nothing; a retry of one that stopped
 // midway resumes after the batches already sent. It also reports the
-// previous run when its batches had not all been worked by now.
+// previous run when its batches had not all been worked by now; Planned
+// carries that report (Previous) even when the plan then fails.
 func (p *Planner) Plan(ctx context.Context, tick time.Time, f Fleet) (*Planned, error) {
 	run := RunOf(tick)
 	out := &Planned{Run: run}
@@ -108,7 +109,7 @@ func (p *Planner) Plan(ctx context.Context, tick time.Time, f Fleet) (*Planned, 
 		return true, nil
 	})
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	if repeated {
 		out.Batches, out.Authorizers, out.Repeated = rec.Batches, rec.Authorizers, true
@@ -116,14 +117,14 @@ func (p *Planner) Plan(ctx context.Context, tick time.Time, f Fleet) (*Planned, 
 	}
 	out.Resumed = rec.Sent > 0
 	if err := p.Runs.Store.Set(ctx, lastKey(p.Runs.Prefix), store.Value{Data: []byte(run), Expires: p.Runs.now().Add(RecordTTL)}); err != nil {
-		return nil, fmt.Errorf("queue: record the last run: %w", err)
+		return out, fmt.Errorf("queue: record the last run: %w", err)
 	}
 	s := &sending{p: p, ctx: ctx, run: run, owner: owner, skip: rec.Sent}
 	if err := s.page(f); err != nil {
-		return nil, err
+		return out, err
 	}
 	if err := s.flush(); err != nil {
-		return nil, err
+		return out, err
 	}
 	var finished bool
 	rec, err = p.Runs.update(ctx, run, false, func(rec *Record) (bool, error) {
@@ -138,7 +139,7 @@ func (p *Planner) Plan(ctx context.Context, tick time.Time, f Fleet) (*Planned, 
 		return true, nil
 	})
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	out.Batches, out.Authorizers, out.Finished = rec.Batches, rec.Authorizers, finished
 	return out, nil
