@@ -66,7 +66,7 @@ func (inv *invocation) planFleet(ctx context.Context, pl plan) (res Result) {
 	if errors.Is(err, queue.ErrBusy) {
 		// Another attempt plans this tick right now: nothing to send.
 		if planned == nil {
-			planned = &queue.Planned{Run: queue.RunOf(inv.tick)}
+			planned = &queue.Planned{Run: queue.ShardRunOf(inv.tick, pl.shardK, pl.shardN)}
 		}
 		planned.Repeated, err = true, nil
 	}

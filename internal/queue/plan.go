@@ -85,7 +85,7 @@ var ErrBusy = errors.New("queue: another invocation is planning this tick")
 // previous run when its batches had not all been worked by now; Planned
 // carries that report (Previous) even when the plan then fails.
 func (p *Planner) Plan(ctx context.Context, tick time.Time, f Fleet) (*Planned, error) {
-	run := RunOf(tick)
+	run := ShardRunOf(tick, p.ShardK, p.ShardN)
 	out := &Planned{Run: run}
 	prev, err := p.previous(ctx, run)
 	if err != nil {
@@ -116,7 +116,7 @@ func (p *Planner) Plan(ctx context.Context, tick time.Time, f Fleet) (*Planned, 
 		return out, nil
 	}
 	out.Resumed = rec.Sent > 0
-	if err := p.Runs.Store.Set(ctx, lastKey(p.Runs.Prefix), store.Value{Data: []byte(run), Expires: p.Runs.now().Add(RecordTTL)}); err != nil {
+	if err := p.Runs.Store.Set(ctx, lastKey(p.Runs.Prefix, p.ShardK, p.ShardN), store.Value{Data: []byte(run), Expires: p.Runs.now().Add(RecordTTL)}); err != nil {
 		return out, fmt.Errorf("queue: record the last run: %w", err)
 	}
 	s := &sending{p: p, ctx: ctx, run: run, owner: owner, skip: rec.Sent}
@@ -147,7 +147,7 @@ func (p *Planner) Plan(ctx context.Context, tick time.Time, f Fleet) (*Planned, 
 
 // previous reports the last run before run when it had not finished, once.
 func (p *Planner) previous(ctx context.Context, run string) (*Missing, error) {
-	v, err := p.Runs.Store.Get(ctx, lastKey(p.Runs.Prefix))
+	v, err := p.Runs.Store.Get(ctx, lastKey(p.Runs.Prefix, p.ShardK, p.ShardN))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}

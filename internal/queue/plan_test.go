@@ -243,6 +243,9 @@ func TestParseBatch(t *testing.T) {
 		{`{"run":"20261206T120000Z","batch":0,"authorizers":["wx A"]}`, false},
 		{`{"run":"20261206T120000Z","batch":0,"authorizers":["wxA"],"token":"x"}`, false},
 		{`[]`, false},
+		{`{"run":"20261206T120000Z-1.4","batch":0,"authorizers":["wxA"]}`, true},
+		{`{"run":"20261206T120000Z-4.4","batch":0,"authorizers":["wxA"]}`, false},
+		{`{"run":"20261206T120000Z-x","batch":0,"authorizers":["wxA"]}`, false},
 	}
 	for _, tt := range tests {
 		if _, err := ParseBatch([]byte(tt.body)); (err == nil) != tt.ok {
@@ -289,5 +292,36 @@ func TestTick(t *testing.T) {
 	}
 	if _, ok := Tick([]byte(`{}`)); ok {
 		t.Error("a tick from nothing")
+	}
+}
+
+// TestShardsOfOneTick: N schedules of one tick, each a shard, are N runs
+// that together cover the fleet once.
+func TestShardsOfOneTick(t *testing.T) {
+	st := store.NewMemory()
+	rec := &recorder{most: 10}
+	f := &pagedFleet{listed: appids("wx", 1000), page: 500}
+	total := 0
+	runs := map[string]bool{}
+	for k := range 3 {
+		p := &Planner{Runs: &Runs{Store: st, Prefix: "t:"}, Sender: rec, Batch: 100, ShardK: k, ShardN: 3}
+		got, err := p.Plan(context.Background(), tick, f)
+		if err != nil || got.Repeated {
+			t.Fatalf("shard %d: %+v %v", k, got, err)
+		}
+		total += got.Authorizers
+		runs[got.Run] = true
+	}
+	seen := map[string]bool{}
+	for _, b := range rec.batches {
+		for _, id := range b.Authorizers {
+			if seen[id] {
+				t.Fatalf("%s in two shards", id)
+			}
+			seen[id] = true
+		}
+	}
+	if total != 1000 || len(seen) != 1000 || len(runs) != 3 || !runs["20261206T120000Z-1.3"] {
+		t.Fatalf("%d authorizers in runs %v", total, runs)
 	}
 }

@@ -73,9 +73,26 @@ const RunFormat = "20060102T150405Z"
 // RunOf returns the id of the run of tick.
 func RunOf(tick time.Time) string { return tick.UTC().Format(RunFormat) }
 
+// ShardRunOf returns the id of the run of tick over shard k of n: the
+// tick, and "-K.N" when the fleet is sharded, so that N schedules of one
+// tick are N runs.
+func ShardRunOf(tick time.Time, k, n int) string {
+	if n <= 1 {
+		return RunOf(tick)
+	}
+	return fmt.Sprintf("%s-%d.%d", RunOf(tick), k, n)
+}
+
 // ParseRun returns the tick of a run id.
 func ParseRun(run string) (time.Time, error) {
-	t, err := time.Parse(RunFormat, run)
+	tick, shard, sharded := strings.Cut(run, "-")
+	if sharded {
+		var k, n int
+		if _, err := fmt.Sscanf(shard, "%d.%d", &k, &n); err != nil || k < 0 || k >= n || fmt.Sprintf("%d.%d", k, n) != shard {
+			return time.Time{}, fmt.Errorf("%w: the run's shard is not K.N", ErrNotBatch)
+		}
+	}
+	t, err := time.Parse(RunFormat, tick)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: the run is not a tick", ErrNotBatch)
 	}
@@ -160,7 +177,12 @@ func (m Missing) Message() string {
 
 // keys of the store.
 func runKey(prefix, run string) string { return prefix + "queue:run:" + run }
-func lastKey(prefix string) string     { return prefix + "queue:last" }
+func lastKey(prefix string, k, n int) string {
+	if n <= 1 {
+		return prefix + "queue:last"
+	}
+	return fmt.Sprintf("%squeue:last:%d.%d", prefix, k, n)
+}
 func changesKey(prefix, run string, i int) string {
 	return fmt.Sprintf("%squeue:changes:%s:%d", prefix, run, i)
 }
