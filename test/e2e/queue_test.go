@@ -152,7 +152,7 @@ func TestQueuedFleetThroughBinary(t *testing.T) {
 	}
 	robots := notifytest.NewServer(notifytest.Options{})
 	t.Cleanup(robots.Close)
-	sq := sqstest.Start(t, 30)
+	sq := sqstest.Start(t, 60) // nothing fails here: no batch need come back
 	env := queuedEnv(srv, sq, robots, storetest.StartRedis(t))
 
 	planner, _ := startLambda(t, env)
@@ -164,6 +164,9 @@ func TestQueuedFleetThroughBinary(t *testing.T) {
 	again := planTick(t, planner, tick)
 	if !again.Planned.Repeated || again.Planned.Batches != 50 {
 		t.Fatalf("retried plan = %+v, want the same tick repeated", again.Planned)
+	}
+	if n := sq.Requests()["SendMessageBatch"]; n != 5 {
+		t.Errorf("%d SendMessageBatch calls, want 5 (50 batches, 10 a call, and none for the retried plan)", n)
 	}
 	m := &sqstest.Mapping{Server: sq, Most: 10}
 	for range 2 {
@@ -212,7 +215,9 @@ func TestQueuedFleetFaults(t *testing.T) {
 	srv.SetAuthorizer(ids[250], wechattest.Authorizer{Revoked: true}) // in batch 2
 	robots := notifytest.NewServer(notifytest.Options{})
 	t.Cleanup(robots.Close)
-	sq := sqstest.Start(t, 1)
+	// Long enough for a batch on a loaded machine: a batch handed out again
+	// while it is worked would count as a second delivery.
+	sq := sqstest.Start(t, 10)
 	redis := storetest.StartRedis(t)
 	proxy := newSwitchProxy(t, strings.TrimSuffix(strings.TrimPrefix(redis, "redis://"), "/0"))
 	env := queuedEnv(srv, sq, robots, proxy.url())
@@ -292,7 +297,7 @@ func TestQueuedWorkerKilledMidBatch(t *testing.T) {
 	t.Cleanup(robots.Close)
 	// The visibility timeout is well above a batch's time (as the
 	// template's is six times the function's timeout).
-	sq := sqstest.Start(t, 8)
+	sq := sqstest.Start(t, 20)
 	env := queuedEnv(srv, sq, robots, storetest.StartRedis(t))
 	env["WXCLOUDENV_CONCURRENCY"] = "8"
 	planner, _ := startLambda(t, env)
