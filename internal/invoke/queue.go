@@ -112,19 +112,23 @@ func (inv *invocation) reportMissing(ctx context.Context, m queue.Missing) []Not
 	}}})
 }
 
-// notifyQueued sends a report within the robots' budget and returns the
-// outcomes.
+// notifyQueued delivers what a queued run has to tell through the alert
+// path's outboxes (at least once, one message per robot) and returns each
+// robot's outcome.
 func (inv *invocation) notifyQueued(ctx context.Context, r notify.Report) []Notification {
 	if len(inv.rt.Notifier.Channels) == 0 || r.Empty() {
 		return nil
 	}
-	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), alerts.NotifyBudget)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*alerts.NotifyBudget)
 	defer cancel()
-	var out []Notification
-	for _, o := range inv.rt.Notifier.Notify(nctx, r) {
-		out = append(out, Notification{Channel: o.Channel, Status: o.Status, Error: inv.scrub(o.Error)})
+	claimed := append(append([]alerts.Change{}, r.Changes...), r.Reminders...)
+	out := inv.rt.Alerts.Deliver(dctx, alerts.Input{Now: inv.stamp, Platform: r.Platform, Function: r.Function,
+		Log: inv.logger().With("request_id", inv.requestID)}, claimed)
+	var notes []Notification
+	for _, o := range out.Notifications {
+		notes = append(notes, Notification{Channel: o.Channel, Status: o.Status, Error: inv.scrub(o.Error)})
 	}
-	return out
+	return notes
 }
 
 // sendRun sends a finished run's one message per robot: every change and
@@ -202,7 +206,7 @@ func (inv *invocation) workBatch(ctx context.Context, body []byte, dl deadlines,
 	ev.Alerts = res.alerts
 	run := runOf(ev)
 	if retry != "" {
-		inv.logEvent(ev, run, 0, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: "+retry)
+		inv.logEvent(ev, alerts.Metrics(run, alerts.Outcome{}), 0, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: "+retry)
 		return false
 	}
 	actx, cancel := dl.alertsCtx(ctx)
@@ -224,12 +228,12 @@ func (inv *invocation) workBatch(ctx context.Context, body []byte, dl deadlines,
 		}
 	}
 	if err != nil {
-		inv.logEvent(ev, run, 0, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: the alert state could not be kept: "+err.Error())
+		inv.logEvent(ev, alerts.Metrics(run, alerts.Outcome{}), 0, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: the alert state could not be kept: "+err.Error())
 		return false
 	}
 	last, err := runs.Finish(actx, b.Run, b.Batch)
 	if err != nil {
-		inv.logEvent(ev, run, 0, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: "+err.Error())
+		inv.logEvent(ev, alerts.Metrics(run, alerts.Outcome{}), 0, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: "+err.Error())
 		return false
 	}
 	if last {
@@ -238,7 +242,7 @@ func (inv *invocation) workBatch(ctx context.Context, body []byte, dl deadlines,
 			ev.Notifications = inv.sendRun(ctx, b.Run, rec.Batches)
 		}
 	}
-	inv.logEvent(ev, run, 0, "")
+	inv.logEvent(ev, alerts.Metrics(run, alerts.Outcome{}), 0, "")
 	return true
 }
 
