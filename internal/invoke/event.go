@@ -10,6 +10,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/queue"
+	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
 )
 
 // EventSource is the output event's "source".
@@ -39,6 +40,8 @@ type Event struct {
 	Notifications []Notification `json:"notifications,omitempty"`
 	// Planned is what a queued fleet run planned (docs/queue.md).
 	Planned *queue.Planned `json:"planned,omitempty"`
+
+	warnings *warnings.Report // the platform's warnings (warnings.go)
 }
 
 // Result is the outcome of one operation, or of one authorizer in a
