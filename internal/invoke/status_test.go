@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/history"
+	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
 	"github.com/wxcloudenv/wxcloudenv/internal/status"
 	"github.com/wxcloudenv/wxcloudenv/internal/trigger/triggertest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -182,5 +183,48 @@ func TestStatusAfterRuns(t *testing.T) {
 	}
 	if n := srv.Calls(wechat.GetEnvInfoPath) + srv.Calls(wechat.DescribeCloudBaseRunEnvsPath); n != calls {
 		t.Errorf("the status routes called WeChat %d times", n-calls)
+	}
+}
+
+// TestStatusQueuedBatches: each worked batch of a queued fleet run is a
+// run of kind batch in the history, a batch redelivered adds none.
+func TestStatusQueuedBatches(t *testing.T) {
+	srv := newServer(t)
+	srv.SetFleet(7)
+	robots := notifytest.NewServer(notifytest.Options{})
+	t.Cleanup(robots.Close)
+	fake := &fakeInvoke{}
+	api := httptest.NewServer(fake)
+	t.Cleanup(api.Close)
+	e := scfQueueEnv(t, srv, api.URL, robots)
+	e["WXCLOUDENV_API_KEY"] = statusKey
+	hs := newHarness(t, srv, e)
+	hs.h.Now = time.Now // the history expires after 7 days of the store's clock
+	if _, err := hs.invoke(t, []byte(timerTick), 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range append(fake.events, fake.events[0]) {
+		if _, err := hs.invoke(t, batch, 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	front := statusFront(t, hs)
+	resp, body := get(t, front.URL+"/"+string(triggertest.SCFFunctionURL)+"/status.json", func(r *http.Request) { r.SetBasicAuth("", statusKey) })
+	var d status.Data
+	if err := json.Unmarshal(body, &d); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status.json: %d %v %s", resp.StatusCode, err, body)
+	}
+	batches, authorizers := 0, 0
+	for _, r := range d.Runs {
+		if r.Kind == history.KindBatch {
+			batches++
+			authorizers += r.Authorizers
+		}
+	}
+	if batches != len(fake.events) || authorizers != len(srv.Authorizers()) {
+		t.Errorf("history has %d batches over %d authorizers, want %d over %d: %+v", batches, authorizers, len(fake.events), len(srv.Authorizers()), d.Runs)
+	}
+	if len(d.LastRuns) == 0 || d.LastRuns[len(d.LastRuns)-1].Kind != history.KindBatch {
+		t.Errorf("last runs = %+v, want a batch", d.LastRuns)
 	}
 }
