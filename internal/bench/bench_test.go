@@ -138,7 +138,7 @@ var (
 	buildOnce sync.Once
 	buildDir  string
 	buildErr  error
-	binaries  = map[string]string{"wxcloudenv": "../../functions/aws-lambda", "floor": "../floor/lambda"}
+	binaries  = map[string]string{"wxcloudenv": "../../functions/aws-lambda", "floor": "../floor/lambda", "floor-fleet": "../floor/fleetlambda"}
 )
 
 func TestMain(m *testing.M) {

@@ -282,3 +282,61 @@ func BenchmarkPairedWarmBinary(b *testing.B) {
 	}
 	cpu.report(b, "cpu-ns")
 }
+
+// fleetRSS execs bin against srv's fleet, sends it the scheduled event
+// twice (two runs of one warm instance) and returns its peak RSS. The
+// floor answers its own shape; the core must answer a complete event.
+func fleetRSS(b *testing.B, bin string, srv *wechattest.Server, n int, isFloor bool) int64 {
+	api := lambdatest.NewRuntimeAPI()
+	defer api.Close()
+	env := api.Env(fleetVars(srv))
+	env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = "128"
+	p := startProcess(b, bin, env)
+	defer p.stop()
+	ev := scheduleEvent(b)
+	for run := range 2 {
+		a, _, err := api.Invoke(ev, 2*time.Minute)
+		if err != nil || a.IsError {
+			b.Fatalf("%s, run %d: %v %.300s\n%.2000s", bin, run+1, err, a.Body, p.out.String())
+		}
+		if !isFloor {
+			checkFleetEvent(b, a.Body, nil, n)
+		} else if !bytes.HasPrefix(a.Body, []byte(`{"`)) {
+			b.Fatalf("floor: %.300s", a.Body)
+		}
+	}
+	r, ok := p.peakRSS()
+	if !ok {
+		b.Fatal("no VmHWM in /proc")
+	}
+	return r
+}
+
+// BenchmarkPairedFleetRSS runs the built fleet floor and bootstrap, two
+// scheduled runs each, over fleets of 1,000 and 10,000 authorizers (the
+// server answering at once), and reports each side's peak RSS at both
+// sizes and its growth from 1,000 to 10,000.
+func BenchmarkPairedFleetRSS(b *testing.B) {
+	if runtime.GOOS != "linux" {
+		b.Skip("the built functions are linux binaries")
+	}
+	bins := map[bool]string{true: build(b, "floor-fleet", runtimeArch()), false: build(b, "wxcloudenv", runtimeArch())}
+	sizes := []int{1000, 10000}
+	srvs := map[int]*wechattest.Server{}
+	for _, n := range sizes {
+		srvs[n] = newFleetServer(b, n, 0)
+	}
+	var small, large pairedSums
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, isFloor := range []bool{i%2 == 0, i%2 != 0} {
+			small.add(isFloor, float64(fleetRSS(b, bins[isFloor], srvs[1000], 1000, isFloor)))
+			large.add(isFloor, float64(fleetRSS(b, bins[isFloor], srvs[10000], 10000, isFloor)))
+		}
+	}
+	b.StopTimer()
+	small.report(b, "1k-peak-RSS-B")
+	large.report(b, "10k-peak-RSS-B")
+	b.ReportMetric(large.floor/small.floor, "floor-growth")
+	b.ReportMetric(large.subject/small.subject, "wxcloudenv-growth")
+}
