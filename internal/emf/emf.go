@@ -23,8 +23,11 @@
 package emf
 
 import (
+	"encoding/json"
 	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -86,27 +89,50 @@ type Definition struct {
 // "local". It is made a valid dimension value: characters outside printable
 // ASCII become "_", and it is cut to 1024 bytes.
 func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
-	names := []string{MetricAlerts, MetricFailedOperations, MetricAuthorizers, MetricFailedAuthorizers}
-	defs := make([]Definition, len(names))
-	for i, n := range names {
-		defs[i] = Definition{Name: n, Unit: "Count"}
-	}
-	md := Metadata{
-		Timestamp: now.UnixMilli(),
-		CloudWatchMetrics: []Directive{{
-			Namespace:  Namespace,
-			Dimensions: [][]string{{Dimension}},
-			Metrics:    defs,
-		}},
-	}
 	return []slog.Attr{
-		slog.Any("_aws", md),
+		slog.Any("_aws", metadataJSON{now.UnixMilli()}),
 		slog.String(Dimension, DimensionValue(functionName)),
 		slog.Int(MetricAlerts, m.Alerts),
 		slog.Int(MetricFailedOperations, m.FailedOperations),
 		slog.Int(MetricAuthorizers, m.Authorizers),
 		slog.Int(MetricFailedAuthorizers, m.FailedAuthorizers),
 	}
+}
+
+// metadata is the "_aws" member for timestamp ms: the four metrics in
+// Namespace with the one Dimension.
+func metadata(ms int64) Metadata {
+	names := []string{MetricAlerts, MetricFailedOperations, MetricAuthorizers, MetricFailedAuthorizers}
+	defs := make([]Definition, len(names))
+	for i, n := range names {
+		defs[i] = Definition{Name: n, Unit: "Count"}
+	}
+	return Metadata{
+		Timestamp: ms,
+		CloudWatchMetrics: []Directive{{
+			Namespace:  Namespace,
+			Dimensions: [][]string{{Dimension}},
+			Metrics:    defs,
+		}},
+	}
+}
+
+// directives is metadata's CloudWatchMetrics as JSON: the same on every
+// line, so encoded once.
+var directives = sync.OnceValue(func() []byte {
+	b, _ := json.Marshal(metadata(0).CloudWatchMetrics) // plain strings always encode
+	return b
+})
+
+// metadataJSON encodes metadata(ms) as encoding/json would, without
+// reflecting over it on every log line.
+type metadataJSON struct{ ms int64 }
+
+func (m metadataJSON) MarshalJSON() ([]byte, error) {
+	b := append([]byte(`{"Timestamp":`), strconv.FormatInt(m.ms, 10)...)
+	b = append(b, `,"CloudWatchMetrics":`...)
+	b = append(b, directives()...)
+	return append(b, '}'), nil
 }
 
 // DimensionValue returns s as a valid CloudWatch dimension value: printable

@@ -2,8 +2,8 @@ package invoke
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
-
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
@@ -53,10 +53,11 @@ func (inv *invocation) logEvent(ev *Event, run alerts.Run, status int, failure s
 	if len(logged) > maxLoggedAlerts {
 		logged = logged[:maxLoggedAlerts]
 	}
-	if logged == nil {
-		logged = []Alert{}
+	alertsValue := slog.AnyValue(logged)
+	if len(logged) == 0 {
+		alertsValue = slog.AnyValue(noAlerts) // "[]" without reflection
 	}
-	attrs = append(attrs, slog.Int("alerts_total", len(ev.Alerts)), slog.Any("alerts", logged))
+	attrs = append(attrs, slog.Int("alerts_total", len(ev.Alerts)), slog.Attr{Key: "alerts", Value: alertsValue})
 	if ev.Changes != nil {
 		attrs = append(attrs, slog.Int("changes", len(ev.Changes)))
 	}
@@ -67,7 +68,23 @@ func (inv *invocation) logEvent(ev *Event, run alerts.Run, status int, failure s
 		attrs = append(attrs, slog.String("error", inv.scrub(failure)))
 	}
 	attrs = append(attrs, emf.Attrs(inv.functionName(), inv.stamp, alerts.Metrics(run))...)
-	l.LogAttrs(context.Background(), level, "invocation", attrs...)
+	logAttrs(l, level, "invocation", attrs)
+}
+
+// noAlerts is the empty alert list as the log line shows it.
+var noAlerts = json.RawMessage("[]")
+
+// logAttrs is l.LogAttrs without the caller's program counter, which slog
+// looks up (runtime.Callers, a few µs per line) for a source location
+// these lines never show.
+func logAttrs(l *slog.Logger, level slog.Level, msg string, attrs []slog.Attr) {
+	ctx := context.Background()
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(attrs...)
+	_ = l.Handler().Handle(ctx, r)
 }
 
 // logRejected writes the line of an invocation that ran no operation.
