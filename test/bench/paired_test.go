@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,31 +23,56 @@ import (
 // The paired benchmarks run the baseline and wxcloudenv alternately inside
 // one loop (baseline first on even iterations, wxcloudenv first on odd
 // ones), so both see the same moment of a shared, noisy machine. Each
-// reports both sides' means and their ratio, computed in that one run;
-// internal/benchreport prints the median ratio over -count runs with its
-// spread. Besides wall time they report what load does not change: the
-// processes' minor page faults, and their CPU time (user+system), which
-// load moves far less than wall time.
+// reports both sides' medians and their ratio, computed in that one run
+// (the median of many samples, so that another process's burst on the
+// shared cores moves neither side much), and the ratio of the means
+// beside it; tools/benchreport prints the median ratio over -count runs
+// with its spread. Besides wall time they report what load does not
+// change: the processes' minor page faults, and their CPU time
+// (user+system), which load moves far less than wall time.
 
-// pairedSums accumulates one metric of both sides.
-type pairedSums struct{ base, subject float64 }
+// pairedSums collects one metric's samples on both sides.
+type pairedSums struct{ base, subject []float64 }
 
 func (s *pairedSums) add(isBase bool, v float64) {
 	if isBase {
-		s.base += v
+		s.base = append(s.base, v)
 	} else {
-		s.subject += v
+		s.subject = append(s.subject, v)
 	}
 }
 
-// report writes baseline-<unit>, wxcloudenv-<unit> (means per iteration) and
-// ratio-<unit>.
+func mid(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func mean(v []float64) float64 {
+	t := 0.0
+	for _, x := range v {
+		t += x
+	}
+	return t / float64(max(len(v), 1))
+}
+
+// report writes baseline-<unit> and wxcloudenv-<unit> (medians),
+// ratio-<unit> (of the medians) and ratio-mean-<unit>.
 func (s pairedSums) report(b *testing.B, unit string) {
-	n := float64(b.N)
-	b.ReportMetric(s.base/n, "baseline-"+unit)
-	b.ReportMetric(s.subject/n, "wxcloudenv-"+unit)
-	if s.base > 0 {
-		b.ReportMetric(s.subject/s.base, "ratio-"+unit)
+	mb, ms := mid(s.base), mid(s.subject)
+	b.ReportMetric(mb, "baseline-"+unit)
+	b.ReportMetric(ms, "wxcloudenv-"+unit)
+	if mb > 0 {
+		b.ReportMetric(ms/mb, "ratio-"+unit)
+	}
+	if m := mean(s.base); m > 0 {
+		b.ReportMetric(mean(s.subject)/m, "ratio-mean-"+unit)
 	}
 }
 
@@ -138,8 +164,8 @@ func BenchmarkPairedWarm(b *testing.B) {
 	var allocs, heap pairedSums
 	for _, isBase := range []bool{true, false} {
 		n, by := allocsPerRun(50, func() { run(isBase) })
-		allocs.add(isBase, n*float64(b.N))
-		heap.add(isBase, by*float64(b.N))
+		allocs.add(isBase, n)
+		heap.add(isBase, by)
 	}
 	allocs.report(b, "allocs")
 	heap.report(b, "B")
@@ -204,8 +230,8 @@ func BenchmarkPairedFirstInvoke(b *testing.B) {
 	var allocs, heap pairedSums
 	for _, isBase := range []bool{true, false} {
 		n, by := allocsPerRun(20, func() { run(isBase) })
-		allocs.add(isBase, n*float64(b.N))
-		heap.add(isBase, by*float64(b.N))
+		allocs.add(isBase, n)
+		heap.add(isBase, by)
 	}
 	allocs.report(b, "allocs")
 	heap.report(b, "B")
@@ -278,7 +304,7 @@ func BenchmarkPairedWarmBinary(b *testing.B) {
 	wall.report(b, "ns")
 	var cpu pairedSums
 	for _, isBase := range []bool{true, false} {
-		cpu.add(isBase, float64(procCPU(fns[isBase].p)-cpu0[isBase]))
+		cpu.add(isBase, float64(procCPU(fns[isBase].p)-cpu0[isBase])/float64(b.N))
 	}
 	cpu.report(b, "cpu-ns")
 }
@@ -337,6 +363,6 @@ func BenchmarkPairedFleetRSS(b *testing.B) {
 	b.StopTimer()
 	small.report(b, "1k-peak-RSS-B")
 	large.report(b, "10k-peak-RSS-B")
-	b.ReportMetric(large.base/small.base, "baseline-growth")
-	b.ReportMetric(large.subject/small.subject, "wxcloudenv-growth")
+	b.ReportMetric(mid(large.base)/mid(small.base), "baseline-growth")
+	b.ReportMetric(mid(large.subject)/mid(small.subject), "wxcloudenv-growth")
 }
