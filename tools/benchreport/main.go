@@ -133,6 +133,8 @@ func main() {
 		os.Exit(2)
 	}
 	missed, notRun := reportPaired(os.Stdout, data)
+	m3, n3 := reportPartThree(os.Stdout, data)
+	missed, notRun = missed+m3, notRun+n3
 	fmt.Println()
 	fmt.Printf("%-40s %12s %12s %8s %8s\n", "figure (medians)", "baseline", "wxcloudenv", "ratio", "target")
 	for _, f := range figures {

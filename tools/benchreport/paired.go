@@ -119,3 +119,35 @@ func reportPaired(w io.Writer, data map[string]map[string][]float64) (missed, no
 	}
 	return missed, notRun
 }
+
+// partTwo is what BenchmarkStoreRoundTrips counted on part two's last
+// commit (899c5a7): part three may add at most one round trip to a fleet
+// run, and none to a warm invocation.
+var partTwo = []struct {
+	title, metric string
+	was           float64
+	allowed       float64
+}{
+	{"store round trips, warm invocation", "warm-store-ops", 0, 0},
+	{"store round trips, first fleet run (600)", "fleet-first-run-store-ops", 4211, 1},
+	{"store round trips, second fleet run (600)", "fleet-second-run-store-ops", 4, 1},
+}
+
+// reportPartThree prints the store round trips against part two's.
+func reportPartThree(w io.Writer, data map[string]map[string][]float64) (missed, notRun int) {
+	fmt.Fprintf(w, "\n%-42s %10s %10s %10s\n", "part three's cost (store round trips)", "part two", "now", "allowed")
+	for _, f := range partTwo {
+		v, ok := median(data["BenchmarkStoreRoundTrips"][f.metric])
+		if !ok {
+			fmt.Fprintf(w, "%-42s %10s %10s\n", f.title, "", "not run")
+			notRun++
+			continue
+		}
+		verdict := "met"
+		if v > f.was+f.allowed {
+			verdict, missed = "MISSED", missed+1
+		}
+		fmt.Fprintf(w, "%-42s %10.0f %10.0f %10s  %s\n", f.title, f.was, v, fmt.Sprintf("≤%.0f", f.was+f.allowed), verdict)
+	}
+	return missed, notRun
+}
