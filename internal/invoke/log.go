@@ -28,9 +28,12 @@ func (inv *invocation) logEvent(ev *Event, run alerts.Run, status int, failure s
 	}
 	attrs := inv.baseAttrs(status)
 	attrs = append(attrs, slog.Bool("ok", ev.OK))
-	ops := make([]any, 0, len(ev.Results))
+	// Groups are built as attributes, not slog.Group's ...any, which boxes
+	// every attribute.
+	ops := make([]slog.Attr, 0, len(ev.Results))
 	for _, r := range ev.Results {
-		a := []any{slog.Bool("ok", r.OK), slog.Int("attempts", r.Attempts), slog.Float64("duration_ms", Millis(r.Duration))}
+		a := make([]slog.Attr, 0, 8)
+		a = append(a, slog.Bool("ok", r.OK), slog.Int("attempts", r.Attempts), slog.Float64("duration_ms", Millis(r.Duration)))
 		if r.Fleet {
 			a = append(a, slog.Int("total", r.Total), slog.Int("failed", r.Failed))
 		}
@@ -46,9 +49,9 @@ func (inv *invocation) logEvent(ev *Event, run alerts.Run, status int, failure s
 			}
 			a = append(a, slog.String("message", r.Error.Message))
 		}
-		ops = append(ops, slog.Group(r.Operation, a...))
+		ops = append(ops, slog.Attr{Key: r.Operation, Value: slog.GroupValue(a...)})
 	}
-	attrs = append(attrs, slog.Group("operations", ops...))
+	attrs = append(attrs, slog.Attr{Key: "operations", Value: slog.GroupValue(ops...)})
 	logged := ev.Alerts
 	if len(logged) > maxLoggedAlerts {
 		logged = logged[:maxLoggedAlerts]
