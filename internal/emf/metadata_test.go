@@ -2,7 +2,9 @@ package emf
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
+	"time"
 )
 
 // TestMetadataJSONIsEncodingJSON: the "_aws" member written without
@@ -22,5 +24,21 @@ func TestMetadataJSONIsEncodingJSON(t *testing.T) {
 		if string(got) != string(want) {
 			t.Errorf("ms %d:\n got %s\nwant %s", ms, got, want)
 		}
+	}
+}
+
+// TestAttrsCarryEveryDeclaredMetric: the metric values Attrs writes are
+// exactly metricNames, in order, so the constant directives declare every
+// metric a line carries.
+func TestAttrsCarryEveryDeclaredMetric(t *testing.T) {
+	t.Parallel()
+	var got []string
+	for _, a := range Attrs("fn", time.Unix(0, 0), Metrics{}) {
+		if a.Key != "_aws" && a.Key != Dimension {
+			got = append(got, a.Key)
+		}
+	}
+	if !slices.Equal(got, metricNames) {
+		t.Errorf("Attrs writes metrics %q, the directives declare %q", got, metricNames)
 	}
 }

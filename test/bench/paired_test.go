@@ -123,7 +123,7 @@ func BenchmarkPairedColdStart(b *testing.B) {
 }
 
 // BenchmarkPairedWarm runs warm invocations of the baseline and the core
-// alternately (part one's BenchmarkWarm, interleaved), and reports the
+// alternately (BenchmarkWarm, interleaved), and reports the
 // bytes and objects each allocates per invocation.
 func BenchmarkPairedWarm(b *testing.B) {
 	srv := wechattest.NewServer()

@@ -26,7 +26,7 @@ func (s *countingStore) total() int64 { return s.ops.Load() + s.otherOps.Load() 
 // BenchmarkStoreRoundTrips counts the store operations (one round trip
 // each on a shared store) of a warm single-authorizer invocation (tokens
 // minted and kept, so only what the run itself keeps in the store: the
-// alert state and whatever part three adds) and of the first and second
+// alert state and whatever later work adds) and of the first and second
 // fleet run of one instance over 600 authorizers. Run the same benchmark
 // on an older commit to see what a change adds.
 func BenchmarkStoreRoundTrips(b *testing.B) {

@@ -133,7 +133,7 @@ func main() {
 		os.Exit(2)
 	}
 	missed, notRun := reportPaired(os.Stdout, data)
-	m3, n3 := reportPartThree(os.Stdout, data)
+	m3, n3 := reportRoundTrips(os.Stdout, data)
 	missed, notRun = missed+m3, notRun+n3
 	fmt.Println()
 	fmt.Printf("%-40s %12s %12s %8s %8s\n", "figure (medians)", "baseline", "wxcloudenv", "ratio", "target")
