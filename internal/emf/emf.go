@@ -25,7 +25,6 @@ package emf
 
 import (
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -45,6 +44,10 @@ const (
 	// MetricDroppedNotifications counts changes dropped after being owed
 	// to a robot for 24 hours (docs/reliability.md).
 	MetricDroppedNotifications = "DroppedNotifications"
+	// The warnings' readings (docs/when-tokens-break.md), written only
+	// when known.
+	MetricVerifyTicketAgeSeconds = "VerifyTicketAgeSeconds"
+	MetricQuotaRemainingPercent  = "QuotaRemainingPercent"
 )
 
 // maxDimensionValue is CloudWatch's limit on a dimension value's length.
@@ -66,7 +69,15 @@ type Metrics struct {
 	// DroppedNotifications is the number of changes this run dropped
 	// after they were owed to a robot for 24 hours (summed over robots).
 	DroppedNotifications int
+	// VerifyTicketAgeSeconds is how old the newest verify ticket is, and
+	// QuotaRemainingPercent the lowest remaining share of the component
+	// APIs' daily quotas; nil when not known (the metric is then left out).
+	VerifyTicketAgeSeconds *float64
+	QuotaRemainingPercent  *float64
 }
+
+// Value returns a pointer to v, for the optional metrics.
+func Value(v float64) *float64 { return &v }
 
 // Metadata is the "_aws" member of an EMF line.
 type Metadata struct {
@@ -94,55 +105,37 @@ type Definition struct {
 // "local". It is made a valid dimension value: characters outside printable
 // ASCII become "_", and it is cut to 1024 bytes.
 func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
-	return []slog.Attr{
-		slog.Any("_aws", metadataJSON{now.UnixMilli()}),
-		slog.String(Dimension, DimensionValue(functionName)),
-		slog.Int(MetricAlerts, m.Alerts),
-		slog.Int(MetricFailedOperations, m.FailedOperations),
-		slog.Int(MetricAuthorizers, m.Authorizers),
-		slog.Int(MetricFailedAuthorizers, m.FailedAuthorizers),
-		slog.Int(MetricDroppedNotifications, m.DroppedNotifications),
-	}
-}
-
-// metricNames are the metrics every line carries, in Attrs' order.
-var metricNames = []string{MetricAlerts, MetricFailedOperations, MetricAuthorizers, MetricFailedAuthorizers, MetricDroppedNotifications}
-
-// metadata is the "_aws" member for timestamp ms: metricNames in
-// Namespace with the one Dimension.
-func metadata(ms int64) Metadata {
-	defs := make([]Definition, len(metricNames))
-	for i, n := range metricNames {
+	names := []string{MetricAlerts, MetricFailedOperations, MetricAuthorizers, MetricFailedAuthorizers, MetricDroppedNotifications}
+	defs := make([]Definition, len(names), len(names)+2)
+	for i, n := range names {
 		defs[i] = Definition{Name: n, Unit: "Count"}
 	}
-	return Metadata{
-		Timestamp: ms,
+	var extra []slog.Attr
+	if v := m.VerifyTicketAgeSeconds; v != nil {
+		defs = append(defs, Definition{Name: MetricVerifyTicketAgeSeconds, Unit: "Seconds"})
+		extra = append(extra, slog.Float64(MetricVerifyTicketAgeSeconds, *v))
+	}
+	if v := m.QuotaRemainingPercent; v != nil {
+		defs = append(defs, Definition{Name: MetricQuotaRemainingPercent, Unit: "Percent"})
+		extra = append(extra, slog.Float64(MetricQuotaRemainingPercent, *v))
+	}
+	md := Metadata{
+		Timestamp: now.UnixMilli(),
 		CloudWatchMetrics: []Directive{{
 			Namespace:  Namespace,
 			Dimensions: [][]string{{Dimension}},
 			Metrics:    defs,
 		}},
 	}
-}
-
-// directives is metadata's CloudWatchMetrics as encoding/json writes it
-// (TestMetadataJSONIsEncodingJSON): the same on every line, and written
-// out here so that a cold start does not build encoding/json's encoders
-// for these types (a measurable part of its first invocation).
-const directives = `[{"Namespace":"` + Namespace + `","Dimensions":[["` + Dimension + `"]],"Metrics":[` +
-	`{"Name":"` + MetricAlerts + `","Unit":"Count"},{"Name":"` + MetricFailedOperations + `","Unit":"Count"},` +
-	`{"Name":"` + MetricAuthorizers + `","Unit":"Count"},{"Name":"` + MetricFailedAuthorizers + `","Unit":"Count"},` +
-	`{"Name":"` + MetricDroppedNotifications + `","Unit":"Count"}]}]`
-
-// metadataJSON encodes metadata(ms) as encoding/json would, without
-// reflecting over it on every log line.
-type metadataJSON struct{ ms int64 }
-
-func (m metadataJSON) MarshalJSON() ([]byte, error) {
-	b := append([]byte(`{"Timestamp":`), strconv.FormatInt(m.ms, 10)...)
-	b = append(b, `,"CloudWatchMetrics":`...)
-	b = append(b, directives...)
-	return append(b, '}'), nil
+	return append([]slog.Attr{
+		slog.Any("_aws", md),
+		slog.String(Dimension, DimensionValue(functionName)),
+		slog.Int(MetricAlerts, m.Alerts),
+		slog.Int(MetricFailedOperations, m.FailedOperations),
+		slog.Int(MetricAuthorizers, m.Authorizers),
+		slog.Int(MetricFailedAuthorizers, m.FailedAuthorizers),
+		slog.Int(MetricDroppedNotifications, m.DroppedNotifications),
+	}, extra...)
 }
 
 // DimensionValue returns s as a valid CloudWatch dimension value: printable

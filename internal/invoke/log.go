@@ -69,6 +69,7 @@ func (inv *invocation) logEvent(ev *Event, m emf.Metrics, status int, failure st
 	if failure != "" {
 		attrs = append(attrs, slog.String("error", inv.scrub(failure)))
 	}
+	warningMetrics(ev, &m)
 	attrs = append(attrs, emf.Attrs(inv.functionName(), inv.stamp, m)...)
 	logAttrs(l, level, "invocation", attrs)
 }

@@ -103,6 +103,8 @@ func TestSAMTemplate(t *testing.T) {
 	want := map[string]any{
 		"GET /envs": switchable, "POST /envs": switchable, "GET /envs/{operation}": switchable,
 		"GET /healthz": "NONE", "POST /wechat/authorization-events": "NONE",
+		// The status page (StatusPage on): the function checks the key.
+		"GET /status": "NONE", "GET /status.json": "NONE", "GET /status/authorizers/{appid}": "NONE",
 	}
 	got := map[string]any{}
 	for name, r := range res {
@@ -110,6 +112,9 @@ func TestSAMTemplate(t *testing.T) {
 			continue
 		}
 		p := m(r, "Properties")
+		if strings.HasPrefix(p["RouteKey"].(string), "GET /status") && m(r)["Condition"] != "StatusPageOn" {
+			t.Errorf("route %s is not conditional on StatusPage", name)
+		}
 		got[p["RouteKey"].(string)] = p["AuthorizationType"]
 		if !reflect.DeepEqual(p["Target"], map[string]any{"Fn::Sub": "integrations/${WxCloudEnvIntegration}"}) || !reflect.DeepEqual(p["ApiId"], ref("WxCloudEnvApi")) {
 			t.Errorf("route %s does not reach the function: %v", name, p)
@@ -120,6 +125,9 @@ func TestSAMTemplate(t *testing.T) {
 	}
 	if c := m(raw, "Conditions")["UseIam"]; !reflect.DeepEqual(c, map[string]any{"Fn::Equals": []any{ref("AuthMode"), "iam"}}) {
 		t.Errorf("UseIam = %v", c)
+	}
+	if m(raw, "Rules", "StatusPageNeedsKey") == nil {
+		t.Error("no rule requires ApiKey with StatusPage on")
 	}
 	if m(raw, "Rules", "ApiKeyMode") == nil {
 		t.Error("no rule requires ApiKey with AuthMode apikey")
@@ -183,14 +191,25 @@ func TestSAMTemplate(t *testing.T) {
 		if !reflect.DeepEqual(p["AlarmActions"], topic) || !reflect.DeepEqual(p["OKActions"], topic) {
 			t.Errorf("alarm %s notifies %v / %v, want the topic", name, p["AlarmActions"], p["OKActions"])
 		}
+		if p["Namespace"] == "AWS/SQS" {
+			continue // the queued fleet's dead-letter alarm (TestQueueTemplate)
+		}
 		if dims := []any{map[string]any{"Name": "FunctionName", "Value": ref("WxCloudEnvFunction")}}; !reflect.DeepEqual(p["Dimensions"], dims) {
 			t.Errorf("alarm %s dimensions %v, want only FunctionName (the EMF dimension set)", name, p["Dimensions"])
 		}
 		if p["MetricName"] == "FailedAuthorizers" && !reflect.DeepEqual(p["Threshold"], ref("FailedAuthorizersThreshold")) {
 			t.Errorf("FailedAuthorizers threshold = %v, want the parameter", p["Threshold"])
 		}
+		// A ticket older than an hour alarms (docs/when-tokens-break.md).
+		if p["MetricName"] == "VerifyTicketAgeSeconds" && (fmt.Sprint(p["Threshold"]) != "3600" || p["ComparisonOperator"] != "GreaterThanThreshold" || p["Statistic"] != "Maximum") {
+			t.Errorf("VerifyTicketAgeSeconds alarm = %v, want Maximum > 3600", p)
+		}
+		if p["MetricName"] == "QuotaRemainingPercent" && (fmt.Sprint(p["Threshold"]) != "10" || p["ComparisonOperator"] != "LessThanThreshold" || p["Statistic"] != "Minimum") {
+			t.Errorf("QuotaRemainingPercent alarm = %v, want Minimum < 10", p)
+		}
 	}
-	for _, want := range []string{"AWS/Lambda/Errors", "wxcloudenv/Alerts", "wxcloudenv/FailedOperations", "wxcloudenv/Authorizers", "wxcloudenv/FailedAuthorizers"} {
+	for _, want := range []string{"AWS/Lambda/Errors", "wxcloudenv/Alerts", "wxcloudenv/FailedOperations", "wxcloudenv/Authorizers", "wxcloudenv/FailedAuthorizers",
+		"wxcloudenv/VerifyTicketAgeSeconds", "wxcloudenv/QuotaRemainingPercent"} {
 		if !metrics[want] {
 			t.Errorf("no alarm on %s (have %v)", want, metrics)
 		}
