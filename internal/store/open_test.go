@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync"
 	"strings"
 	"testing"
 	"time"
@@ -341,5 +342,47 @@ func TestRedisPlainAndForeignValues(t *testing.T) {
 	}
 	if ttl, err := raw.PTTL(ctx, "forever").Result(); err != nil || ttl != -1 {
 		t.Errorf("PTTL(forever) = %v, %v; want -1 (no TTL)", ttl, err)
+	}
+}
+
+// TestRedisReconnectsAfterTheServerDropsConnections: connections the
+// server closed while idle (a restart, a proxy, CLIENT KILL) are replaced
+// on the next operation instead of failing it.
+func TestRedisReconnectsAfterTheServerDropsConnections(t *testing.T) {
+	t.Parallel()
+	url := storetest.StartRedis(t)
+	s, err := store.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	// Several idle connections in the pool.
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Set(ctx, "k"+strconv.Itoa(i), store.Value{Data: []byte("v")}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := redis.NewClient(opt)
+	defer raw.Close()
+	for round := range 2 {
+		if err := raw.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 4 {
+			if v, err := s.Get(ctx, "k"+strconv.Itoa(i)); err != nil || string(v.Data) != "v" {
+				t.Fatalf("round %d: Get after the server dropped its connections = %q, %v", round, v.Data, err)
+			}
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -160,29 +161,65 @@ func (c *respClient) do(ctx context.Context, cmds ...[]string) (replies []reply,
 		return nil, nil, ctx.Err()
 	}
 	defer func() { <-c.sem }()
-	cn, err := c.conn(ctx)
+	cn, reused, err := c.conn(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	replies, errs, err = c.roundTrip(ctx, cn, cmds)
+	if err != nil && reused && stale(err) && ctx.Err() == nil {
+		// An idle connection the server (or a proxy, or a restart) closed
+		// meanwhile: so are the other idle ones. Send once more on a new
+		// connection. A command that did reach the server before the
+		// connection broke can only run twice as the store allows: a
+		// compare-and-swap then reports false for a write that happened.
+		cn.nc.Close()
+		c.dropIdle()
+		if cn, err = c.dialTwice(ctx); err != nil {
+			return nil, nil, err
+		}
+		replies, errs, err = c.roundTrip(ctx, cn, cmds)
+	}
 	c.release(cn, err != nil)
 	return replies, errs, err
 }
 
-// conn takes an idle connection or dials a new one.
-func (c *respClient) conn(ctx context.Context) (*respConn, error) {
+// stale is true for the errors of a connection closed at the other end.
+func stale(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
+
+// dropIdle closes every idle connection.
+func (c *respClient) dropIdle() {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	for _, cn := range idle {
+		cn.nc.Close()
+	}
+}
+
+// conn takes an idle connection (reused) or dials a new one.
+func (c *respClient) conn(ctx context.Context) (cn *respConn, reused bool, err error) {
 	c.mu.Lock()
 	if c.shut {
 		c.mu.Unlock()
-		return nil, errRedisClosed
+		return nil, false, errRedisClosed
 	}
 	if n := len(c.idle); n > 0 {
 		cn := c.idle[n-1]
 		c.idle = c.idle[:n-1]
 		c.mu.Unlock()
-		return cn, nil
+		return cn, true, nil
 	}
 	c.mu.Unlock()
+	cn, err = c.dialTwice(ctx)
+	return cn, false, err
+}
+
+// dialTwice dials, and once more after 50 ms when that fails.
+func (c *respClient) dialTwice(ctx context.Context) (*respConn, error) {
 	var err error
 	for attempt := range 2 {
 		if attempt > 0 {
