@@ -34,7 +34,7 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
-	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	configusage "github.com/wxcloudenv/wxcloudenv/internal/config/usage"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -139,7 +139,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fmt.Errorf("unexpected arguments: %v (see -h)", fs.Args())
 	}
 	if *variables {
-		return config.Usage(stdout)
+		return configusage.Write(stdout)
 	}
 	if *eventFile != "" && *payload != "" {
 		return errors.New("give -event or -payload, not both")

@@ -3,7 +3,7 @@
 // Parse is a pure function of a lookup, so that tests need no process
 // environment and SCF's per-invocation variables are read the same way as
 // Lambda's. The struct tags of Config are the one source of the variables'
-// names, defaults and descriptions; envconfig.Usage prints them.
+// names, defaults and descriptions; internal/config/usage prints them.
 //
 // A variable that is set but empty counts as unset, because deploy tools
 // commonly pass empty parameters through. A value out of range is an error

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -188,17 +189,18 @@ func budget(k Kind) (int, func(string) int) {
 		return DingTalkMaxText, escapedLen
 	case Feishu:
 		// The body is the envelope plus the escaped text.
-		return FeishuMaxBody - feishuEnvelope, escapedLen
+		return FeishuMaxBody - feishuEnvelope(), escapedLen
 	default:
 		return WeComMaxContent, func(s string) int { return len(s) }
 	}
 }
 
-// feishuEnvelope is the size of a signed Feishu body around its text.
-var feishuEnvelope = func() int {
+// feishuEnvelope is the size of a signed Feishu body around its text,
+// measured on first use (not in init: every cold start would pay for it).
+var feishuEnvelope = sync.OnceValue(func() int {
 	b, _ := json.Marshal(feishuBody{Timestamp: "1700000000", Sign: strings.Repeat("x", 44), MsgType: "text", Content: feishuText{Text: ""}})
 	return len(b)
-}()
+})
 
 func escapedLen(s string) int {
 	var buf bytes.Buffer
