@@ -36,7 +36,7 @@ func TestAnalyze(t *testing.T) {
 			wantInhibited: map[string]int{"platform:component_token": 1900},
 			wantMessage:   []string{"the component access token cannot be had: 1900 authorizer checks could not run"}},
 		{name: "component token failed reading the list",
-			facts: Facts{List: &Failure{Op: OpComponentToken, Kind: "auth", ErrCode: 61005, Message: "ticket expired"}},
+			facts:      Facts{List: &Failure{Op: OpComponentToken, Kind: "auth", ErrCode: 61005, Message: "ticket expired"}},
 			wantCauses: []string{CauseComponentToken}, wantInhibited: map[string]int{},
 			wantMessage: []string{"the component access token cannot be had (ticket expired)"}},
 		{name: "authorizer list",
@@ -67,7 +67,7 @@ func TestAnalyze(t *testing.T) {
 			})},
 			wantInhibited: map[string]int{}},
 		{name: "19 checks are too few",
-			facts: Facts{Checks: checks(19, func(int) Check { return Check{Reached: true, Failed: true, Kind: "timeout"} })},
+			facts:         Facts{Checks: checks(19, func(int) Check { return Check{Reached: true, Failed: true, Kind: "timeout"} })},
 			wantInhibited: map[string]int{}},
 		{name: "exactly 20 and 90%",
 			facts: Facts{Checks: checks(20, func(i int) Check {
@@ -97,7 +97,7 @@ func TestAnalyze(t *testing.T) {
 					return Check{Reached: true, Failed: true, Kind: "upstream"}
 				}
 			})},
-			wantCauses: []string{CauseComponentToken, CauseAuthorizerList, CauseUnreachable, CauseDeadline},
+			wantCauses:    []string{CauseComponentToken, CauseAuthorizerList, CauseUnreachable, CauseDeadline},
 			wantInhibited: map[string]int{"platform:component_token": 10, "platform:deadline": 10, "platform:wechat_unreachable": 80}},
 	}
 	for _, tt := range tests {
