@@ -9,14 +9,15 @@ import (
 const MaxNameBytes = 64
 
 // markdownLookalikes replaces the characters WeCom's and DingTalk's
-// markdown give a meaning to (emphasis, links, images, code, headings,
-// quotes, lists, tables, HTML-like tags such as <font> and <@userid>
-// mentions) with full-width lookalikes: the name reads the same and means
-// nothing.
+// markdown give a meaning to inside a line (emphasis, links, images, code,
+// strike-through, escapes, entities, HTML-like tags such as <font> and
+// <@userid> mentions) with full-width lookalikes: the name reads the same
+// and means nothing. Block markup (headings, lists, quotes, tables) needs
+// the start of a line, which a name never has: Safe keeps it on one line
+// and every line starts with its label.
 var markdownLookalikes = strings.NewReplacer(
 	"*", "＊", "_", "＿", "`", "｀", "[", "［", "]", "］", "<", "＜", ">", "＞",
-	"#", "＃", "~", "～", "|", "｜", "\\", "＼", "!", "！", "=", "＝", "-", "－",
-	"+", "＋", "@", "＠", "&", "＆",
+	"~", "～", "\\", "＼", "@", "＠", "&", "＆",
 )
 
 // textLookalikes replaces what Feishu's text messages interpret: the

@@ -15,13 +15,13 @@ func TestSafe(t *testing.T) {
 		{name: "plain Chinese name kept", in: "测试商户（北京）", kinds: []Kind{WeCom, DingTalk, Feishu}, want: "测试商户（北京）"},
 		{name: "markdown emphasis and link", in: "**Big** [click](http://evil.example)", kinds: []Kind{WeCom, DingTalk},
 			want: "＊＊Big＊＊ ［click］(http://evil.example)"},
-		{name: "heading and quote at the start", in: "# > shop", kinds: []Kind{WeCom, DingTalk}, want: "＃ ＞ shop"},
+		{name: "quote sign", in: "# > shop-1", kinds: []Kind{WeCom, DingTalk}, want: "# ＞ shop-1"},
 		{name: "WeCom mention and font tags", in: `<@all><font color="warning">x</font>`, kinds: []Kind{WeCom},
-			want: `＜＠all＞＜font color＝"warning"＞x＜/font＞`},
+			want: `＜＠all＞＜font color="warning"＞x＜/font＞`},
 		{name: "Feishu at-everyone", in: `<at user_id="all">所有人</at>`, kinds: []Kind{Feishu}, want: `＜at user_id="all"＞所有人＜/at＞`},
 		{name: "Feishu keeps markdown-looking text", in: "**x** [y](z)", kinds: []Kind{Feishu}, want: "**x** [y](z)"},
 		{name: "newlines cannot start a line", in: "shop\n- **FAILING** fake\r\n### title", kinds: []Kind{WeCom, DingTalk},
-			want: "shop － ＊＊FAILING＊＊ fake ＃＃＃ title"},
+			want: "shop - ＊＊FAILING＊＊ fake ### title"},
 		{name: "control and format characters", in: "a\x00b\x1b[31mc\u202ed\u200be", kinds: []Kind{WeCom, DingTalk}, want: "a b ［31mcde"},
 		{name: "control and format characters", in: "a\x00b\x1b[31mc\u202ed\u200be", kinds: []Kind{Feishu}, want: "a b [31mcde"},
 		{name: "invalid UTF-8", in: "a\xffb", kinds: []Kind{Feishu}, want: "a\uFFFDb"},
@@ -57,7 +57,7 @@ func FuzzSafe(f *testing.F) {
 			if len(got) > MaxNameBytes || !utf8.ValidString(got) || strings.ContainsAny(got, "\n\r<>") {
 				t.Fatalf("Safe(%s, %q) = %q", k, s, got)
 			}
-			if k != Feishu && strings.ContainsAny(got, "*_`[]#|") {
+			if k != Feishu && strings.ContainsAny(got, "*_`[]~\\") {
 				t.Fatalf("Safe(%s, %q) = %q keeps markdown", k, s, got)
 			}
 		}
