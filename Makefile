@@ -67,8 +67,8 @@ package: ## dist/aws-lambda.zip (bootstrap, linux/arm64) and dist/tencent-scf.zi
 	@mkdir -p $(DIST)/aws-lambda $(DIST)/scf
 	GOOS=linux GOARCH=arm64 $(GOBUILD) -tags lambda.norpc -o $(DIST)/aws-lambda/bootstrap ./functions/aws-lambda
 	GOOS=linux GOARCH=amd64 $(GOBUILD) -o $(DIST)/scf/main ./functions/tencent-scf
-	$(GO) run ./internal/mkzip -o $(DIST)/aws-lambda.zip bootstrap=$(DIST)/aws-lambda/bootstrap
-	$(GO) run ./internal/mkzip -o $(DIST)/tencent-scf.zip main=$(DIST)/scf/main
+	$(GO) run ./tools/mkzip -o $(DIST)/aws-lambda.zip bootstrap=$(DIST)/aws-lambda/bootstrap
+	$(GO) run ./tools/mkzip -o $(DIST)/tencent-scf.zip main=$(DIST)/scf/main
 	@ls -l $(DIST)/*.zip
 
 # Variables `scf deploy` must not deploy empty: the API key (the Function URL
@@ -109,8 +109,8 @@ build-WxCloudEnvFunction: # what `sam build` calls (not listed by make help: SAM
 bench: SHELL := /bin/bash
 bench: ## benchmarks beside their floor, BENCHCOUNT runs each; prints medians and ratios (raw output: bin/bench.txt)
 	@mkdir -p $(BIN)
-	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count=$(BENCHCOUNT) ./internal/bench ./pkg/... | tee $(BIN)/bench.txt
-	$(GO) run ./internal/benchreport $(BIN)/bench.txt
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count=$(BENCHCOUNT) ./test/bench ./pkg/... | tee $(BIN)/bench.txt
+	$(GO) run ./tools/benchreport $(BIN)/bench.txt
 
 .PHONY: fuzz
 # Every fuzz target, as package:Target.

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
-	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
+	"github.com/wxcloudenv/wxcloudenv/test/testkit"
 )
 
 // clearCredentials keeps real credentials of the developer's environment

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
+	"github.com/wxcloudenv/wxcloudenv/test/testkit"
 )
 
 // outcome is what one operation of a fault-matrix row must end with.

@@ -14,9 +14,9 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
-	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
+	"github.com/wxcloudenv/wxcloudenv/test/testkit"
 )
 
 // fixedTime is the clock of every golden invocation.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
+	"github.com/wxcloudenv/wxcloudenv/test/testkit"
 
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"

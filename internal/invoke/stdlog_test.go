@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+	"github.com/wxcloudenv/wxcloudenv/test/testkit"
 )
 
 // TestStdLogIsStructured: a line Go's standard library logs by itself (as

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/testkit"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
+	"github.com/wxcloudenv/wxcloudenv/test/testkit"
 )
 
 // setup starts a fake WeChat and a client for it with fast backoff.
