@@ -20,6 +20,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/emf"
+	"github.com/wxcloudenv/wxcloudenv/internal/incident"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -68,6 +69,10 @@ type Tracker struct {
 	// Notifier sends to the robots of WXCLOUDENV_NOTIFY; nil or no
 	// channels: none.
 	Notifier *notify.Notifier
+	// GroupMin is WXCLOUDENV_NOTIFY_GROUP_MIN: changes sharing a cause
+	// over at least this many authorizers or envs are one line (package
+	// incident); 0 never groups.
+	GroupMin int
 
 	memo memo
 }
@@ -87,6 +92,9 @@ type Input struct {
 	// Log receives the alert path's own lines (the state could not be
 	// kept); it carries the request's attributes. Nil: slog.Default().
 	Log *slog.Logger
+	// Names are the authorizers' names by appid, for the changes and the
+	// robots' lines.
+	Names map[string]string
 }
 
 // Outcome is what the alert path adds to the event.
@@ -100,6 +108,9 @@ type Outcome struct {
 	// Changes are the transitions this run claimed (an empty, non-nil
 	// slice when there are none).
 	Changes []Change
+	// Incidents are the changes and reminders grouped by shared cause,
+	// as the robots' messages show them (nil when none group).
+	Incidents []incident.Incident
 	// Notifications are each robot's outcome, nil when nothing was to be
 	// sent.
 	Notifications []notify.Outcome
@@ -135,12 +146,27 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	if st == nil {
 		return out
 	}
+	name(st.Changes, in.Names)
+	name(st.Reminders, in.Names)
 	out.AlertSince, out.Changes = st.AlertSince, st.Changes
 	if err == nil {
 		t.memo.remember(sum, st.AlertSince, time.Now())
 	}
-	out.Notifications = t.notify(ctx, notify.Report{Platform: in.Platform, Function: in.Function, Changes: st.Changes, Reminders: st.Reminders}, err)
+	report := notify.Report{Platform: in.Platform, Function: in.Function, Changes: st.Changes, Reminders: st.Reminders,
+		Names: in.Names, GroupMin: t.GroupMin}
+	out.Incidents = report.Incidents()
+	out.Notifications = t.notify(ctx, report, err)
 	return out
+}
+
+// name sets each change's authorizer name from names.
+func name(changes []Change, names map[string]string) {
+	if len(names) == 0 {
+		return
+	}
+	for i := range changes {
+		changes[i].Name = names[changes[i].Authorizer]
+	}
 }
 
 // notify sends r to every robot; stateErr says why there may be changes

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/names"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/internal/push"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
@@ -45,6 +46,9 @@ type Runtime struct {
 	Notifier *notify.Notifier
 	// Alerts is the alert path: state in Store, messages by Notifier.
 	Alerts *alerts.Tracker
+	// Names keeps the fleet's authorizers' names (api_get_authorizer_info)
+	// in Store; nil when there is no fleet.
+	Names *names.Book
 }
 
 // Deps are what a Runtime shares with the ones built before it.
@@ -91,7 +95,7 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 	rt := &Runtime{Config: c, Client: client, Store: st, Keeper: keeper, Tokens: map[string]wechat.TokenSource{},
 		Secrets:  secrets,
 		Notifier: &notify.Notifier{Channels: chans, HTTP: d.HTTPClient, Store: st, Prefix: c.StorePrefix}}
-	rt.Alerts = &alerts.Tracker{Store: st, Prefix: c.StorePrefix, Repeat: c.NotifyRepeat, Notifier: rt.Notifier}
+	rt.Alerts = &alerts.Tracker{Store: st, Prefix: c.StorePrefix, Repeat: c.NotifyRepeat, Notifier: rt.Notifier, GroupMin: c.NotifyGroupMin}
 	b := builder{c: c, client: client, keeper: keeper}
 	component := b.componentSource()
 	rt.Tokens[wechat.OpDescribeCloudBaseRunEnvs] = component
@@ -102,6 +106,10 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 	} else {
 		rt.Fleet = &fleet{keeper: keeper, client: client, component: component, componentAppID: c.ComponentAppID,
 			knownAppID: c.AuthorizerAppID, knownRefresh: c.AuthorizerRefreshToken}
+		rt.Names = &names.Book{Store: st, Prefix: c.StorePrefix,
+			Lookup: func(ctx context.Context, appid string) (*wechat.AuthorizerInfo, error) {
+				return client.GetAuthorizerInfo(ctx, component, c.ComponentAppID, appid)
+			}}
 	}
 	rt.Push = &push.Handler{Token: c.ComponentToken, EncodingAESKey: c.ComponentEncodingAESKey, ComponentAppID: c.ComponentAppID,
 		Keeper: pushKeeper{keeper}, Store: st, Prefix: c.StorePrefix,

@@ -46,10 +46,14 @@ func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration) 
 	}
 	res.Authorizers = fleet.Run(ctx, appids, inv.rt.Config.Concurrency, grace,
 		func(ctx context.Context, appid string) Result {
-			return inv.operationWith(ctx, op, pl.env, f.Source(appid), appid)
+			r := inv.operationWith(ctx, op, pl.env, f.Source(appid), appid)
+			// A check the run's own deadline cut short says nothing about
+			// the merchant (docs/alerts.md#incidents-not-lines).
+			r.unreached = r.Error != nil && r.Error.Kind == string(wechat.KindTimeout) && ctx.Err() != nil
+			return r
 		},
 		func(appid string) Result {
-			return Result{Operation: op, Authorizer: appid, Duration: time.Since(start), Error: &ErrorInfo{
+			return Result{Operation: op, Authorizer: appid, Duration: time.Since(start), unreached: true, Error: &ErrorInfo{
 				Kind: string(wechat.KindTimeout), Retryable: true,
 				Message: "not reached before the invocation's deadline; narrow the run with a shard or raise the function's timeout"}}
 		})
