@@ -72,12 +72,16 @@ func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration) 
 	if listErr != nil {
 		res.Error = inv.errorInfo(op, listErr)
 		if res.Error.Message != "" {
-			res.Error.Message = "the fleet could not be read as a whole: " + res.Error.Message
+			res.Error.Message = fleetWholePrefix + res.Error.Message
 		}
 	}
 	res.Duration = time.Since(start)
 	return res
 }
+
+// fleetWholePrefix starts the message of a fleet that could not be read
+// as a whole.
+const fleetWholePrefix = "the fleet could not be read as a whole: "
 
 // wholeRunFailed reports whether a scheduled run must fail the invocation:
 // an operation failed, or a fleet could not be read as a whole. Authorizers

@@ -2,6 +2,7 @@ package invoke
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
@@ -48,7 +49,21 @@ func (inv *invocation) incidents(ctx context.Context, ev *Event, run alerts.Run,
 			e.InhibitedBy = a.InhibitedBy[i]
 		}
 	}
-	return platformRun(runOf(ev), r, a, pl), named
+	// Other operations that failed for want of the component token
+	// (describecloudbaserunenvs) are the same incident.
+	inhibitedOps := map[string]bool{}
+	for _, c := range a.Causes {
+		if c.Cause != incident.CauseComponentToken {
+			continue
+		}
+		for i := range ev.Results {
+			if x := &ev.Results[i]; !x.Fleet && x.Error != nil && x.Error.op == incident.OpComponentToken {
+				x.Error.InhibitedBy = c.Key
+				inhibitedOps[x.Operation] = true
+			}
+		}
+	}
+	return platformRun(runOf(ev), r, a, pl, inhibitedOps), named
 }
 
 // names loads the fleet's names (one store read; a few lookups within
@@ -124,7 +139,8 @@ func factsOf(r *Result) incident.Facts {
 		if op != incident.OpComponentToken {
 			op = incident.OpGetAuthorizerList
 		}
-		f.List = &incident.Failure{Op: op, Kind: r.Error.Kind, ErrCode: r.Error.ErrCode, Message: r.Error.Message}
+		f.List = &incident.Failure{Op: op, Kind: r.Error.Kind, ErrCode: r.Error.ErrCode,
+			Message: strings.TrimPrefix(r.Error.Message, fleetWholePrefix)}
 	}
 	for i := range r.Authorizers {
 		a := &r.Authorizers[i]
@@ -141,7 +157,7 @@ func factsOf(r *Result) incident.Facts {
 // (their state stays as it was) and without the fleet's own failure when a
 // cause stands for it, plus one failure per cause and one checked scope
 // per platform-level thing this run saw working, so that it resolves.
-func platformRun(run alerts.Run, r *Result, a incident.Analysis, pl plan) alerts.Run {
+func platformRun(run alerts.Run, r *Result, a incident.Analysis, pl plan, inhibitedOps map[string]bool) alerts.Run {
 	inhibited := map[string]bool{}
 	reached := 0
 	for i := range r.Authorizers {
@@ -154,7 +170,7 @@ func platformRun(run alerts.Run, r *Result, a incident.Analysis, pl plan) alerts
 	}
 	keep := func(op, authorizer string) bool {
 		if op != r.Operation {
-			return true
+			return !inhibitedOps[op]
 		}
 		if authorizer == "" {
 			return r.Error == nil // a cause stands for the fleet's own failure
