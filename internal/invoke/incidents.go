@@ -82,19 +82,10 @@ func (inv *invocation) names(ctx context.Context, ev *Event, r *Result) map[stri
 		book.Lookup = nil
 	}
 	appids := make([]string, len(r.Authorizers))
-	var urgent []string
 	for i := range r.Authorizers {
 		appids[i] = r.Authorizers[i].Authorizer
-		if r.Authorizers[i].Error != nil && !r.Authorizers[i].unreached {
-			urgent = append(urgent, appids[i])
-		}
 	}
-	for i := range ev.Alerts {
-		if a := ev.Alerts[i].Authorizer; a != "" {
-			urgent = append(urgent, a)
-		}
-	}
-	entries, st, err := book.Load(ctx, appids, urgent)
+	entries, st, err := book.Load(ctx, appids, urgentOf(ev, r))
 	if err != nil {
 		inv.logger().Warn("the authorizers' names could not all be had; lines show appids alone", "request_id", inv.requestID,
 			"error", inv.scrub(err.Error()), "looked_up", st.Looked, "missing", st.Missing)
@@ -117,6 +108,37 @@ func (inv *invocation) names(ctx context.Context, ev *Event, r *Result) map[stri
 		ev.Alerts[i].Name = out[ev.Alerts[i].Authorizer]
 	}
 	return out
+}
+
+// urgentOf orders the authorizers whose names a message may show: the
+// first few of each cause (a grouped line names five), then the others
+// in trouble.
+func urgentOf(ev *Event, r *Result) []string {
+	type cause struct {
+		kind    string
+		errcode int
+	}
+	perCause := map[cause]int{}
+	var first, rest []string
+	add := func(c cause, appid string) {
+		if perCause[c] < incident.MaxNames {
+			perCause[c]++
+			first = append(first, appid)
+		} else {
+			rest = append(rest, appid)
+		}
+	}
+	for i := range r.Authorizers {
+		if a := &r.Authorizers[i]; a.Error != nil && !a.unreached {
+			add(cause{a.Error.Kind, a.Error.ErrCode}, a.Authorizer)
+		}
+	}
+	for i := range ev.Alerts {
+		if a := &ev.Alerts[i]; a.Authorizer != "" {
+			add(cause{"alert " + a.Operation + " " + a.Resource + " " + a.Status, 0}, a.Authorizer)
+		}
+	}
+	return append(first, rest...)
 }
 
 // ownFailure reports whether a failure of kind is about the authorizer

@@ -69,7 +69,7 @@ func TestRenderGroupedOrder(t *testing.T) {
 	lines := strings.Split(m.Text, "\n")[1:]
 	want := []string{"- **PLATFORM** platform:component_token: config: the component access token cannot be had",
 		"- **FAILING** 40 authorizers: getenvinfo: upstream", "- **FAILING** 10 authorizers: getenvinfo: permission errcode 85088",
-		"- **FAILING** wxL getenvinfo: auth errcode 61023", "- **NEW** 3 envs: getenvinfo e1 environment HALTED: environment e1 is HALTED — e1 of wxH1, e1 of wxH2, e1 of wxH3"}
+		"- **FAILING** wxL getenvinfo: auth errcode 61023", "- **NEW** 3 envs: getenvinfo environment HALTED: environment e1 is HALTED — e1 of wxH1, e1 of wxH2, e1 of wxH3"}
 	if len(lines) != len(want) {
 		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), m.Text)
 	}

@@ -306,8 +306,9 @@ func who(k Kind, name, appid string) string {
 	return Safe(k, name) + " (" + appid + ")"
 }
 
-// cause is what a change says went wrong, without whom or when.
-func cause(c *alertstate.Change) string {
+// cause is what a change says went wrong, without whom or when; withEnv
+// leaves the env out, for a group whose members name theirs.
+func cause(c *alertstate.Change, withEnv bool) string {
 	var b strings.Builder
 	b.WriteString(c.Operation)
 	if c.Resource == alertstate.ResourceOperation || IsPlatform(c.Operation) {
@@ -318,7 +319,7 @@ func cause(c *alertstate.Change) string {
 			fmt.Fprintf(&b, " errcode %d", c.ErrCode)
 		}
 	} else {
-		if c.Env != "" {
+		if c.Env != "" && withEnv {
 			b.WriteString(" " + c.Env)
 		}
 		b.WriteString(" " + c.Resource)
@@ -347,7 +348,7 @@ func describe(k Kind, name string, c *alertstate.Change) string {
 	if c.Authorizer != "" {
 		b.WriteString(who(k, name, c.Authorizer) + " ")
 	}
-	b.WriteString(cause(c))
+	b.WriteString(cause(c, true))
 	if c.Message != "" && c.Change != alertstate.ChangeResolved {
 		b.WriteString(": " + c.Message)
 	}
@@ -364,7 +365,7 @@ func describeGroup(k Kind, names map[string]string, e *entry) string {
 	if g.Resource == alertstate.ResourceOperation {
 		noun = "authorizers"
 	}
-	fmt.Fprintf(&b, "%d %s: %s", g.Count, noun, cause(e.c))
+	fmt.Fprintf(&b, "%d %s: %s", g.Count, noun, cause(e.c, false))
 	if g.Message != "" && g.Change != alertstate.ChangeResolved {
 		b.WriteString(": " + g.Message)
 	}
