@@ -2,6 +2,7 @@ package invoke
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -40,7 +41,9 @@ func (inv *invocation) incidents(ctx context.Context, ev *Event, run alerts.Run,
 		return run, nil
 	}
 	named := inv.names(ctx, ev, r)
-	a := incident.Analyze(factsOf(r))
+	facts := factsOf(r)
+	facts.Advice = advice(r, inv.rt.Config.Concurrency)
+	a := incident.Analyze(facts)
 	if len(a.Causes) > 0 {
 		ev.PlatformFailures = a.Causes
 	}
@@ -149,6 +152,23 @@ func ownFailure(kind string) bool {
 		return false
 	}
 	return true
+}
+
+// advice is what a deadline line tells to change, with this run's numbers.
+func advice(r *Result, concurrency int) string {
+	reached := 0
+	for i := range r.Authorizers {
+		if !r.Authorizers[i].unreached {
+			reached++
+		}
+	}
+	total := len(r.Authorizers)
+	if reached == 0 || reached == total {
+		return ""
+	}
+	shards := (total + reached - 1) / reached
+	return fmt.Sprintf("raise the function's timeout or WXCLOUDENV_CONCURRENCY (now %d), split the fleet into at least %d schedules with shard=K/%d, or use the queue",
+		concurrency, shards, shards)
 }
 
 // factsOf is what root cause needs of a fleet result.

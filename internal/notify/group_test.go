@@ -67,7 +67,7 @@ func TestRenderGroupedOrder(t *testing.T) {
 	changes = append(changes, platform)
 	m := notify.Render(notify.WeCom, notify.Report{Changes: changes, Names: names, GroupMin: 3})
 	lines := strings.Split(m.Text, "\n")[1:]
-	want := []string{"- **PLATFORM** platform:component_token: config: the component access token cannot be had",
+	want := []string{"- **PLATFORM** the component access token cannot be had: 2000 authorizer checks could not run (since",
 		"- **FAILING** 40 authorizers: getenvinfo: upstream", "- **FAILING** 10 authorizers: getenvinfo: permission errcode 85088",
 		"- **FAILING** wxL getenvinfo: auth errcode 61023", "- **NEW** 3 envs: getenvinfo environment HALTED: environment e1 is HALTED — e1 of wxH1, e1 of wxH2, e1 of wxH3"}
 	if len(lines) != len(want) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -342,8 +343,39 @@ func sinceOf(c *alertstate.Change, t time.Time) string {
 	return ""
 }
 
+// platformResolved is what a platform-level failure's resolved line says.
+var platformResolved = map[string]string{
+	incident.KeyPrefix + incident.CauseComponentToken: "the component access token can be had again",
+	incident.KeyPrefix + incident.CauseAuthorizerList: "the authorizer list can be read again",
+	incident.KeyPrefix + incident.CauseUnreachable:    "WeChat is reachable again",
+	incident.KeyPrefix + incident.CauseDeadline:       "runs reach every authorizer again",
+}
+
+// describePlatform is a platform-level failure's line content: what
+// failed and what to do, or that it works again.
+func describePlatform(c *alertstate.Change) string {
+	var b strings.Builder
+	if c.Change == alertstate.ChangeResolved {
+		what := platformResolved[c.Operation]
+		if what == "" {
+			what = c.Operation + " works again"
+		}
+		b.WriteString(what)
+	} else {
+		b.WriteString(c.Message)
+		if c.ErrCode != 0 && !strings.Contains(c.Message, strconv.Itoa(c.ErrCode)) {
+			fmt.Fprintf(&b, " (errcode %d)", c.ErrCode)
+		}
+	}
+	b.WriteString(sinceOf(c, c.Since))
+	return clean(wechat.Scrub(b.String()), maxGroupLineBytes)
+}
+
 // describe is one change's line content, without its label.
 func describe(k Kind, name string, c *alertstate.Change) string {
+	if IsPlatform(c.Operation) {
+		return describePlatform(c)
+	}
 	var b strings.Builder
 	if c.Authorizer != "" {
 		b.WriteString(who(k, name, c.Authorizer) + " ")

@@ -184,7 +184,7 @@ func TestIncidentComponentToken(t *testing.T) {
 		t.Fatalf("changes = %+v", ev.Changes)
 	}
 	m := one(t, got)
-	if l := lines(m); len(l) != 1 || !strings.HasPrefix(l[0], "- **PLATFORM** platform:component_token") {
+	if l := lines(m); len(l) != 1 || !strings.HasPrefix(l[0], "- **PLATFORM** the component access token cannot be had") {
 		t.Fatalf("WeCom got:\n%s", m.Text)
 	}
 	_, r := fleetOf(t, ev)
