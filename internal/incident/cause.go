@@ -82,6 +82,9 @@ type Facts struct {
 	// (timeout, concurrency, shards or the queue); a default is used when
 	// empty.
 	Advice string
+	// CutOff is set when the deadline came before the fleet's results
+	// could even be collected: no check is known.
+	CutOff bool
 }
 
 // Cause is one platform-level failure of a run: one line at the top of a
@@ -197,7 +200,14 @@ func Analyze(f Facts) Analysis {
 	if unreach.Inhibited > 0 {
 		a.Causes = append(a.Causes, unreach)
 	}
-	if deadline.Reached < deadline.Total {
+	if f.CutOff {
+		advice := f.Advice
+		if advice == "" {
+			advice = DefaultAdvice
+		}
+		deadline.Message = "the run's deadline came before the fleet's results could be collected; no authorizer changes state; " + advice
+		a.Causes = append(a.Causes, deadline)
+	} else if deadline.Reached < deadline.Total {
 		advice := f.Advice
 		if advice == "" {
 			advice = DefaultAdvice

@@ -86,6 +86,9 @@ func TestAnalyze(t *testing.T) {
 			}), Advice: "raise the timeout"},
 			wantCauses: []string{CauseDeadline}, wantInhibited: map[string]int{"platform:deadline": 1393},
 			wantMessage: []string{"reached 607 of 2000 authorizers; the 1393 others were not checked and keep their state; raise the timeout"}},
+		{name: "cut off before the results were collected",
+			facts: Facts{CutOff: true}, wantCauses: []string{CauseDeadline},
+			wantMessage: []string{"the run's deadline came before the fleet's results could be collected; no authorizer changes state; raise"}},
 		{name: "all causes at once, in order",
 			facts: Facts{List: &Failure{Op: OpGetAuthorizerList, Kind: "upstream"}, Checks: checks(100, func(i int) Check {
 				switch {

@@ -49,7 +49,7 @@ func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration) 
 			r := inv.operationWith(ctx, op, pl.env, f.Source(appid), appid)
 			// A check the run's own deadline cut short says nothing about
 			// the merchant (docs/alerts.md#incidents-not-lines).
-			r.unreached = r.Error != nil && r.Error.Kind == string(wechat.KindTimeout) && ctx.Err() != nil
+			r.unreached = r.Error != nil && ctx.Err() != nil && cutShort(r.Error.Kind)
 			return r
 		},
 		func(appid string) Result {
@@ -77,6 +77,17 @@ func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration) 
 	}
 	res.Duration = time.Since(start)
 	return res
+}
+
+// cutShort reports whether a failure of kind, met once the run's deadline
+// had passed, may be the deadline's doing (a call, a token mint or a store
+// read given up) rather than an answer about the merchant.
+func cutShort(kind string) bool {
+	switch wechat.Kind(kind) {
+	case wechat.KindTimeout, wechat.KindStore, wechat.KindNetwork:
+		return true
+	}
+	return false
 }
 
 // fleetWholePrefix starts the message of a fleet that could not be read

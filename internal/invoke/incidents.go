@@ -12,8 +12,8 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
-// minNamesBudget is the least time worth spending on names lookups; with
-// less left, the names already in the store are used alone.
+// minNamesBudget is the least time worth spending on names (a quarter of
+// what is left to the alert path); with less, lines show appids alone.
 const minNamesBudget = 100 * time.Millisecond
 
 // noCloudDevelopment is a failure's message for an authorizer that has
@@ -38,7 +38,7 @@ func (inv *invocation) incidents(ctx context.Context, ev *Event, run alerts.Run,
 		}
 	}
 	if r == nil {
-		return run, nil
+		return inv.cutOff(ev, run, pl), nil
 	}
 	named := inv.names(ctx, ev, r)
 	facts := factsOf(r)
@@ -69,6 +69,27 @@ func (inv *invocation) incidents(ctx context.Context, ev *Event, run alerts.Run,
 	return platformRun(runOf(ev), r, a, pl, inhibitedOps), named
 }
 
+// cutOff handles a fleet run whose operation the deadline cut off before
+// its results could be collected: that is the deadline's failure, not the
+// operation's.
+func (inv *invocation) cutOff(ev *Event, run alerts.Run, pl plan) alerts.Run {
+	if !pl.fleet() {
+		return run
+	}
+	for i := range ev.Results {
+		x := &ev.Results[i]
+		if x.Operation != wechat.OpGetEnvInfo || !x.unreached || x.Error == nil {
+			continue
+		}
+		a := incident.Analyze(incident.Facts{Operation: x.Operation, CutOff: true})
+		ev.PlatformFailures = a.Causes
+		x.Error.InhibitedBy = a.Causes[0].Key
+		fake := &Result{Operation: x.Operation, Fleet: true, Error: x.Error}
+		return platformRun(run, fake, a, pl, map[string]bool{})
+	}
+	return run
+}
+
 // names loads the fleet's names (one store read; a few lookups within
 // the alert path's time) and puts them on the fleet's results and the
 // alerts; failures of authorizers without permission set 49 say so.
@@ -82,7 +103,8 @@ func (inv *invocation) names(ctx context.Context, ev *Event, r *Result) map[stri
 		book.Budget = min(book.Budget, time.Until(dl)/4)
 	}
 	if book.Budget < minNamesBudget {
-		book.Lookup = nil
+		// Too little time left: the state and the robots come first.
+		return nil
 	}
 	appids := make([]string, len(r.Authorizers))
 	for i := range r.Authorizers {
