@@ -72,6 +72,10 @@ type Result struct {
 	// unreached is set for a fleet authorizer the run's deadline came
 	// before: it was not checked.
 	unreached bool
+	// whole is set on a fleet result whose run got what the fleet as a
+	// whole needs (the authorizer list and the component token): the
+	// fleet-level scope was checked, and resolves what it had open.
+	whole bool
 }
 
 // ErrorInfo is a failed operation's "error" object.
@@ -103,6 +107,9 @@ type Notification struct {
 	Channel string `json:"channel"`
 	Status  string `json:"status"`
 	Error   string `json:"error,omitempty"`
+	// Owed is how many changes stay owed to the robot, for a later
+	// message (docs/reliability.md#delivered-at-least-once).
+	Owed int `json:"owed,omitempty"`
 }
 
 // TimeFormat is the layout of the event's "time": RFC 3339 in UTC with

@@ -177,10 +177,10 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 	cancel()
 	run := runOf(ev)
 	actx, cancel := dl.alertsCtx(ctx)
-	inv.alerts(actx, ev, run, pl)
+	tracked := inv.alerts(actx, ev, run, pl)
 	cancel()
 	a := inv.encode(ev)
-	inv.logEvent(ev, run, a.status, a.failure)
+	inv.logEvent(ev, alerts.Metrics(run, tracked), a.status, a.failure)
 	return a.out, a.err
 }
 
@@ -317,7 +317,13 @@ func (inv *invocation) deadlines(ctx context.Context) deadlines {
 	if budget == 0 {
 		budget = DefaultBudget
 	}
-	d := deadlines{checks: inv.start.Add(budget), collect: reserve / 2, fleet: reserve / 4}
+	// Within the reserve, the fleet waits a tenth of it for the checks in
+	// flight; the alert path ends three tenths in, whatever else is
+	// still running, and the rest (seven tenths) is left to encode, log
+	// and deliver the answer well before the platform's deadline. An
+	// operation stuck past its context (none should be) is awaited for
+	// half of the reserve, at the alert path's expense.
+	d := deadlines{checks: inv.start.Add(budget), collect: reserve / 2, fleet: reserve / 10}
 	if dl, ok := ctx.Deadline(); ok {
 		if dl.Unix() <= 0 {
 			// SCF's runtime turns a missing deadline into the Unix epoch:
@@ -327,7 +333,7 @@ func (inv *invocation) deadlines(ctx context.Context) deadlines {
 			d.checks = dl.Add(-reserve)
 		}
 	}
-	d.alerts = d.checks.Add(reserve / 2)
+	d.alerts = d.checks.Add(3 * reserve / 10)
 	return d
 }
 

@@ -94,7 +94,7 @@ func (r Report) Items() []incident.Item {
 	for _, list := range [][]alertstate.Change{r.Changes, r.Reminders} {
 		for i := range list {
 			c := &list[i]
-			items = append(items, incident.Item{Change: c.Change, Authorizer: c.Authorizer, Name: r.Names[c.Authorizer],
+			items = append(items, incident.Item{Change: c.Change, Authorizer: c.Authorizer, Name: nameOf(r.Names, c),
 				Operation: c.Operation, Env: c.Env, Resource: c.Resource, Status: c.Status, Kind: c.Kind, ErrCode: c.ErrCode,
 				Message: c.Message, Since: c.Since})
 		}
@@ -263,7 +263,7 @@ func formatLine(k Kind, names map[string]string, e *entry) string {
 	if e.group != nil {
 		text = describeGroup(k, names, e)
 	} else {
-		text = describe(k, names[e.c.Authorizer], e.c)
+		text = describe(k, nameOf(names, e.c), e.c)
 	}
 	if k == Feishu {
 		return "• " + e.label + " " + text + "\n"
@@ -296,6 +296,14 @@ func escapedLen(s string) int {
 	enc := json.NewEncoder(&buf)
 	_ = enc.Encode(s)    // a string always encodes
 	return buf.Len() - 3 // the quotes and the newline
+}
+
+// nameOf is c's authorizer's name: the change's own, else names'.
+func nameOf(names map[string]string, c *alertstate.Change) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return names[c.Authorizer]
 }
 
 // who names an authorizer: its name (made safe for k) and appid, or the
@@ -411,7 +419,7 @@ func describeGroup(k Kind, names map[string]string, e *entry) string {
 		if c.Env != "" && noun == "envs" {
 			b.WriteString(c.Env + " of ")
 		}
-		b.WriteString(who(k, names[c.Authorizer], c.Authorizer))
+		b.WriteString(who(k, nameOf(names, c), c.Authorizer))
 	}
 	if more := len(g.Members) - shown; more > 0 {
 		fmt.Fprintf(&b, " +%d more", more)
