@@ -178,7 +178,7 @@ func Parse(body []byte, now time.Time) (*Silence, error) {
 		if errors.As(err, &ute) && ute.Field != "" {
 			return nil, &FieldError{Field: ute.Field, Problem: "has the wrong type"}
 		}
-		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok && strings.Trim(f, `"`) != "" {
 			return nil, &FieldError{Field: strings.Trim(f, `"`), Problem: "is not a known field (matchers, ends_at, duration, comment, created_by)"}
 		}
 		return nil, &FieldError{Field: "body", Problem: "is not a JSON object"}
