@@ -24,7 +24,7 @@ func httpV2(method, path, body string, headers map[string]string) []byte {
 	}
 	ev := map[string]any{"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "", "headers": h,
 		"requestContext": map[string]any{"http": map[string]any{"method": method, "path": path}, "requestId": "r", "stage": "$default"},
-		"body": body, "isBase64Encoded": false}
+		"body":           body, "isBase64Encoded": false}
 	b, _ := json.Marshal(ev)
 	return b
 }
@@ -61,7 +61,9 @@ func TestManagementThroughBinary(t *testing.T) {
 		env  func(t *testing.T) map[string]string
 	}
 	backends := []backend{
-		{"redis", func(t *testing.T) map[string]string { return map[string]string{"WXCLOUDENV_STORE": storetest.StartRedis(t)} }},
+		{"redis", func(t *testing.T) map[string]string {
+			return map[string]string{"WXCLOUDENV_STORE": storetest.StartRedis(t)}
+		}},
 		{"dynamodb", func(t *testing.T) map[string]string {
 			url, env := storetest.StartDynamo(t)
 			env["WXCLOUDENV_STORE"] = url
