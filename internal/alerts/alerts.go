@@ -23,6 +23,8 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/emf"
 	"github.com/wxcloudenv/wxcloudenv/internal/incident"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
+	"github.com/wxcloudenv/wxcloudenv/internal/owners"
+	"github.com/wxcloudenv/wxcloudenv/internal/silence"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
@@ -74,6 +76,14 @@ type Tracker struct {
 	// over at least this many authorizers or envs are one line (package
 	// incident); 0 never groups.
 	GroupMin int
+	// Silences are the silences people created (nil: none); a change or
+	// reminder one matches is marked and not sent, nor its resolution.
+	Silences *silence.Book
+	// Owners are the authorizers' own robots (nil: none): each gets its
+	// authorizer's changes and reminders only, in its own message.
+	// OwnerSecrets sign them as WXCLOUDENV_NOTIFY's are signed.
+	Owners       *owners.Book
+	OwnerSecrets notify.Secrets
 
 	memo memo
 }
@@ -109,6 +119,9 @@ type Outcome struct {
 	// Changes are the transitions this run claimed (an empty, non-nil
 	// slice when there are none).
 	Changes []Change
+	// Silenced counts the changes and reminders a silence kept from the
+	// robots.
+	Silenced int
 	// Incidents are this run's changes and reminders grouped by shared
 	// cause, as the robots' messages show them (nil when none group).
 	Incidents []incident.Incident
@@ -146,7 +159,8 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 		// nothing can have changed that this run would report.
 		return Outcome{Tracked: true, AlertSince: since, Changes: []Change{}}
 	}
-	robots := t.Notifier != nil && len(t.Notifier.Channels) > 0
+	platformRobots := t.Notifier != nil && len(t.Notifier.Channels) > 0
+	robots := platformRobots || t.Owners != nil && t.Notifier != nil
 	uctx := ctx
 	if dl, ok := ctx.Deadline(); ok && robots {
 		// What the state update claims must still be recorded as owed
@@ -165,11 +179,22 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	name(st.Reminders, in.Names)
 	out.AlertSince, out.Changes = st.AlertSince, st.Changes
 	out.Incidents = notify.Report{Changes: st.Changes, Reminders: st.Reminders, GroupMin: t.GroupMin}.Incidents()
+	out.Silenced = t.silence(ctx, in.Now, st.Changes, st.Reminders)
 	settled := true
 	if robots {
-		claimed := append(append(make([]Change, 0, len(st.Changes)+len(st.Reminders)), st.Changes...), st.Reminders...)
-		d := t.deliver(ctx, in, claimed, err, log)
-		out.Notifications, out.Dropped, settled = d.outcomes, d.dropped, d.settled
+		claimed := make([]Change, 0, len(st.Changes)+len(st.Reminders))
+		for _, list := range [][]Change{st.Changes, st.Reminders} {
+			for _, c := range list {
+				if c.Silenced == "" {
+					claimed = append(claimed, c)
+				}
+			}
+		}
+		if platformRobots {
+			d := t.deliver(ctx, in, claimed, err, log)
+			out.Notifications, out.Dropped, settled = d.outcomes, d.dropped, d.settled
+		}
+		out.Notifications = append(out.Notifications, t.deliverOwners(ctx, in, claimed, log)...)
 	}
 	if err == nil && settled {
 		t.memo.remember(sum, st.AlertSince, time.Now())
@@ -199,7 +224,7 @@ func name(changes []Change, names map[string]string) {
 // it reported and those that failed, and the changes the alert path
 // dropped (out's).
 func Metrics(run Run, out Outcome) emf.Metrics {
-	m := emf.Metrics{Alerts: len(run.Alerts), DroppedNotifications: out.Dropped}
+	m := emf.Metrics{Alerts: len(run.Alerts), DroppedNotifications: out.Dropped, SilencedChanges: out.Silenced}
 	for _, c := range run.Checked {
 		if c.Authorizer != "" {
 			m.Authorizers++

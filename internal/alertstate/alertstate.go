@@ -194,6 +194,9 @@ type Change struct {
 	Kind      string `json:"kind,omitempty"`
 	ErrCode   int    `json:"errcode,omitempty"`
 	Message   string `json:"message,omitempty"`
+	// Silenced is the id of the silence that kept it from the robots
+	// (docs/silences.md); not part of the state.
+	Silenced string `json:"silenced,omitempty"`
 	// Since is when the alert or failure was first seen; written as
 	// RFC 3339 in seconds, left out when zero.
 	Since time.Time `json:"-"`

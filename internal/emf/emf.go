@@ -44,6 +44,9 @@ const (
 	// MetricDroppedNotifications counts changes dropped after being owed
 	// to a robot for 24 hours (docs/reliability.md).
 	MetricDroppedNotifications = "DroppedNotifications"
+	// MetricSilencedChanges counts changes and reminders a silence kept
+	// from the robots (docs/silences.md).
+	MetricSilencedChanges = "SilencedChanges"
 )
 
 // maxDimensionValue is CloudWatch's limit on a dimension value's length.
@@ -65,6 +68,9 @@ type Metrics struct {
 	// DroppedNotifications is the number of changes this run dropped
 	// after they were owed to a robot for 24 hours (summed over robots).
 	DroppedNotifications int
+	// SilencedChanges is the number of changes and reminders a silence
+	// kept from the robots.
+	SilencedChanges int
 }
 
 // Metadata is the "_aws" member of an EMF line.
@@ -93,7 +99,8 @@ type Definition struct {
 // "local". It is made a valid dimension value: characters outside printable
 // ASCII become "_", and it is cut to 1024 bytes.
 func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
-	names := []string{MetricAlerts, MetricFailedOperations, MetricAuthorizers, MetricFailedAuthorizers, MetricDroppedNotifications}
+	names := []string{MetricAlerts, MetricFailedOperations, MetricAuthorizers, MetricFailedAuthorizers, MetricDroppedNotifications,
+		MetricSilencedChanges}
 	defs := make([]Definition, len(names))
 	for i, n := range names {
 		defs[i] = Definition{Name: n, Unit: "Count"}
@@ -114,6 +121,7 @@ func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
 		slog.Int(MetricAuthorizers, m.Authorizers),
 		slog.Int(MetricFailedAuthorizers, m.FailedAuthorizers),
 		slog.Int(MetricDroppedNotifications, m.DroppedNotifications),
+		slog.Int(MetricSilencedChanges, m.SilencedChanges),
 	}
 }
 

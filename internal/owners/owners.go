@@ -140,3 +140,31 @@ func (b *Book) Robots(ctx context.Context, appid string) ([]Robot, error) {
 	}
 	return out, nil
 }
+
+// ChannelsOf returns the robots of each of appids that has some, read in
+// one batch.
+func (b *Book) ChannelsOf(ctx context.Context, appids []string, s notify.Secrets) (map[string][]notify.Channel, error) {
+	keys := make([]string, len(appids))
+	for i, id := range appids {
+		keys[i] = b.Key(id)
+	}
+	got, err := b.Store.GetMany(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("owners: read: %w", err)
+	}
+	out := map[string][]notify.Channel{}
+	for i, id := range appids {
+		v, ok := got[keys[i]]
+		if !ok {
+			continue
+		}
+		var st stored
+		if json.Unmarshal(v.Data, &st) != nil {
+			continue
+		}
+		if chans, err := notify.Parse(strings.Join(st.URLs, ","), s); err == nil {
+			out[id] = chans
+		}
+	}
+	return out, nil
+}

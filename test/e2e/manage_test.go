@@ -219,3 +219,73 @@ func TestManagementThroughBinary(t *testing.T) {
 		})
 	}
 }
+
+// TestSilencesAndOwnersThroughBinary: a silenced change stays in the event
+// and is not sent; a merchant's own robot gets its authorizer's lines only
+// while the platform's robot gets every line that is not silenced.
+func TestSilencesAndOwnersThroughBinary(t *testing.T) {
+	t.Parallel()
+	srv := wechattest.NewServer()
+	t.Cleanup(srv.Close)
+	robots := notifytest.NewServer(notifytest.Options{})
+	t.Cleanup(robots.Close)
+	ids := srv.SetFleet(5)
+	srv.SetAuthorizer(ids[0], wechattest.Authorizer{Revoked: true})
+	srv.SetAuthorizer(ids[1], wechattest.Authorizer{EnvInfoErrCode: 85088})
+	srv.SetAuthorizer(ids[2], wechattest.Authorizer{Status: "HALTED"})
+	const platformKey, ownerKey = "platform-robot-key-51d0", "owner-robot-key-e3a7"
+	env := srv.MintingVars()
+	env["WECHAT_TIMEOUT"] = "5s"
+	env["WXCLOUDENV_OPERATIONS"] = "getenvinfo"
+	env["WXCLOUDENV_AUTHORIZERS"] = "all"
+	env["WXCLOUDENV_STORE"] = storetest.StartRedis(t)
+	env["WXCLOUDENV_API_KEY"] = manageKey
+	env["WXCLOUDENV_NOTIFY"] = robots.WeComURL(platformKey)
+	api, out := startLambda(t, env)
+	var all strings.Builder
+	bearer := map[string]string{"authorization": "Bearer " + manageKey}
+
+	if r := callHTTP(t, api, &all, "PUT", "/authorizers/"+ids[0]+"/robots", fmt.Sprintf(`{"urls":[%q]}`, robots.WeComURL(ownerKey)), bearer); r.status != 200 {
+		t.Fatalf("PUT robots: %d %s", r.status, r.body)
+	}
+	r := callHTTP(t, api, &all, "POST", "/silences", `{"matchers":{"errcode":"85088"},"duration":"1h","comment":"WeChat ticket 123"}`, bearer)
+	var sil struct {
+		ID string `json:"id"`
+	}
+	if r.status != 201 || json.Unmarshal([]byte(r.body), &sil) != nil {
+		t.Fatalf("POST silence: %d %s", r.status, r.body)
+	}
+
+	a, id := api.invoke(t, []byte(`{}`), 60*time.Second)
+	all.Write(a.body)
+	ev, _ := getEnvInfoResult(t, a.body)
+	silenced := 0
+	for _, c := range ev.Changes {
+		if c.Silenced != "" {
+			silenced++
+			if c.Authorizer != ids[1] || c.Silenced != sil.ID {
+				t.Fatalf("silenced change %+v", c)
+			}
+		}
+	}
+	if len(ev.Changes) != 3 || silenced != 1 {
+		t.Fatalf("changes %+v, want 3 with one silenced", ev.Changes)
+	}
+	platform := robots.ReceivedBy(platformKey)
+	if len(platform) != 1 || !strings.Contains(platform[0].Text, ids[0]) || !strings.Contains(platform[0].Text, ids[2]) ||
+		strings.Contains(platform[0].Text, ids[1]) {
+		t.Fatalf("the platform's robot got %+v", platform)
+	}
+	owner := robots.ReceivedBy(ownerKey)
+	if len(owner) != 1 || !strings.Contains(owner[0].Text, ids[0]) || strings.Contains(owner[0].Text, ids[2]) || strings.Contains(owner[0].Text, ids[1]) {
+		t.Fatalf("the owner's robot got %+v", owner)
+	}
+	if line := logLine(t, out, id); line["SilencedChanges"] != 1.0 {
+		t.Fatalf("log line SilencedChanges = %v", line["SilencedChanges"])
+	}
+	for _, secret := range []string{platformKey, ownerKey, manageKey} {
+		if strings.Contains(all.String()+out.String(), secret) {
+			t.Errorf("%q reached an answer or a log", secret)
+		}
+	}
+}
