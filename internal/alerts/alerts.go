@@ -154,7 +154,9 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 		log = slog.Default()
 	}
 	sum := fingerprint(in.Run)
-	if since, ok := t.memo.recall(sum, time.Now()); ok {
+	// With silences, every run looks at them: one that ended owes its
+	// reminders now, not when the memo runs out.
+	if since, ok := t.memo.recall(sum, time.Now()); ok && t.Silences == nil {
 		// The same state as a run of this tracker confirmed moments ago:
 		// nothing can have changed that this run would report.
 		return Outcome{Tracked: true, AlertSince: since, Changes: []Change{}}
@@ -179,7 +181,10 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	name(st.Reminders, in.Names)
 	out.AlertSince, out.Changes = st.AlertSince, st.Changes
 	out.Incidents = notify.Report{Changes: st.Changes, Reminders: st.Reminders, GroupMin: t.GroupMin}.Incidents()
-	out.Silenced = t.silence(ctx, in.Now, st.Changes, st.Reminders)
+	var released []Change
+	out.Silenced, released = t.silence(ctx, in.Now, log, &st.Changes, &st.Reminders)
+	name(released, in.Names)
+	st.Reminders = append(st.Reminders, released...)
 	settled := true
 	if robots {
 		claimed := make([]Change, 0, len(st.Changes)+len(st.Reminders))

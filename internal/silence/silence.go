@@ -54,7 +54,23 @@ type Silence struct {
 	// Comment and CreatedBy are what the creator said.
 	Comment   string `json:"comment,omitempty"`
 	CreatedBy string `json:"created_by,omitempty"`
+	// Covered are the open alerts and failures it kept from the robots;
+	// when it ends, those still open are sent once as reminders, and
+	// Released is set.
+	Covered  []Covered `json:"covered,omitempty"`
+	Released bool      `json:"released,omitempty"`
 }
+
+// Covered is an alert or failure a silence kept from the robots.
+type Covered struct {
+	Authorizer string `json:"authorizer,omitempty"`
+	Operation  string `json:"operation"`
+	Env        string `json:"env,omitempty"`
+	Resource   string `json:"resource"`
+}
+
+// MaxCovered bounds what one silence remembers covering.
+const MaxCovered = 10000
 
 // Active reports whether s silences at now.
 func (s *Silence) Active(now time.Time) bool { return !now.Before(s.StartsAt) && now.Before(s.EndsAt) }
@@ -419,6 +435,68 @@ func (b *Book) End(ctx context.Context, id string, now time.Time) error {
 		}
 	}
 	return fmt.Errorf("silence: %s still contended: %w", id, store.ErrUnavailable)
+}
+
+// update applies f to silence id's stored value with compare-and-swap,
+// retrying when another instance wrote meanwhile; f reports whether to
+// write.
+func (b *Book) update(ctx context.Context, id string, f func(s *Silence) bool) (bool, error) {
+	for range 8 {
+		v, err := b.Store.Get(ctx, b.keyPrefix()+id)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, ErrNotFound
+		}
+		if err != nil {
+			return false, fmt.Errorf("silence: read %s: %w", id, err)
+		}
+		var s Silence
+		if err := json.Unmarshal(v.Data, &s); err != nil {
+			return false, fmt.Errorf("silence: decode %s: %w", id, err)
+		}
+		if !f(&s) {
+			return false, nil
+		}
+		if err := b.put(ctx, &s, v.Data); !errors.Is(err, errChanged) {
+			return err == nil, err
+		}
+	}
+	return false, fmt.Errorf("silence: %s still contended: %w", id, store.ErrUnavailable)
+}
+
+// Cover records that silence id kept items from the robots.
+func (b *Book) Cover(ctx context.Context, id string, items []Covered) error {
+	_, err := b.update(ctx, id, func(s *Silence) bool {
+		changed := false
+		for _, it := range items {
+			if len(s.Covered) >= MaxCovered {
+				break
+			}
+			if !slices.Contains(s.Covered, it) {
+				s.Covered = append(s.Covered, it)
+				changed = true
+			}
+		}
+		return changed
+	})
+	return err
+}
+
+// Release claims an ended silence's covered items, once across every
+// instance: it reports true to the one caller that set Released.
+func (b *Book) Release(ctx context.Context, id string, now time.Time) (*Silence, bool, error) {
+	var got Silence
+	ok, err := b.update(ctx, id, func(s *Silence) bool {
+		if s.Released || s.Active(now) || len(s.Covered) == 0 {
+			return false
+		}
+		s.Released = true
+		got = *s
+		return true
+	})
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	return &got, true, nil
 }
 
 // Match returns the id of the first silence in active that matches t, or

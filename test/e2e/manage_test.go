@@ -220,11 +220,33 @@ func TestManagementThroughBinary(t *testing.T) {
 	}
 }
 
-// TestSilencesAndOwnersThroughBinary: a silenced change stays in the event
-// and is not sent; a merchant's own robot gets its authorizer's lines only
-// while the platform's robot gets every line that is not silenced.
+// TestSilencesAndOwnersThroughBinary: on Redis and on DynamoDB, silences
+// on an authorizer, on an errcode across the fleet and on an env keep
+// their changes in the event and from the robots; DELETE ends one at once
+// and the next run sends what it covered, once, as a reminder; a
+// merchant's own robot gets its authorizer's lines only while the
+// platform's robot gets every line that is not silenced.
 func TestSilencesAndOwnersThroughBinary(t *testing.T) {
 	t.Parallel()
+	backends := map[string]func(t *testing.T) map[string]string{
+		"redis": func(t *testing.T) map[string]string {
+			return map[string]string{"WXCLOUDENV_STORE": storetest.StartRedis(t)}
+		},
+		"dynamodb": func(t *testing.T) map[string]string {
+			url, env := storetest.StartDynamo(t)
+			env["WXCLOUDENV_STORE"] = url
+			return env
+		},
+	}
+	for name, storeEnv := range backends {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			silencesAndOwners(t, storeEnv(t))
+		})
+	}
+}
+
+func silencesAndOwners(t *testing.T, storeEnv map[string]string) {
 	srv := wechattest.NewServer()
 	t.Cleanup(srv.Close)
 	robots := notifytest.NewServer(notifytest.Options{})
@@ -233,12 +255,15 @@ func TestSilencesAndOwnersThroughBinary(t *testing.T) {
 	srv.SetAuthorizer(ids[0], wechattest.Authorizer{Revoked: true})
 	srv.SetAuthorizer(ids[1], wechattest.Authorizer{EnvInfoErrCode: 85088})
 	srv.SetAuthorizer(ids[2], wechattest.Authorizer{Status: "HALTED"})
+	srv.SetAuthorizer(ids[3], wechattest.Authorizer{EnvInfoErrCode: 61007})
 	const platformKey, ownerKey = "platform-robot-key-51d0", "owner-robot-key-e3a7"
 	env := srv.MintingVars()
 	env["WECHAT_TIMEOUT"] = "5s"
 	env["WXCLOUDENV_OPERATIONS"] = "getenvinfo"
 	env["WXCLOUDENV_AUTHORIZERS"] = "all"
-	env["WXCLOUDENV_STORE"] = storetest.StartRedis(t)
+	for k, v := range storeEnv {
+		env[k] = v
+	}
 	env["WXCLOUDENV_API_KEY"] = manageKey
 	env["WXCLOUDENV_NOTIFY"] = robots.WeComURL(platformKey)
 	api, out := startLambda(t, env)
@@ -248,12 +273,20 @@ func TestSilencesAndOwnersThroughBinary(t *testing.T) {
 	if r := callHTTP(t, api, &all, "PUT", "/authorizers/"+ids[0]+"/robots", fmt.Sprintf(`{"urls":[%q]}`, robots.WeComURL(ownerKey)), bearer); r.status != 200 {
 		t.Fatalf("PUT robots: %d %s", r.status, r.body)
 	}
-	r := callHTTP(t, api, &all, "POST", "/silences", `{"matchers":{"errcode":"85088"},"duration":"1h","comment":"WeChat ticket 123"}`, bearer)
-	var sil struct {
-		ID string `json:"id"`
-	}
-	if r.status != 201 || json.Unmarshal([]byte(r.body), &sil) != nil {
-		t.Fatalf("POST silence: %d %s", r.status, r.body)
+	silenceIDs := map[string]string{}
+	for who, body := range map[string]string{
+		ids[1]: `{"matchers":{"errcode":"85088"},"duration":"1h","comment":"WeChat ticket 123"}`,
+		ids[3]: `{"matchers":{"authorizer":["` + ids[3] + `"]},"duration":"1h"}`,
+		ids[2]: `{"matchers":{"env":"` + wechattest.EnvID(ids[2], 0) + `"},"duration":"1h"}`,
+	} {
+		r := callHTTP(t, api, &all, "POST", "/silences", body, bearer)
+		var sil struct {
+			ID string `json:"id"`
+		}
+		if r.status != 201 || json.Unmarshal([]byte(r.body), &sil) != nil {
+			t.Fatalf("POST silence: %d %s", r.status, r.body)
+		}
+		silenceIDs[who] = sil.ID
 	}
 
 	a, id := api.invoke(t, []byte(`{}`), 60*time.Second)
@@ -263,25 +296,44 @@ func TestSilencesAndOwnersThroughBinary(t *testing.T) {
 	for _, c := range ev.Changes {
 		if c.Silenced != "" {
 			silenced++
-			if c.Authorizer != ids[1] || c.Silenced != sil.ID {
-				t.Fatalf("silenced change %+v", c)
+			if c.Silenced != silenceIDs[c.Authorizer] {
+				t.Fatalf("change %+v silenced by the wrong silence (want %s)", c, silenceIDs[c.Authorizer])
 			}
 		}
 	}
-	if len(ev.Changes) != 3 || silenced != 1 {
-		t.Fatalf("changes %+v, want 3 with one silenced", ev.Changes)
+	if len(ev.Changes) != 4 || silenced != 3 {
+		t.Fatalf("changes %+v, want 4 with three silenced", ev.Changes)
 	}
 	platform := robots.ReceivedBy(platformKey)
-	if len(platform) != 1 || !strings.Contains(platform[0].Text, ids[0]) || !strings.Contains(platform[0].Text, ids[2]) ||
-		strings.Contains(platform[0].Text, ids[1]) {
+	if len(platform) != 1 || !strings.Contains(platform[0].Text, ids[0]) || strings.Contains(platform[0].Text, ids[1]) ||
+		strings.Contains(platform[0].Text, ids[2]) || strings.Contains(platform[0].Text, ids[3]) {
 		t.Fatalf("the platform's robot got %+v", platform)
 	}
 	owner := robots.ReceivedBy(ownerKey)
 	if len(owner) != 1 || !strings.Contains(owner[0].Text, ids[0]) || strings.Contains(owner[0].Text, ids[2]) || strings.Contains(owner[0].Text, ids[1]) {
 		t.Fatalf("the owner's robot got %+v", owner)
 	}
-	if line := logLine(t, out, id); line["SilencedChanges"] != 1.0 {
+	if line := logLine(t, out, id); line["SilencedChanges"] != 3.0 {
 		t.Fatalf("log line SilencedChanges = %v", line["SilencedChanges"])
+	}
+
+	// DELETE ends the errcode silence at once; the next run sends what it
+	// covered and is still open, once, as a reminder; the others stay
+	// silenced.
+	if r := callHTTP(t, api, &all, "DELETE", "/silences/"+silenceIDs[ids[1]], "", bearer); r.status != 204 {
+		t.Fatalf("DELETE: %d", r.status)
+	}
+	for range 2 {
+		a, _ = api.invoke(t, []byte(`{}`), 60*time.Second)
+		all.Write(a.body)
+	}
+	platform = robots.ReceivedBy(platformKey)
+	if len(platform) != 2 || !strings.Contains(platform[1].Text, "STILL OPEN") || !strings.Contains(platform[1].Text, ids[1]) ||
+		strings.Contains(platform[1].Text, ids[0]) || strings.Contains(platform[1].Text, ids[3]) {
+		t.Fatalf("after the silence ended the platform's robot got %d messages: %+v", len(platform), platform)
+	}
+	if n := len(robots.ReceivedBy(ownerKey)); n != 1 {
+		t.Fatalf("the owner's robot got %d messages, want still 1", n)
 	}
 	for _, secret := range []string{platformKey, ownerKey, manageKey} {
 		if strings.Contains(all.String()+out.String(), secret) {
