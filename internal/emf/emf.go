@@ -47,6 +47,10 @@ const (
 	// MetricSilencedChanges counts changes and reminders a silence kept
 	// from the robots (docs/silences.md).
 	MetricSilencedChanges = "SilencedChanges"
+	// The warnings' readings (docs/when-tokens-break.md), written only
+	// when known.
+	MetricVerifyTicketAgeSeconds = "VerifyTicketAgeSeconds"
+	MetricQuotaRemainingPercent  = "QuotaRemainingPercent"
 )
 
 // maxDimensionValue is CloudWatch's limit on a dimension value's length.
@@ -71,7 +75,15 @@ type Metrics struct {
 	// SilencedChanges is the number of changes and reminders a silence
 	// kept from the robots.
 	SilencedChanges int
+	// VerifyTicketAgeSeconds is how old the newest verify ticket is, and
+	// QuotaRemainingPercent the lowest remaining share of the component
+	// APIs' daily quotas; nil when not known (the metric is then left out).
+	VerifyTicketAgeSeconds *float64
+	QuotaRemainingPercent  *float64
 }
+
+// Value returns a pointer to v, for the optional metrics.
+func Value(v float64) *float64 { return &v }
 
 // Metadata is the "_aws" member of an EMF line.
 type Metadata struct {
@@ -101,9 +113,18 @@ type Definition struct {
 func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
 	names := []string{MetricAlerts, MetricFailedOperations, MetricAuthorizers, MetricFailedAuthorizers, MetricDroppedNotifications,
 		MetricSilencedChanges}
-	defs := make([]Definition, len(names))
+	defs := make([]Definition, len(names), len(names)+2)
 	for i, n := range names {
 		defs[i] = Definition{Name: n, Unit: "Count"}
+	}
+	var extra []slog.Attr
+	if v := m.VerifyTicketAgeSeconds; v != nil {
+		defs = append(defs, Definition{Name: MetricVerifyTicketAgeSeconds, Unit: "Seconds"})
+		extra = append(extra, slog.Float64(MetricVerifyTicketAgeSeconds, *v))
+	}
+	if v := m.QuotaRemainingPercent; v != nil {
+		defs = append(defs, Definition{Name: MetricQuotaRemainingPercent, Unit: "Percent"})
+		extra = append(extra, slog.Float64(MetricQuotaRemainingPercent, *v))
 	}
 	md := Metadata{
 		Timestamp: now.UnixMilli(),
@@ -113,7 +134,7 @@ func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
 			Metrics:    defs,
 		}},
 	}
-	return []slog.Attr{
+	return append([]slog.Attr{
 		slog.Any("_aws", md),
 		slog.String(Dimension, DimensionValue(functionName)),
 		slog.Int(MetricAlerts, m.Alerts),
@@ -122,7 +143,7 @@ func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
 		slog.Int(MetricFailedAuthorizers, m.FailedAuthorizers),
 		slog.Int(MetricDroppedNotifications, m.DroppedNotifications),
 		slog.Int(MetricSilencedChanges, m.SilencedChanges),
-	}
+	}, extra...)
 }
 
 // DimensionValue returns s as a valid CloudWatch dimension value: printable

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/incident"
+	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
 )
 
 // EventSource is the output event's "source".
@@ -44,6 +45,8 @@ type Event struct {
 	PlatformFailures []incident.Cause `json:"platform_failures,omitempty"`
 	// Notifications are each robot channel's outcome.
 	Notifications []Notification `json:"notifications,omitempty"`
+
+	warnings *warnings.Report // the platform's warnings (warnings.go)
 }
 
 // Result is the outcome of one operation, or of one authorizer in a

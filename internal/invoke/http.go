@@ -96,7 +96,8 @@ func (inv *invocation) routeHTTP(ctx context.Context, hr *trigger.HTTPRequest) (
 	if ok && rt.managed() {
 		check = validManageKey
 	}
-	if key := inv.apiKey(); !open && key != "" && !check(hr.Header, key) {
+	key := inv.apiKey()
+	if !open && key != "" && !check(hr.Header, key) {
 		a := errorAnswer(http.StatusUnauthorized, "unauthorized", "a valid API key is required: send Authorization: Bearer <key> or X-Api-Key: <key>")
 		a.header = map[string]string{"WWW-Authenticate": `Bearer realm="wxcloudenv"`}
 		if ok && rt.managed() {
@@ -104,10 +105,19 @@ func (inv *invocation) routeHTTP(ctx context.Context, hr *trigger.HTTPRequest) (
 		}
 		return answer(a)
 	}
-	if ok && rt.managed() && inv.apiKey() == "" {
+	if ok && rt.managed() && key == "" {
 		return answer(errorAnswer(http.StatusForbidden, "forbidden", "the management routes need WXCLOUDENV_API_KEY to be set"))
 	}
 	if inv.cfgErr != nil {
+		// The open routes skip the key check, so their callers (anyone)
+		// get a generic answer; the log line carries the cause. A caller
+		// who shows a valid key is told what is wrong.
+		if open && (key == "" || !validKey(hr.Header, key)) {
+			a := errorAnswer(http.StatusInternalServerError, "internal", "the function cannot answer; its log says why")
+			inv.logRejected("invalid configuration", a.status, "wxcloudenv: invalid configuration: "+inv.cfgErr.Error())
+			a.logged = true
+			return answer(a)
+		}
 		return answer(errorAnswer(http.StatusInternalServerError, "config", "invalid configuration: "+inv.cfgErr.Error()))
 	}
 	if !ok {

@@ -24,9 +24,9 @@ import (
 
 const root = "../.."
 
-// partTwoVariables are the variables of docs/contract.md's part two (the
+// platformVariables are the variables of a third-party platform's setup (the
 // store, the push, the fleet, alerts); every one is wired on both clouds.
-var partTwoVariables = []string{
+var platformVariables = []string{
 	"WXCLOUDENV_STORE", "WXCLOUDENV_STORE_PREFIX", "WXCLOUDENV_TOKEN_LAYOUT", "WXCLOUDENV_TOKEN_KEY_PREFIX",
 	"WECHAT_COMPONENT_TOKEN", "WECHAT_COMPONENT_ENCODING_AES_KEY",
 	"WXCLOUDENV_AUTHORIZERS", "WXCLOUDENV_CONCURRENCY",
@@ -131,7 +131,7 @@ func TestSAMTemplate(t *testing.T) {
 
 	// Every variable is wired, every secret from a NoEcho parameter.
 	vars := m(props, "Environment", "Variables")
-	for _, v := range append(slices.Clone(config.Variables), partTwoVariables...) {
+	for _, v := range append(slices.Clone(config.Variables), platformVariables...) {
 		if v == "WECHAT_MAX_RESPONSE_BYTES" {
 			continue
 		}
@@ -189,8 +189,16 @@ func TestSAMTemplate(t *testing.T) {
 		if p["MetricName"] == "FailedAuthorizers" && !reflect.DeepEqual(p["Threshold"], ref("FailedAuthorizersThreshold")) {
 			t.Errorf("FailedAuthorizers threshold = %v, want the parameter", p["Threshold"])
 		}
+		// A ticket older than an hour alarms (docs/when-tokens-break.md).
+		if p["MetricName"] == "VerifyTicketAgeSeconds" && (fmt.Sprint(p["Threshold"]) != "3600" || p["ComparisonOperator"] != "GreaterThanThreshold" || p["Statistic"] != "Maximum") {
+			t.Errorf("VerifyTicketAgeSeconds alarm = %v, want Maximum > 3600", p)
+		}
+		if p["MetricName"] == "QuotaRemainingPercent" && (fmt.Sprint(p["Threshold"]) != "10" || p["ComparisonOperator"] != "LessThanThreshold" || p["Statistic"] != "Minimum") {
+			t.Errorf("QuotaRemainingPercent alarm = %v, want Minimum < 10", p)
+		}
 	}
-	for _, want := range []string{"AWS/Lambda/Errors", "wxcloudenv/Alerts", "wxcloudenv/FailedOperations", "wxcloudenv/Authorizers", "wxcloudenv/FailedAuthorizers"} {
+	for _, want := range []string{"AWS/Lambda/Errors", "wxcloudenv/Alerts", "wxcloudenv/FailedOperations", "wxcloudenv/Authorizers", "wxcloudenv/FailedAuthorizers",
+		"wxcloudenv/VerifyTicketAgeSeconds", "wxcloudenv/QuotaRemainingPercent"} {
 		if !metrics[want] {
 			t.Errorf("no alarm on %s (have %v)", want, metrics)
 		}
@@ -353,7 +361,7 @@ func TestServerlessYML(t *testing.T) {
 	}
 	vars := in["environment"].(map[string]any)["variables"].(map[string]any)
 	envRef := regexp.MustCompile(`^\$\{env:[A-Z_]+\}$`)
-	for _, v := range append(slices.Clone(config.Variables), partTwoVariables...) {
+	for _, v := range append(slices.Clone(config.Variables), platformVariables...) {
 		if v == "WECHAT_TIMEOUT" || v == "WECHAT_RETRIES" || v == "WECHAT_MAX_RESPONSE_BYTES" {
 			continue
 		}

@@ -8,7 +8,7 @@
 // malformed, truncated and oversized bodies, and token revocation. It counts
 // the calls to every path.
 //
-// For third-party platforms it also plays WeChat's side of part two: verify
+// For third-party platforms it also plays WeChat's side of the platform's flows: verify
 // tickets that expire after 12 hours (Ticket, NewTicket, StrictTickets),
 // authorization codes (Authorize) exchanged at api_query_auth, a fleet of
 // authorizers of any size (SetFleet, AddAuthorizers, SetAuthorizer,
@@ -91,7 +91,8 @@ type Server struct {
 	seq      uint64
 	rid      atomic.Uint64
 
-	fleet  // authorizers, codes, tickets, counters: fleet.go, ticket.go
+	fleet                   // authorizers, codes, tickets, counters: fleet.go, ticket.go
+	quotas map[string]quota // quota.go
 	pushes sync.WaitGroup
 }
 
@@ -321,6 +322,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 			writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok"})
 			s.startPushing()
 		}
+	case wechat.QuotaPath:
+		s.quotaGet(w, r, str("cgi_path"))
 	case wechat.DescribeCloudBaseRunEnvsPath:
 		if code := s.checkToken(r.URL.Query().Get("access_token"), "component"); code != 0 {
 			s.fail(w, code, "")
