@@ -33,7 +33,7 @@ func stormRun(n int) (alerts.Run, []string, []incident.Check) {
 
 // BenchmarkAlertPath10000 is the alert path of one run over 10,000
 // authorizers with 10,000 new changes, state in memory and one WeCom robot
-// on notifytest: "baseline" is part two's (one line per change, cut to
+// on notifytest: "baseline" is one line per change (cut to
 // the robot's limit), "wxcloudenv" adds what incidents cost — the names
 // read in one batch, root cause over every check, grouping in the message
 // and the event's incidents.
