@@ -10,6 +10,7 @@
 //	go run ./functions/local -emulate -serve 127.0.0.1:9000   # bin/bootstrap under bin/aws-lambda-rie
 //	go run ./functions/local -emulate -scenario fleet -notify-preview  # a small fleet, its alerts and the robot message
 //	go run ./functions/local -emulate -store file:///tmp/x.db -runs 2  # the second cold run mints nothing
+//	go run ./functions/local -emulate -scenario fleet -queue  # a queued fleet run on bin/goaws, end to end
 package main
 
 import (
@@ -125,6 +126,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	serve := fs.String("serve", "", "run bin/bootstrap under the Runtime Interface Emulator listening on `ADDR` (e.g. 127.0.0.1:9000) until interrupted")
 	rie := fs.String("rie", "bin/aws-lambda-rie", "the Runtime Interface Emulator's `PATH` (with -serve; make rie installs it)")
 	bootstrap := fs.String("bootstrap", "bin/bootstrap", "the function's `PATH` (with -serve; make build writes it)")
+	queued := fs.Bool("queue", false, "show a queued fleet run (docs/queue.md): plan onto bin/goaws on loopback, work the batches here as Lambda's event source mapping would, print the run's robot message")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -190,6 +192,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 	if *serve != "" {
 		return serveRIE(ctx, *rie, *bootstrap, *serve, stderr)
+	}
+	if *queued {
+		return runQueued(ctx, *timeout, stdout, stderr)
 	}
 
 	for i := range *runs {

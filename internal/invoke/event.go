@@ -10,6 +10,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/incident"
+	"github.com/wxcloudenv/wxcloudenv/internal/queue"
 	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
 )
 
@@ -45,6 +46,8 @@ type Event struct {
 	PlatformFailures []incident.Cause `json:"platform_failures,omitempty"`
 	// Notifications are each robot channel's outcome.
 	Notifications []Notification `json:"notifications,omitempty"`
+	// Planned is what a queued fleet run planned (docs/queue.md).
+	Planned *queue.Planned `json:"planned,omitempty"`
 
 	warnings *warnings.Report // the platform's warnings (warnings.go)
 }
@@ -154,6 +157,11 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	if e.Notifications != nil {
 		b = append(b, `,"notifications":`...)
 		b = appendList(b, e.Notifications, true)
+	}
+	if e.Planned != nil {
+		b = append(b, `,"planned":`...)
+		pb, _ := json.Marshal(e.Planned)
+		b = append(b, pb...)
 	}
 	return append(b, '}')
 }
