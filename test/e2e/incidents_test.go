@@ -211,13 +211,15 @@ func TestIncidentComponentToken(t *testing.T) {
 // TestIncidentUnreachable (c): 95% of the checks time out — "WeChat
 // unreachable", the per-authorizer timeouts inhibited, one resolved line.
 func TestIncidentUnreachable(t *testing.T) {
-	s := newStorm(t, 2000, nil, map[string]string{"WECHAT_TIMEOUT": "400ms", "WECHAT_RETRIES": "0", "WXCLOUDENV_CONCURRENCY": "256"})
+	// A timeout generous enough that a busy machine's healthy run is
+	// healthy, and a latency well past it.
+	s := newStorm(t, 2000, nil, map[string]string{"WECHAT_TIMEOUT": "2s", "WECHAT_RETRIES": "0", "WXCLOUDENV_CONCURRENCY": "256"})
 	if ev, _ := s.run(t, 120*time.Second); len(ev.Changes) != 0 {
 		t.Fatalf("healthy run: %d changes", len(ev.Changes))
 	}
 	slow := s.ids[:1900]
 	for _, id := range slow {
-		s.srv.SetAuthorizer(id, wechattest.Authorizer{Latency: 3 * time.Second})
+		s.srv.SetAuthorizer(id, wechattest.Authorizer{Latency: 6 * time.Second})
 	}
 	ev, got := s.run(t, 120*time.Second)
 	if len(ev.Changes) != 1 || ev.Changes[0].Operation != "platform:wechat_unreachable" || perAuthorizer(ev) != 0 {
