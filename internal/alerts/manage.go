@@ -88,7 +88,7 @@ func (t *Tracker) stillOpen(ctx context.Context, covered []silence.Covered) ([]C
 			scopes = append(scopes, sc)
 		}
 	}
-	open, err := alertstate.Open(ctx, t.Store, t.Prefix, scopes, ChangeReminder)
+	open, err := alertstate.OpenChanges(ctx, t.Store, t.Prefix, scopes, ChangeReminder)
 	if err != nil {
 		return nil, err
 	}
