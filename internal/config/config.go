@@ -62,6 +62,7 @@ type Config struct {
 	NotifyDingTalkSecret string        `envconfig:"WXCLOUDENV_NOTIFY_DINGTALK_SECRET" desc:"DingTalk robot signing secret" secret:"true"`
 	NotifyFeishuSecret   string        `envconfig:"WXCLOUDENV_NOTIFY_FEISHU_SECRET" desc:"Feishu/Lark bot signing secret" secret:"true"`
 	NotifyRepeat         time.Duration `envconfig:"WXCLOUDENV_NOTIFY_REPEAT" default:"24h" desc:"remind of what is still open after this long; 0 = never"`
+	NotifyGroupMin       int           `envconfig:"WXCLOUDENV_NOTIFY_GROUP_MIN" default:"3" desc:"changes sharing a cause over this many authorizers or envs are one line; 0 = never group"`
 
 	FleetQueue  string `envconfig:"WXCLOUDENV_FLEET_QUEUE" desc:"where a scheduled fleet run sends its batches: empty (check in this invocation), an SQS queue URL, or scf:NAMESPACE/FUNCTION"`
 	FleetBatch  int    `envconfig:"WXCLOUDENV_FLEET_BATCH" default:"100" desc:"authorizers per queued batch, 1 to 1000"`
@@ -327,6 +328,9 @@ func (c *Config) validate() error {
 	}
 	if c.NotifyRepeat < 0 {
 		return &Error{Variable: "WXCLOUDENV_NOTIFY_REPEAT", Problem: "must be 0 (never) or a positive duration"}
+	}
+	if c.NotifyGroupMin < 0 || c.NotifyGroupMin > MaxAuthorizers {
+		return &Error{Variable: "WXCLOUDENV_NOTIFY_GROUP_MIN", Problem: "must be 0 (never group) or between 1 and 10000"}
 	}
 	return c.validateQueue()
 }
