@@ -66,8 +66,10 @@ type Tracker struct {
 	Prefix string
 	// Repeat is WXCLOUDENV_NOTIFY_REPEAT (0: no reminders).
 	Repeat time.Duration
-	// Notifier sends to the robots of WXCLOUDENV_NOTIFY; nil or no
-	// channels: none.
+	// Notifier sends to the robots of WXCLOUDENV_NOTIFY (its Channels,
+	// which hear everything) and to the authorizers' own robots kept in
+	// Store (package robots; each hears its authorizer's changes only).
+	// Nil: no robot at all.
 	Notifier *notify.Notifier
 
 	memo memo
@@ -135,7 +137,8 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 		// nothing can have changed that this run would report.
 		return Outcome{Tracked: true, AlertSince: since, Changes: []Change{}}
 	}
-	robots := t.Notifier != nil && len(t.Notifier.Channels) > 0
+	targets, targetsOK := t.targets(ctx, log)
+	robots := len(targets) > 0
 	uctx := ctx
 	if dl, ok := ctx.Deadline(); ok && robots {
 		// What the state update claims must still be recorded as owed
@@ -154,9 +157,10 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	settled := true
 	if robots {
 		claimed := append(append(make([]Change, 0, len(st.Changes)+len(st.Reminders)), st.Changes...), st.Reminders...)
-		d := t.deliver(ctx, in, claimed, err, log)
+		d := t.deliver(ctx, in, targets, claimed, err, log)
 		out.Notifications, out.Dropped, settled = d.outcomes, d.dropped, d.settled
 	}
+	settled = settled && targetsOK
 	if err == nil && settled {
 		t.memo.remember(sum, st.AlertSince, time.Now())
 	} else {

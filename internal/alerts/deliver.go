@@ -26,47 +26,62 @@ type robotResult struct {
 	settled bool
 }
 
-// deliver makes claimed owed to every robot and sends each what it is
-// owed (docs/reliability.md#delivered-at-least-once). stateErr is why the
-// state could not be kept, if it could not.
-func (t *Tracker) deliver(ctx context.Context, in Input, claimed []Change, stateErr error, log *slog.Logger) delivery {
-	chans := t.Notifier.Channels
+// deliverConcurrency bounds the robots sent to at once: a fleet's owner
+// robots may be thousands.
+const deliverConcurrency = 32
+
+// deliver makes claimed owed to every robot it is routed to (docs/silences-and-robots.md#owner-robots)
+// and sends each what it is owed (docs/reliability.md#delivered-at-least-once).
+// stateErr is why the state could not be kept, if it could not.
+func (t *Tracker) deliver(ctx context.Context, in Input, targets []target, claimed []Change, stateErr error, log *slog.Logger) delivery {
+	// Each robot's share of what was claimed.
+	shares := make([][]Change, len(targets))
+	for i, tg := range targets {
+		shares[i] = tg.share(claimed)
+	}
 	// What is not claimed now may still be owed from earlier runs: one
-	// read of every head tells which robots need a turn.
-	busy := make([]bool, len(chans))
+	// read of the heads of the robots with no share tells which need a turn.
+	busy := make([]bool, len(targets))
 	unknown := false
-	if len(claimed) > 0 {
-		for i := range busy {
+	var keys []string
+	var idle []int
+	for i, tg := range targets {
+		if len(shares[i]) > 0 {
 			busy[i] = true
+			continue
 		}
-	} else {
-		keys := make([]string, len(chans))
-		for i, ch := range chans {
-			keys[i] = outboxOf(t.Store, t.Prefix, ch).key
-		}
+		keys = append(keys, outboxOf(t.Store, t.Prefix, tg.ch).key)
+		idle = append(idle, i)
+	}
+	if len(keys) > 0 {
 		heads, err := t.Store.GetMany(ctx, keys)
 		if err != nil {
 			// Unknown, so not settled: the next run looks again.
 			log.Warn("what the robots are owed could not be read", "error", scrub(err.Error()))
 			unknown = true
 		}
-		for i, k := range keys {
+		for j, k := range keys {
 			if v, ok := heads[k]; ok && len(decodeHead(v).Batches) > 0 {
-				busy[i] = true
+				busy[idle[j]] = true
 			}
 		}
 	}
 	d := delivery{settled: !unknown}
-	results := make([]robotResult, len(chans))
+	results := make([]robotResult, len(targets))
 	var wg sync.WaitGroup
-	for i, ch := range chans {
+	sem := make(chan struct{}, deliverConcurrency)
+	for i, tg := range targets {
 		if !busy[i] {
 			continue
 		}
-		wg.Go(func() { results[i] = t.deliverTo(ctx, ch, in, claimed, log) })
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] = t.deliverTo(ctx, tg, in, shares[i], log)
+		})
 	}
 	wg.Wait()
-	for i, ch := range chans {
+	for i, tg := range targets {
 		r := results[i]
 		if !busy[i] {
 			r = robotResult{settled: true}
@@ -75,22 +90,30 @@ func (t *Tracker) deliver(ctx context.Context, in Input, claimed []Change, state
 		d.settled = d.settled && r.settled
 		switch {
 		case r.sent:
+			r.outcome.Authorizers = tg.owners
 			d.outcomes = append(d.outcomes, r.outcome)
+		case !tg.all:
+			// An owner robot with nothing to send is not listed.
 		case stateErr != nil:
-			d.outcomes = append(d.outcomes, notify.Outcome{Channel: ch.Name(), Status: notify.StatusSkipped,
+			d.outcomes = append(d.outcomes, notify.Outcome{Channel: tg.ch.Name(), Status: notify.StatusSkipped,
 				Error: "the alert state could not be read or written, so changes are unknown"})
 		case unknown:
-			d.outcomes = append(d.outcomes, notify.Outcome{Channel: ch.Name(), Status: notify.StatusSkipped,
+			d.outcomes = append(d.outcomes, notify.Outcome{Channel: tg.ch.Name(), Status: notify.StatusSkipped,
 				Error: "what the robot is owed could not be read; a later run sends it"})
 		}
 	}
 	return d
 }
 
-// deliverTo makes claimed owed to ch, then, holding ch's lease, sends
-// everything ch is owed in one message and records what ch accepted.
-func (t *Tracker) deliverTo(ctx context.Context, ch notify.Channel, in Input, claimed []Change, log *slog.Logger) robotResult {
+// deliverTo makes claimed (tg's share) owed to tg's robot, then, holding
+// its lease, sends everything it is owed in one message and records what
+// it accepted.
+func (t *Tracker) deliverTo(ctx context.Context, tg target, in Input, claimed []Change, log *slog.Logger) robotResult {
+	ch := tg.ch
 	log = log.With("channel", ch.Name())
+	if !tg.all {
+		log = log.With("authorizers", tg.owners)
+	}
 	ob := outboxOf(t.Store, t.Prefix, ch)
 	var res robotResult
 	drop := func(n int, reason string) {

@@ -30,6 +30,9 @@ type route struct {
 // work: …/envs, …/envs/<operation>, …/healthz.
 func matchRoute(path string) (route, bool) {
 	p := strings.TrimRight(path, "/")
+	if rt, ok := matchRobots(p); ok {
+		return rt, true
+	}
 	for _, op := range []string{wechat.OpGetEnvInfo, wechat.OpDescribeCloudBaseRunEnvs} {
 		if strings.HasSuffix(p, "/envs/"+op) {
 			return route{name: "op", op: op, methods: []string{http.MethodGet}}, true
@@ -85,6 +88,10 @@ func (inv *invocation) intakeHTTP(ctx context.Context) (trigger.Payload, *finish
 func (inv *invocation) routeHTTP(ctx context.Context, hr *trigger.HTTPRequest) (trigger.Payload, *httpAnswer) {
 	answer := func(a httpAnswer) (trigger.Payload, *httpAnswer) { return trigger.Payload{}, &a }
 	rt, ok := matchRoute(hr.Path)
+	if ok && rt.name == "robots" {
+		// A management route: its own key rule (403 without a key).
+		return answer(inv.serveRobots(ctx, hr, rt))
+	}
 	// The API key is checked first, even when the rest of the
 	// configuration is invalid: an unauthenticated caller learns nothing.
 	// WeChat cannot send the key: a push is authenticated by its signature.

@@ -128,12 +128,19 @@ func Parse(body []byte) ([]string, []notify.Channel, error) {
 	return out, chans, nil
 }
 
-// fieldName bounds a field name a caller sent, for the error that names it.
+// fieldName is the name of an unknown field a caller sent, for the error
+// that names it: a plain name, else "body" (a name that could be a URL, or
+// anything else a caller should not see echoed, is not repeated).
 func fieldName(f string) string {
-	if len(f) > 64 {
-		f = f[:64] + "…"
+	if f == "" || len(f) > 32 {
+		return "body"
 	}
-	return strings.ToValidUTF8(f, "?")
+	for _, r := range f {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return "body"
+		}
+	}
+	return f
 }
 
 // Robot is one robot as answers show it: kind and host, never the URL.

@@ -59,6 +59,7 @@ func TestParse(t *testing.T) {
 		{"a list", `["` + wecomURL + `"]`, "body"},
 		{"two values", `{"urls":["` + wecomURL + `"]} {}`, "body"},
 		{"unknown field", `{"urls":["` + wecomURL + `"],"secret":"x"}`, "secret"},
+		{"a URL as a field", `{"` + wecomURL + `":1}`, "body"},
 		{"no urls", `{}`, "urls"},
 		{"null urls", `{"urls":null}`, "urls"},
 		{"empty urls", `{"urls":[]}`, "urls"},

@@ -1,0 +1,192 @@
+package alerts_test
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
+	"github.com/wxcloudenv/wxcloudenv/internal/notify"
+	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
+	"github.com/wxcloudenv/wxcloudenv/internal/robots"
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
+)
+
+const (
+	ownerKeyA  = "wecom-owner-a-robot-key-5f1e"
+	ownerKeyB  = "dingtalk-owner-b-robot-token-77aa"
+	sharedKey  = "feishu-owner-shared-hook-0c3d"
+	ownerAppA  = "wx0000"
+	ownerAppB  = "wx0001"
+	ownerAppC  = "wx0002"
+	noOwnerApp = "wx0003"
+)
+
+// TestOwnerRobots: each authorizer's own robot gets its lines only, in its
+// own message; a robot two authorizers registered gets both; the platform
+// robot gets everything, the platform-level failure included, which no
+// owner robot gets; a robot that fails stays owed its own share only.
+// Over every backend.
+func TestOwnerRobots(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			st := b.instances(t, 1)[0]
+			prefix := "wxcloudenv-owners-" + b.name + ":"
+			srv := notifytest.NewServer(notifytest.Options{})
+			t.Cleanup(srv.Close)
+			put := func(appid string, urls ...string) {
+				t.Helper()
+				if err := robots.Put(ctx, st, prefix, appid, urls); err != nil {
+					t.Fatal(err)
+				}
+			}
+			put(ownerAppA, srv.WeComURL(ownerKeyA), srv.FeishuURL(sharedKey))
+			put(ownerAppB, srv.DingTalkURL(ownerKeyB))
+			put(ownerAppC, srv.FeishuURL(sharedKey))
+			in := newInstance(t, st, prefix, srv)
+
+			run := haltedRun(4)
+			// A platform-level failure: no authorizer.
+			run.Checked = append(run.Checked, alerts.Scope{Operation: "getenvinfo"})
+			run.Failures = append(run.Failures, alerts.Failure{Operation: "getenvinfo", Kind: "auth", ErrCode: 61004,
+				Message: "the component token could not be had"})
+			out := in.track(ctx, t0, run)
+			if len(out.Changes) != 5 {
+				t.Fatalf("changes = %+v", out.Changes)
+			}
+			byChannel := map[string]notify.Outcome{}
+			for _, o := range out.Notifications {
+				byChannel[o.Channel+" "+strings.Join(o.Authorizers, ",")] = o
+			}
+			if len(out.Notifications) != 4 {
+				t.Errorf("outcomes = %+v, want the platform robot and three owner robots", out.Notifications)
+			}
+			for _, o := range out.Notifications {
+				if o.Status != notify.StatusSent {
+					t.Errorf("%+v not sent", o)
+				}
+			}
+
+			platform := accepted(srv)
+			if len(platform) != 1 || mentions(platform[0].Text, 4) != 4 || !strings.Contains(platform[0].Text, "61004") {
+				t.Fatalf("platform robot got %d messages; want one with every line and the platform failure", len(platform))
+			}
+			only := func(key string, want ...string) {
+				t.Helper()
+				msgs := srv.ReceivedBy(key)
+				if len(msgs) != 1 {
+					t.Fatalf("%s got %d messages, want 1", key, len(msgs))
+				}
+				for _, app := range []string{ownerAppA, ownerAppB, ownerAppC, noOwnerApp} {
+					has := strings.Contains(msgs[0].Text, app+" ")
+					if has != contains(want, app) {
+						t.Errorf("%s's message names %s: %v, want %v\n%s", key, app, has, contains(want, app), msgs[0].Text)
+					}
+				}
+				if strings.Contains(msgs[0].Text, "61004") {
+					t.Errorf("%s got the platform-level failure:\n%s", key, msgs[0].Text)
+				}
+			}
+			only(ownerKeyA, ownerAppA)
+			only(ownerKeyB, ownerAppB)
+			only(sharedKey, ownerAppA, ownerAppC)
+
+			// Owner B's robot fails: it stays owed B's line, and only that;
+			// the others are not sent to again.
+			srv.SetAnswer(ownerKeyB, notifytest.Answer{HTTPStatus: http.StatusServiceUnavailable})
+			// The platform scope checked again, and fine.
+			run = haltedRun(4)
+			run.Checked = append(run.Checked, alerts.Scope{Operation: "getenvinfo"})
+			out = in.track(ctx, t0.Add(time.Minute), run)
+			if len(out.Changes) != 1 || out.Changes[0].Change != alerts.ChangeResolved || out.Changes[0].Authorizer != "" {
+				t.Fatalf("second run's changes = %+v, want the platform failure resolved", out.Changes)
+			}
+			if len(srv.ReceivedBy(ownerKeyA)) != 1 || len(srv.ReceivedBy(sharedKey)) != 1 {
+				t.Errorf("a platform-level resolution reached an owner robot")
+			}
+			run = haltedRun(4)
+			run.Checked = append(run.Checked, alerts.Scope{Operation: "getenvinfo"})
+			run.Alerts = append(run.Alerts, alerts.Alert{Authorizer: ownerAppB, Operation: "getenvinfo", Env: "env-wx0001-b",
+				Resource: "environment", Status: "UNAVAILABLE", Message: "environment env-wx0001-b is UNAVAILABLE"})
+			run.Alerts = append(run.Alerts, alerts.Alert{Authorizer: noOwnerApp, Operation: "getenvinfo", Env: "env-wx0003-b",
+				Resource: "environment", Status: "UNAVAILABLE", Message: "environment env-wx0003-b is UNAVAILABLE"})
+			out = in.track(ctx, t0.Add(2*time.Minute), run)
+			var owedB int
+			for _, o := range out.Notifications {
+				if len(o.Authorizers) == 1 && o.Authorizers[0] == ownerAppB {
+					owedB = o.Owed
+					if o.Status != notify.StatusFailed {
+						t.Errorf("owner B's outcome = %+v", o)
+					}
+				}
+			}
+			if owedB != 1 || len(out.Changes) != 2 {
+				t.Errorf("owner B's robot is owed %d changes, want 1 (its new line, not the other authorizer's); changes %+v", owedB, out.Changes)
+			}
+			srv.SetAnswer(ownerKeyB, notifytest.Answer{})
+			out = in.track(ctx, t0.Add(3*time.Minute), run)
+			if len(out.Changes) != 0 {
+				t.Errorf("changes = %+v", out.Changes)
+			}
+			var last notifytest.Received
+			for _, r := range srv.ReceivedBy(ownerKeyB) {
+				if r.Accepted {
+					last = r
+				}
+			}
+			if !strings.Contains(last.Text, "env-wx0001-b") || strings.Contains(last.Text, "env-wx0003-b") {
+				t.Errorf("owner B's owed message:\n%s", last.Text)
+			}
+
+			logs := in.log.String()
+			for _, k := range []string{ownerKeyA, ownerKeyB, sharedKey, robotKey} {
+				if strings.Contains(logs, k) || strings.Contains(strings.Join(outcomeTexts(out), " "), k) {
+					t.Errorf("a robot key reached the log or the outcomes")
+				}
+			}
+		})
+	}
+}
+
+// TestOwnerRobotsOnly: with no platform robot, owner robots still hear
+// their authorizers.
+func TestOwnerRobotsOnly(t *testing.T) {
+	t.Parallel()
+	srv := notifytest.NewServer(notifytest.Options{})
+	t.Cleanup(srv.Close)
+	st := store.NewMemory()
+	if err := robots.Put(t.Context(), st, "p:", ownerAppA, []string{srv.WeComURL(ownerKeyA)}); err != nil {
+		t.Fatal(err)
+	}
+	tr := &alerts.Tracker{Store: st, Prefix: "p:", Notifier: &notify.Notifier{Store: st, Prefix: "p:"}}
+	out := tr.Track(t.Context(), alerts.Input{Run: haltedRun(2), Now: t0, Platform: "local", Function: "owners",
+		Log: slog.New(slog.DiscardHandler)})
+	if len(out.Notifications) != 1 || out.Notifications[0].Status != notify.StatusSent {
+		t.Fatalf("outcomes = %+v", out.Notifications)
+	}
+	if msgs := srv.ReceivedBy(ownerKeyA); len(msgs) != 1 || !strings.Contains(msgs[0].Text, ownerAppA+" ") || strings.Contains(msgs[0].Text, ownerAppB+" ") {
+		t.Errorf("owner A got %+v", msgs)
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func outcomeTexts(out alerts.Outcome) []string {
+	var s []string
+	for _, o := range out.Notifications {
+		s = append(s, o.Channel, o.Error)
+	}
+	return s
+}
