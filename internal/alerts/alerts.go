@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
@@ -73,6 +74,9 @@ type Tracker struct {
 	Notifier *notify.Notifier
 
 	memo memo
+	// owners is whether the last read found owner robots: then the state
+	// update leaves time for sending, as with platform robots.
+	owners atomic.Bool
 }
 
 // Input is one run handed to the alert path.
@@ -137,8 +141,18 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 		// nothing can have changed that this run would report.
 		return Outcome{Tracked: true, AlertSince: since, Changes: []Change{}}
 	}
-	targets, targetsOK := t.targets(ctx, log)
-	robots := len(targets) > 0
+	// The owner robots are read while the state is updated: one batch,
+	// which costs the update no time.
+	type loaded struct {
+		targets []target
+		ok      bool
+	}
+	tch := make(chan loaded, 1)
+	go func() {
+		tg, ok := t.targets(ctx, log)
+		tch <- loaded{tg, ok}
+	}()
+	robots := t.Notifier != nil && (len(t.Notifier.Channels) > 0 || t.owners.Load())
 	uctx := ctx
 	if dl, ok := ctx.Deadline(); ok && robots {
 		// What the state update claims must still be recorded as owed
@@ -155,7 +169,12 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	}
 	out.AlertSince, out.Changes = st.AlertSince, st.Changes
 	settled := true
-	if robots {
+	l := <-tch
+	targets, targetsOK := l.targets, l.ok
+	if targetsOK && t.Notifier != nil {
+		t.owners.Store(len(targets) > len(t.Notifier.Channels))
+	}
+	if len(targets) > 0 {
 		claimed := append(append(make([]Change, 0, len(st.Changes)+len(st.Reminders)), st.Changes...), st.Reminders...)
 		d := t.deliver(ctx, in, targets, claimed, err, log)
 		out.Notifications, out.Dropped, settled = d.outcomes, d.dropped, d.settled

@@ -134,11 +134,11 @@ func (inv *invocation) serveRobots(ctx context.Context, hr *trigger.HTTPRequest,
 	var err error
 	switch hr.Method {
 	case http.MethodPut:
-		urls, chans, perr := robots.Parse(hr.Body)
+		chans, perr := robots.PutBody(sctx, st, prefix, appid, hr.Body)
 		if fe := (*robots.FieldError)(nil); errors.As(perr, &fe) {
 			return fieldAnswer(fe.Field, fe.Problem)
 		}
-		if err = robots.Put(sctx, st, prefix, appid, urls); err == nil {
+		if err = perr; err == nil {
 			view.Robots = robots.Describe(chans)
 		}
 	case http.MethodGet:

@@ -232,6 +232,23 @@ func Put(ctx context.Context, st store.Store, prefix, appid string, urls []strin
 	return update(ctx, st, prefix, appid, func(s shard) { s[appid] = urls })
 }
 
+// PutBody is the whole of PUT …/authorizers/{appid}/robots: it checks
+// appid and body (refusals are a *FieldError, and store nothing) and
+// replaces appid's robots with the body's. It returns the robots kept.
+func PutBody(ctx context.Context, st store.Store, prefix, appid string, body []byte) ([]notify.Channel, error) {
+	if !ValidAppID(appid) {
+		return nil, &FieldError{Field: "appid", Problem: "an authorizer's appid is 1 to 64 characters of [A-Za-z0-9_]"}
+	}
+	urls, chans, err := Parse(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := Put(ctx, st, prefix, appid, urls); err != nil {
+		return nil, err
+	}
+	return chans, nil
+}
+
 // Delete removes appid's robots; none is not an error.
 func Delete(ctx context.Context, st store.Store, prefix, appid string) error {
 	return update(ctx, st, prefix, appid, func(s shard) { delete(s, appid) })
