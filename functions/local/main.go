@@ -47,9 +47,20 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "local:", wechat.Scrub(err.Error()))
+		fmt.Fprintln(os.Stderr, exitMessage(err))
 		os.Exit(1)
 	}
+}
+
+// exitMessage is the last line the runner prints when run fails. A failed
+// invocation's cause is already in the function's log line, so it is not
+// printed a second time.
+func exitMessage(err error) string {
+	var ie *invoke.InvocationError
+	if errors.As(err, &ie) {
+		return "local: the invocation failed (the log line above says why)"
+	}
+	return "local: " + wechat.Scrub(err.Error())
 }
 
 const usage = `usage: go run ./functions/local [flags]
@@ -280,7 +291,7 @@ func setScenario(srv *wechattest.Server, name string) error {
 		}
 		srv.SetAnswer(wechat.GetEnvInfoPath, b)
 	case "fleet":
-		ids := srv.SetFleet(4)
+		ids := srv.SetFleet(3) // and the emulator's own authorizer: four
 		srv.SetAuthorizer(ids[1], wechattest.Authorizer{Status: "HALTED"})
 		srv.SetAuthorizer(ids[2], wechattest.Authorizer{Revoked: true})
 		os.Setenv("WXCLOUDENV_AUTHORIZERS", "all")
@@ -413,7 +424,8 @@ type eventSummary struct {
 		Response map[string]json.RawMessage `json:"response"`
 		Error    *summaryError              `json:"error"`
 	} `json:"results"`
-	Alerts []invoke.Alert `json:"alerts"`
+	Alerts        []invoke.Alert        `json:"alerts"`
+	Notifications []invoke.Notification `json:"notifications"`
 }
 
 // summary returns the lines printed after the answer: one with the counts,
@@ -482,7 +494,17 @@ func summary(out []byte) string {
 			lines = append(lines, "  ALERT "+a.Message)
 		}
 	}
+	robotFailures := 0
+	for _, n := range ev.Notifications {
+		if n.Status == "failed" {
+			robotFailures++
+			lines = append(lines, "  ROBOT FAILED "+n.Channel+": "+n.Error)
+		}
+	}
 	head := fmt.Sprintf("summary: %d operations, %d items, %d alerts, %d failures", len(ops), items, len(ev.Alerts), failures)
+	if len(ev.Notifications) > 0 {
+		head += fmt.Sprintf(", %d of %d robot messages failed", robotFailures, len(ev.Notifications))
+	}
 	return head + "\n" + strings.Join(append(lines, ""), "\n")
 }
 
@@ -496,10 +518,19 @@ func serveRIE(ctx context.Context, rie, bootstrap, addr string, stderr io.Writer
 	}
 	cmd := exec.CommandContext(ctx, rie, "--runtime-interface-emulator-address", addr, bootstrap)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	// The emulator runs in a process group of its own: stopping the runner
+	// (Ctrl-C, or a signal to its PID or to make's) interrupts it, it stops
+	// the bootstrap, and whatever is left of its group is killed, so
+	// nothing is left on addr.
+	ownGroup(cmd)
+	cmd.Cancel = func() error { return stopGroup(cmd, false) }
 	cmd.WaitDelay = 5 * time.Second
 	fmt.Fprintf(stderr, "wxcloudenv: serving %s under %s; try\n  curl -s -d @events/aws-http-api-v2.json http://%s/2015-03-31/functions/function/invocations\n", bootstrap, rie, addr)
-	if err := cmd.Run(); err != nil && ctx.Err() == nil {
+	err := cmd.Run()
+	// Whatever is left of the group (a bootstrap the emulator did not
+	// stop) goes with it.
+	stopGroup(cmd, true)
+	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("running %s: %w", rie, err)
 	}
 	return nil

@@ -267,7 +267,7 @@ func (inv *invocation) encode(ev *Event) answer {
 type plan struct {
 	ops []string
 	env string
-	// who getenvinfo covers: nobody named (part one's single token), all,
+	// who getenvinfo covers: nobody named (the single authorizer of the token variables), all,
 	// or a list; and the shard of them to run.
 	all            bool
 	authorizers    []string
