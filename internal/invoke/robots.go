@@ -24,8 +24,7 @@ const robotsBudget = 10 * time.Second
 // robotsMethods are the methods of …/authorizers/{appid}/robots.
 var robotsMethods = []string{http.MethodGet, http.MethodPut, http.MethodDelete}
 
-// matchRobots matches …/authorizers/{appid}/robots (contract section 15,
-// docs/silences-and-robots.md#owner-robots); op is the appid as sent,
+// matchRobots matches …/authorizers/{appid}/robots (docs/silences-and-robots.md#owner-robots); op is the appid as sent,
 // checked after the key.
 func matchRobots(p string) (route, bool) {
 	rest, ok := strings.CutSuffix(p, "/robots")
@@ -40,7 +39,7 @@ func matchRobots(p string) (route, bool) {
 }
 
 // managementAuth checks the key of a route that changes or shows state,
-// as contract section 15 says: 403 while WXCLOUDENV_API_KEY is unset; else
+// as docs/silences-and-robots.md#access says: 403 while WXCLOUDENV_API_KEY is unset; else
 // the key as Bearer, X-Api-Key or the password of HTTP Basic (any user
 // name), and 401 with a Basic challenge without it.
 func (inv *invocation) managementAuth(h http.Header) (httpAnswer, bool) {
@@ -92,7 +91,7 @@ type robotsView struct {
 
 // serveRobots answers …/authorizers/{appid}/robots: the key first (403,
 // 401), then 500 for an invalid configuration, 405, 413 and 400 in the
-// order of section 7. Every answer is logged here, with kinds and hosts
+// order of docs/contract.md#check-order. Every answer is logged here, with kinds and hosts
 // only.
 func (inv *invocation) serveRobots(ctx context.Context, hr *trigger.HTTPRequest, rt route) httpAnswer {
 	if a, pass := inv.managementAuth(hr.Header); !pass {

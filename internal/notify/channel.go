@@ -159,7 +159,7 @@ func parseOne(raw string, s Secrets) (Channel, error) {
 }
 
 // ParseURL reads one robot webhook URL as [Parse] recognises it, with no
-// signing secret: an authorizer's own robots (contract section 15). Its
+// signing secret: an authorizer's own robots (docs/silences-and-robots.md#owner-robots). Its
 // error names neither the variable nor the URL, only what is wrong and
 // the host.
 func ParseURL(raw string) (Channel, error) {

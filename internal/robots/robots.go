@@ -1,5 +1,4 @@
-// Package robots keeps each authorizer's own robots (contract section 15,
-// docs/silences-and-robots.md#owner-robots): the group robots of a
+// Package robots keeps each authorizer's own robots (docs/silences-and-robots.md#owner-robots): the group robots of a
 // merchant that hear about that merchant's mini program only. The routes
 // PUT, GET and DELETE …/authorizers/{appid}/robots change and show them;
 // the alert path reads them all in one batch per run ([Load]).
@@ -77,8 +76,8 @@ func ValidAppID(s string) bool {
 }
 
 // Parse reads and checks the body of PUT …/authorizers/{appid}/robots,
-// {"urls": ["…", …]}: one to MaxURLs robot URLs that contract section 12
-// recognises, no robot twice. Every refusal is a *FieldError. It returns
+// {"urls": ["…", …]}: one to MaxURLs robot URLs as WXCLOUDENV_NOTIFY takes them
+// (docs/contract.md#alerts-and-robots), no robot twice. Every refusal is a *FieldError. It returns
 // the URLs as given (trimmed) and their channels.
 func Parse(body []byte) ([]string, []notify.Channel, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
