@@ -104,6 +104,8 @@ func TestSAMTemplate(t *testing.T) {
 		"GET /envs": switchable, "POST /envs": switchable, "GET /envs/{operation}": switchable,
 		"GET /healthz": "NONE", "POST /wechat/authorization-events": "NONE",
 	}
+	// Owner robots switch too; the function also asks for the key.
+	want["ANY /authorizers/{appid}/robots"] = switchable
 	got := map[string]any{}
 	for name, r := range res {
 		if m(r)["Type"] != "AWS::ApiGatewayV2::Route" {
