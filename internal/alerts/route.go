@@ -50,6 +50,10 @@ func (t *Tracker) targets(ctx context.Context, log *slog.Logger) (out []target, 
 		return out, true
 	}
 	owners, err := robots.Load(ctx, t.Store, t.Prefix)
+	if err != nil && ctx.Err() == nil {
+		// Once more: what the owner robots miss now is not owed to them.
+		owners, err = robots.Load(ctx, t.Store, t.Prefix)
+	}
 	ok = err == nil
 	if err != nil {
 		log.Warn("the authorizers' own robots could not all be read; they miss this run's changes", "error", scrub(err.Error()))
