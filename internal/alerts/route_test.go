@@ -1,6 +1,8 @@
 package alerts_test
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -189,4 +191,38 @@ func outcomeTexts(out alerts.Outcome) []string {
 		s = append(s, o.Channel, o.Error)
 	}
 	return s
+}
+
+// failingRegistry is a store whose robot registry cannot be read.
+type failingRegistry struct{ store.Store }
+
+func (f failingRegistry) GetMany(ctx context.Context, keys []string) (map[string]store.Value, error) {
+	if len(keys) > 0 && strings.Contains(keys[0], "robots:") {
+		return nil, fmt.Errorf("registry down: %w", store.ErrUnavailable)
+	}
+	return f.Store.GetMany(ctx, keys)
+}
+
+// TestOwnerRobotsUnreadable: when the registry cannot be read, the
+// platform robot still gets the run's message, the run says why in its
+// log, and it is not taken as settled (the next run compares again).
+func TestOwnerRobotsUnreadable(t *testing.T) {
+	t.Parallel()
+	srv := notifytest.NewServer(notifytest.Options{})
+	t.Cleanup(srv.Close)
+	st := failingRegistry{store.NewMemory()}
+	in := newInstance(t, st, "p:", srv)
+	out := in.track(t.Context(), t0, haltedRun(2))
+	if len(out.Notifications) != 1 || out.Notifications[0].Status != notify.StatusSent || len(accepted(srv)) != 1 {
+		t.Fatalf("outcomes = %+v", out.Notifications)
+	}
+	if !strings.Contains(in.log.String(), "own robots could not all be read") {
+		t.Errorf("no log line says the owner robots were missed:\n%s", in.log.String())
+	}
+	// Not settled: the same state again is compared with the store, not
+	// taken from the memo (which would skip the robots' turn).
+	out = in.track(t.Context(), t0.Add(time.Minute), haltedRun(2))
+	if strings.Count(in.log.String(), "own robots could not all be read") != 2 {
+		t.Errorf("the second run did not look at the registry again:\n%s", in.log.String())
+	}
 }
