@@ -176,7 +176,7 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	}
 	if len(targets) > 0 {
 		claimed := append(append(make([]Change, 0, len(st.Changes)+len(st.Reminders)), st.Changes...), st.Reminders...)
-		d := t.deliver(ctx, in, targets, claimed, err, log)
+		d := t.deliver(ctx, in, targets, targetsOK, claimed, err, log)
 		out.Notifications, out.Dropped, settled = d.outcomes, d.dropped, d.settled
 	}
 	settled = settled && targetsOK

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,5 +225,94 @@ func TestOwnerRobotsUnreadable(t *testing.T) {
 	out = in.track(t.Context(), t0.Add(time.Minute), haltedRun(2))
 	if strings.Count(in.log.String(), "own robots could not all be read") != 2 {
 		t.Errorf("the second run did not look at the registry again:\n%s", in.log.String())
+	}
+}
+
+// countingStore counts the outbox heads read in batches.
+type countingStore struct {
+	store.Store
+	heads *atomic.Int64
+}
+
+func (c countingStore) GetMany(ctx context.Context, keys []string) (map[string]store.Value, error) {
+	for _, k := range keys {
+		if strings.Contains(k, "notify:outbox:") {
+			c.heads.Add(1)
+		}
+	}
+	return c.Store.GetMany(ctx, keys)
+}
+
+// TestOwnerRobotOwedThroughIndex: an owner robot that did not accept its
+// message is listed in the owed index and gets it in the next run that
+// has nothing new for it; once it accepted, the index is empty again, and
+// runs with nothing new read no owner robot's outbox.
+func TestOwnerRobotOwedThroughIndex(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			var heads atomic.Int64
+			st := countingStore{b.instances(t, 1)[0], &heads}
+			prefix := "wxcloudenv-owed-index-" + b.name + ":"
+			srv := notifytest.NewServer(notifytest.Options{})
+			t.Cleanup(srv.Close)
+			for i := range 50 {
+				// Many owner robots, one per authorizer.
+				u := srv.WeComURL(fmt.Sprintf("owner-index-key-%02d", i))
+				if err := robots.Put(ctx, st, prefix, fmt.Sprintf("wx%04d", i), []string{u}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			in := newInstance(t, st, prefix, srv)
+			srv.SetAnswer("owner-index-key-01", notifytest.Answer{HTTPStatus: http.StatusServiceUnavailable})
+			out := in.track(ctx, t0, haltedRun(3))
+			if len(out.Changes) != 3 || len(out.Notifications) != 4 {
+				t.Fatalf("first run: changes %d, outcomes %+v", len(out.Changes), out.Notifications)
+			}
+			index, err := st.Get(ctx, prefix+"notify:owed-owners")
+			if err != nil || strings.Count(string(index.Data), ":") != 1 {
+				t.Fatalf("the index lists %s (%v), want the one robot still owed", index.Data, err)
+			}
+
+			// Nothing new for anyone; the robot now accepts.
+			srv.SetAnswer("owner-index-key-01", notifytest.Answer{})
+			heads.Store(0)
+			out = in.track(ctx, t0.Add(time.Minute), haltedRun(3))
+			var got []notify.Outcome
+			for _, o := range out.Notifications {
+				if len(o.Authorizers) > 0 {
+					got = append(got, o)
+				}
+			}
+			if len(got) != 1 || got[0].Authorizers[0] != "wx0001" || got[0].Status != notify.StatusSent {
+				t.Fatalf("second run's owner outcomes = %+v, want wx0001's owed message sent", got)
+			}
+			if n := heads.Load(); n > 3 {
+				t.Errorf("the second run read %d outbox heads in batches, want the platform robot's and the listed one's at most", n)
+			}
+			msgs := srv.ReceivedBy("owner-index-key-01")
+			if last := msgs[len(msgs)-1]; !last.Accepted || !strings.Contains(last.Text, "wx0001 ") || strings.Contains(last.Text, "wx0002 ") {
+				t.Errorf("the owed message: %+v", last)
+			}
+			if _, err := st.Get(ctx, prefix+"notify:owed-owners"); err == nil {
+				v, _ := st.Get(ctx, prefix+"notify:owed-owners")
+				t.Errorf("the index still lists %s", v.Data)
+			}
+
+			// A third run with nothing owed reads no owner robot's head.
+			heads.Store(0)
+			in.tr.Notifier.Channels = in.tr.Notifier.Channels[:0]
+			run := haltedRun(3)
+			run.Checked = append(run.Checked, alerts.Scope{Operation: "getenvinfo", Authorizer: "wx0049"})
+			out = in.track(ctx, t0.Add(2*time.Minute), run)
+			if n := heads.Load(); n != 0 || len(out.Notifications) != 0 {
+				t.Errorf("an idle run read %d owner heads; outcomes %+v", n, out.Notifications)
+			}
+			if n := len(srv.ReceivedBy("owner-index-key-01")); n != len(msgs) {
+				t.Errorf("the robot got %d messages, want still %d", n, len(msgs))
+			}
+		})
 	}
 }
