@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
+	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
 )
 
 // EventSource is the output event's "source".
@@ -36,6 +37,8 @@ type Event struct {
 	Changes []Change `json:"changes,omitempty"`
 	// Notifications are each robot channel's outcome.
 	Notifications []Notification `json:"notifications,omitempty"`
+
+	warnings *warnings.Report // the platform's warnings (warnings.go)
 }
 
 // Result is the outcome of one operation, or of one authorizer in a

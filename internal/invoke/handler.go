@@ -358,6 +358,7 @@ func (d deadlines) alertsCtx(ctx context.Context) (context.Context, context.Canc
 func (inv *invocation) execute(ctx context.Context, pl plan, dl deadlines) *Event {
 	h := inv.h
 	ev := &Event{Platform: h.Platform, Trigger: string(inv.req.Kind), RequestID: inv.requestID, Time: inv.stamp, OK: true}
+	addWarnings := inv.startWarnings(ctx)
 	done := make(chan Result, len(pl.ops))
 	attempts := make([]atomic.Int64, len(pl.ops))
 	for i, op := range pl.ops {
@@ -402,6 +403,7 @@ collect:
 	for _, r := range ev.Results {
 		ev.Alerts = append(ev.Alerts, r.alerts...)
 	}
+	addWarnings(ev, dl.checks.Add(dl.collect/2))
 	return ev
 }
 

@@ -191,8 +191,16 @@ func TestSAMTemplate(t *testing.T) {
 		if p["MetricName"] == "FailedAuthorizers" && !reflect.DeepEqual(p["Threshold"], ref("FailedAuthorizersThreshold")) {
 			t.Errorf("FailedAuthorizers threshold = %v, want the parameter", p["Threshold"])
 		}
+		// A ticket older than an hour alarms (docs/when-tokens-break.md).
+		if p["MetricName"] == "VerifyTicketAgeSeconds" && (fmt.Sprint(p["Threshold"]) != "3600" || p["ComparisonOperator"] != "GreaterThanThreshold" || p["Statistic"] != "Maximum") {
+			t.Errorf("VerifyTicketAgeSeconds alarm = %v, want Maximum > 3600", p)
+		}
+		if p["MetricName"] == "QuotaRemainingPercent" && (fmt.Sprint(p["Threshold"]) != "10" || p["ComparisonOperator"] != "LessThanThreshold" || p["Statistic"] != "Minimum") {
+			t.Errorf("QuotaRemainingPercent alarm = %v, want Minimum < 10", p)
+		}
 	}
-	for _, want := range []string{"AWS/Lambda/Errors", "wxcloudenv/Alerts", "wxcloudenv/FailedOperations", "wxcloudenv/Authorizers", "wxcloudenv/FailedAuthorizers"} {
+	for _, want := range []string{"AWS/Lambda/Errors", "wxcloudenv/Alerts", "wxcloudenv/FailedOperations", "wxcloudenv/Authorizers", "wxcloudenv/FailedAuthorizers",
+		"wxcloudenv/VerifyTicketAgeSeconds", "wxcloudenv/QuotaRemainingPercent"} {
 		if !metrics[want] {
 			t.Errorf("no alarm on %s (have %v)", want, metrics)
 		}
