@@ -36,10 +36,9 @@ const deliverConcurrency = 32
 // stateErr is why the state could not be kept, if it could not.
 func (t *Tracker) deliver(ctx context.Context, in Input, targets []target, registryRead bool, claimed []Change, stateErr error, log *slog.Logger) delivery {
 	// Each robot's share of what was claimed.
-	shares := make([][]Change, len(targets))
+	shares := shares(targets, claimed)
 	owners := false
-	for i, tg := range targets {
-		shares[i] = tg.share(claimed)
+	for _, tg := range targets {
 		owners = owners || !tg.all
 	}
 	// What is not claimed now may still be owed from earlier runs. The

@@ -19,15 +19,35 @@ type target struct {
 	owners []string // sorted appids, for an owner robot
 }
 
-// share is the part of claimed that tg hears, in order.
-func (tg target) share(claimed []Change) []Change {
-	if tg.all {
-		return claimed
-	}
-	var out []Change
-	for _, c := range claimed {
-		if c.Authorizer != "" && slices.Contains(tg.owners, c.Authorizer) {
-			out = append(out, c)
+// shares is each target's part of claimed, in order: everything for a
+// platform robot, its authorizers' changes for an owner robot. It indexes
+// claimed by authorizer once, so that thousands of owner robots over
+// thousands of changes cost one pass.
+func shares(targets []target, claimed []Change) [][]Change {
+	out := make([][]Change, len(targets))
+	var byAuth map[string][]int
+	for i, tg := range targets {
+		if tg.all {
+			out[i] = claimed
+			continue
+		}
+		if byAuth == nil {
+			byAuth = map[string][]int{}
+			for j, c := range claimed {
+				if c.Authorizer != "" {
+					byAuth[c.Authorizer] = append(byAuth[c.Authorizer], j)
+				}
+			}
+		}
+		var idx []int
+		for _, a := range tg.owners {
+			idx = append(idx, byAuth[a]...)
+		}
+		if len(tg.owners) > 1 {
+			slices.Sort(idx) // the run's order
+		}
+		for _, j := range idx {
+			out[i] = append(out[i], claimed[j])
 		}
 	}
 	return out
