@@ -11,6 +11,7 @@
 //	go run ./functions/local -emulate -scenario fleet -notify-preview  # a small fleet, its alerts and the robot message
 //	go run ./functions/local -emulate -store file:///tmp/x.db -runs 2  # the second cold run mints nothing
 //	go run ./functions/local -emulate -scenario fleet -store file:///tmp/x.db -robots 'wxf1ee700000000001=https://…/cgi-bin/webhook/send?key=…'
+//	go run ./functions/local -emulate -scenario fleet -queue  # a queued fleet run on bin/goaws, end to end
 package main
 
 import (
@@ -132,6 +133,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	bootstrap := fs.String("bootstrap", "bin/bootstrap", "the function's `PATH` (with -serve; make build writes it)")
 	var owners robotFlags
 	owners.register(fs)
+	queued := fs.Bool("queue", false, "show a queued fleet run (docs/queue.md): plan onto bin/goaws on loopback, work the batches here as Lambda's event source mapping would, print the run's robot message")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -202,6 +204,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 	if *serve != "" {
 		return serveRIE(ctx, *rie, *bootstrap, *serve, stderr)
+	}
+	if *queued {
+		return runQueued(ctx, *timeout, stdout, stderr)
 	}
 
 	for i := range *runs {
