@@ -316,3 +316,33 @@ func TestOwnerRobotOwedThroughIndex(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnerRobotsQueuedRun: the changes a queued fleet run's batches
+// claimed, delivered by its last batch, reach the owner robots too, each
+// its own authorizer's only.
+func TestOwnerRobotsQueuedRun(t *testing.T) {
+	t.Parallel()
+	srv := notifytest.NewServer(notifytest.Options{})
+	t.Cleanup(srv.Close)
+	st := store.NewMemory()
+	if err := robots.Put(t.Context(), st, "p:", ownerAppB, []string{srv.DingTalkURL(ownerKeyB)}); err != nil {
+		t.Fatal(err)
+	}
+	in := newInstance(t, st, "p:", srv)
+	var claimed []alerts.Change
+	for _, a := range haltedRun(3).Alerts {
+		claimed = append(claimed, alerts.Change{Change: alerts.ChangeNew, Authorizer: a.Authorizer, Operation: a.Operation,
+			Env: a.Env, Resource: a.Resource, Status: a.Status, Message: a.Message, Since: t0})
+	}
+	out := in.tr.Deliver(t.Context(), alerts.Input{Now: t0, Platform: "local", Function: "queued", Log: slog.New(slog.DiscardHandler)}, claimed)
+	if len(out.Notifications) != 2 {
+		t.Fatalf("outcomes = %+v, want the platform robot and owner B's", out.Notifications)
+	}
+	msgs := srv.ReceivedBy(ownerKeyB)
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, ownerAppB+" ") || strings.Contains(msgs[0].Text, ownerAppA+" ") {
+		t.Errorf("owner B got %+v", msgs)
+	}
+	if p := accepted(srv); len(p) != 1 || mentions(p[0].Text, 3) != 3 {
+		t.Errorf("the platform robot got %d messages", len(p))
+	}
+}
