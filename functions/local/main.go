@@ -12,6 +12,7 @@
 //	go run ./functions/local -emulate -store file:///tmp/x.db -runs 2  # the second cold run mints nothing
 //	go run ./functions/local -emulate -scenario fleet -store file:///tmp/x.db -robots 'wxf1ee700000000001=https://…/cgi-bin/webhook/send?key=…'
 //	go run ./functions/local -emulate -scenario fleet -queue  # a queued fleet run on bin/goaws, end to end
+//	go run ./functions/local -emulate -scenario fleet -runs 3 -status 127.0.0.1:8080  # the status page in a browser
 package main
 
 import (
@@ -134,6 +135,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var owners robotFlags
 	owners.register(fs)
 	queued := fs.Bool("queue", false, "show a queued fleet run (docs/queue.md): plan onto bin/goaws on loopback, work the batches here as Lambda's event source mapping would, print the run's robot message")
+	statusAddr := fs.String("status", "", "after -runs runs, serve the status page and every HTTP route on `ADDR` (e.g. 127.0.0.1:8080) until interrupted")
+	every := fs.Duration("every", 0, "with -status, run again at this `INTERVAL` (e.g. 1m)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -209,6 +212,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runQueued(ctx, *timeout, stdout, stderr)
 	}
 
+	if *statusAddr != "" {
+		return serveStatus(ctx, *statusAddr, event, *runs, *every, *timeout, stderr)
+	}
 	for i := range *runs {
 		if *runs > 1 {
 			fmt.Fprintf(stderr, "wxcloudenv: run %d of %d\n", i+1, *runs)

@@ -2,9 +2,6 @@ package invoke
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -38,44 +35,6 @@ func matchRobots(p string) (route, bool) {
 	return route{name: "robots", op: rest[i+len("/authorizers/"):], methods: robotsMethods}, true
 }
 
-// managementAuth checks the key of a route that changes or shows state,
-// as docs/silences-and-robots.md#access says: 403 while WXCLOUDENV_API_KEY is unset; else
-// the key as Bearer, X-Api-Key or the password of HTTP Basic (any user
-// name), and 401 with a Basic challenge without it.
-func (inv *invocation) managementAuth(h http.Header) (httpAnswer, bool) {
-	key := inv.apiKey()
-	if key == "" {
-		return errorAnswer(http.StatusForbidden, "forbidden",
-			"the management routes need WXCLOUDENV_API_KEY to be set; set it, then send the key"), false
-	}
-	if validKey(h, key) || validBasicPassword(h, key) {
-		return httpAnswer{}, true
-	}
-	a := errorAnswer(http.StatusUnauthorized, "unauthorized",
-		"a valid API key is required: Authorization: Bearer <key>, X-Api-Key: <key>, or HTTP Basic with any user name and the key as the password")
-	a.header = map[string]string{"WWW-Authenticate": `Basic realm="wxcloudenv", charset="UTF-8"`}
-	return a, false
-}
-
-// validBasicPassword reports, in constant time, whether the request
-// carries key as the password of HTTP Basic (any user name).
-func validBasicPassword(h http.Header, key string) bool {
-	auth := http.Header(h).Get("Authorization")
-	if len(auth) < 6 || !strings.EqualFold(auth[:6], "basic ") {
-		return false
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(auth[6:]))
-	if err != nil {
-		return false
-	}
-	_, pass, ok := strings.Cut(string(raw), ":")
-	if !ok || pass == "" {
-		return false
-	}
-	a, b := sha256.Sum256([]byte(pass)), sha256.Sum256([]byte(key))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
-
 // fieldAnswer is a 400 that names the field at fault.
 func fieldAnswer(field, problem string) httpAnswer {
 	b, _ := json.Marshal(map[string]any{"error": map[string]string{
@@ -94,7 +53,7 @@ type robotsView struct {
 // order of docs/contract.md#check-order. Every answer is logged here, with kinds and hosts
 // only.
 func (inv *invocation) serveRobots(ctx context.Context, hr *trigger.HTTPRequest, rt route) httpAnswer {
-	if a, pass := inv.managementAuth(hr.Header); !pass {
+	if a, pass := inv.managementAuth(hr.Header, "the management routes need WXCLOUDENV_API_KEY to be set; set it, then send the key"); !pass {
 		return a
 	}
 	if inv.cfgErr != nil {
