@@ -162,9 +162,10 @@ bench: ## benchmarks beside their baseline, BENCHCOUNT runs each; prints medians
 FUZZ_TARGETS := internal/trigger:FuzzParse internal/trigger:FuzzParsePayload internal/trigger:FuzzParseQuery \
 	internal/invoke:FuzzInvoke internal/invoke:FuzzRouting pkg/wechat:FuzzCheckAnswer pkg/wechat:FuzzMintAnswer \
 	pkg/wechat:FuzzStreamedScan internal/authevent:FuzzEnvelope internal/authevent:FuzzDecrypt \
-	internal/notify:FuzzRender internal/emf:FuzzValidate internal/store:FuzzCodec internal/store:FuzzRedactedHidesPassword
+	internal/notify:FuzzRender internal/emf:FuzzValidate internal/store:FuzzCodec internal/store:FuzzRedactedHidesPassword \
+	internal/robots:FuzzBody internal/silence:FuzzParse
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 30s: 14 targets, about 9 min)
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s: 16 targets, about 10 min)
 	@echo "make fuzz: $(words $(FUZZ_TARGETS)) targets, $(FUZZTIME) each plus about 10 s to build each" >&2
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "== $$t"; $(GO) test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME); \

@@ -10,6 +10,7 @@
 //	go run ./functions/local -emulate -serve 127.0.0.1:9000   # bin/bootstrap under bin/aws-lambda-rie
 //	go run ./functions/local -emulate -scenario fleet -notify-preview  # a small fleet, its alerts and the robot message
 //	go run ./functions/local -emulate -store file:///tmp/x.db -runs 2  # the second cold run mints nothing
+//	go run ./functions/local -emulate -scenario fleet -store file:///tmp/x.db -robots 'wxf1ee700000000001=https://…/cgi-bin/webhook/send?key=…'
 //	go run ./functions/local -emulate -scenario fleet -queue  # a queued fleet run on bin/goaws, end to end
 //	go run ./functions/local -emulate -scenario fleet -runs 3 -status 127.0.0.1:8080  # the status page in a browser
 package main
@@ -91,6 +92,11 @@ counts after each run). The emulator's tokens live only as long as this
 process: a second "go run" with the same file store finds tokens the new
 emulator never issued, so they are refused (errcode 40001) and minted again.
 
+-robots APPID=URL[,URL…] gives an authorizer its own robots in the store
+(as PUT …/authorizers/APPID/robots does; they get that authorizer's lines
+only), -robots-delete APPID removes them, -robots-list prints them (kinds and
+hosts) and exits; all three need a shared store (-store file:///abs/path).
+
 -notify-preview prints the WeCom robot message the run's changes make
 (internal/notify.Render), without sending anything.
 
@@ -127,6 +133,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	serve := fs.String("serve", "", "run bin/bootstrap under the Runtime Interface Emulator listening on `ADDR` (e.g. 127.0.0.1:9000) until interrupted")
 	rie := fs.String("rie", "bin/aws-lambda-rie", "the Runtime Interface Emulator's `PATH` (with -serve; make rie installs it)")
 	bootstrap := fs.String("bootstrap", "bin/bootstrap", "the function's `PATH` (with -serve; make build writes it)")
+	var owners robotFlags
+	owners.register(fs)
 	queued := fs.Bool("queue", false, "show a queued fleet run (docs/queue.md): plan onto bin/goaws on loopback, work the batches here as Lambda's event source mapping would, print the run's robot message")
 	statusAddr := fs.String("status", "", "after -runs runs, serve the status page and every HTTP route on `ADDR` (e.g. 127.0.0.1:8080) until interrupted")
 	every := fs.Duration("every", 0, "with -status, run again at this `INTERVAL` (e.g. 1m)")
@@ -175,6 +183,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 	if *storeURL != "" {
 		os.Setenv("WXCLOUDENV_STORE", *storeURL)
+	}
+	if owners.used() {
+		if done, err := owners.apply(ctx, *storeURL, stdout, stderr); err != nil || done {
+			return err
+		}
 	}
 	var emu *wechattest.Server
 	if *emulate {

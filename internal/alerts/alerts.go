@@ -17,13 +17,13 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/emf"
 	"github.com/wxcloudenv/wxcloudenv/internal/incident"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
-	"github.com/wxcloudenv/wxcloudenv/internal/owners"
 	"github.com/wxcloudenv/wxcloudenv/internal/silence"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -69,8 +69,10 @@ type Tracker struct {
 	Prefix string
 	// Repeat is WXCLOUDENV_NOTIFY_REPEAT (0: no reminders).
 	Repeat time.Duration
-	// Notifier sends to the robots of WXCLOUDENV_NOTIFY; nil or no
-	// channels: none.
+	// Notifier sends to the robots of WXCLOUDENV_NOTIFY (its Channels,
+	// which hear everything) and to the authorizers' own robots kept in
+	// Store (package robots; each hears its authorizer's changes only).
+	// Nil: no robot at all.
 	Notifier *notify.Notifier
 	// GroupMin is WXCLOUDENV_NOTIFY_GROUP_MIN: changes sharing a cause
 	// over at least this many authorizers or envs are one line (package
@@ -79,13 +81,11 @@ type Tracker struct {
 	// Silences are the silences people created (nil: none); a change or
 	// reminder one matches is marked and not sent, nor its resolution.
 	Silences *silence.Book
-	// Owners are the authorizers' own robots (nil: none): each gets its
-	// authorizer's changes and reminders only, in its own message.
-	// OwnerSecrets sign them as WXCLOUDENV_NOTIFY's are signed.
-	Owners       *owners.Book
-	OwnerSecrets notify.Secrets
 
 	memo memo
+	// owners is whether the last read found owner robots: then the state
+	// update leaves time for sending, as with platform robots.
+	owners atomic.Bool
 }
 
 // Input is one run handed to the alert path.
@@ -161,8 +161,18 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 		// nothing can have changed that this run would report.
 		return Outcome{Tracked: true, AlertSince: since, Changes: []Change{}}
 	}
-	platformRobots := t.Notifier != nil && len(t.Notifier.Channels) > 0
-	robots := platformRobots || t.Owners != nil && t.Notifier != nil
+	// The owner robots are read while the state is updated: one batch,
+	// which costs the update no time.
+	type loaded struct {
+		targets []target
+		ok      bool
+	}
+	tch := make(chan loaded, 1)
+	go func() {
+		tg, ok := t.targets(ctx, log)
+		tch <- loaded{tg, ok}
+	}()
+	robots := t.Notifier != nil && (len(t.Notifier.Channels) > 0 || t.owners.Load())
 	uctx := ctx
 	if dl, ok := ctx.Deadline(); ok && robots {
 		// What the state update claims must still be recorded as owed
@@ -186,7 +196,13 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	name(released, in.Names)
 	st.Reminders = append(st.Reminders, released...)
 	settled := true
-	if robots {
+	l := <-tch
+	targets, targetsOK := l.targets, l.ok
+	if targetsOK && t.Notifier != nil {
+		t.owners.Store(len(targets) > len(t.Notifier.Channels))
+	}
+	if len(targets) > 0 {
+		// What a silence matched goes to no robot, platform or owner.
 		claimed := make([]Change, 0, len(st.Changes)+len(st.Reminders))
 		for _, list := range [][]Change{st.Changes, st.Reminders} {
 			for _, c := range list {
@@ -195,12 +211,10 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 				}
 			}
 		}
-		if platformRobots {
-			d := t.deliver(ctx, in, claimed, err, log)
-			out.Notifications, out.Dropped, settled = d.outcomes, d.dropped, d.settled
-		}
-		out.Notifications = append(out.Notifications, t.deliverOwners(ctx, in, claimed, log)...)
+		d := t.deliver(ctx, in, targets, targetsOK, claimed, err, log)
+		out.Notifications, out.Dropped, settled = d.outcomes, d.dropped, d.settled
 	}
+	settled = settled && targetsOK
 	if err == nil && settled {
 		t.memo.remember(sum, st.AlertSince, time.Now())
 	} else {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
 )
 
 // delivery is what the robots got in one run.
@@ -26,47 +27,100 @@ type robotResult struct {
 	settled bool
 }
 
-// deliver makes claimed owed to every robot and sends each what it is
-// owed (docs/reliability.md#delivered-at-least-once). stateErr is why the
-// state could not be kept, if it could not.
-func (t *Tracker) deliver(ctx context.Context, in Input, claimed []Change, stateErr error, log *slog.Logger) delivery {
-	chans := t.Notifier.Channels
-	// What is not claimed now may still be owed from earlier runs: one
-	// read of every head tells which robots need a turn.
-	busy := make([]bool, len(chans))
+// deliverConcurrency bounds the robots sent to at once: a fleet's owner
+// robots may be thousands.
+const deliverConcurrency = 32
+
+// deliver makes claimed owed to every robot it is routed to (docs/silences-and-robots.md#owner-robots)
+// and sends each what it is owed (docs/reliability.md#delivered-at-least-once).
+// stateErr is why the state could not be kept, if it could not.
+func (t *Tracker) deliver(ctx context.Context, in Input, targets []target, registryRead bool, claimed []Change, stateErr error, log *slog.Logger) delivery {
+	// Each robot's share of what was claimed.
+	shares := shares(targets, claimed)
+	owners := false
+	for _, tg := range targets {
+		owners = owners || !tg.all
+	}
+	// What is not claimed now may still be owed from earlier runs. The
+	// platform robots' heads tell, read in one batch; the owner robots
+	// are listed in the owed index (one read) when something may be owed
+	// to them. Without the index every head is read.
+	busy := make([]bool, len(targets))
 	unknown := false
-	if len(claimed) > 0 {
-		for i := range busy {
+	index := owedIndexOf(t.Store, t.Prefix)
+	var listed map[string]int64
+	if owners {
+		var err error
+		if listed, err = index.read(ctx); err != nil {
+			log.Warn("the list of owner robots owed something could not be read; every one is looked at", "error", scrub(err.Error()))
+		}
+	}
+	var keys []string
+	var idle []int
+	for i, tg := range targets {
+		_, marked := listed[tg.ch.ID()]
+		switch {
+		case len(shares[i]) > 0:
 			busy[i] = true
+		case !tg.all && listed != nil:
+			busy[i] = marked
+		default:
+			keys = append(keys, outboxOf(t.Store, t.Prefix, tg.ch).key)
+			idle = append(idle, i)
 		}
-	} else {
-		keys := make([]string, len(chans))
-		for i, ch := range chans {
-			keys[i] = outboxOf(t.Store, t.Prefix, ch).key
-		}
+	}
+	if len(keys) > 0 {
 		heads, err := t.Store.GetMany(ctx, keys)
 		if err != nil {
 			// Unknown, so not settled: the next run looks again.
 			log.Warn("what the robots are owed could not be read", "error", scrub(err.Error()))
 			unknown = true
 		}
-		for i, k := range keys {
+		for j, k := range keys {
 			if v, ok := heads[k]; ok && len(decodeHead(v).Batches) > 0 {
-				busy[i] = true
+				busy[idle[j]] = true
 			}
 		}
 	}
+	// Mark the owner robots this run makes something owed to, before it
+	// is appended.
+	if owners {
+		err := index.update(ctx, func(m map[string]int64) bool {
+			changed := false
+			for i, tg := range targets {
+				if !tg.all && len(shares[i]) > 0 {
+					bump(m, tg.ch.ID())
+					changed = true
+				}
+			}
+			return changed
+		})
+		if err != nil {
+			// Sent now all the same; what stays owed is listed after the
+			// sends, or found when the authorizer next changes.
+			log.Warn("the owner robots this run owes could not be listed", "error", scrub(err.Error()))
+			unknown = true
+		}
+	}
 	d := delivery{settled: !unknown}
-	results := make([]robotResult, len(chans))
+	results := make([]robotResult, len(targets))
 	var wg sync.WaitGroup
-	for i, ch := range chans {
+	sem := make(chan struct{}, deliverConcurrency)
+	for i, tg := range targets {
 		if !busy[i] {
 			continue
 		}
-		wg.Go(func() { results[i] = t.deliverTo(ctx, ch, in, claimed, log) })
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] = t.deliverTo(ctx, tg, in, shares[i], log)
+		})
 	}
 	wg.Wait()
-	for i, ch := range chans {
+	if owners {
+		t.unlist(ctx, index, targets, registryRead, busy, results, log)
+	}
+	for i, tg := range targets {
 		r := results[i]
 		if !busy[i] {
 			r = robotResult{settled: true}
@@ -75,22 +129,105 @@ func (t *Tracker) deliver(ctx context.Context, in Input, claimed []Change, state
 		d.settled = d.settled && r.settled
 		switch {
 		case r.sent:
+			r.outcome.Authorizers = tg.owners
 			d.outcomes = append(d.outcomes, r.outcome)
+		case !tg.all:
+			// An owner robot with nothing to send is not listed.
 		case stateErr != nil:
-			d.outcomes = append(d.outcomes, notify.Outcome{Channel: ch.Name(), Status: notify.StatusSkipped,
+			d.outcomes = append(d.outcomes, notify.Outcome{Channel: tg.ch.Name(), Status: notify.StatusSkipped,
 				Error: "the alert state could not be read or written, so changes are unknown"})
 		case unknown:
-			d.outcomes = append(d.outcomes, notify.Outcome{Channel: ch.Name(), Status: notify.StatusSkipped,
+			d.outcomes = append(d.outcomes, notify.Outcome{Channel: tg.ch.Name(), Status: notify.StatusSkipped,
 				Error: "what the robot is owed could not be read; a later run sends it"})
 		}
 	}
 	return d
 }
 
-// deliverTo makes claimed owed to ch, then, holding ch's lease, sends
-// everything ch is owed in one message and records what ch accepted.
-func (t *Tracker) deliverTo(ctx context.Context, ch notify.Channel, in Input, claimed []Change, log *slog.Logger) robotResult {
+// unlist updates the owed index after the sends: an owner robot this run
+// left owed something stays listed (its mark bumped, so that a concurrent
+// unlist re-reads); one left owed nothing is removed if its outbox is
+// still empty when the index is written (a run that appends marks the
+// index first, which makes this write retry); one no longer registered
+// goes (when the registry was read).
+func (t *Tracker) unlist(ctx context.Context, index owedIndex, targets []target, registryRead bool, busy []bool, results []robotResult, log *slog.Logger) {
+	current := make(map[string]bool, len(targets))
+	var done []int // settled with nothing owed
+	for i, tg := range targets {
+		if tg.all {
+			continue
+		}
+		current[tg.ch.ID()] = true
+		if busy[i] && results[i].settled && results[i].outcome.Owed == 0 {
+			done = append(done, i)
+		}
+	}
+	err := index.update(ctx, func(m map[string]int64) bool {
+		changed := false
+		var keys []string
+		for _, i := range done {
+			if _, ok := m[targets[i].ch.ID()]; ok {
+				keys = append(keys, outboxOf(t.Store, t.Prefix, targets[i].ch).key)
+			}
+		}
+		var heads map[string]store.Value
+		if len(keys) > 0 {
+			var err error
+			if heads, err = t.Store.GetMany(ctx, keys); err != nil {
+				heads = nil
+				keys = nil // unknown: they stay listed
+			}
+		}
+		empty := make(map[string]bool, len(keys))
+		for _, k := range keys {
+			v, ok := heads[k]
+			empty[k] = !ok || len(decodeHead(v).Batches) == 0
+		}
+		for i, tg := range targets {
+			id := tg.ch.ID()
+			if tg.all || !busy[i] {
+				continue
+			}
+			if r := results[i]; r.settled && r.outcome.Owed == 0 {
+				if _, ok := m[id]; ok && empty[outboxOf(t.Store, t.Prefix, tg.ch).key] {
+					delete(m, id)
+					changed = true
+				}
+				continue
+			}
+			bump(m, id)
+			changed = true
+		}
+		if registryRead {
+			for id := range m {
+				if !current[id] {
+					delete(m, id)
+					changed = true
+				}
+			}
+		}
+		return changed
+	})
+	if err != nil {
+		log.Warn("the list of owner robots owed something could not be updated", "error", scrub(err.Error()))
+	}
+}
+
+// bump lists id with a mark that differs from any it had (so that the
+// index's value changes and a concurrent compare-and-swap retries).
+func bump(m map[string]int64, id string) {
+	m[id] = max(m[id]+1, time.Now().UnixMilli())
+}
+
+// deliverTo makes claimed (tg's share) owed to tg's robot, then, holding
+// its lease, sends everything it is owed in one message and records what
+// it accepted.
+func (t *Tracker) deliverTo(ctx context.Context, tg target, in Input, claimed []Change, log *slog.Logger) robotResult {
+	ch := tg.ch
 	log = log.With("channel", ch.Name())
+	if !tg.all {
+		log = log.With("authorizers", tg.owners)
+	}
 	ob := outboxOf(t.Store, t.Prefix, ch)
 	var res robotResult
 	drop := func(n int, reason string) {

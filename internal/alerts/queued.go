@@ -13,14 +13,20 @@ import (
 // claimed with the changes, as Track sends them.
 func (t *Tracker) Deliver(ctx context.Context, in Input, claimed []Change) Outcome {
 	out := Outcome{Tracked: true, Changes: claimed}
-	if t.Notifier == nil || len(t.Notifier.Channels) == 0 || len(claimed) == 0 {
+	if t.Notifier == nil || len(claimed) == 0 {
 		return out
 	}
 	log := in.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	d := t.deliver(ctx, in, claimed, nil, log)
+	// The platform robots and the authorizers' own robots
+	// (docs/silences-and-robots.md#owner-robots).
+	targets, read := t.targets(ctx, log)
+	if len(targets) == 0 {
+		return out
+	}
+	d := t.deliver(ctx, in, targets, read, claimed, nil, log)
 	out.Notifications, out.Dropped = d.outcomes, d.dropped
 	return out
 }

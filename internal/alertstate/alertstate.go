@@ -195,7 +195,7 @@ type Change struct {
 	ErrCode   int    `json:"errcode,omitempty"`
 	Message   string `json:"message,omitempty"`
 	// Silenced is the id of the silence that kept it from the robots
-	// (docs/silences.md); not part of the state.
+	// (docs/silences-and-robots.md#silences); not part of the state.
 	Silenced string `json:"silenced,omitempty"`
 	// Since is when the alert or failure was first seen; written as
 	// RFC 3339 in seconds, left out when zero.

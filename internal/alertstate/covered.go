@@ -11,7 +11,7 @@ import (
 // OpenChanges returns what is open now in the shards of scopes — each open
 // alert and failure as a Change with change — read in one batch, without
 // changing anything. It is for a reminder that does not come from a run's
-// own comparison, such as the end of a silence (docs/silences.md).
+// own comparison, such as the end of a silence (docs/silences-and-robots.md#silences).
 func OpenChanges(ctx context.Context, st store.Store, prefix string, scopes []Scope, change string) ([]Change, error) {
 	keys := make([]string, len(scopes))
 	for i, s := range scopes {

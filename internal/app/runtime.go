@@ -16,7 +16,6 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/internal/names"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
-	"github.com/wxcloudenv/wxcloudenv/internal/owners"
 	"github.com/wxcloudenv/wxcloudenv/internal/push"
 	"github.com/wxcloudenv/wxcloudenv/internal/silence"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
@@ -103,12 +102,9 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 		Notifier: &notify.Notifier{Channels: chans, HTTP: d.HTTPClient, Store: st, Prefix: c.StorePrefix}}
 	rt.Alerts = &alerts.Tracker{Store: st, Prefix: c.StorePrefix, Repeat: c.NotifyRepeat, Notifier: rt.Notifier, GroupMin: c.NotifyGroupMin}
 	if c.APIKey != "" {
-		// Silences and owner robots can be made only through the
-		// management routes, which need the key: without it, no run
-		// reads them.
+		// Silences can be made only through the management routes,
+		// which need the key: without it, no run reads them.
 		rt.Alerts.Silences = &silence.Book{Store: st, Prefix: c.StorePrefix}
-		rt.Alerts.Owners = &owners.Book{Store: st, Prefix: c.StorePrefix}
-		rt.Alerts.OwnerSecrets = notify.Secrets{DingTalk: c.NotifyDingTalkSecret, Feishu: c.NotifyFeishuSecret}
 	}
 	b := builder{c: c, client: client, keeper: keeper}
 	component := b.componentSource()

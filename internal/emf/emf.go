@@ -45,7 +45,7 @@ const (
 	// to a robot for 24 hours (docs/reliability.md).
 	MetricDroppedNotifications = "DroppedNotifications"
 	// MetricSilencedChanges counts changes and reminders a silence kept
-	// from the robots (docs/silences.md).
+	// from the robots (docs/silences-and-robots.md#silences).
 	MetricSilencedChanges = "SilencedChanges"
 	// The warnings' readings (docs/when-tokens-break.md), written only
 	// when known.

@@ -33,7 +33,7 @@ func (inv *invocation) alerts(ctx context.Context, ev *Event, run alerts.Run, pl
 	ev.Changes = out.Changes
 	ev.Incidents = out.Incidents
 	for _, o := range out.Notifications {
-		ev.Notifications = append(ev.Notifications, Notification{Channel: o.Channel, Status: o.Status, Error: o.Error, Owed: o.Owed})
+		ev.Notifications = append(ev.Notifications, Notification{Channel: o.Channel, Status: o.Status, Error: o.Error, Owed: o.Owed, Authorizers: o.Authorizers})
 	}
 	return out
 }

@@ -116,6 +116,10 @@ type Notification struct {
 	// Owed is how many changes stay owed to the robot, for a later
 	// message (docs/reliability.md#delivered-at-least-once).
 	Owed int `json:"owed,omitempty"`
+	// Authorizers are the appids whose own robot this is
+	// (docs/silences-and-robots.md#owner-robots); absent for a platform
+	// robot.
+	Authorizers []string `json:"authorizers,omitempty"`
 }
 
 // TimeFormat is the layout of the event's "time": RFC 3339 in UTC with

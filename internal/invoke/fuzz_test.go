@@ -53,6 +53,7 @@ func FuzzRouting(f *testing.F) {
 	f.Add("GET", "/prod/envs", "env=a&operations=getenvinfo", []byte(""))
 	f.Add("POST", "/envs/", "", []byte(`{"env":"x"}`))
 	f.Add("GET", "/envs/describecloudbaserunenvs", "env=", []byte(""))
+	f.Add("PUT", "/prod/authorizers/wx1/robots", "", []byte(`{"urls":["https://h/cgi-bin/webhook/send?key=k"]}`))
 	f.Fuzz(func(t *testing.T, method, path, query string, body []byte) {
 		raw, _ := json.Marshal(map[string]any{"httpMethod": method, "path": path, "headers": map[string]string{},
 			"queryString": map[string]string{"q": query}, "body": string(body)})

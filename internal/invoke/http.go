@@ -30,6 +30,9 @@ type route struct {
 // work: …/envs, …/envs/<operation>, …/healthz.
 func matchRoute(path string) (route, bool) {
 	p := strings.TrimRight(path, "/")
+	if rt, ok := matchRobots(p); ok {
+		return rt, true
+	}
 	for _, op := range []string{wechat.OpGetEnvInfo, wechat.OpDescribeCloudBaseRunEnvs} {
 		if strings.HasSuffix(p, "/envs/"+op) {
 			return route{name: "op", op: op, methods: []string{http.MethodGet}}, true
@@ -88,29 +91,28 @@ func (inv *invocation) intakeHTTP(ctx context.Context) (trigger.Payload, *finish
 func (inv *invocation) routeHTTP(ctx context.Context, hr *trigger.HTTPRequest) (trigger.Payload, *httpAnswer) {
 	answer := func(a httpAnswer) (trigger.Payload, *httpAnswer) { return trigger.Payload{}, &a }
 	rt, ok := matchRoute(hr.Path)
+	if ok && rt.name == "robots" {
+		// A management route: its own key rule (403 without a key).
+		return answer(inv.serveRobots(ctx, hr, rt))
+	}
 	// The API key is checked first, even when the rest of the
 	// configuration is invalid: an unauthenticated caller learns nothing.
 	// WeChat cannot send the key: a push is authenticated by its signature.
 	open := ok && (rt.name == "healthz" || rt.name == "push")
-	check := validKey
-	if ok && rt.managed() {
-		check = validManageKey
-	}
 	key := inv.apiKey()
-	if ok && rt.name == "status" {
+	switch {
+	case ok && rt.name == "status":
 		if a, pass := inv.statusAuth(hr.Header); !pass {
 			return answer(a)
 		}
-	} else if !open && key != "" && !check(hr.Header, key) {
+	case ok && rt.managed():
+		if a, pass := inv.managementAuth(hr.Header, "the management routes need WXCLOUDENV_API_KEY to be set; set it, then send the key"); !pass {
+			return answer(a)
+		}
+	case !open && key != "" && !validKey(hr.Header, key):
 		a := errorAnswer(http.StatusUnauthorized, "unauthorized", "a valid API key is required: send Authorization: Bearer <key> or X-Api-Key: <key>")
 		a.header = map[string]string{"WWW-Authenticate": `Bearer realm="wxcloudenv"`}
-		if ok && rt.managed() {
-			a.header["WWW-Authenticate"] = `Basic realm="wxcloudenv"`
-		}
 		return answer(a)
-	}
-	if ok && rt.managed() && key == "" {
-		return answer(errorAnswer(http.StatusForbidden, "forbidden", "the management routes need WXCLOUDENV_API_KEY to be set"))
 	}
 	if inv.cfgErr != nil {
 		// The open routes skip the key check, so their callers (anyone)

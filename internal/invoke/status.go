@@ -43,10 +43,19 @@ func matchStatus(p string) (route, bool) {
 // the password of HTTP Basic, and 401 with a Basic challenge without it,
 // so that a browser asks for it.
 func (inv *invocation) statusAuth(h http.Header) (httpAnswer, bool) {
+	return inv.managementAuth(h, "the status page needs WXCLOUDENV_API_KEY to be set; set it, then open the page with the key as the password")
+}
+
+// managementAuth checks the key of a route that shows or changes state
+// (the status page, docs/contract.md#the-status-page-routes; owner robots,
+// docs/silences-and-robots.md#access): 403 with forbidden while
+// WXCLOUDENV_API_KEY is unset; else the key as Bearer, X-Api-Key or the
+// password of HTTP Basic, and 401 with a Basic challenge without it, so
+// that a browser asks for it.
+func (inv *invocation) managementAuth(h http.Header, forbidden string) (httpAnswer, bool) {
 	key := inv.apiKey()
 	if key == "" {
-		return errorAnswer(http.StatusForbidden, "forbidden",
-			"the status page needs WXCLOUDENV_API_KEY to be set; set it, then open the page with the key as the password"), false
+		return errorAnswer(http.StatusForbidden, "forbidden", forbidden), false
 	}
 	if validKey(h, key) || validBasic(h, key) {
 		return httpAnswer{}, true

@@ -157,3 +157,15 @@ func parseOne(raw string, s Secrets) (Channel, error) {
 	}
 	return ch, nil
 }
+
+// ParseURL reads one robot webhook URL as [Parse] recognises it, with no
+// signing secret: an authorizer's own robots (docs/silences-and-robots.md#owner-robots). Its
+// error names neither the variable nor the URL, only what is wrong and
+// the host.
+func ParseURL(raw string) (Channel, error) {
+	return parseOne(strings.TrimSpace(raw), Secrets{})
+}
+
+// SameRobot reports whether a and b are the same robot (kind and token),
+// whatever their hosts or signing.
+func SameRobot(a, b Channel) bool { return a.Kind == b.Kind && a.token == b.token }

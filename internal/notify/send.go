@@ -51,6 +51,8 @@ type Outcome struct {
 	// Owed is how many changes stay owed to the robot after this run, to
 	// be sent with a later message (package alerts keeps them).
 	Owed int `json:"owed,omitempty"`
+	// Authorizers are the appids whose own robot this is (docs/silences-and-robots.md#owner-robots); empty for a platform robot (WXCLOUDENV_NOTIFY).
+	Authorizers []string `json:"authorizers,omitempty"`
 }
 
 type weComBody struct {

@@ -1,5 +1,5 @@
 // Package silence keeps the silences people create through the management
-// routes (contract section 15, docs/silences.md): "we know about this, stop
+// routes (docs/silences-and-robots.md#silences): "we know about this, stop
 // telling us until then". A silence has matchers on the labels of changes
 // (authorizer, operation, env, resource, status, kind, errcode), an end, a
 // comment and who created it. Silences live in the shared store, one key

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/history"
+	"github.com/wxcloudenv/wxcloudenv/internal/robots"
 	"github.com/wxcloudenv/wxcloudenv/internal/status"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/store/storetest"
@@ -252,9 +253,18 @@ func TestGroupingAndAuthorizerPage(t *testing.T) {
 	if !strings.Contains(page, `href="status/authorizers/wx00000003"`) || !strings.Contains(page, "Tea House") {
 		t.Error("the main page does not link the authorizer by name")
 	}
+	const ownRobotKey = "status-own-robot-key-9d3a"
+	if err := robots.Put(context.Background(), st, source(st, now, nil).Prefix, "wx00000007",
+		[]string{"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + ownRobotKey}); err != nil {
+		t.Fatal(err)
+	}
 	a, err := status.LoadAuthorizer(context.Background(), source(st, now, nil), "wx00000007")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if page := string(a.HTML()); len(a.Robots) != 1 || a.Robots[0] != "wecom qyapi.weixin.qq.com" ||
+		!strings.Contains(page, "qyapi.weixin.qq.com") || strings.Contains(page, ownRobotKey) {
+		t.Errorf("authorizer's robots = %v; want its own robot's kind and host on the page, never its key", a.Robots)
 	}
 	if len(a.Open) != 1 || a.Open[0].Env != "prod-wx00000007" {
 		t.Errorf("authorizer's open = %+v, want its HALTED environment", a.Open)

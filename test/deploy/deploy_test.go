@@ -106,6 +106,10 @@ func TestSAMTemplate(t *testing.T) {
 		// The status page (StatusPage on): the function checks the key.
 		"GET /status": "NONE", "GET /status.json": "NONE", "GET /status/authorizers/{appid}": "NONE",
 	}
+	// Owner robots and silences switch too; the function also asks for the key.
+	want["ANY /authorizers/{appid}/robots"] = switchable
+	want["ANY /silences"] = switchable
+	want["DELETE /silences/{id}"] = switchable
 	got := map[string]any{}
 	for name, r := range res {
 		if m(r)["Type"] != "AWS::ApiGatewayV2::Route" {
