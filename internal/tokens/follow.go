@@ -37,8 +37,10 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 		s.mu.Unlock()
 		return tok, nil
 	}
+	// The rejected value stays known until another replaces it: a
+	// concurrent caller (another check of the same run) must not take it
+	// for a fresh token.
 	rejected := s.rejected
-	s.rejected = ""
 	s.mu.Unlock()
 	if rejected != "" {
 		t := time.NewTimer(f.k.reread)
@@ -78,6 +80,11 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 	if due.IsZero() {
 		due = now.Add(followTTL)
 	}
+	s.mu.Lock()
+	if s.rejected == rejected {
+		s.rejected = ""
+	}
+	s.mu.Unlock()
 	s.set(tok, v.Data, due)
 	return tok, nil
 }

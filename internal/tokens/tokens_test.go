@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -535,6 +536,28 @@ func TestForeignLayouts(t *testing.T) {
 				t.Errorf("GetEnvInfo with a rejected followed token: %v, want auth", err)
 			}
 			noSecret(t, err, revoked)
+
+			// Two checks of one run share the source: after one reported
+			// the rejection, neither takes the rejected token for a fresh
+			// one while the key still holds it.
+			auth4 := keeper(t, st, c, func(o *tokens.Options) { o.Layout, o.KeyPrefix = tt.layout, tt.keyPrefix }).
+				Authorizer(nil, wechattest.ComponentAppID, wechattest.AuthorizerAppID, "")
+			tok, err := auth4.Token(t.Context())
+			if err != nil {
+				t.Fatalf("followed token: %v", err)
+			}
+			auth4.(wechat.Invalidator).Invalidate(tok)
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			for i := range errs {
+				wg.Go(func() { _, errs[i] = auth4.Token(t.Context()) })
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if !errors.Is(err, wechat.ErrAuth) || !strings.Contains(err.Error(), tt.authKey) {
+					t.Errorf("concurrent caller %d after the rejection: %v, want auth naming %s", i, err, tt.authKey)
+				}
+			}
 
 			for _, p := range []string{wechat.StableTokenPath, wechat.ComponentTokenPath, wechat.AuthorizerTokenPath} {
 				if srv.Calls(p) != 0 {
