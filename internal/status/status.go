@@ -27,6 +27,7 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/history"
 	"github.com/wxcloudenv/wxcloudenv/internal/robots"
+	"github.com/wxcloudenv/wxcloudenv/internal/silence"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/tokens"
 )
@@ -254,7 +255,36 @@ func Load(ctx context.Context, src Source) (*Data, error) {
 	}
 
 	d.Tokens = tokenHealth(ctx, src, now)
+
+	active, err := (&silence.Book{Store: src.Store, Prefix: src.Prefix}).Active(ctx, now)
+	if err != nil {
+		fail("the silences", err)
+	}
+	d.Silences, d.Counts.Silenced = silences(active, open)
 	return d, errors.Join(errs...)
+}
+
+// silences lists the active silences (docs/silences-and-robots.md#silences)
+// and counts the open alerts and failures one of them covers.
+func silences(active []silence.Silence, open []alertstate.Open) ([]Silence, int) {
+	out := make([]Silence, 0, len(active))
+	for _, s := range active {
+		m := make(map[string]string, len(s.Matchers))
+		for k, v := range s.Matchers {
+			m[k] = strings.Join(v, ", ")
+		}
+		out = append(out, Silence{ID: s.ID, Matchers: m, EndsAt: s.EndsAt, Comment: s.Comment, CreatedBy: s.CreatedBy})
+	}
+	n := 0
+	if len(active) > 0 {
+		for _, o := range open {
+			if silence.Match(active, silence.Target{Authorizer: o.Authorizer, Operation: o.Operation, Env: o.Env,
+				Resource: o.Resource, Status: o.Status, Kind: o.Kind, ErrCode: o.ErrCode}) != "" {
+				n++
+			}
+		}
+	}
+	return out, n
 }
 
 func cond[T any](c bool, a, b T) T {
