@@ -37,8 +37,10 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 		s.mu.Unlock()
 		return tok, nil
 	}
+	// The rejected value stays marked until the key holds another: every
+	// caller (an operation, the quota reader, a name lookup) that comes
+	// after a rejection sees it, not just the first.
 	rejected := s.rejected
-	s.rejected = ""
 	s.mu.Unlock()
 	if rejected != "" {
 		t := time.NewTimer(f.k.reread)
@@ -78,6 +80,11 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 	if due.IsZero() {
 		due = now.Add(followTTL)
 	}
+	s.mu.Lock()
+	if s.rejected == rejected {
+		s.rejected = ""
+	}
+	s.mu.Unlock()
 	s.set(tok, v.Data, due)
 	return tok, nil
 }
