@@ -116,7 +116,7 @@ bench: ## benchmarks beside their floor, BENCHCOUNT runs each; prints medians an
 # Every fuzz target, as package:Target.
 FUZZ_TARGETS := internal/trigger:FuzzParse internal/trigger:FuzzParsePayload internal/trigger:FuzzParseQuery \
 	internal/invoke:FuzzInvoke internal/invoke:FuzzRouting pkg/wechat:FuzzCheckAnswer pkg/wechat:FuzzMintAnswer \
-	pkg/wechat:FuzzStreamedScan internal/authevent:FuzzEnvelope internal/authevent:FuzzDecrypt \
+	pkg/wechat/internal/scan:FuzzScan pkg/wechat/internal/scan:FuzzStreamedScan internal/authevent:FuzzEnvelope internal/authevent:FuzzDecrypt \
 	internal/notify:FuzzRender internal/emf:FuzzValidate internal/store:FuzzCodec internal/store:FuzzRedactedHidesPassword
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)

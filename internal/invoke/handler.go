@@ -332,9 +332,9 @@ func (inv *invocation) operationWith(ctx context.Context, op, env string, ts wec
 	var err error
 	switch op {
 	case wechat.OpGetEnvInfo:
-		resp, err = c.GetEnvInfoRawFilter(ctx, ts, env, needsAttention)
+		resp, err = c.Raw(ctx, op, ts, &wechat.RawOptions{Env: env, Keep: needsAttention})
 	case wechat.OpDescribeCloudBaseRunEnvs:
-		resp, err = c.DescribeCloudBaseRunEnvsRawFilter(ctx, ts, needsAttention)
+		resp, err = c.Raw(ctx, op, ts, &wechat.RawOptions{Keep: needsAttention})
 	case wechat.OpStartPushTicket:
 		resp, err = inv.startPushTicket(ctx)
 	default:

@@ -142,7 +142,7 @@ func (k *Keeper) SaveAuthorization(ctx context.Context, componentAppID, authoriz
 			expiresIn = wechat.DefaultTokenLifetime
 		}
 		expiresIn = min(expiresIn, wechat.MaxTokenLifetime)
-		tok := wechat.NewToken(accessToken, now.Add(expiresIn), true)
+		tok := wechat.NewToken(accessToken, now.Add(expiresIn))
 		raw, err := encodeToken(tok, now)
 		if err != nil {
 			return err

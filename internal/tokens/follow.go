@@ -73,7 +73,7 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 	}
 	// Minted tells the client that this source can replace the token: a
 	// rejection then leads to one re-read, never to a mint.
-	tok := wechat.NewToken(value, v.Expires, true)
+	tok := wechat.NewToken(value, v.Expires)
 	due := v.Expires
 	if due.IsZero() {
 		due = now.Add(followTTL)

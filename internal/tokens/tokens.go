@@ -223,7 +223,7 @@ func decodeToken(raw []byte) (tok *wechat.Token, due time.Time, ok bool) {
 	if issued.IsZero() || issued.After(s.ExpiresAt) {
 		issued = s.ExpiresAt.Add(-wechat.DefaultTokenLifetime)
 	}
-	tok = wechat.NewToken(s.Token, s.ExpiresAt, true)
+	tok = wechat.NewToken(s.Token, s.ExpiresAt)
 	return tok, s.ExpiresAt.Add(-wechat.RefreshMargin(issued, s.ExpiresAt)), true
 }
 

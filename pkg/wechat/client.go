@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/internal/scan"
 )
 
 // WeChat's API domains: the general one, and the disaster-recovery one
@@ -131,9 +133,9 @@ type call struct {
 	ts         TokenSource // source of the token, nil for none
 	body       []byte      // JSON body
 	want       string      // key that marks a successful answer without errcode
-	shape      *listShape  // the environment list to read, nil for none
+	shape      *scan.Shape // the environment list to read, nil for none
 	secrets    []string    // extra values to keep out of error texts
-	keep       StatusFilter
+	keep       scan.Filter // the resources Response.Health keeps
 }
 
 type attemptsKey struct{}
@@ -392,34 +394,34 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// checkAnswer reads raw in one pass (see scan.go). It reports a non-zero
+// checkAnswer reads raw in one pass (package scan). It reports a non-zero
 // errcode as an *Error, and as bad_response an answer that is not a JSON
 // object with errcode or the wanted key, or whose environment list does
 // not have the documented shape. On success it returns what it read of
 // the list.
-func checkAnswer(op string, raw []byte, want string, shape *listShape) (Health, *Error) {
-	a, err := scanAnswer(raw, want, shape)
+func checkAnswer(op string, raw []byte, want string, shape *scan.Shape) (Health, *Error) {
+	a, err := scan.Scan(raw, want, shape, nil)
 	return judge(op, want, a, err)
 }
 
-// judge turns what scanAnswer read, and its error, into checkAnswer's
+// judge turns what scan.Scan read, and its error, into checkAnswer's
 // result. secrets are removed from an errmsg, as are the kept ones.
-func judge(op, want string, a answer, err error, secrets ...string) (Health, *Error) {
+func judge(op, want string, a scan.Answer, err error, secrets ...string) (Health, *Error) {
 	switch {
-	case errors.Is(err, errNotObject):
+	case errors.Is(err, scan.ErrNotObject):
 		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not a JSON object"}
 	case err != nil:
 		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not valid JSON", Err: err}
-	case a.errCodeErr != nil:
-		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not valid JSON", Err: a.errCodeErr}
-	case a.hasErrCode && a.errCode != 0:
-		return Health{}, newAPIError(op, 0, a.errCode, Scrub(a.errMsg, secrets...))
-	case !a.hasErrCode && !a.hasWant:
+	case a.ErrCodeErr != nil:
+		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not valid JSON", Err: a.ErrCodeErr}
+	case a.HasErrCode && a.ErrCode != 0:
+		return Health{}, newAPIError(op, 0, a.ErrCode, Scrub(a.ErrMsg, secrets...))
+	case !a.HasErrCode && !a.HasWant:
 		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: fmt.Sprintf("the answer has neither errcode nor %s", want)}
-	case a.shapeErr != "":
-		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer does not have the documented shape: " + a.shapeErr}
+	case a.ShapeErr != "":
+		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer does not have the documented shape: " + a.ShapeErr}
 	}
-	return a.health, nil
+	return healthOf(a.Health), nil
 }
 
 // redactURLString is RedactURL for a URL that may not parse.

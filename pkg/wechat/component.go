@@ -6,20 +6,6 @@ import (
 	"fmt"
 )
 
-// The third-party platform's component endpoints.
-const (
-	QueryAuthPath         = "/cgi-bin/component/api_query_auth"
-	StartPushTicketPath   = "/cgi-bin/component/api_start_push_ticket"
-	GetAuthorizerListPath = "/cgi-bin/component/api_get_authorizer_list"
-)
-
-// Operation names of the component calls, as used in errors.
-const (
-	OpQueryAuth         = "query_auth"
-	OpStartPushTicket   = "start_push_ticket"
-	OpGetAuthorizerList = "get_authorizer_list"
-)
-
 // MaxAuthorizerListCount is the largest page api_get_authorizer_list
 // serves.
 const MaxAuthorizerListCount = 500
@@ -96,7 +82,7 @@ func (c *Client) QueryAuth(ctx context.Context, component TokenSource, component
 	if info.Token == "" {
 		return nil, &Error{Kind: KindBadResponse, Op: OpQueryAuth, StatusCode: resp.StatusCode, Message: "the answer holds an empty authorizer_access_token"}
 	}
-	tok := NewToken(info.Token, c.now().Add(info.ExpiresIn.Lifetime()), true)
+	tok := NewToken(info.Token, c.now().Add(info.ExpiresIn.Lifetime()))
 	a := &Authorization{AuthorizerAppID: info.AppID, AccessToken: tok, RefreshToken: Secret(info.RefreshToken)}
 	for _, f := range info.FuncInfo {
 		a.FuncIDs = append(a.FuncIDs, f.Scope.ID)

@@ -15,6 +15,8 @@
 //
 // Every method returns the decoded answer, a [Response] holding WeChat's
 // answer bytes as received and the number of HTTP attempts, and an error.
+// [Client.Raw] is the one raw path: the answer undecoded, checked in the
+// pass that also selects resources ([RawOptions]).
 //
 // # Untrusted upstream
 //
@@ -25,9 +27,7 @@
 // every secret registered with [KeepSecret] from every text. By default it
 // tries api.weixin.qq.com, then WeChat's disaster-recovery domain
 // api2.weixin.qq.com, and keeps starting at the one that last answered for
-// [StickyFailover]. The environment lists are read in the pass that
-// validates them; a [StatusFilter] picks which resources are kept in
-// [Response].Health.
+// [StickyFailover].
 //
 // # Errors
 //

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/internal/scan"
 )
 
 // Kind classifies a failure by what the caller can do about it.
@@ -210,7 +212,7 @@ func parseRID(errmsg string) string {
 }
 
 func isRIDByte(c byte) bool {
-	return c == '-' || c == '_' || isDigit(c) || (c|0x20)-'a' < 26
+	return c == '-' || c == '_' || c-'0' < 10 || (c|0x20)-'a' < 26
 }
 
 // boundText returns s with control characters and invalid UTF-8 replaced
@@ -238,5 +240,5 @@ func boundText(s string, n int) string {
 		}
 		s = b.String()
 	}
-	return bounded(s, n)
+	return scan.Bounded(s, n)
 }

@@ -204,13 +204,6 @@ func (s *CachedTokenSource) mintCount() int {
 	return s.mints
 }
 
-// Token endpoints.
-const (
-	StableTokenPath     = "/cgi-bin/stable_token"
-	ComponentTokenPath  = "/cgi-bin/component/api_component_token"
-	AuthorizerTokenPath = "/cgi-bin/component/api_authorizer_token"
-)
-
 // NewStableTokenSource returns a cached source of access tokens minted with
 // an app's credentials from /cgi-bin/stable_token. Minting in its normal
 // mode never invalidates tokens other instances hold.
@@ -312,12 +305,12 @@ func MintAuthorizerToken(ctx context.Context, c *Client, component TokenSource, 
 }
 
 // NewToken builds a token from a value kept elsewhere, such as a shared
-// store, and registers the value with KeepSecret. minted tells the client
-// that the token's source can replace it: when WeChat rejects a minted
-// token, the client calls the source's Invalidate and tries once more.
-func NewToken(value string, expiry time.Time, minted bool) *Token {
+// store, for a TokenSource that can replace it: the token reports Minted,
+// so when WeChat rejects it the client calls the source's Invalidate and
+// tries once more. The value is registered with KeepSecret.
+func NewToken(value string, expiry time.Time) *Token {
 	KeepSecret(value)
-	return &Token{Value: Secret(value), Expiry: expiry, minted: minted}
+	return &Token{Value: Secret(value), Expiry: expiry, minted: true}
 }
 
 // mint calls a token endpoint and reads the token (and the refresh token

@@ -443,11 +443,12 @@ func TestNewToken(t *testing.T) {
 	t.Parallel()
 	exp := time.Now().Add(time.Hour)
 	value := "stored-token-" + t.Name()
-	for _, minted := range []bool{true, false} {
-		tok := wechat.NewToken(value, exp, minted)
-		if tok.Value.Reveal() != value || !tok.Expiry.Equal(exp) || tok.Minted() != minted {
-			t.Errorf("NewToken(minted %v) = %+v", minted, tok)
-		}
+	tok := wechat.NewToken(value, exp)
+	if tok.Value.Reveal() != value || !tok.Expiry.Equal(exp) || !tok.Minted() {
+		t.Errorf("NewToken = %+v, want minted", tok)
+	}
+	if st, err := wechat.StaticTokenSource(value).Token(t.Context()); err != nil || st.Minted() {
+		t.Errorf("StaticTokenSource token = %+v, %v; want not minted", st, err)
 	}
 	if got := wechat.Scrub(value); got != wechat.Redacted {
 		t.Errorf("Scrub(stored token) = %q", got)
