@@ -33,8 +33,10 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 )
@@ -47,9 +49,20 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "local:", wechat.Scrub(err.Error()))
+		fmt.Fprintln(os.Stderr, "local:", scrubError(err, os.LookupEnv))
 		os.Exit(1)
 	}
+}
+
+// scrubError returns err's text without the secrets of the configuration
+// lookup reads (the store's password included).
+func scrubError(err error, lookup config.Lookup) string {
+	sc := wechat.NewScrubber()
+	if cfg, perr := config.Parse(lookup); perr == nil {
+		sc.Keep(cfg.Secrets()...)
+		sc.Keep(store.Secrets(cfg.Store)...)
+	}
+	return sc.Scrub(err.Error())
 }
 
 const usage = `usage: go run ./functions/local [flags]
@@ -524,7 +537,7 @@ func useEmulator(srv *wechattest.Server) {
 	for _, k := range credentialVars {
 		os.Unsetenv(k)
 	}
-	for k, v := range srv.MintingVars() {
+	for k, v := range configtest.MintingVars(srv.URL) {
 		os.Setenv(k, v)
 	}
 }

@@ -118,6 +118,9 @@ type Run struct {
 	Alerts []Alert
 	// Failures are the current failures.
 	Failures []Failure
+	// Scrubber removes the secrets the process keeps from every message
+	// before it is stored or reported (nil: none).
+	Scrubber *wechat.Scrubber
 }
 
 // Change is one entry of the event's "changes" array, or a reminder.
@@ -335,7 +338,7 @@ func commit(ctx context.Context, st store.Store, s *shard, old store.Value, now 
 			continue
 		}
 		seen[id] = true
-		e := entry{Resource: ResourceOperation, Kind: f.Kind, ErrCode: f.ErrCode, Message: cut(f.Message)}
+		e := entry{Resource: ResourceOperation, Kind: f.Kind, ErrCode: f.ErrCode, Message: cut(run.Scrubber, f.Message)}
 		p, existed := prevByID[id]
 		e = keep(e, p, existed)
 		if !existed {
@@ -372,7 +375,7 @@ func commit(ctx context.Context, st store.Store, s *shard, old store.Value, now 
 		}
 		seen[id] = true
 		tracked++
-		e := entry{Env: a.Env, Resource: a.Resource, Status: a.Status, Message: cut(a.Message)}
+		e := entry{Env: a.Env, Resource: a.Resource, Status: a.Status, Message: cut(run.Scrubber, a.Message)}
 		p, existed := prevByID[id]
 		e = keep(e, p, existed)
 		if !existed {
@@ -449,10 +452,10 @@ func toChange(s Scope, e entry, change string) Change {
 	}
 }
 
-// cut returns s with every secret the process keeps removed, invalid UTF-8
+// cut returns s with every secret sc keeps removed, invalid UTF-8
 // replaced, cut to at most MaxMessageBytes on a rune boundary.
-func cut(s string) string {
-	s = strings.ToValidUTF8(wechat.Scrub(s), "\uFFFD")
+func cut(sc *wechat.Scrubber, s string) string {
+	s = strings.ToValidUTF8(sc.Scrub(s), "\uFFFD")
 	if len(s) <= MaxMessageBytes {
 		return s
 	}

@@ -81,7 +81,7 @@ type Handler struct {
 // and gives the garbage collector the platform's memory size as a soft limit.
 func New(platform string) *Handler {
 	h := NewWithLog(platform, os.Stderr)
-	routeStdLog(h.Logger)
+	routeStdLog(h.Logger, h.Runtimes.Scrubber())
 	setMemoryLimit(os.LookupEnv)
 	return h
 }
@@ -161,8 +161,13 @@ func (inv *invocation) logger() *slog.Logger {
 	return inv.h.Logger
 }
 
-// scrub removes every secret the process holds from s.
-func (inv *invocation) scrub(s string) string { return wechat.Scrub(s) }
+// scrub removes every secret the runtime holds from s.
+func (inv *invocation) scrub(s string) string {
+	if inv.rt != nil {
+		return inv.rt.Scrubber.Scrub(s)
+	}
+	return inv.h.Runtimes.Scrubber().Scrub(s)
+}
 
 func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) {
 	inv.rt, inv.cfgErr = inv.h.Runtimes.Get(inv.lookup())

@@ -15,16 +15,19 @@ const maxStdLogMessage = 1 << 10
 
 // routeStdLog makes l the default logger, so that lines the standard
 // library writes with package log come out as JSON like every other line,
-// scrubbed of secrets and bounded.
-func routeStdLog(l *slog.Logger) {
-	slog.SetDefault(slog.New(stdLogHandler{l.Handler()}))
+// scrubbed of the secrets sc keeps and bounded.
+func routeStdLog(l *slog.Logger, sc *wechat.Scrubber) {
+	slog.SetDefault(slog.New(stdLogHandler{l.Handler(), sc}))
 }
 
 // stdLogHandler scrubs and bounds each record's message.
-type stdLogHandler struct{ slog.Handler }
+type stdLogHandler struct {
+	slog.Handler
+	sc *wechat.Scrubber
+}
 
 func (h stdLogHandler) Handle(ctx context.Context, r slog.Record) error {
-	msg := wechat.Scrub(r.Message)
+	msg := h.sc.Scrub(r.Message)
 	if len(msg) > maxStdLogMessage {
 		cut := maxStdLogMessage
 		for cut > 0 && !utf8.RuneStart(msg[cut]) {
@@ -38,9 +41,9 @@ func (h stdLogHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h stdLogHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return stdLogHandler{h.Handler.WithAttrs(as)}
+	return stdLogHandler{h.Handler.WithAttrs(as), h.sc}
 }
 
 func (h stdLogHandler) WithGroup(name string) slog.Handler {
-	return stdLogHandler{h.Handler.WithGroup(name)}
+	return stdLogHandler{h.Handler.WithGroup(name), h.sc}
 }

@@ -41,6 +41,7 @@ func (inv *invocation) track(ctx context.Context, ev *Event, pl plan, deadline t
 		ev.Changes = []Change{}
 		return
 	}
+	run.Scrubber = inv.rt.Scrubber
 	out, err := alertstate.Update(ctx, inv.rt.Store, inv.rt.Config.StorePrefix, inv.stamp, run, inv.rt.Config.NotifyRepeat)
 	if err != nil {
 		inv.logger().Warn("the alert state could not be kept", "request_id", inv.requestID, "error", inv.scrub(err.Error()))

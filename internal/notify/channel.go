@@ -68,10 +68,14 @@ func (c Channel) MarshalText() ([]byte, error) { return []byte(c.Name()), nil }
 // Signed reports whether messages to c are signed.
 func (c Channel) Signed() bool { return c.secret != "" }
 
-// scrub removes c's secrets, and every secret the process keeps, from s.
-func (c Channel) scrub(s string) string {
-	return wechat.Scrub(s, c.url, c.token, url.QueryEscape(c.token), c.secret)
+// scrub removes c's secrets, and every secret sc keeps, from s.
+func (c Channel) scrub(sc *wechat.Scrubber, s string) string {
+	return sc.Scrub(s, c.url, c.token, url.QueryEscape(c.token), c.secret)
 }
+
+// Secrets returns the channel's webhook URL, token and signing secret, for
+// the runtime's scrubber to keep: no log or error shows them.
+func (c Channel) Secrets() []string { return []string{c.url, c.token, c.secret} }
 
 // Parse reads WXCLOUDENV_NOTIFY: comma-separated robot webhook URLs,
 // recognised by path on any host (http or https):
@@ -80,8 +84,8 @@ func (c Channel) scrub(s string) string {
 //   - DingTalk: …/robot/send?access_token=TOKEN
 //   - Feishu/Lark: …/open-apis/bot/v2/hook/TOKEN
 //
-// Empty urls means no channel. Every URL, token and secret is registered
-// with [wechat.KeepSecret]. An error names the variable and the entry's
+// Empty urls means no channel. Keep every channel's Secrets in the
+// runtime's scrubber. An error names the variable and the entry's
 // position, never the URL.
 func Parse(urls string, s Secrets) ([]Channel, error) {
 	if strings.TrimSpace(urls) == "" {
@@ -99,7 +103,6 @@ func Parse(urls string, s Secrets) ([]Channel, error) {
 				return nil, fmt.Errorf("%s: entry %d of %d: the same robot as entry %d", Variable, i+1, len(parts), j+1)
 			}
 		}
-		wechat.KeepSecret(ch.url, ch.token, ch.secret)
 		chans = append(chans, ch)
 	}
 	return chans, nil

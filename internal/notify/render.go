@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
-	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
 // Size limits of one message, in bytes.
@@ -236,7 +235,7 @@ func describe(c alertstate.Change) string {
 	case !c.Since.IsZero():
 		b.WriteString(" (since " + c.Since.UTC().Format(time.RFC3339) + ")")
 	}
-	return clean(wechat.Scrub(b.String()), maxLineBytes)
+	return clean(b.String(), maxLineBytes)
 }
 
 // clean makes s one line of valid UTF-8 of at most max bytes: control

@@ -29,13 +29,13 @@ func (k *Keeper) ticket(ctx context.Context, componentAppID, fallback string) (s
 	case err == nil:
 		var t storedTicket
 		if json.Unmarshal(v.Data, &t) == nil && t.Ticket != "" {
-			wechat.KeepSecret(t.Ticket)
+			k.scrubber().KeepForUse(t.Ticket)
 			if k.now().Sub(time.Unix(t.CreateTime, 0)) < DefaultTicketMaxAge {
 				return t.Ticket, nil
 			}
 		}
 	case !errors.Is(err, store.ErrNotFound) && fallback == "":
-		return "", storeError("component_token", "read the verify ticket", err)
+		return "", k.storeError("component_token", "read the verify ticket", err)
 	}
 	if fallback == "" {
 		return "", &wechat.Error{Kind: wechat.KindConfig, Op: "component_token",
@@ -48,7 +48,7 @@ func (k *Keeper) ticket(ctx context.Context, componentAppID, fallback string) (s
 // store holds one with the same or a newer CreateTime, or the ticket is
 // already 12 hours old. saved reports whether it was written.
 func (k *Keeper) SaveTicket(ctx context.Context, componentAppID, ticket string, createTime time.Time) (saved bool, err error) {
-	wechat.KeepSecret(ticket)
+	k.scrubber().KeepForUse(ticket)
 	if ticket == "" || k.now().Sub(createTime) >= DefaultTicketMaxAge {
 		return false, nil
 	}
@@ -69,11 +69,11 @@ func (k *Keeper) SaveTicket(ctx context.Context, componentAppID, ticket string, 
 			}
 			old = cur.Data
 		case !errors.Is(err, store.ErrNotFound):
-			return false, storeError("save_ticket", "read the verify ticket", err)
+			return false, k.storeError("save_ticket", "read the verify ticket", err)
 		}
 		ok, err := k.st.CompareAndSwap(ctx, key, old, v)
 		if err != nil {
-			return false, storeError("save_ticket", "write the verify ticket", err)
+			return false, k.storeError("save_ticket", "write the verify ticket", err)
 		}
 		if ok {
 			return true, nil
@@ -100,7 +100,7 @@ func (k *Keeper) AddToFleet(ctx context.Context, componentAppID, authorizerAppID
 		return err
 	}
 	if err := k.st.Set(ctx, k.keys.Fleet(componentAppID, authorizerAppID), store.Value{Data: data}); err != nil {
-		return storeError("fleet", "write the fleet", err)
+		return k.storeError("fleet", "write the fleet", err)
 	}
 	return nil
 }
@@ -111,7 +111,7 @@ func (k *Keeper) FleetMembers(ctx context.Context, componentAppID string) ([]str
 	prefix := k.keys.FleetPrefix(componentAppID)
 	keys, err := k.st.Keys(ctx, prefix)
 	if err != nil {
-		return nil, storeError("fleet", "list the fleet", err)
+		return nil, k.storeError("fleet", "list the fleet", err)
 	}
 	ids := make([]string, 0, len(keys))
 	for _, key := range keys {
@@ -128,12 +128,17 @@ func (k *Keeper) FleetMembers(ctx context.Context, componentAppID string) ([]str
 // now (WeChat's default when not positive), and its refresh token, and
 // adds the authorizer to the fleet. Empty values are not written.
 func (k *Keeper) SaveAuthorization(ctx context.Context, componentAppID, authorizerAppID, accessToken string, expiresIn time.Duration, refreshToken string) error {
-	wechat.KeepSecret(accessToken, refreshToken)
 	now := k.now()
+	k.scrubber().KeepForUse(refreshToken)
+	if expiresIn > 0 {
+		k.scrubber().KeepUntil(now.Add(min(expiresIn, wechat.MaxTokenLifetime)), accessToken)
+	} else {
+		k.scrubber().KeepUntil(now.Add(wechat.DefaultTokenLifetime), accessToken)
+	}
 	if refreshToken != "" {
 		key := k.keys.Refresh(componentAppID, authorizerAppID)
 		if err := k.st.Set(ctx, key, store.Value{Data: encodeRefresh(refreshToken, now)}); err != nil {
-			return storeError("save_authorization", "write the refresh token", err)
+			return k.storeError("save_authorization", "write the refresh token", err)
 		}
 		k.knowRefresh(key, refreshToken)
 	}
@@ -149,7 +154,7 @@ func (k *Keeper) SaveAuthorization(ctx context.Context, componentAppID, authoriz
 		}
 		key := k.keys.AuthorizerToken(componentAppID, authorizerAppID)
 		if err := k.st.Set(ctx, key, store.Value{Data: raw, Expires: tok.Expiry}); err != nil {
-			return storeError("save_authorization", "write the access token", err)
+			return k.storeError("save_authorization", "write the access token", err)
 		}
 		k.slotFor(key, "authorizer_token").set(tok, raw, tok.Expiry.Add(-wechat.RefreshMargin(now, tok.Expiry)))
 	}
@@ -170,7 +175,7 @@ func (k *Keeper) Forget(ctx context.Context, componentAppID, authorizerAppID str
 	k.mu.Unlock()
 	for _, key := range []string{tokenKey, refreshKey, k.keys.Fleet(componentAppID, authorizerAppID)} {
 		if err := k.st.Delete(ctx, key); err != nil {
-			return storeError("forget", "delete "+key, err)
+			return k.storeError("forget", "delete "+key, err)
 		}
 	}
 	return nil
@@ -191,27 +196,31 @@ func (k *Keeper) Preload(ctx context.Context, componentAppID string, authorizerA
 	}
 	got, err := k.st.GetMany(ctx, keys)
 	if err != nil {
-		return storeError("preload", "read the fleet's tokens", err)
+		return k.storeError("preload", "read the fleet's tokens", err)
 	}
-	// Register every value at once: KeepSecret sorts its list per call.
-	values := make([]string, 0, len(got))
+	// Keep every value at once: the scrubber sorts its list per call. A
+	// token until it expires, a refresh token for its use.
+	sc := k.scrubber()
 	for _, v := range got {
 		var x struct {
-			Token        string `json:"token"`
-			RefreshToken string `json:"refresh_token"`
+			Token        string    `json:"token"`
+			ExpiresAt    time.Time `json:"expires_at"`
+			RefreshToken string    `json:"refresh_token"`
 		}
 		if json.Unmarshal(v.Data, &x) == nil {
-			values = append(values, x.Token, x.RefreshToken)
+			if x.Token != "" {
+				sc.KeepUntil(x.ExpiresAt, x.Token)
+			}
+			sc.KeepForUse(x.RefreshToken)
 		}
 	}
-	wechat.KeepSecret(values...)
 	now := k.now()
 	for i := 0; i < len(keys); i += 2 {
 		if v, ok := got[keys[i]]; ok {
 			k.remember(k.slotFor(keys[i], "authorizer_token"), v.Data)
 		}
 		if v, ok := got[keys[i+1]]; ok {
-			if rt := decodeRefresh(v.Data); rt != "" {
+			if rt := k.decodeRefresh(v.Data); rt != "" {
 				k.mu.Lock()
 				k.refresh[keys[i+1]] = knownRefresh{value: rt, loaded: now}
 				k.mu.Unlock()

@@ -66,6 +66,7 @@ type Client struct {
 	backoffMax  time.Duration
 	userAgent   string
 	now         func() time.Time
+	scrub       *Scrubber
 
 	// sticky is the failover state: calls start at URL index start until
 	// the time until.
@@ -95,9 +96,17 @@ func NewClient(opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
+	if c.scrub == nil {
+		c.scrub = &Scrubber{now: func() time.Time { return c.now() }}
+	}
 	c.hc = noRedirects(c.hc)
 	return c, nil
 }
+
+// Scrubber returns the scrubber the client keeps every secret it sees in
+// (its own, or the one given with WithScrubber): tokens until they expire,
+// credentials for its life. Scrub texts that may hold them with it.
+func (c *Client) Scrubber() *Scrubber { return c.scrub }
 
 // newTransport returns http.DefaultTransport's configuration with a few
 // more idle connections per host, since both endpoints share one host.
@@ -176,15 +185,11 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 			}
 			tok, tokValue = t, t.Value.Reveal()
 			// Whatever its source (configured, minted, a shared store),
-			// the token is kept out of every text from now on: until a
-			// day after it expires when its expiry is known.
-			if t.Expiry.IsZero() {
-				KeepSecret(tokValue)
-			} else {
-				KeepSecretUntil(t.Expiry.Add(keptAfterExpiry), tokValue)
-			}
+			// the token is kept out of every text from now on: until it
+			// expires when its expiry is known.
+			c.scrub.KeepUntil(t.Expiry, tokValue)
 		}
-		KeepSecret(cl.secrets...)
+		c.scrub.KeepForUse(cl.secrets...)
 		var err error
 		for {
 			base := c.baseURLs[urlIdx%len(c.baseURLs)]
@@ -291,7 +296,7 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 	}
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, u.String(), bytes.NewReader(cl.body))
 	if err != nil {
-		return nil, 0, Health{}, &Error{Kind: KindConfig, Op: cl.op, Message: "cannot build the request", Err: sanitize(err, c.secretsOf(cl, token)...)}
+		return nil, 0, Health{}, &Error{Kind: KindConfig, Op: cl.op, Message: "cannot build the request", Err: c.scrub.sanitize(err, c.secretsOf(cl, token)...)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -352,7 +357,7 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 		return nil, hr.StatusCode, Health{}, &Error{Kind: KindBadResponse, Op: cl.op, StatusCode: hr.StatusCode,
 			Message: "the answer is not valid UTF-8"}
 	}
-	health, aerr := judge(cl.op, cl.want, a, scanErr, c.secretsOf(cl, token)...)
+	health, aerr := judge(c.scrub, cl.op, cl.want, a, scanErr, c.secretsOf(cl, token)...)
 	if aerr != nil {
 		aerr.StatusCode = hr.StatusCode
 		return raw, hr.StatusCode, Health{}, aerr
@@ -373,7 +378,7 @@ func (c *Client) secretsOf(cl *call, token string) []string {
 
 // transportError classifies a failure to get or read an answer.
 func (c *Client) transportError(ctx, actx context.Context, cl *call, err error, token string, status int) *Error {
-	clean := sanitize(err, c.secretsOf(cl, token)...)
+	clean := c.scrub.sanitize(err, c.secretsOf(cl, token)...)
 	switch {
 	case ctx.Err() != nil:
 		msg := "the call ran out of time"
@@ -401,12 +406,12 @@ func isTimeout(err error) bool {
 // the list.
 func checkAnswer(op string, raw []byte, want string, shape *scan.Shape) (Health, *Error) {
 	a, err := scan.Scan(raw, want, shape, nil)
-	return judge(op, want, a, err)
+	return judge(nil, op, want, a, err)
 }
 
 // judge turns what scan.Scan read, and its error, into checkAnswer's
-// result. secrets are removed from an errmsg, as are the kept ones.
-func judge(op, want string, a scan.Answer, err error, secrets ...string) (Health, *Error) {
+// result. secrets are removed from an errmsg, as are those sc keeps.
+func judge(sc *Scrubber, op, want string, a scan.Answer, err error, secrets ...string) (Health, *Error) {
 	switch {
 	case errors.Is(err, scan.ErrNotObject):
 		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not a JSON object"}
@@ -415,7 +420,7 @@ func judge(op, want string, a scan.Answer, err error, secrets ...string) (Health
 	case a.ErrCodeErr != nil:
 		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not valid JSON", Err: a.ErrCodeErr}
 	case a.HasErrCode && a.ErrCode != 0:
-		return Health{}, newAPIError(op, 0, a.ErrCode, Scrub(a.ErrMsg, secrets...))
+		return Health{}, newAPIError(sc, op, 0, a.ErrCode, sc.Scrub(a.ErrMsg, secrets...))
 	case !a.HasErrCode && !a.HasWant:
 		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: fmt.Sprintf("the answer has neither errcode nor %s", want)}
 	case a.ShapeErr != "":

@@ -39,14 +39,14 @@ func (a *Authorization) HasFunc(id int) bool {
 // updateauthorized event, or the authorization page's redirect) for the
 // authorizer's tokens at /cgi-bin/component/api_query_auth. component
 // supplies the component access token. The code and the returned tokens
-// are kept as secrets (KeepSecret): no error or log shows them.
+// are kept in the client's Scrubber: no error or log shows them.
 //
 // WeChat API docs: https://developers.weixin.qq.com/doc/oplatform/openApi/authorization-management/api_query_auth.html
 func (c *Client) QueryAuth(ctx context.Context, component TokenSource, componentAppID, authorizationCode string) (*Authorization, error) {
 	if authorizationCode == "" {
 		return nil, &Error{Kind: KindInvalidRequest, Op: OpQueryAuth, Message: "no authorization code"}
 	}
-	KeepSecret(authorizationCode)
+	c.scrub.KeepForUse(authorizationCode)
 	body, err := json.Marshal(map[string]string{"component_appid": componentAppID, "authorization_code": authorizationCode})
 	if err != nil {
 		return nil, &Error{Kind: KindConfig, Op: OpQueryAuth, Message: "cannot build the request", Err: err}
@@ -71,10 +71,10 @@ func (c *Client) QueryAuth(ctx context.Context, component TokenSource, component
 	}
 	if err := json.Unmarshal(resp.Body, &out); err != nil {
 		return nil, &Error{Kind: KindBadResponse, Op: OpQueryAuth, StatusCode: resp.StatusCode,
-			Message: "the answer does not match the documented fields", Err: sanitize(err, authorizationCode)}
+			Message: "the answer does not match the documented fields", Err: c.scrub.sanitize(err, authorizationCode)}
 	}
 	info := out.Info
-	KeepSecret(info.Token, info.RefreshToken)
+	c.scrub.KeepForUse(info.RefreshToken)
 	if info.AppID == "" || info.RefreshToken == "" {
 		return nil, &Error{Kind: KindBadResponse, Op: OpQueryAuth, StatusCode: resp.StatusCode,
 			Message: "the answer lacks authorizer_appid or authorizer_refresh_token"}
@@ -83,6 +83,7 @@ func (c *Client) QueryAuth(ctx context.Context, component TokenSource, component
 		return nil, &Error{Kind: KindBadResponse, Op: OpQueryAuth, StatusCode: resp.StatusCode, Message: "the answer holds an empty authorizer_access_token"}
 	}
 	tok := NewToken(info.Token, c.now().Add(info.ExpiresIn.Lifetime()))
+	c.scrub.KeepUntil(tok.Expiry, info.Token)
 	a := &Authorization{AuthorizerAppID: info.AppID, AccessToken: tok, RefreshToken: Secret(info.RefreshToken)}
 	for _, f := range info.FuncInfo {
 		a.FuncIDs = append(a.FuncIDs, f.Scope.ID)
@@ -97,7 +98,7 @@ func (c *Client) QueryAuth(ctx context.Context, component TokenSource, component
 //
 // WeChat API docs: https://developers.weixin.qq.com/doc/oplatform/openApi/ticket-token/api_startpushticket.html
 func (c *Client) StartPushTicket(ctx context.Context, componentAppID, componentSecret string) (*Response, error) {
-	KeepSecret(componentSecret)
+	c.scrub.Keep(componentSecret)
 	body, err := json.Marshal(map[string]string{"component_appid": componentAppID, "component_secret": componentSecret})
 	if err != nil {
 		return &Response{}, &Error{Kind: KindConfig, Op: OpStartPushTicket, Message: "cannot build the request", Err: err}
@@ -167,7 +168,7 @@ func (c *Client) GetAuthorizerList(ctx context.Context, component TokenSource, c
 	for _, e := range out.List {
 		refresh = append(refresh, e.RefreshToken)
 	}
-	KeepSecret(refresh...) // one registration per page, not per token
+	c.scrub.KeepForUse(refresh...) // one registration per page, not per token
 	for _, e := range out.List {
 		list.List = append(list.List, AuthorizerEntry{AuthorizerAppID: e.AppID, RefreshToken: Secret(e.RefreshToken), AuthTime: e.AuthTime})
 	}

@@ -24,7 +24,8 @@
 // upstream), refuses answers that are not valid UTF-8, carry an encoding it
 // did not ask for, or are larger than the size limit, bounds every
 // upstream text it passes on (errmsg, rid, ids and statuses), and removes
-// every secret registered with [KeepSecret] from every text. By default it
+// every secret it has seen from every text: its [Scrubber] keeps tokens
+// until they expire and credentials for its life. By default it
 // tries api.weixin.qq.com, then WeChat's disaster-recovery domain
 // api2.weixin.qq.com, and keeps starting at the one that last answered for
 // [StickyFailover].

@@ -175,11 +175,11 @@ const (
 )
 
 // newAPIError builds the error for a non-zero errcode. errmsg, already
-// scrubbed of the call's secrets, is scrubbed of the kept ones, cleaned of
-// control characters and bounded.
-func newAPIError(op string, status, errcode int, errmsg string) *Error {
+// scrubbed of the call's secrets, is scrubbed of those sc keeps, cleaned
+// of control characters and bounded.
+func newAPIError(sc *Scrubber, op string, status, errcode int, errmsg string) *Error {
 	kind, retryable := Classify(errcode)
-	rid := Scrub(parseRID(errmsg))
+	rid := sc.Scrub(parseRID(errmsg))
 	if len(errmsg) > 8*maxErrMsgBytes {
 		errmsg = errmsg[:8*maxErrMsgBytes]
 	}
@@ -187,7 +187,7 @@ func newAPIError(op string, status, errcode int, errmsg string) *Error {
 		Kind:       kind,
 		Op:         op,
 		ErrCode:    errcode,
-		ErrMsg:     boundText(Scrub(errmsg), maxErrMsgBytes),
+		ErrMsg:     boundText(sc.Scrub(errmsg), maxErrMsgBytes),
 		RID:        rid,
 		StatusCode: status,
 		Retryable:  retryable,

@@ -29,16 +29,8 @@ func WithClock(now func() time.Time) Option {
 	return func(c *Client) error { c.now = now; return nil }
 }
 
-// ExpireKeptSecret moves a value kept with KeepSecretUntil into the past
-// and makes the next KeepSecretUntil sweep.
-func ExpireKeptSecret(v string) {
-	keptSecrets.mu.Lock()
-	defer keptSecrets.mu.Unlock()
-	if _, ok := keptSecrets.until[v]; ok {
-		keptSecrets.until[v] = time.Now().Add(-time.Second)
-	}
-	keptSecrets.nextSweep = time.Time{}
-}
+// NewScrubberClock returns a scrubber that reads the time from now.
+func NewScrubberClock(now func() time.Time) *Scrubber { return &Scrubber{now: now} }
 
 // Names the package keeps to itself, for its external tests.
 var (

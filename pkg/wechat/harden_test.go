@@ -195,7 +195,8 @@ func TestUntrustedAnswers(t *testing.T) {
 func TestBoundedErrors(t *testing.T) {
 	t.Parallel()
 	secret := "bounded-kept-secret-0123456789abcdef"
-	wechat.KeepSecret(secret)
+	sc := wechat.NewScrubber()
+	sc.Keep(secret)
 	for _, tc := range []struct {
 		name, errmsg, wantRID string
 	}{
@@ -210,7 +211,7 @@ func TestBoundedErrors(t *testing.T) {
 			t.Parallel()
 			body, _ := json.Marshal(map[string]any{"errcode": 40001, "errmsg": tc.errmsg})
 			srv := answerServer(t, body, nil)
-			c, err := wechat.NewClient(wechat.WithBaseURLs(srv.URL))
+			c, err := wechat.NewClient(wechat.WithBaseURLs(srv.URL), wechat.WithScrubber(sc))
 			if err != nil {
 				t.Fatal(err)
 			}

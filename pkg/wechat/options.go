@@ -121,6 +121,19 @@ func WithBackoff(base, maxDelay time.Duration) Option {
 	}
 }
 
+// WithScrubber makes the client keep the secrets it sees in s instead of
+// a scrubber of its own, so that one scrubber, held by whoever outlives the
+// calls, cleans every text of a process.
+func WithScrubber(s *Scrubber) Option {
+	return func(c *Client) error {
+		if s == nil {
+			return &Error{Kind: KindConfig, Message: "no scrubber"}
+		}
+		c.scrub = s
+		return nil
+	}
+}
+
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option {
 	return func(c *Client) error {

@@ -215,9 +215,10 @@ func NewStableTokenSource(c *Client, appID, appSecret string) *CachedTokenSource
 
 // MintStableToken mints an access token with an app's credentials from
 // /cgi-bin/stable_token (force_refresh false, so other holders' tokens stay
-// valid). The token is registered with KeepSecret and reports Minted.
+// valid). The secret is kept in the client's Scrubber, the token until it
+// expires; the token reports Minted.
 func MintStableToken(ctx context.Context, c *Client, appID, appSecret string) (*Token, error) {
-	KeepSecret(appSecret)
+	c.scrub.Keep(appSecret)
 	body, err := json.Marshal(map[string]any{
 		"grant_type": "client_credential", "appid": appID, "secret": appSecret, "force_refresh": false,
 	})
@@ -241,9 +242,11 @@ func NewComponentTokenSource(c *Client, appID, appSecret, verifyTicket string) *
 // MintComponentToken mints a component access token from
 // /cgi-bin/component/api_component_token with a third-party platform's
 // appid, secret and verify ticket. The secret, the ticket and the token are
-// registered with KeepSecret; the token reports Minted.
+// kept in the client's Scrubber (the token until it expires); the token
+// reports Minted.
 func MintComponentToken(ctx context.Context, c *Client, appID, appSecret, verifyTicket string) (*Token, error) {
-	KeepSecret(appSecret, verifyTicket)
+	c.scrub.Keep(appSecret)
+	c.scrub.KeepForUse(verifyTicket)
 	body, err := json.Marshal(map[string]string{
 		"component_appid": appID, "component_appsecret": appSecret, "component_verify_ticket": verifyTicket,
 	})
@@ -284,9 +287,9 @@ func NewAuthorizerTokenSource(c *Client, component TokenSource, componentAppID, 
 // authorizer's refresh token. newRefresh is the refresh token WeChat
 // returned when it differs from refreshToken ("" otherwise): save it, since
 // later mints need it. The refresh tokens and the token are registered with
-// KeepSecret; the token reports Minted.
+// the client's Scrubber; the token reports Minted.
 func MintAuthorizerToken(ctx context.Context, c *Client, component TokenSource, componentAppID, authorizerAppID, refreshToken string) (tok *Token, newRefresh string, err error) {
-	KeepSecret(refreshToken)
+	c.scrub.KeepForUse(refreshToken)
 	body, err := json.Marshal(map[string]string{
 		"component_appid": componentAppID, "authorizer_appid": authorizerAppID, "authorizer_refresh_token": refreshToken,
 	})
@@ -307,9 +310,9 @@ func MintAuthorizerToken(ctx context.Context, c *Client, component TokenSource, 
 // NewToken builds a token from a value kept elsewhere, such as a shared
 // store, for a TokenSource that can replace it: the token reports Minted,
 // so when WeChat rejects it the client calls the source's Invalidate and
-// tries once more. The value is registered with KeepSecret.
+// tries once more. The client keeps the value in its Scrubber when it
+// uses the token.
 func NewToken(value string, expiry time.Time) *Token {
-	KeepSecret(value)
 	return &Token{Value: Secret(value), Expiry: expiry, minted: true}
 }
 
@@ -320,7 +323,7 @@ func (c *Client) mint(ctx context.Context, cl *call) (*Token, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	tok, refresh, rerr := readMintAnswer(c.now(), cl.op, cl.want, resp.Body)
+	tok, refresh, rerr := readMintAnswer(c.scrub, c.now(), cl.op, cl.want, resp.Body)
 	if rerr != nil {
 		rerr.StatusCode = resp.StatusCode
 		return nil, "", rerr
@@ -330,8 +333,8 @@ func (c *Client) mint(ctx context.Context, cl *call) (*Token, string, error) {
 
 // readMintAnswer reads a token endpoint's answer: the token under field,
 // its expires_in and any authorizer_refresh_token. The token is minted, and
-// it and the refresh token are registered with KeepSecret.
-func readMintAnswer(now time.Time, op, field string, raw []byte) (*Token, string, *Error) {
+// it (until it expires) and the refresh token are kept in sc.
+func readMintAnswer(sc *Scrubber, now time.Time, op, field string, raw []byte) (*Token, string, *Error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
 		return nil, "", &Error{Kind: KindBadResponse, Op: op, Message: "the token answer is not a JSON object"}
@@ -350,8 +353,10 @@ func readMintAnswer(now time.Time, op, field string, raw []byte) (*Token, string
 	if value == "" {
 		return nil, "", &Error{Kind: KindBadResponse, Op: op, Message: "the token answer holds an empty token"}
 	}
-	KeepSecret(value, refresh)
-	return &Token{Value: Secret(value), Expiry: now.Add(exp.Lifetime()), minted: true}, refresh, nil
+	tok := &Token{Value: Secret(value), Expiry: now.Add(exp.Lifetime()), minted: true}
+	sc.KeepUntil(tok.Expiry, value)
+	sc.KeepForUse(refresh)
+	return tok, refresh, nil
 }
 
 // Token lifetimes.
