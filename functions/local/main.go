@@ -31,7 +31,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
+	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
@@ -263,13 +263,10 @@ func notifyPreview(out []byte) string {
 	}
 	r := notify.Report{Platform: ev.Platform, Function: "wxcloudenv"}
 	for _, c := range ev.Changes {
-		since, _ := time.Parse(time.RFC3339, c.Since)
-		ac := alertstate.Change{Authorizer: c.Authorizer, Operation: c.Operation, Env: c.Env, Resource: c.Resource, Status: c.Status,
-			Kind: c.Kind, ErrCode: c.ErrCode, Message: c.Message, Since: since, Change: c.Change}
-		if c.Change == "reminder" {
-			r.Reminders = append(r.Reminders, ac)
+		if c.Change == alerts.ChangeReminder {
+			r.Reminders = append(r.Reminders, c)
 		} else {
-			r.Changes = append(r.Changes, ac)
+			r.Changes = append(r.Changes, c)
 		}
 	}
 	if r.Empty() {

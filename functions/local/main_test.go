@@ -210,6 +210,7 @@ func TestServe(t *testing.T) {
 	if _, err := os.Stat(rie); err != nil {
 		t.Fatalf("%s is missing: run `make rie` (GOBIN=$PWD/bin go install %s)", rie, rieModule(t, root))
 	}
+	testkit.LockRIE(t)
 	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
 	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, "../aws-lambda")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")

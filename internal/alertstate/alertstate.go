@@ -77,16 +77,65 @@ const (
 // fleet authorizer's) failure.
 const ResourceOperation = "operation"
 
-// Alert is one alert of the event (contract section 6). Its identity is
+// Alert is a resource whose status needs attention: one entry of the
+// event's "alerts" (docs/contract.md#the-output-event). Its identity is
 // (Authorizer, Operation, Env, Resource); Status and Message may change
-// while it stays the same alert.
+// while it stays the same alert. It is the one definition of an alert:
+// package alerts and the event use it as is.
 type Alert struct {
-	Authorizer string
-	Operation  string
-	Env        string
-	Resource   string
-	Status     string
-	Message    string
+	Authorizer string `json:"authorizer,omitempty"`
+	Operation  string `json:"operation"`
+	Env        string `json:"env"`
+	Resource   string `json:"resource"`
+	Status     string `json:"status"`
+	Message    string `json:"message"`
+	// Since is when the alert was first seen, when alert state is kept
+	// (zero otherwise); written as RFC 3339 in seconds. Update reads only
+	// the other fields and reports Since in its Outcome.
+	Since time.Time `json:"-"`
+}
+
+// MarshalJSON writes since as RFC 3339 in seconds, left out when zero.
+func (a Alert) MarshalJSON() ([]byte, error) {
+	type plain Alert
+	return json.Marshal(struct {
+		plain
+		Since string `json:"since,omitempty"`
+	}{plain(a), formatSince(a.Since)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (a *Alert) UnmarshalJSON(data []byte) error {
+	type plain Alert
+	var w struct {
+		plain
+		Since string `json:"since"`
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*a = Alert(w.plain)
+	return parseSince(w.Since, &a.Since)
+}
+
+func formatSince(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func parseSince(s string, t *time.Time) error {
+	if s == "" {
+		*t = time.Time{}
+		return nil
+	}
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return fmt.Errorf("since: %w", err)
+	}
+	*t = v
+	return nil
 }
 
 // Failure is one failed operation, or one failed authorizer of a fleet run.
@@ -123,19 +172,48 @@ type Run struct {
 	Scrubber *wechat.Scrubber
 }
 
-// Change is one entry of the event's "changes" array, or a reminder.
+// Change is one entry of the event's "changes" array, or a reminder: a
+// transition since the previous run, an alert's fields or a failing
+// operation's (Resource "operation", with Kind and ErrCode). It is the one
+// definition of a change: package alerts, the robots' messages and the
+// event use it as is.
 type Change struct {
-	Authorizer string    `json:"authorizer,omitempty"`
-	Operation  string    `json:"operation"`
-	Env        string    `json:"env,omitempty"`
-	Resource   string    `json:"resource"`
-	Status     string    `json:"status,omitempty"`
-	Kind       string    `json:"kind,omitempty"`
-	ErrCode    int       `json:"errcode,omitempty"`
-	Message    string    `json:"message,omitempty"`
-	Since      time.Time `json:"since"`
 	// Change is "new", "resolved" or "reminder".
-	Change string `json:"change"`
+	Change     string `json:"change"`
+	Authorizer string `json:"authorizer,omitempty"`
+	Operation  string `json:"operation"`
+	Env        string `json:"env,omitempty"`
+	Resource   string `json:"resource"`
+	Status     string `json:"status,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+	ErrCode    int    `json:"errcode,omitempty"`
+	Message    string `json:"message,omitempty"`
+	// Since is when the alert or failure was first seen; written as
+	// RFC 3339 in seconds, left out when zero.
+	Since time.Time `json:"-"`
+}
+
+// MarshalJSON writes since as RFC 3339 in seconds, left out when zero.
+func (c Change) MarshalJSON() ([]byte, error) {
+	type plain Change
+	return json.Marshal(struct {
+		plain
+		Since string `json:"since,omitempty"`
+	}{plain(c), formatSince(c.Since)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (c *Change) UnmarshalJSON(data []byte) error {
+	type plain Change
+	var w struct {
+		plain
+		Since string `json:"since"`
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*c = Change(w.plain)
+	return parseSince(w.Since, &c.Since)
 }
 
 // Outcome is what Update found.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/internal/push"
@@ -46,6 +47,8 @@ type Runtime struct {
 	// Notifier sends changes to the robots of WXCLOUDENV_NOTIFY (no
 	// channels when unset).
 	Notifier *notify.Notifier
+	// Alerts is the alert path: state in Store, messages by Notifier.
+	Alerts *alerts.Tracker
 }
 
 // Deps are what a Runtime shares with the ones built before it.
@@ -103,6 +106,7 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 	rt := &Runtime{Config: c, Client: client, Store: st, Keeper: keeper, Tokens: map[string]wechat.TokenSource{},
 		Secrets: secrets, Scrubber: sc,
 		Notifier: &notify.Notifier{Channels: chans, HTTP: d.HTTPClient, Store: st, Prefix: c.StorePrefix, Scrubber: sc}}
+	rt.Alerts = &alerts.Tracker{Store: st, Prefix: c.StorePrefix, Repeat: c.NotifyRepeat, Notifier: rt.Notifier, Scrubber: sc}
 	b := builder{c: c, client: client, keeper: keeper}
 	component := b.componentSource()
 	rt.Tokens[wechat.OpDescribeCloudBaseRunEnvs] = component

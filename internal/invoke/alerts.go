@@ -1,80 +1,76 @@
 package invoke
 
 import (
-	"strconv"
+	"context"
 
-	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
+	"github.com/wxcloudenv/wxcloudenv/internal/emf"
 )
 
-// The alert rules: an environment whose status is not NORMAL, a database
-// UNUSABLE or OVERDUE, a static storage offline.
-func needsAttention(kind wechat.ResourceKind, status string) bool {
-	switch kind {
-	case wechat.ResourceEnvironment:
-		return status != wechat.EnvNormal
-	case wechat.ResourceDatabase:
-		return status == wechat.DatabaseUnusable || status == wechat.DatabaseOverdue
-	case wechat.ResourceStaticStorage:
-		return status == wechat.StaticStorageOffline
+// alerts hands the run to the alert path (package alerts,
+// docs/alerts.md) under ctx, whose deadline is the alert path's, and
+// reports what it returns in the event: each alert's since, the changes,
+// each robot's outcome.
+func (inv *invocation) alerts(ctx context.Context, ev *Event, run alerts.Run, pl plan) {
+	out := inv.rt.Alerts.Track(ctx, alerts.Input{
+		Run:      run,
+		Partial:  pl.env != inv.rt.Config.Env,
+		Now:      inv.stamp,
+		Platform: inv.h.Platform,
+		Function: inv.functionName(),
+		Log:      inv.logger().With("request_id", inv.requestID),
+	})
+	if !out.Tracked {
+		return
 	}
-	return false
+	for i := range ev.Alerts {
+		if i < len(out.AlertSince) && !out.AlertSince[i].IsZero() {
+			ev.Alerts[i].Since = out.AlertSince[i]
+		}
+	}
+	ev.Changes = out.Changes
+	for _, o := range out.Notifications {
+		ev.Notifications = append(ev.Notifications, Notification{Channel: o.Channel, Status: o.Status, Error: o.Error})
+	}
 }
 
-// alertsOf turns the resources the client kept with needsAttention into
-// alerts, one per resource. The client keeps at most
-// wechat.MaxResources; when it counted more, a last alert with resource
-// "more" says how many were left out. Every text in them is bounded by
-// the client (wechat.MaxIDBytes, wechat.MaxStatusBytes).
-func alertsOf(op string, h wechat.Health) []Alert {
-	var alerts []Alert
-	for _, r := range h.Resources {
-		if !needsAttention(r.Kind, r.Status) {
+// runOf is what the run saw, for the alert path.
+func runOf(ev *Event) alerts.Run {
+	var run alerts.Run
+	add := func(r *Result) {
+		run.Checked = append(run.Checked, alerts.Scope{Operation: r.Operation, Authorizer: r.Authorizer})
+		if r.Error != nil {
+			run.Failures = append(run.Failures, alerts.Failure{Authorizer: r.Authorizer, Operation: r.Operation,
+				Kind: r.Error.Kind, ErrCode: r.Error.ErrCode, Message: r.Error.Message})
+		}
+	}
+	for i := range ev.Results {
+		r := &ev.Results[i]
+		if !r.Fleet {
+			add(r)
 			continue
 		}
-		switch r.Kind {
-		case wechat.ResourceEnvironment:
-			alerts = append(alerts, Alert{Operation: op, Env: r.Env, Resource: "environment", Status: r.Status,
-				Message: "environment " + r.Env + alias(r.Alias) + " is " + statusText(r.Status) + ", not NORMAL"})
-		case wechat.ResourceDatabase:
-			alerts = append(alerts, Alert{Operation: op, Env: r.Env, Resource: "database:" + r.ID, Status: r.Status,
-				Message: "database " + r.ID + " of environment " + r.Env + " is " + r.Status})
-		case wechat.ResourceStaticStorage:
-			alerts = append(alerts, Alert{Operation: op, Env: r.Env, Resource: "static_storage:" + r.ID, Status: r.Status,
-				Message: "static storage " + r.ID + " of environment " + r.Env + " is offline"})
+		if r.Error != nil {
+			// The fleet as a whole could not be read: that is the
+			// operation's failure; its authorizers speak for themselves.
+			run.Failures = append(run.Failures, alerts.Failure{Operation: r.Operation, Kind: r.Error.Kind,
+				ErrCode: r.Error.ErrCode, Message: r.Error.Message})
+		}
+		for j := range r.Authorizers {
+			add(&r.Authorizers[j])
 		}
 	}
-	if h.Omitted > 0 {
-		alerts = append(alerts, Alert{Operation: op, Resource: "more", Status: "OMITTED",
-			Message: "and " + strconv.Itoa(h.Omitted) + " more resources that need attention, not listed (at most " +
-				strconv.Itoa(wechat.MaxResources) + " are)"})
-	}
-	return alerts
+	run.Alerts = ev.Alerts
+	return run
 }
 
-func alias(a string) string {
-	if a == "" {
-		return ""
-	}
-	return " (" + a + ")"
-}
-
-func statusText(s string) string {
-	if s == "" {
-		return "without a status"
-	}
-	return s
-}
-
-// minAnswerBytes is a lower bound of the size of ev's answer: the event
-// embeds each response as received. When it is over the answer cap
-// already, the event is not built.
-func minAnswerBytes(ev *Event) int {
-	n := 0
-	for _, r := range ev.Results {
-		n += len(r.Response)
-		for _, a := range r.Authorizers {
-			n += len(a.Response)
+// functionName is the platform's name for the function, for the robots'
+// messages and the metrics' dimension.
+func (inv *invocation) functionName() string {
+	for _, k := range []string{"AWS_LAMBDA_FUNCTION_NAME", "SCF_FUNCTIONNAME", "FUNCTION_NAME"} {
+		if v, ok := inv.lookup()(k); ok && v != "" {
+			return v
 		}
 	}
-	return n
+	return emf.DimensionValue("")
 }

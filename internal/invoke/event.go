@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 )
 
 // EventSource is the output event's "source".
@@ -70,33 +72,12 @@ type ErrorInfo struct {
 	HTTPStatus int    `json:"http_status,omitempty"`
 }
 
-// Alert is a resource whose status needs attention.
-type Alert struct {
-	Authorizer string `json:"authorizer,omitempty"`
-	Operation  string `json:"operation"`
-	Env        string `json:"env"`
-	Resource   string `json:"resource"`
-	Status     string `json:"status"`
-	Message    string `json:"message"`
-	// Since is when the alert was first seen (RFC 3339), when alert state
-	// is kept.
-	Since string `json:"since,omitempty"`
-}
-
-// Change is a transition since the previous run: an alert's fields, or a
-// failing operation's, with "new" or "resolved" (or "reminder").
-type Change struct {
-	Change     string `json:"change"`
-	Authorizer string `json:"authorizer,omitempty"`
-	Operation  string `json:"operation"`
-	Env        string `json:"env,omitempty"`
-	Resource   string `json:"resource"`
-	Status     string `json:"status,omitempty"`
-	Kind       string `json:"kind,omitempty"`
-	ErrCode    int    `json:"errcode,omitempty"`
-	Message    string `json:"message,omitempty"`
-	Since      string `json:"since,omitempty"`
-}
+// Alert and Change are the event's "alerts" and "changes" entries, as
+// package alerts defines them.
+type (
+	Alert  = alerts.Alert
+	Change = alerts.Change
+)
 
 // Notification is one robot channel's outcome.
 type Notification struct {

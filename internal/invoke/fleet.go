@@ -16,7 +16,7 @@ import (
 // reported as timeout, never dropped. A failure to read the fleet as a
 // whole (the authorizer list, the component token) is the fleet result's
 // own error, beside the results of the authorizers that could be read.
-func (inv *invocation) fleet(ctx context.Context, pl plan, deadline time.Time, grace time.Duration) Result {
+func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration) Result {
 	start := time.Now()
 	op := wechat.OpGetEnvInfo
 	res := Result{Operation: op, Fleet: true}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/tencentyun/scf-go-lib/functioncontext"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/app"
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
@@ -69,8 +71,6 @@ type Handler struct {
 	// Now stamps the event's time (time.Now by default). Deadlines and
 	// durations always use the real clock.
 	Now func() time.Time
-
-	memo alertMemo
 }
 
 // New returns a Handler for platform that reads its configuration from the
@@ -150,8 +150,6 @@ type invocation struct {
 	rt        *app.Runtime
 	cfgErr    error
 	req       *trigger.Request
-	status    int  // HTTP status, for HTTP triggers
-	logged    bool // the invocation's line is written
 }
 
 func (inv *invocation) logger() *slog.Logger {
@@ -169,7 +167,38 @@ func (inv *invocation) scrub(s string) string {
 	return inv.h.Runtimes.Scrubber().Scrub(s)
 }
 
+// run is the whole invocation: what is asked (the trigger; rejections,
+// health checks and pushes are answered there), the plan, the checks, the
+// alert path, the answer and its log line.
 func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) {
+	p, done := inv.intake(ctx, payload)
+	if done != nil {
+		return done.out, done.err
+	}
+	pl := inv.plan(p)
+	dl := inv.deadlines(ctx)
+	cctx, cancel := dl.checksCtx(ctx)
+	ev := inv.execute(cctx, pl, dl)
+	cancel()
+	run := runOf(ev)
+	actx, cancel := dl.alertsCtx(ctx)
+	inv.alerts(actx, ev, run, pl)
+	cancel()
+	a := inv.encode(ev)
+	inv.logEvent(ev, run, a.status, a.failure)
+	return a.out, a.err
+}
+
+// finished is an invocation answered before any check ran, its line
+// logged.
+type finished struct {
+	out []byte
+	err error
+}
+
+// intake reads the trigger: the checks to run, or the answer of an
+// invocation that runs none (a rejection, a health check, a push).
+func (inv *invocation) intake(ctx context.Context, payload []byte) (trigger.Payload, *finished) {
 	inv.rt, inv.cfgErr = inv.h.Runtimes.Get(inv.lookup())
 	if inv.rt != nil && inv.h.Level != nil {
 		inv.h.Level.Set(inv.rt.Config.LogLevel)
@@ -177,44 +206,66 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 	req, perr := trigger.Parse(payload)
 	if perr != nil {
 		msg := inv.scrub("wxcloudenv: " + perr.Error())
-		inv.logRejected("invalid payload", msg)
-		return nil, &InvocationError{Message: msg}
+		inv.logRejected("invalid payload", 0, msg)
+		return trigger.Payload{}, &finished{err: &InvocationError{Message: msg}}
 	}
 	inv.req = req
 	if req.Kind == trigger.HTTP {
-		return inv.serveHTTP(ctx)
+		return inv.intakeHTTP(ctx)
 	}
 	if inv.cfgErr != nil {
 		msg := "wxcloudenv: invalid configuration: " + inv.cfgErr.Error()
-		inv.logRejected("invalid configuration", msg)
-		return nil, &InvocationError{Message: msg}
+		inv.logRejected("invalid configuration", 0, msg)
+		return trigger.Payload{}, &finished{err: &InvocationError{Message: msg}}
 	}
-	ev := inv.execute(ctx, inv.plan(req.Payload))
-	overCap := inv.checkSize(minAnswerBytes(ev), ev)
-	if overCap != nil && req.Kind != trigger.Schedule {
-		// Certain to be refused: not built.
-		inv.logEvent(ev, overCap.Error())
-		return nil, overCap
+	return req.Payload, nil
+}
+
+// answer is an encoded answer.
+type answer struct {
+	out     []byte
+	status  int    // the HTTP status, 0 outside HTTP
+	failure string // what went wrong, for the log line
+	err     error  // the invocation's failure (never for HTTP: its answer says it)
+}
+
+// encode builds the answer (for HTTP, the platform's response with the
+// event as body) and holds it to the synchronous answer cap, the one place
+// that does. A scheduled run is never lost to the cap: each response is
+// replaced by its item count.
+func (inv *invocation) encode(ev *Event) answer {
+	isHTTP := inv.req.Kind == trigger.HTTP
+	compactable := inv.req.Kind == trigger.Schedule
+	build := func() answer {
+		body := ev.AppendJSON(make([]byte, 0, inv.sizeHint(ev)))
+		if !isHTTP {
+			return answer{out: body}
+		}
+		st := statusOf(ev)
+		return answer{out: inv.shape(httpAnswer{status: st, body: body}), status: st}
 	}
-	// A scheduled run is never lost to the cap: each response is replaced
-	// by its item count.
-	ev.Compact = overCap != nil
-	out := ev.AppendJSON(make([]byte, 0, inv.sizeHint(ev)))
-	if !ev.Compact && inv.checkSize(len(out), ev) != nil && req.Kind == trigger.Schedule {
-		ev.Compact = true
-		out = ev.AppendJSON(out[:0])
+	var a answer
+	built, size := false, minAnswerBytes(ev) // a lower bound: the event embeds each response
+	for size > inv.answerCap() || !built {
+		if size > inv.answerCap() {
+			if !compactable || ev.Compact {
+				err := inv.tooLarge(size)
+				if isHTTP {
+					e := errorAnswer(http.StatusBadGateway, "response_too_large", err.Error())
+					return answer{out: inv.shape(e), status: e.status, failure: err.Error()}
+				}
+				return answer{failure: err.Error(), err: err}
+			}
+			ev.Compact = true
+		}
+		a, built = build(), true
+		size = len(a.out)
 	}
-	if err := inv.checkSize(len(out), ev); err != nil {
-		inv.logEvent(ev, err.Error())
-		return nil, err
+	if compactable && wholeRunFailed(ev) {
+		msg := inv.scrub("wxcloudenv: scheduled run failed: " + failures(ev))
+		return answer{failure: msg, err: &InvocationError{Message: msg}}
 	}
-	if req.Kind == trigger.Schedule && wholeRunFailed(ev) {
-		msg := "wxcloudenv: scheduled run failed: " + failures(ev)
-		inv.logEvent(ev, msg)
-		return nil, &InvocationError{Message: inv.scrub(msg)}
-	}
-	inv.logEvent(ev, "")
-	return out, nil
+	return a
 }
 
 // plan is what to run.
@@ -249,9 +300,19 @@ func (inv *invocation) plan(p trigger.Payload) plan {
 	return pl
 }
 
-// execute runs the operations concurrently and builds the event. It returns
-// by the upstream deadline even if an operation does not.
-func (inv *invocation) execute(ctx context.Context, pl plan) *Event {
+// deadlines are an invocation's, derived from the platform's: the checks
+// stop a reserve before it, operations stuck past that are cut off a little
+// later, and the alert path (state and robots) ends before the answer is
+// due.
+type deadlines struct {
+	checks  time.Time     // upstream work stops
+	collect time.Duration // how long past checks stuck operations are awaited
+	fleet   time.Duration // how long past checks the fleet waits for its checks
+	alerts  time.Time     // the alert path stops
+	noLimit bool          // the platform's deadline is none (SCF's epoch)
+}
+
+func (inv *invocation) deadlines(ctx context.Context) deadlines {
 	h := inv.h
 	reserve := h.Reserve
 	if reserve == 0 {
@@ -261,24 +322,45 @@ func (inv *invocation) execute(ctx context.Context, pl plan) *Event {
 	if budget == 0 {
 		budget = DefaultBudget
 	}
-	deadline := inv.start.Add(budget)
+	d := deadlines{checks: inv.start.Add(budget), collect: reserve / 2, fleet: reserve / 4}
 	if dl, ok := ctx.Deadline(); ok {
 		if dl.Unix() <= 0 {
 			// SCF's runtime turns a missing deadline into the Unix epoch:
 			// that is no deadline, not one long past.
-			ctx = context.WithoutCancel(ctx)
+			d.noLimit = true
 		} else {
-			deadline = dl.Add(-reserve)
+			d.checks = dl.Add(-reserve)
 		}
 	}
-	uctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
+	d.alerts = d.checks.Add(reserve / 2)
+	return d
+}
 
+// checksCtx is the checks' context: the platform's (without its epoch
+// deadline on SCF), ending at the checks' deadline.
+func (d deadlines) checksCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d.noLimit {
+		ctx = context.WithoutCancel(ctx)
+	}
+	return context.WithDeadline(ctx, d.checks)
+}
+
+// alertsCtx is the alert path's context: it outlives the checks' and ends
+// at the alert path's deadline.
+func (d deadlines) alertsCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(context.WithoutCancel(ctx), d.alerts)
+}
+
+// execute runs the operations concurrently under ctx (ending at the
+// checks' deadline) and builds the event with their results and alerts. It
+// returns shortly after that deadline even if an operation does not.
+func (inv *invocation) execute(ctx context.Context, pl plan, dl deadlines) *Event {
+	h := inv.h
 	ev := &Event{Platform: h.Platform, Trigger: string(inv.req.Kind), RequestID: inv.requestID, Time: inv.stamp, OK: true}
 	done := make(chan Result, len(pl.ops))
 	attempts := make([]atomic.Int64, len(pl.ops))
 	for i, op := range pl.ops {
-		octx := wechat.CountingAttempts(uctx, &attempts[i])
+		octx := wechat.CountingAttempts(ctx, &attempts[i])
 		go func() {
 			defer func() {
 				if r := recover(); r != nil {
@@ -288,14 +370,14 @@ func (inv *invocation) execute(ctx context.Context, pl plan) *Event {
 				}
 			}()
 			if op == wechat.OpGetEnvInfo && pl.fleet() {
-				done <- inv.fleet(uctx, pl, deadline, reserve/4)
+				done <- inv.fleet(ctx, pl, dl.fleet)
 				return
 			}
 			done <- inv.operation(octx, op, pl.env)
 		}()
 	}
 	got := make(map[string]Result, len(pl.ops))
-	grace := time.NewTimer(time.Until(deadline) + reserve/2)
+	grace := time.NewTimer(time.Until(dl.checks) + dl.collect)
 	defer grace.Stop()
 collect:
 	for len(got) < len(pl.ops) {
@@ -319,7 +401,6 @@ collect:
 	for _, r := range ev.Results {
 		ev.Alerts = append(ev.Alerts, r.alerts...)
 	}
-	inv.track(ctx, ev, pl, deadline.Add(reserve/2))
 	return ev
 }
 
@@ -337,9 +418,9 @@ func (inv *invocation) operationWith(ctx context.Context, op, env string, ts wec
 	var err error
 	switch op {
 	case wechat.OpGetEnvInfo:
-		resp, err = c.Raw(ctx, op, ts, &wechat.RawOptions{Env: env, Keep: needsAttention})
+		resp, err = c.Raw(ctx, op, ts, &wechat.RawOptions{Env: env, Keep: alerts.NeedsAttention})
 	case wechat.OpDescribeCloudBaseRunEnvs:
-		resp, err = c.Raw(ctx, op, ts, &wechat.RawOptions{Keep: needsAttention})
+		resp, err = c.Raw(ctx, op, ts, &wechat.RawOptions{Keep: alerts.NeedsAttention})
 	case wechat.OpStartPushTicket:
 		resp, err = inv.startPushTicket(ctx)
 	default:
@@ -348,10 +429,7 @@ func (inv *invocation) operationWith(ctx context.Context, op, env string, ts wec
 	}
 	r := Result{Operation: op, Authorizer: authorizer, Attempts: resp.Attempts}
 	if err == nil {
-		r.OK, r.Response, r.Items, r.alerts = true, resp.Body, resp.Health.Items, alertsOf(op, resp.Health)
-		for i := range r.alerts {
-			r.alerts[i].Authorizer = authorizer
-		}
+		r.OK, r.Response, r.Items, r.alerts = true, resp.Body, resp.Health.Items, alerts.Of(op, authorizer, resp.Health)
 	} else {
 		r.Error = inv.errorInfoFor(op, authorizer, err)
 	}
@@ -370,19 +448,34 @@ func (inv *invocation) sizeHint(ev *Event) int {
 	return n
 }
 
-// checkSize fails an answer over the platforms' synchronous answer cap.
-func (inv *invocation) checkSize(n int, ev *Event) error {
-	limit := inv.h.MaxAnswerBytes
-	if limit == 0 {
-		limit = MaxAnswerBytes
+// answerCap is the synchronous answer cap.
+func (inv *invocation) answerCap() int {
+	if inv.h.MaxAnswerBytes == 0 {
+		return MaxAnswerBytes
 	}
-	if n <= limit {
-		return nil
-	}
+	return inv.h.MaxAnswerBytes
+}
+
+// tooLarge is the failure of an answer of n bytes, over the cap.
+func (inv *invocation) tooLarge(n int) error {
 	return &InvocationError{Message: fmt.Sprintf(
 		"wxcloudenv: the answer is %d bytes, over the %d-byte (6 MB) synchronous answer limit of Lambda and SCF; "+
 			"narrow it with the env filter (env in the payload or query, or WECHAT_ENV), run one operation at a time, "+
-			"or for a fleet name fewer authorizers or a shard", n, limit)}
+			"or for a fleet name fewer authorizers or a shard", n, inv.answerCap())}
+}
+
+// minAnswerBytes is a lower bound of the size of ev's answer: the event
+// embeds each response as received. When it is over the answer cap
+// already, the event is not built.
+func minAnswerBytes(ev *Event) int {
+	n := 0
+	for _, r := range ev.Results {
+		n += len(r.Response)
+		for _, a := range r.Authorizers {
+			n += len(a.Response)
+		}
+	}
+	return n
 }
 
 // requestID returns the platform's request id, or a random one.

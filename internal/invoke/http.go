@@ -51,6 +51,7 @@ type httpAnswer struct {
 	status int
 	header map[string]string
 	body   []byte
+	logged bool // its line is written (a push writes its own)
 }
 
 func errorAnswer(status int, code, msg string) httpAnswer {
@@ -58,43 +59,31 @@ func errorAnswer(status int, code, msg string) httpAnswer {
 	return httpAnswer{status: status, body: b}
 }
 
-// serveHTTP answers an HTTP trigger. Rejections (401, 404, 405, 413, 400,
-// in that order of checking) make no upstream call.
-func (inv *invocation) serveHTTP(ctx context.Context) ([]byte, error) {
+// intakeHTTP reads an HTTP trigger: the checks its route asks for, or the
+// answer of a request that runs none. Rejections (401, 404, 405, 413, 400,
+// in that order of checking) make no upstream call; health checks and
+// pushes are answered here. Every answer here is logged here.
+func (inv *invocation) intakeHTTP(ctx context.Context) (trigger.Payload, *finished) {
 	hr := inv.req.HTTP
-	a, ev := inv.answerHTTP(ctx, hr)
-	inv.status = a.status
-	if a.header == nil {
-		a.header = map[string]string{}
+	p, a := inv.routeHTTP(ctx, hr)
+	if a == nil {
+		return p, nil
 	}
-	if a.header["Content-Type"] == "" {
-		a.header["Content-Type"] = "application/json"
-	}
-	a.header["Cache-Control"] = "no-store"
-	out := inv.shape(a)
-	if ev != nil {
-		n := len(out)
-		if a.body == nil {
-			n = minAnswerBytes(ev) // not built: certain to be refused
-		}
-		if err := inv.checkSize(n, ev); err != nil {
-			inv.status = http.StatusBadGateway
-			out = inv.shape(httpAnswer{status: http.StatusBadGateway, header: a.header,
-				body: errorAnswer(http.StatusBadGateway, "response_too_large", err.Error()).body})
-			inv.logEvent(ev, err.Error())
-			return out, nil
-		}
-		inv.logEvent(ev, "")
-	} else if !inv.logged && a.status == http.StatusOK {
+	switch {
+	case a.logged:
+	case a.status == http.StatusOK:
 		// A health check: nothing ran upstream.
-		inv.logger().LogAttrs(ctx, slog.LevelInfo, "health check", append(inv.baseAttrs(), slog.Bool("ok", true))...)
-	} else if !inv.logged {
-		inv.logRejected("rejected", string(a.body))
+		inv.logger().LogAttrs(ctx, slog.LevelInfo, "health check", append(inv.baseAttrs(a.status), slog.Bool("ok", true))...)
+	default:
+		inv.logRejected("rejected", a.status, string(a.body))
 	}
-	return out, nil
+	return trigger.Payload{}, &finished{out: inv.shape(*a)}
 }
 
-func (inv *invocation) answerHTTP(ctx context.Context, hr *trigger.HTTPRequest) (httpAnswer, *Event) {
+// routeHTTP matches the request: the payload of a check route, or an
+// answer.
+func (inv *invocation) routeHTTP(ctx context.Context, hr *trigger.HTTPRequest) (trigger.Payload, *httpAnswer) {
+	answer := func(a httpAnswer) (trigger.Payload, *httpAnswer) { return trigger.Payload{}, &a }
 	rt, ok := matchRoute(hr.Path)
 	// The API key is checked first, even when the rest of the
 	// configuration is invalid: an unauthenticated caller learns nothing.
@@ -103,13 +92,13 @@ func (inv *invocation) answerHTTP(ctx context.Context, hr *trigger.HTTPRequest) 
 	if key := inv.apiKey(); !open && key != "" && !validKey(hr.Header, key) {
 		a := errorAnswer(http.StatusUnauthorized, "unauthorized", "a valid API key is required: send Authorization: Bearer <key> or X-Api-Key: <key>")
 		a.header = map[string]string{"WWW-Authenticate": `Bearer realm="wxcloudenv"`}
-		return a, nil
+		return answer(a)
 	}
 	if inv.cfgErr != nil {
-		return errorAnswer(http.StatusInternalServerError, "config", "invalid configuration: "+inv.cfgErr.Error()), nil
+		return answer(errorAnswer(http.StatusInternalServerError, "config", "invalid configuration: "+inv.cfgErr.Error()))
 	}
 	if !ok {
-		return errorAnswer(http.StatusNotFound, "not_found", "no route for this path; use GET …/envs, POST …/envs, GET …/envs/getenvinfo, GET …/envs/describecloudbaserunenvs, GET …/healthz or POST …/wechat/authorization-events"), nil
+		return answer(errorAnswer(http.StatusNotFound, "not_found", "no route for this path; use GET …/envs, POST …/envs, GET …/envs/getenvinfo, GET …/envs/describecloudbaserunenvs, GET …/healthz or POST …/wechat/authorization-events"))
 	}
 	allowed := false
 	for _, m := range rt.methods {
@@ -118,27 +107,22 @@ func (inv *invocation) answerHTTP(ctx context.Context, hr *trigger.HTTPRequest) 
 	if !allowed {
 		a := errorAnswer(http.StatusMethodNotAllowed, "method_not_allowed", "this route accepts "+strings.Join(rt.methods, " and "))
 		a.header = map[string]string{"Allow": strings.Join(rt.methods, ", ")}
-		return a, nil
+		return answer(a)
 	}
 	if hr.RawBodyLen > MaxRequestBody {
-		return errorAnswer(http.StatusRequestEntityTooLarge, "payload_too_large", "the request body is over 64 KiB"), nil
+		return answer(errorAnswer(http.StatusRequestEntityTooLarge, "payload_too_large", "the request body is over 64 KiB"))
 	}
 	if rt.name == "healthz" {
-		return httpAnswer{status: http.StatusOK, body: []byte(`{"ok":true}`)}, nil
+		return answer(httpAnswer{status: http.StatusOK, body: []byte(`{"ok":true}`)})
 	}
 	if rt.name == "push" {
-		return inv.push(ctx, hr), nil
+		return answer(inv.push(ctx, hr))
 	}
 	p, err := requestPayload(rt, hr)
 	if err != nil {
-		return errorAnswer(http.StatusBadRequest, "bad_request", inv.scrub(err.Error())), nil
+		return answer(errorAnswer(http.StatusBadRequest, "bad_request", inv.scrub(err.Error())))
 	}
-	ev := inv.execute(ctx, inv.plan(p))
-	if inv.checkSize(minAnswerBytes(ev), ev) != nil {
-		return httpAnswer{status: http.StatusBadGateway}, ev
-	}
-	body := ev.AppendJSON(make([]byte, 0, inv.sizeHint(ev)))
-	return httpAnswer{status: statusOf(ev), body: body}, ev
+	return p, nil
 }
 
 // apiKey returns WXCLOUDENV_API_KEY, read directly when the configuration
@@ -208,8 +192,18 @@ func validKey(h map[string][]string, key string) bool {
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
-// shape wraps an answer in the response type of the trigger's platform.
+// shape wraps an answer in the response type of the trigger's platform,
+// with a JSON content type unless it has its own, and never cached.
 func (inv *invocation) shape(a httpAnswer) []byte {
+	h := make(map[string]string, len(a.header)+2)
+	for k, v := range a.header {
+		h[k] = v
+	}
+	if h["Content-Type"] == "" {
+		h["Content-Type"] = "application/json"
+	}
+	h["Cache-Control"] = "no-store"
+	a.header = h
 	var v any
 	switch inv.req.Source {
 	case trigger.SourceAPIGatewayV1:

@@ -6,6 +6,7 @@ import (
 
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/emf"
 )
 
@@ -14,8 +15,9 @@ import (
 const maxLoggedAlerts = 50
 
 // logEvent writes the invocation's summary line: info when ok, warn
-// otherwise. It holds outcomes and counts, never the answers.
-func (inv *invocation) logEvent(ev *Event, failure string) {
+// otherwise. It holds outcomes and counts (the metrics counted from run),
+// never the answers. status is the HTTP status, 0 outside HTTP.
+func (inv *invocation) logEvent(ev *Event, run alerts.Run, status int, failure string) {
 	level := slog.LevelInfo
 	if !ev.OK || failure != "" {
 		level = slog.LevelWarn
@@ -24,7 +26,7 @@ func (inv *invocation) logEvent(ev *Event, failure string) {
 	if !l.Enabled(context.Background(), level) {
 		return
 	}
-	attrs := inv.baseAttrs()
+	attrs := inv.baseAttrs(status)
 	attrs = append(attrs, slog.Bool("ok", ev.OK))
 	ops := make([]any, 0, len(ev.Results))
 	for _, r := range ev.Results {
@@ -47,14 +49,14 @@ func (inv *invocation) logEvent(ev *Event, failure string) {
 		ops = append(ops, slog.Group(r.Operation, a...))
 	}
 	attrs = append(attrs, slog.Group("operations", ops...))
-	alerts := ev.Alerts
-	if len(alerts) > maxLoggedAlerts {
-		alerts = alerts[:maxLoggedAlerts]
+	logged := ev.Alerts
+	if len(logged) > maxLoggedAlerts {
+		logged = logged[:maxLoggedAlerts]
 	}
-	if alerts == nil {
-		alerts = []Alert{}
+	if logged == nil {
+		logged = []Alert{}
 	}
-	attrs = append(attrs, slog.Int("alerts_total", len(ev.Alerts)), slog.Any("alerts", alerts))
+	attrs = append(attrs, slog.Int("alerts_total", len(ev.Alerts)), slog.Any("alerts", logged))
 	if ev.Changes != nil {
 		attrs = append(attrs, slog.Int("changes", len(ev.Changes)))
 	}
@@ -64,17 +66,20 @@ func (inv *invocation) logEvent(ev *Event, failure string) {
 	if failure != "" {
 		attrs = append(attrs, slog.String("error", inv.scrub(failure)))
 	}
-	attrs = append(attrs, emf.Attrs(inv.functionName(), inv.stamp, metrics(ev))...)
+	attrs = append(attrs, emf.Attrs(inv.functionName(), inv.stamp, alerts.Metrics(run))...)
 	l.LogAttrs(context.Background(), level, "invocation", attrs...)
 }
 
 // logRejected writes the line of an invocation that ran no operation.
-func (inv *invocation) logRejected(msg, detail string) {
-	attrs := append(inv.baseAttrs(), slog.Bool("ok", false), slog.String("error", inv.scrub(detail)))
+// status is the HTTP status, 0 outside HTTP.
+func (inv *invocation) logRejected(msg string, status int, detail string) {
+	attrs := append(inv.baseAttrs(status), slog.Bool("ok", false), slog.String("error", inv.scrub(detail)))
 	inv.logger().LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
 }
 
-func (inv *invocation) baseAttrs() []slog.Attr {
+// baseAttrs are the attributes of every line of the invocation; status is
+// the HTTP status, 0 outside HTTP.
+func (inv *invocation) baseAttrs(status int) []slog.Attr {
 	attrs := []slog.Attr{
 		slog.String("request_id", inv.requestID),
 		slog.String("platform", inv.h.Platform),
@@ -82,8 +87,8 @@ func (inv *invocation) baseAttrs() []slog.Attr {
 	if inv.req != nil {
 		attrs = append(attrs, slog.String("trigger", string(inv.req.Kind)), slog.String("trigger_source", string(inv.req.Source)))
 	}
-	if inv.status != 0 {
-		attrs = append(attrs, slog.Int("status", inv.status))
+	if status != 0 {
+		attrs = append(attrs, slog.Int("status", status))
 	}
 	attrs = append(attrs, slog.Float64("duration_ms", Millis(time.Since(inv.start))))
 	return attrs

@@ -56,7 +56,7 @@ func TestAlertsReachPeople(t *testing.T) {
 
 	srv.SetAnswer(wechat.GetEnvInfoPath, halted)
 	ev := run(t, hs)
-	if len(ev.Changes) != 1 || ev.Changes[0].Change != "new" || ev.Changes[0].Env != "prod-7c21be" || ev.Alerts[0].Since == "" {
+	if len(ev.Changes) != 1 || ev.Changes[0].Change != "new" || ev.Changes[0].Env != "prod-7c21be" || ev.Alerts[0].Since.IsZero() {
 		t.Fatalf("first run: changes %+v alerts %+v", ev.Changes, ev.Alerts)
 	}
 	if len(ev.Notifications) != 2 || ev.Notifications[0].Status != "sent" || ev.Notifications[1].Status != "sent" {
@@ -69,8 +69,8 @@ func TestAlertsReachPeople(t *testing.T) {
 	since := ev.Alerts[0].Since
 
 	ev = run(t, hs)
-	if len(ev.Changes) != 0 || ev.Notifications != nil || ev.Alerts[0].Since != since {
-		t.Errorf("same state: changes %+v, notifications %+v, since %q (was %q)", ev.Changes, ev.Notifications, ev.Alerts[0].Since, since)
+	if len(ev.Changes) != 0 || ev.Notifications != nil || !ev.Alerts[0].Since.Equal(since) {
+		t.Errorf("same state: changes %+v, notifications %+v, since %v (was %v)", ev.Changes, ev.Notifications, ev.Alerts[0].Since, since)
 	}
 	if n := len(robots.ReceivedBy(robotKey)); n != 1 {
 		t.Errorf("the same state sent again: %d messages", n)

@@ -23,12 +23,10 @@ func (inv *invocation) push(ctx context.Context, hr *trigger.HTTPRequest) httpAn
 	if a.Status != http.StatusOK {
 		level = slog.LevelWarn
 	}
-	inv.status = a.Status
-	attrs := append(inv.baseAttrs(), slog.Bool("ok", a.Status == http.StatusOK), slog.String("info_type", bounded(a.InfoType, 64)),
+	attrs := append(inv.baseAttrs(a.Status), slog.Bool("ok", a.Status == http.StatusOK), slog.String("info_type", bounded(a.InfoType, 64)),
 		slog.String("authorizer", bounded(a.Authorizer, 64)), slog.String("outcome", a.Outcome))
 	inv.logger().LogAttrs(ctx, level, "authorization event", attrs...)
-	inv.logged = true
-	return httpAnswer{status: a.Status, header: text, body: []byte(a.Body)}
+	return httpAnswer{status: a.Status, header: text, body: []byte(a.Body), logged: true}
 }
 
 // bounded cuts s to at most n bytes, on a rune boundary.

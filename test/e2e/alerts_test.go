@@ -88,7 +88,7 @@ func TestAlertsThroughBinary(t *testing.T) {
 
 			srv.SetAnswer(wechat.GetEnvInfoPath, haltedAnswer)
 			ev := runEvent(t, api, out, &answers)
-			if len(ev.Changes) != 1 || ev.Changes[0].Change != "new" || ev.Changes[0].Env != "prod-7c21be" || len(ev.Alerts) != 1 || ev.Alerts[0].Since == "" {
+			if len(ev.Changes) != 1 || ev.Changes[0].Change != "new" || ev.Changes[0].Env != "prod-7c21be" || len(ev.Alerts) != 1 || ev.Alerts[0].Since.IsZero() {
 				t.Fatalf("first run: changes %+v alerts %+v", ev.Changes, ev.Alerts)
 			}
 			if len(ev.Notifications) != 1 || ev.Notifications[0].Status != "sent" {
@@ -101,7 +101,7 @@ func TestAlertsThroughBinary(t *testing.T) {
 			since := ev.Alerts[0].Since
 
 			ev = runEvent(t, api, out, &answers)
-			if len(ev.Changes) != 0 || ev.Notifications != nil || len(ev.Alerts) != 1 || ev.Alerts[0].Since != since {
+			if len(ev.Changes) != 0 || ev.Notifications != nil || len(ev.Alerts) != 1 || !ev.Alerts[0].Since.Equal(since) {
 				t.Errorf("same state: changes %+v notifications %+v alerts %+v (since was %q)", ev.Changes, ev.Notifications, ev.Alerts, since)
 			}
 			if n := len(robots.ReceivedBy(e2eRobotKey)); n != 1 {

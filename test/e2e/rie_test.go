@@ -15,6 +15,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
+	"github.com/wxcloudenv/wxcloudenv/test/testkit"
 )
 
 // rieInstall is how a missing emulator is installed: the Makefile pins the
@@ -51,6 +52,7 @@ func startRIE(t *testing.T, env map[string]string) *rieFunction {
 	if _, err := os.Stat(rie); err != nil {
 		t.Fatalf("the Runtime Interface Emulator is missing (%v): install it with %s", err, rieInstall(t))
 	}
+	testkit.LockRIE(t)
 	// A free port can be taken by another process before the emulator
 	// binds it (make test may run beside another): start again on a new
 	// port when the emulator exits before it listens.

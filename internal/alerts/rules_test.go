@@ -1,4 +1,4 @@
-package invoke
+package alerts
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ func runEnvs(t *testing.T, body string) wechat.Health {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := c.Raw(t.Context(), wechat.OpDescribeCloudBaseRunEnvs, wechat.StaticTokenSource("alerts-token-0123456789"), &wechat.RawOptions{Keep: needsAttention})
+	resp, err := c.Raw(t.Context(), wechat.OpDescribeCloudBaseRunEnvs, wechat.StaticTokenSource("alerts-token-0123456789"), &wechat.RawOptions{Keep: NeedsAttention})
 	if err != nil {
 		t.Fatalf("Raw: %v", err)
 	}
@@ -47,7 +47,7 @@ func TestAlertRules(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			alerts := alertsOf("describecloudbaserunenvs", runEnvs(t, `{"errcode":0,"errmsg":"ok","env_list":[`+tc.envs+`]}`))
+			alerts := Of("describecloudbaserunenvs", "", runEnvs(t, `{"errcode":0,"errmsg":"ok","env_list":[`+tc.envs+`]}`))
 			var got []string
 			for _, a := range alerts {
 				got = append(got, a.Resource+"="+a.Status)
@@ -95,7 +95,7 @@ func TestAlertsBounded(t *testing.T) {
 				}
 			}
 			b.WriteString(`]}`)
-			alerts := alertsOf("describecloudbaserunenvs", runEnvs(t, b.String()))
+			alerts := Of("describecloudbaserunenvs", "", runEnvs(t, b.String()))
 			if len(alerts) != wechat.MaxResources+1 {
 				t.Fatalf("%d alerts, want %d and a marker", len(alerts), wechat.MaxResources)
 			}

@@ -1,0 +1,245 @@
+// Package alerts owns wxcloudenv's alert path end to end
+// (docs/alerts.md): the alert rules ([NeedsAttention], [Of]), the
+// comparison of a run with the last-seen state kept in the store (package
+// alertstate), the message each robot gets (package notify), and the
+// counts the log line's metrics carry ([Metrics]).
+//
+// A caller (package invoke) builds a [Run] from what its checks saw and
+// hands it to [Tracker.Track] with a context whose deadline is the time the
+// alert path may use; Track returns the alerts' since, the changes and
+// each robot's outcome, and the caller reports them.
+package alerts
+
+import (
+	"context"
+	"hash/fnv"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
+	"github.com/wxcloudenv/wxcloudenv/internal/emf"
+	"github.com/wxcloudenv/wxcloudenv/internal/notify"
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+)
+
+// The vocabulary of the alert path, defined once in package alertstate
+// (the lowest layer that needs it) and used as is by the event, the
+// robots' messages and the local runner.
+type (
+	// Alert is a resource whose status needs attention.
+	Alert = alertstate.Alert
+	// Change is a transition since the previous run, or a reminder.
+	Change = alertstate.Change
+	// Failure is a failed operation, or a failed authorizer of a fleet.
+	Failure = alertstate.Failure
+	// Scope is an (operation, authorizer) pair that a run checked.
+	Scope = alertstate.Scope
+	// Run is what one run saw.
+	Run = alertstate.Run
+)
+
+// Change values and the resource of a failure's change.
+const (
+	ChangeNew         = alertstate.ChangeNew
+	ChangeResolved    = alertstate.ChangeResolved
+	ChangeReminder    = alertstate.ChangeReminder
+	ResourceOperation = alertstate.ResourceOperation
+)
+
+// NotifyBudget bounds the robots' sending when the invocation has time to
+// spare; they never run past the deadline of Track's context.
+const NotifyBudget = 5 * time.Second
+
+// Tracker is the alert path of one configuration: where the state is kept,
+// how often reminders repeat, which robots hear about changes. Build one
+// per configuration and keep it: it remembers the last state it confirmed
+// so that warm runs that see the same need not read the store. It is safe
+// for concurrent use.
+type Tracker struct {
+	// Store keeps the state (alertstate) and the robots' rate counters.
+	Store store.Store
+	// Prefix is WXCLOUDENV_STORE_PREFIX.
+	Prefix string
+	// Repeat is WXCLOUDENV_NOTIFY_REPEAT (0: no reminders).
+	Repeat time.Duration
+	// Notifier sends to the robots of WXCLOUDENV_NOTIFY; nil or no
+	// channels: none.
+	Notifier *notify.Notifier
+	// Scrubber removes the secrets the runtime keeps from every stored
+	// message and every text the alert path reports (nil: none).
+	Scrubber *wechat.Scrubber
+
+	memo memo
+}
+
+// Input is one run handed to the alert path.
+type Input struct {
+	// Run is what the run saw.
+	Run Run
+	// Partial is set when the run saw only part of what the configuration
+	// covers (narrowed to one env): it is not tracked, since it could
+	// neither keep nor resolve what it did not see.
+	Partial bool
+	// Now is the run's time, as the event reports it.
+	Now time.Time
+	// Platform and Function name the function in the robots' messages.
+	Platform, Function string
+	// Log receives the alert path's own lines (the state could not be
+	// kept); it carries the request's attributes. Nil: slog.Default().
+	Log *slog.Logger
+}
+
+// Outcome is what the alert path adds to the event.
+type Outcome struct {
+	// Tracked is false when the run was not compared with the state
+	// (Partial): the event then has no "changes".
+	Tracked bool
+	// AlertSince[i] is when Run.Alerts[i] was first seen; zero when
+	// unknown (the state could not be read or written).
+	AlertSince []time.Time
+	// Changes are the transitions this run claimed (an empty, non-nil
+	// slice when there are none).
+	Changes []Change
+	// Notifications are each robot's outcome, nil when nothing was to be
+	// sent.
+	Notifications []notify.Outcome
+	// StateErr is why the state could not be kept, if it could not; it
+	// is logged already.
+	StateErr error
+}
+
+// Track compares the run with the last-seen state (docs/alerts.md): each
+// alert gets its since, the run claims its changes and the reminders due,
+// and each robot gets one message with them. Everything runs under ctx:
+// its deadline is the alert path's, the robots' sends also stop after
+// NotifyBudget. Track never fails; the Outcome says what happened.
+func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
+	if in.Partial {
+		return Outcome{}
+	}
+	log := in.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	sum := fingerprint(in.Run)
+	if since, ok := t.memo.recall(sum, time.Now()); ok {
+		// The same state as a run of this tracker confirmed moments ago:
+		// nothing can have changed that this run would report.
+		return Outcome{Tracked: true, AlertSince: since, Changes: []Change{}}
+	}
+	run := in.Run
+	run.Scrubber = t.Scrubber
+	st, err := alertstate.Update(ctx, t.Store, t.Prefix, in.Now, run, t.Repeat)
+	out := Outcome{Tracked: true, StateErr: err}
+	if err != nil {
+		log.Warn("the alert state could not be kept", "error", t.Scrubber.Scrub(err.Error()))
+	}
+	if st == nil {
+		return out
+	}
+	out.AlertSince, out.Changes = st.AlertSince, st.Changes
+	if err == nil {
+		t.memo.remember(sum, st.AlertSince, time.Now())
+	}
+	out.Notifications = t.notify(ctx, notify.Report{Platform: in.Platform, Function: in.Function, Changes: st.Changes, Reminders: st.Reminders}, err)
+	return out
+}
+
+// notify sends r to every robot; stateErr says why there may be changes
+// nobody knows of.
+func (t *Tracker) notify(ctx context.Context, r notify.Report, stateErr error) []notify.Outcome {
+	if t.Notifier == nil || len(t.Notifier.Channels) == 0 {
+		return nil
+	}
+	if r.Empty() {
+		if stateErr != nil {
+			return notify.Skipped(t.Notifier.Channels, "the alert state could not be read or written, so changes are unknown")
+		}
+		return nil
+	}
+	nctx, cancel := context.WithTimeout(ctx, NotifyBudget)
+	defer cancel()
+	out := t.Notifier.Notify(nctx, r)
+	for i := range out {
+		out[i].Error = t.Scrubber.Scrub(out[i].Error)
+	}
+	return out
+}
+
+// Metrics counts what the log line's EMF metrics report of a run: its
+// alerts, the operations that failed as a whole (a fleet that could not be
+// read counts; one authorizer's failure does not), the fleet authorizers
+// it reported and those that failed.
+func Metrics(run Run) emf.Metrics {
+	m := emf.Metrics{Alerts: len(run.Alerts)}
+	for _, c := range run.Checked {
+		if c.Authorizer != "" {
+			m.Authorizers++
+		}
+	}
+	for _, f := range run.Failures {
+		if f.Authorizer == "" {
+			m.FailedOperations++
+		} else {
+			m.FailedAuthorizers++
+		}
+	}
+	return m
+}
+
+// memoFor is how long a run's confirmed state spares the next runs of the
+// same tracker the store's round trip when they see exactly the same.
+// Another instance's view reaches this one at most this late.
+const memoFor = time.Minute
+
+// memo is the last state a run of this tracker confirmed with the store:
+// warm invocations that see the same state (a dashboard polling, a steady
+// outage) need not read the store again to learn that nothing changed.
+type memo struct {
+	mu    sync.Mutex
+	set   bool
+	sum   uint64
+	at    time.Time
+	since []time.Time
+}
+
+func (m *memo) recall(sum uint64, now time.Time) ([]time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.set || m.sum != sum || now.Sub(m.at) >= memoFor {
+		return nil, false
+	}
+	return m.since, true
+}
+
+func (m *memo) remember(sum uint64, since []time.Time, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.set, m.sum, m.since, m.at = true, sum, since, now
+}
+
+// fingerprint hashes everything a run's state comparison depends on: the
+// pairs it checked, its alerts and its failures, in order.
+func fingerprint(run Run) uint64 {
+	h := fnv.New64a()
+	put := func(parts ...string) {
+		for _, p := range parts {
+			h.Write([]byte(p))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
+	}
+	for _, c := range run.Checked {
+		put("c", c.Operation, c.Authorizer)
+	}
+	for _, a := range run.Alerts {
+		put("a", a.Authorizer, a.Operation, a.Env, a.Resource, a.Status, a.Message)
+	}
+	for _, f := range run.Failures {
+		put("f", f.Authorizer, f.Operation, f.Kind, strconv.Itoa(f.ErrCode))
+	}
+	return h.Sum64()
+}
