@@ -90,7 +90,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		userAgent:   "wxcloudenv",
 		now:         time.Now,
 	}
-	c.baseURLs, _ = parseBaseURLs(DefaultBaseURL, DefaultBackupBaseURL)
+	c.baseURLs, _ = ParseBaseURLs(DefaultBaseURL, DefaultBackupBaseURL)
 	for _, opt := range opts {
 		if err := opt(c); err != nil {
 			return nil, err

@@ -34,7 +34,6 @@ func NewScrubberClock(now func() time.Time) *Scrubber { return &Scrubber{now: no
 
 // Names the package keeps to itself, for its external tests.
 var (
-	ParseBaseURLs   = parseBaseURLs
 	RedactURLString = redactURLString
 	ParseRID        = parseRID
 )

@@ -86,10 +86,6 @@ type flight struct {
 	waiters    int // callers waiting on the flight, for tests
 }
 
-// DefaultRefreshAhead is how long before its expiry a cached token is
-// replaced: the smaller of this and a tenth of its lifetime.
-const DefaultRefreshAhead = 5 * time.Minute
-
 // NewCachedTokenSource returns a source that caches what mint returns.
 func NewCachedTokenSource(mint MintFunc) *CachedTokenSource {
 	return &CachedTokenSource{mint: mint, early: DefaultRefreshAhead, now: time.Now}
@@ -361,6 +357,9 @@ func readMintAnswer(sc *Scrubber, now time.Time, op, field string, raw []byte) (
 
 // Token lifetimes.
 const (
+	// DefaultRefreshAhead is how long before its expiry a cached token is
+	// replaced: the smaller of this and a tenth of its lifetime.
+	DefaultRefreshAhead = 5 * time.Minute
 	// DefaultTokenLifetime is the lifetime of a token whose answer gave
 	// none, or gave one that is not a positive number of seconds.
 	DefaultTokenLifetime = 7200 * time.Second
