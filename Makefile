@@ -117,7 +117,7 @@ bench: ## benchmarks beside their floor, BENCHCOUNT runs each; prints medians an
 FUZZ_TARGETS := internal/trigger:FuzzParse internal/trigger:FuzzParsePayload internal/trigger:FuzzParseQuery \
 	internal/invoke:FuzzInvoke internal/invoke:FuzzRouting pkg/wechat:FuzzCheckAnswer pkg/wechat:FuzzMintAnswer \
 	pkg/wechat/internal/scan:FuzzScan pkg/wechat/internal/scan:FuzzStreamedScan internal/authevent:FuzzEnvelope internal/authevent:FuzzDecrypt \
-	internal/notify:FuzzRender internal/emf:FuzzValidate internal/store:FuzzCodec internal/store:FuzzRedactedHidesPassword
+	internal/notify:FuzzRender internal/trunc:FuzzCut internal/emf:FuzzValidate internal/store:FuzzCodec internal/store:FuzzRedactedHidesPassword
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -391,7 +391,7 @@ func httpBody(wrapper map[string]json.RawMessage) ([]byte, bool) {
 	return []byte(body), true
 }
 
-// eventSummary is what the summary reads of an event.
+// summaryError is what the summary reads of an error in an event.
 type summaryError struct {
 	Kind       string `json:"kind"`
 	ErrCode    int    `json:"errcode"`
@@ -412,6 +412,7 @@ func (e *summaryError) String() string {
 	return s
 }
 
+// eventSummary is what the summary reads of an event.
 type eventSummary struct {
 	OK      *bool `json:"ok"`
 	Results map[string]struct {

@@ -1,6 +1,7 @@
 // Package alertstate keeps the last-seen state of every alert and of every
 // operation's (and fleet authorizer's) failure in a [store.Store], so that a
-// run can tell what changed since the previous one (contract section 12):
+// run can tell what changed since the previous one
+// (docs/contract.md#changes-and-notifications):
 // each open alert's "since", the "changes" (new and resolved), and the
 // reminders due under WXCLOUDENV_NOTIFY_REPEAT.
 //
@@ -46,9 +47,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/internal/trunc"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
@@ -533,13 +534,5 @@ func toChange(s Scope, e entry, change string) Change {
 // cut returns s with every secret sc keeps removed, invalid UTF-8
 // replaced, cut to at most MaxMessageBytes on a rune boundary.
 func cut(sc *wechat.Scrubber, s string) string {
-	s = strings.ToValidUTF8(sc.Scrub(s), "\uFFFD")
-	if len(s) <= MaxMessageBytes {
-		return s
-	}
-	n := MaxMessageBytes - len("…")
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return trunc.Cut(strings.ToValidUTF8(sc.Scrub(s), "\uFFFD"), MaxMessageBytes)
 }

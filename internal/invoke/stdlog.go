@@ -3,8 +3,8 @@ package invoke
 import (
 	"context"
 	"log/slog"
-	"unicode/utf8"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/trunc"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
@@ -27,14 +27,7 @@ type stdLogHandler struct {
 }
 
 func (h stdLogHandler) Handle(ctx context.Context, r slog.Record) error {
-	msg := h.sc.Scrub(r.Message)
-	if len(msg) > maxStdLogMessage {
-		cut := maxStdLogMessage
-		for cut > 0 && !utf8.RuneStart(msg[cut]) {
-			cut--
-		}
-		msg = msg[:cut] + "…"
-	}
+	msg := trunc.Cut(h.sc.Scrub(r.Message), maxStdLogMessage)
 	r2 := slog.NewRecord(r.Time, r.Level, msg, r.PC)
 	r.Attrs(func(a slog.Attr) bool { r2.AddAttrs(a); return true })
 	return h.Handler.Handle(ctx, r2)

@@ -1,4 +1,4 @@
-// Package notify sends the changes of a run (contract section 12) to group
+// Package notify sends the changes of a run (docs/contract.md#alerts-and-robots) to group
 // robots: WeCom (企业微信), DingTalk (钉钉) and Feishu/Lark (飞书). One message
 // per run and channel, the most important lines first, cut to each robot's
 // size limit; rate-limited across instances through a [store.Store]; every

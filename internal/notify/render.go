@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
+	"github.com/wxcloudenv/wxcloudenv/internal/trunc"
 )
 
 // Size limits of one message, in bytes.
@@ -248,12 +248,5 @@ func clean(s string, max int) string {
 		}
 		return r
 	}, s)
-	if len(s) <= max {
-		return s
-	}
-	n := max - len("…")
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return trunc.Cut(s, max)
 }

@@ -16,6 +16,8 @@ import (
 	"errors"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/trunc"
 )
 
 // maxDepth is encoding/json's nesting limit, which json.Valid enforces.
@@ -355,17 +357,8 @@ func (s *scanner) status(f field) string {
 }
 
 // Bounded cuts s to at most n bytes at a rune boundary, ending it in "…"
-// when it was cut.
-func Bounded(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+// when it was cut (trunc.Cut).
+func Bounded(s string, n int) string { return trunc.Cut(s, n) }
 
 // resources reads the databases or static storages of an environment and
 // adds to a.pending those that a.keep keeps.
