@@ -27,5 +27,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tencent-scf: "+portVar+" is not set: this binary runs under Tencent SCF's Go1 runtime. Locally, use `make run` (or `go run ./functions/local -h`).")
 		os.Exit(2)
 	}
-	cloudfunction.StartHandler(invoke.New(invoke.PlatformTencentSCF))
+	h := invoke.New(invoke.PlatformTencentSCF)
+	invoke.RouteStdLog(h)
+	invoke.SetMemoryLimit(os.LookupEnv)
+	cloudfunction.StartHandler(h)
 }

@@ -74,16 +74,10 @@ type Handler struct {
 }
 
 // New returns a Handler for platform that reads its configuration from the
-// environment and logs JSON lines to standard error.
-//
-// It also routes the standard library's own log lines (package log) through
-// the same JSON logger, so that every line on standard error is structured,
-// and gives the garbage collector the platform's memory size as a soft limit.
+// environment and logs JSON lines to standard error. It changes nothing
+// process-wide: a main calls RouteStdLog and SetMemoryLimit.
 func New(platform string) *Handler {
-	h := NewWithLog(platform, os.Stderr)
-	routeStdLog(h.Logger, h.Runtimes.Scrubber())
-	setMemoryLimit(os.LookupEnv)
-	return h
+	return NewWithLog(platform, os.Stderr)
 }
 
 // NewWithLog is New with the log lines written to w.

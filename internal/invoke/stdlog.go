@@ -13,6 +13,12 @@ import (
 // quotes what upstream sent).
 const maxStdLogMessage = 1 << 10
 
+// RouteStdLog makes h's logger the process's default (slog and package
+// log), so that the standard library's own lines come out as JSON like
+// every other line on standard error, scrubbed of the secrets h's runtimes
+// keep and bounded. A main calls it once.
+func RouteStdLog(h *Handler) { routeStdLog(h.Logger, h.Runtimes.Scrubber()) }
+
 // routeStdLog makes l the default logger, so that lines the standard
 // library writes with package log come out as JSON like every other line,
 // scrubbed of the secrets sc keeps and bounded.
