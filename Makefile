@@ -1,10 +1,10 @@
-# wxcloudenv — build, test, run and package. Needs Go (the version in go.mod)
-# and, for `make test` (race detector), a C compiler; the store tests also
-# need redis-server and npm's dynalite (.ci/run installs both).
+# wxcloudenv: build, test, run and package. Needs Go (the version in go.mod),
+# a C compiler for the race detector, and Node.js 20+ with npm; `make test`
+# installs the rest itself when missing (scripts/test-deps.sh).
 #
-#   make run        one invocation locally against the built-in WeChat emulator
+#   make run        one invocation locally against the built-in WeChat emulator (10-25 s the first time, then 2 s)
+#   make test       gofmt, vet, then every test with the race detector (5-7 min)
 #   make rie        the function under the AWS Lambda Runtime Interface Emulator
-#   make test       vet, then every test with the race detector
 #   make package    dist/aws-lambda.zip (arm64) and dist/tencent-scf.zip (amd64)
 #   make help       every target
 
@@ -28,30 +28,41 @@ GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
 
+# Quiet (@): standard output is the answer alone, so `make run | jq` works.
 .PHONY: run
 run: ## one invocation against the built-in WeChat emulator (scenario demo: one alert); ARGS="-fault getenvinfo=errcode:40001" etc.
-	$(GO) run ./functions/local -emulate $(ARGS)
+	@$(GO) run ./functions/local -emulate $(ARGS)
 
 # Reinstalled when the Makefile (and so RIE_VERSION) changes.
 $(BIN)/aws-lambda-rie: Makefile
 	GOBIN=$(CURDIR)/$(BIN) $(GO) install $(RIE_MODULE)@$(RIE_VERSION)
 
+# The runner is built, then run in place of the recipe's shell (exec): make
+# passes a SIGTERM on to it, Ctrl-C reaches it, and it stops the emulator
+# and the bootstrap with it.
 .PHONY: rie
-rie: $(BIN)/aws-lambda-rie ## a Docker-free `sam local`: bin/bootstrap under the Runtime Interface Emulator on RIE_ADDR (127.0.0.1:9000), WeChat emulated (EMULATE=0: real)
+rie: $(BIN)/aws-lambda-rie ## a Docker-free `sam local`: bin/bootstrap under the Runtime Interface Emulator on RIE_ADDR (127.0.0.1:9000), WeChat emulated (EMULATE=0: real); stops on Ctrl-C or kill
 	@mkdir -p $(BIN)
 	$(GOBUILD) -tags lambda.norpc -o $(BIN)/bootstrap ./functions/aws-lambda
-	$(GO) run ./functions/local $(if $(filter 0,$(EMULATE)),,-emulate) -serve $(RIE_ADDR) -rie $(BIN)/aws-lambda-rie -bootstrap $(BIN)/bootstrap $(ARGS)
+	$(GO) build -o $(BIN)/local ./functions/local
+	exec $(BIN)/local $(if $(filter 0,$(EMULATE)),,-emulate) -serve $(RIE_ADDR) -rie $(BIN)/aws-lambda-rie -bootstrap $(BIN)/bootstrap $(ARGS)
 
 .PHONY: invoke
 invoke: ## replay EVENT=file (default events/direct.json); EMULATE=0 calls the real WeChat; RIE=1 posts it to a running `make rie`
 ifeq ($(RIE),1)
 	@curl -sS --fail-with-body -d @$(EVENT) http://$(RIE_ADDR)/2015-03-31/functions/function/invocations; echo
 else
-	$(GO) run ./functions/local $(if $(filter 0,$(EMULATE)),,-emulate) -event $(EVENT) $(ARGS)
+	@$(GO) run ./functions/local $(if $(filter 0,$(EMULATE)),,-emulate) -event $(EVENT) $(ARGS)
 endif
 
+# What the tests need beyond Go and gcc, each installed only when missing:
+# redis-server and chromium (apt), dynalite (npm ci).
+.PHONY: test-deps
+test-deps: ## install what make test needs when missing: redis-server, chromium (apt), dynalite (npm ci)
+	@scripts/test-deps.sh
+
 .PHONY: test
-test: $(BIN)/aws-lambda-rie ## gofmt and vet, then every test (fuzz seeds included) with the race detector; needs a C compiler
+test: test-deps $(BIN)/aws-lambda-rie ## gofmt and vet, then every test (fuzz seeds included) with the race detector (5-7 min); needs a C compiler
 	@files=$$(gofmt -l .); if [ -n "$$files" ]; then echo "not gofmt-ed: $$files"; exit 1; fi
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
@@ -95,8 +106,9 @@ deploy-aws: ## sam build, then sam deploy --guided (asks for AlertEmail and the 
 	sam deploy --guided
 
 .PHONY: lint-deploy
-lint-deploy: ## cfn-lint template.yaml (optional tool: pip install cfn-lint); make test checks it without it
-	cfn-lint -I template.yaml
+lint-deploy: ## cfn-lint template.yaml, informational rules included; prints nothing when clean (optional tool: pip install cfn-lint; make test checks the template without it)
+	@command -v cfn-lint >/dev/null 2>&1 || { echo "cfn-lint is not installed: pip install cfn-lint" >&2; exit 1; }
+	@cfn-lint --include-checks I -- template.yaml
 
 # AWS SAM's makefile build method runs `make build-<LogicalId>` in a copy of
 # CodeUri and expects the binary in $(ARTIFACTS_DIR).
@@ -107,8 +119,9 @@ build-WxCloudEnvFunction: # what `sam build` calls (not listed by make help: SAM
 
 .PHONY: bench
 bench: SHELL := /bin/bash
-bench: ## benchmarks beside their floor, BENCHCOUNT runs each; prints medians and ratios (raw output: bin/bench.txt)
+bench: ## benchmarks beside their baseline, BENCHCOUNT runs each; prints medians and ratios (raw output: bin/bench.txt); about 7 min with BENCHCOUNT=5
 	@mkdir -p $(BIN)
+	@echo "make bench: about 7 minutes with BENCHCOUNT=5 (now $(BENCHCOUNT)); the ratios print at the end" >&2
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count=$(BENCHCOUNT) ./test/bench ./pkg/... | tee $(BIN)/bench.txt
 	$(GO) run ./tools/benchreport $(BIN)/bench.txt
 
@@ -119,7 +132,8 @@ FUZZ_TARGETS := internal/trigger:FuzzParse internal/trigger:FuzzParsePayload int
 	pkg/wechat/internal/scan:FuzzScan pkg/wechat/internal/scan:FuzzStreamedScan internal/authevent:FuzzEnvelope internal/authevent:FuzzDecrypt \
 	internal/notify:FuzzRender internal/trunc:FuzzCut internal/emf:FuzzValidate internal/store:FuzzCodec internal/store:FuzzRedactedHidesPassword
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s: 14 targets, about 9 min)
+	@echo "make fuzz: $(words $(FUZZ_TARGETS)) targets, $(FUZZTIME) each plus about 10 s to build each" >&2
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "== $$t"; $(GO) test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME); \
 	done

@@ -33,10 +33,31 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "local:", scrubError(err, os.LookupEnv))
+		fmt.Fprintln(os.Stderr, exitMessage(err))
 		os.Exit(1)
 	}
 }
+
+// exitMessage is the last line the runner prints when run fails. A failed
+// invocation's cause is already in the function's log line, so it is not
+// printed a second time.
+func exitMessage(err error) string {
+	var ie *invoke.InvocationError
+	if errors.As(err, &ie) {
+		return "local: the invocation failed (the log line above says why)"
+	}
+	return "local: " + scrubError(err, os.LookupEnv)
+}
+
+// scrubbedError is an error whose text had secrets removed; it keeps the
+// chain.
+type scrubbedError struct {
+	text string
+	err  error
+}
+
+func (e *scrubbedError) Error() string { return e.text }
+func (e *scrubbedError) Unwrap() error { return e.err }
 
 // scrubError returns err's text without the secrets of the configuration
 // lookup reads (the store's password included).
@@ -64,7 +85,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	env := newEnvironment()
 	defer func() {
 		if err != nil {
-			err = errors.New(scrubError(err, env.lookup))
+			err = &scrubbedError{scrubError(err, env.lookup), err}
 		}
 	}()
 	if o.storeURL != "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
 	"github.com/wxcloudenv/wxcloudenv/test/testkit"
 )
 
@@ -216,6 +218,13 @@ func TestServe(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	// The RIE always serves the Runtime API on 127.0.0.1:9001: another RIE
+	// there (a `make rie` left running) makes every try fail, so say so.
+	if l, err := net.Listen("tcp", "127.0.0.1:9001"); err != nil {
+		t.Fatalf("127.0.0.1:9001, which the RIE always takes for the Runtime API, is in use (a `make rie` running?): %v", err)
+	} else {
+		l.Close()
+	}
 	// A free port can be taken by another process before the emulator binds
 	// it (make test may run beside another): serve again on a new port when
 	// the runner ends before the emulator answers.
@@ -257,6 +266,16 @@ func serveOnce(t *testing.T, rie, bootstrap string, last bool) *http.Response {
 				cancel()
 				if err := <-done; err != nil {
 					t.Errorf("run: %v", err)
+				}
+				// Stopping the runner stops the emulator and the
+				// bootstrap: nothing is left running or on the port.
+				if left := stillRunning(bootstrap); len(left) > 0 {
+					t.Errorf("after the runner stopped, still running: %v", left)
+				}
+				if l, err := net.Listen("tcp", addr); err != nil {
+					t.Errorf("after the runner stopped, %s is still taken: %v", addr, err)
+				} else {
+					l.Close()
 				}
 				if t.Failed() {
 					t.Logf("output:\n%s", logs.String())
@@ -305,7 +324,7 @@ func TestFleetScenario(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
 	for _, want := range []string{
-		"getenvinfo over 5 authorizers, 1 failed",
+		"getenvinfo over 4 authorizers, 1 failed",
 		"FAILED getenvinfo wxf1ee700000000002: auth errcode 61023",
 		"ALERT wxf1ee700000000001 environment env0-000001 (env0) is HALTED",
 		"notify preview (WeCom markdown, not sent):",
@@ -314,6 +333,42 @@ func TestFleetScenario(t *testing.T) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}
+	}
+}
+
+// TestFleetScenarioMatchesItsDocs: the fleet scenario's size is the one
+// its usage text and docs/deploy.md give.
+func TestFleetScenarioMatchesItsDocs(t *testing.T) {
+	deploy, err := os.ReadFile("../../docs/deploy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"usage": usage, "docs/deploy.md": string(deploy)} {
+		if !strings.Contains(strings.Join(strings.Fields(text), " "), "over four authorizers") {
+			t.Errorf("%s does not say the fleet scenario has four authorizers", name)
+		}
+	}
+}
+
+// TestSummaryCountsRobotFailures: a robot that refuses the message shows
+// in the summary's counts and on its own line.
+func TestSummaryCountsRobotFailures(t *testing.T) {
+	clearCredentials(t)
+	robots := notifytest.NewServer(notifytest.Options{})
+	t.Cleanup(robots.Close)
+	robots.SetAnswer("broken-robot-key", notifytest.Answer{ErrCode: 93000, ErrMsg: "invalid webhook url"})
+	t.Setenv("WXCLOUDENV_NOTIFY", robots.WeComURL("broken-robot-key")+","+robots.WeComURL("working-robot-key"))
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"-emulate"}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"1 alerts, 0 failures, 1 of 2 robot messages failed", "ROBOT FAILED wecom", "93000"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	if strings.Contains(stderr.String()+stdout.String(), "broken-robot-key") {
+		t.Error("the robot's key shows in the output")
 	}
 }
 
@@ -344,5 +399,86 @@ func TestStoreRuns(t *testing.T) {
 		if v := os.Getenv(k); v != "" {
 			t.Errorf("after the runs %s=%q in the process environment, want it untouched", k, v)
 		}
+	}
+}
+
+// processesRunning returns the pids of processes whose command line holds
+// path (read from /proc; none where there is no /proc).
+func processesRunning(path string) []string {
+	dirs, _ := os.ReadDir("/proc")
+	var pids []string
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if err == nil && bytes.Contains(cmdline, []byte(path)) {
+			pids = append(pids, d.Name())
+		}
+	}
+	return pids
+}
+
+// TestServeStopsTheWholeGroup: stopping the runner stops the emulator and
+// every process it started, even one that ignores SIGINT (as a bootstrap
+// the emulator does not stop would): nothing is left behind.
+func TestServeStopsTheWholeGroup(t *testing.T) {
+	if _, err := os.Stat("/proc/self/cmdline"); err != nil {
+		t.Skip("needs /proc to list processes") // not Linux: the group is stopped the same way
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "fake-rie")
+	// The fake emulator starts a child that ignores SIGINT, then waits.
+	script := "#!/bin/sh\nif [ \"$1\" = child ]; then trap '' INT; while :; do sleep 1; done; fi\n\"$0\" child &\nwait\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- serveRIE(ctx, fake, fake, "127.0.0.1:0", newEnvironment(), io.Discard) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(processesRunning(fake)) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the fake emulator and its child did not start: %v", processesRunning(fake))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serveRIE: %v", err)
+	}
+	if left := stillRunning(fake); len(left) > 0 {
+		t.Errorf("after the runner stopped, still running: %v", left)
+	}
+}
+
+// stillRunning returns the processes whose command line holds path once
+// they have had a few seconds to end (a killed process leaves /proc when
+// the kernel has delivered the signal, which takes a moment on a loaded
+// machine).
+func stillRunning(path string) []string {
+	left := processesRunning(path)
+	for deadline := time.Now().Add(10 * time.Second); len(left) > 0 && time.Now().Before(deadline); left = processesRunning(path) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return left
+}
+
+// TestConfigErrorPrintsOnce: an invalid configuration is printed once, in
+// the function's log line; the runner's last line does not repeat it.
+func TestConfigErrorPrintsOnce(t *testing.T) {
+	clearCredentials(t)
+	t.Setenv("WECHAT_TIMEOUT", "soon")
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"-emulate"}, nil, &stdout, &stderr)
+	if err == nil {
+		t.Fatal("run succeeded with WECHAT_TIMEOUT=soon")
+	}
+	all := stderr.String() + exitMessage(err) + "\n"
+	if n := strings.Count(all, "WECHAT_TIMEOUT"); n != 1 {
+		t.Errorf("WECHAT_TIMEOUT is printed %d times, want once:\n%s", n, all)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("standard output is not empty: %s", stdout.String())
 	}
 }

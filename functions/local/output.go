@@ -127,7 +127,8 @@ type eventSummary struct {
 		Response map[string]json.RawMessage `json:"response"`
 		Error    *summaryError              `json:"error"`
 	} `json:"results"`
-	Alerts []invoke.Alert `json:"alerts"`
+	Alerts        []invoke.Alert        `json:"alerts"`
+	Notifications []invoke.Notification `json:"notifications"`
 }
 
 // summary returns the lines printed after the answer: one with the counts,
@@ -196,6 +197,16 @@ func summary(out []byte) string {
 			lines = append(lines, "  ALERT "+a.Message)
 		}
 	}
+	robotFailures := 0
+	for _, n := range ev.Notifications {
+		if n.Status == "failed" {
+			robotFailures++
+			lines = append(lines, "  ROBOT FAILED "+n.Channel+": "+n.Error)
+		}
+	}
 	head := fmt.Sprintf("summary: %d operations, %d items, %d alerts, %d failures", len(ops), items, len(ev.Alerts), failures)
+	if len(ev.Notifications) > 0 {
+		head += fmt.Sprintf(", %d of %d robot messages failed", robotFailures, len(ev.Notifications))
+	}
 	return head + "\n" + strings.Join(append(lines, ""), "\n")
 }

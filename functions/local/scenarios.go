@@ -26,7 +26,7 @@ func setScenario(srv *wechattest.Server, env *environment, name string) error {
 		}
 		srv.SetAnswer(wechat.GetEnvInfoPath, b)
 	case "fleet":
-		ids := srv.SetFleet(4)
+		ids := srv.SetFleet(3) // and the emulator's own authorizer: four
 		srv.SetAuthorizer(ids[1], wechattest.Authorizer{Status: "HALTED"})
 		srv.SetAuthorizer(ids[2], wechattest.Authorizer{Revoked: true})
 		env.set("WXCLOUDENV_AUTHORIZERS", "all")

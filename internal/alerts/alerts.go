@@ -1,7 +1,8 @@
 // Package alerts owns wxcloudenv's alert path end to end
 // (docs/alerts.md): the alert rules ([NeedsAttention], [Of]), the
 // comparison of a run with the last-seen state kept in the store (package
-// alertstate), the message each robot gets (package notify), and the
+// alertstate), delivery to the robots (package notify) at least once
+// through a per-robot outbox in the store (docs/reliability.md), and the
 // counts the log line's metrics carry ([Metrics]).
 //
 // A caller (package invoke) builds a [Run] from what its checks saw and
@@ -109,13 +110,20 @@ type Outcome struct {
 	// StateErr is why the state could not be kept, if it could not; it
 	// is logged already.
 	StateErr error
+	// Dropped counts the changes dropped after being owed to a robot for
+	// OwedFor (or lost because they could be neither sent nor kept); each
+	// drop is logged already.
+	Dropped int
 }
 
 // Track compares the run with the last-seen state (docs/alerts.md): each
 // alert gets its since, the run claims its changes and the reminders due,
-// and each robot gets one message with them. Everything runs under ctx:
-// its deadline is the alert path's, the robots' sends also stop after
-// NotifyBudget. Track never fails; the Outcome says what happened.
+// records them as owed to every robot, and sends each robot one message
+// with everything it is owed; what a robot does not accept stays owed for
+// a later run (for at most OwedFor). Everything runs under ctx: its
+// deadline is the alert path's (the state update gets a third of the time
+// left), the robots' sends also stop after NotifyBudget. Track never
+// fails; the Outcome says what happened.
 func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	if in.Partial {
 		return Outcome{}
@@ -130,41 +138,36 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 		// nothing can have changed that this run would report.
 		return Outcome{Tracked: true, AlertSince: since, Changes: []Change{}}
 	}
+	robots := t.Notifier != nil && len(t.Notifier.Channels) > 0
+	uctx := ctx
+	if dl, ok := ctx.Deadline(); ok && robots {
+		// What the state update claims must still be recorded as owed
+		// before the deadline, and then sent: it gets a third of the time
+		// left, recording the next third, sending the rest.
+		var cancel context.CancelFunc
+		uctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/3))
+		defer cancel()
+	}
 	run := in.Run
 	run.Scrubber = t.Scrubber
-	st, err := alertstate.Update(ctx, t.Store, t.Prefix, in.Now, run, t.Repeat)
+	st, err := alertstate.Update(uctx, t.Store, t.Prefix, in.Now, run, t.Repeat)
 	out := Outcome{Tracked: true, StateErr: err}
 	if err != nil {
 		log.Warn("the alert state could not be kept", "error", t.Scrubber.Scrub(err.Error()))
 	}
-	if st == nil {
-		return out
-	}
 	out.AlertSince, out.Changes = st.AlertSince, st.Changes
-	if err == nil {
+	settled := true
+	if robots {
+		claimed := append(append(make([]Change, 0, len(st.Changes)+len(st.Reminders)), st.Changes...), st.Reminders...)
+		d := t.deliver(ctx, in, claimed, err, log)
+		out.Notifications, out.Dropped, settled = d.outcomes, d.dropped, d.settled
+	}
+	if err == nil && settled {
 		t.memo.remember(sum, st.AlertSince, time.Now())
-	}
-	out.Notifications = t.notify(ctx, notify.Report{Platform: in.Platform, Function: in.Function, Changes: st.Changes, Reminders: st.Reminders}, err)
-	return out
-}
-
-// notify sends r to every robot; stateErr says why there may be changes
-// nobody knows of.
-func (t *Tracker) notify(ctx context.Context, r notify.Report, stateErr error) []notify.Outcome {
-	if t.Notifier == nil || len(t.Notifier.Channels) == 0 {
-		return nil
-	}
-	if r.Empty() {
-		if stateErr != nil {
-			return notify.Skipped(t.Notifier.Channels, "the alert state could not be read or written, so changes are unknown")
-		}
-		return nil
-	}
-	nctx, cancel := context.WithTimeout(ctx, NotifyBudget)
-	defer cancel()
-	out := t.Notifier.Notify(nctx, r)
-	for i := range out {
-		out[i].Error = t.Scrubber.Scrub(out[i].Error)
+	} else {
+		// What this run saw is not confirmed (or is still owed): the next
+		// run must not take an older confirmation for it.
+		t.memo.forget()
 	}
 	return out
 }
@@ -172,9 +175,10 @@ func (t *Tracker) notify(ctx context.Context, r notify.Report, stateErr error) [
 // Metrics counts what the log line's EMF metrics report of a run: its
 // alerts, the operations that failed as a whole (a fleet that could not be
 // read counts; one authorizer's failure does not), the fleet authorizers
-// it reported and those that failed.
-func Metrics(run Run) emf.Metrics {
-	m := emf.Metrics{Alerts: len(run.Alerts)}
+// it reported and those that failed, and the changes the alert path
+// dropped (out's).
+func Metrics(run Run, out Outcome) emf.Metrics {
+	m := emf.Metrics{Alerts: len(run.Alerts), DroppedNotifications: out.Dropped}
 	for _, c := range run.Checked {
 		if c.Authorizer != "" {
 			m.Authorizers++
@@ -213,6 +217,12 @@ func (m *memo) recall(sum uint64, now time.Time) ([]time.Time, bool) {
 		return nil, false
 	}
 	return m.since, true
+}
+
+func (m *memo) forget() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.set = false
 }
 
 func (m *memo) remember(sum uint64, since []time.Time, now time.Time) {

@@ -27,7 +27,8 @@
 // # Degrading when the store fails
 //
 // [Update] returns an error wrapping [store.ErrUnavailable] when the store
-// cannot be read or written. Its [Outcome] is still usable: it holds the
+// cannot be read or written, or when its context ends before every shard
+// is written. Its [Outcome] is still usable: it holds the
 // changes and reminders of the shards that were committed before the failure
 // (send those: they are claimed and no one else will), and a zero Since for
 // every alert or failure whose shard was not committed. The caller should
@@ -65,6 +66,8 @@ const (
 	MaxMessageBytes = 300
 	// maxAttempts bounds the re-reads after lost CompareAndSwaps.
 	maxAttempts = 8
+	// readChunk is how many shards are read in one round trip.
+	readChunk = 256
 )
 
 // Change values.
@@ -278,24 +281,36 @@ func Update(ctx context.Context, st store.Store, prefix string, now time.Time, r
 	shards := group(prefix, run)
 	pending := shards
 	for attempt := 0; attempt < maxAttempts && len(pending) > 0; attempt++ {
-		keys := make([]string, len(pending))
-		for i, s := range pending {
-			keys[i] = s.key
-		}
-		vals, err := st.GetMany(ctx, keys)
-		if err != nil {
-			return finish(out), fmt.Errorf("alertstate: read %d shards: %w", len(keys), err)
-		}
 		var lost []*shard
-		for _, s := range pending {
-			won, err := commit(ctx, st, s, vals[s.key], now, run, repeat, out)
-			if err != nil {
-				// The store is failing: stop writing, keep what was
-				// committed.
-				return finish(out), err
+		// Read and write in chunks, so that a run cut short by its
+		// deadline still claims what it got to.
+		for start := 0; start < len(pending); start += readChunk {
+			chunk := pending[start:min(start+readChunk, len(pending))]
+			keys := make([]string, len(chunk))
+			for i, s := range chunk {
+				keys[i] = s.key
 			}
-			if !won {
-				lost = append(lost, s)
+			vals, err := st.GetMany(ctx, keys)
+			if err != nil {
+				return finish(out), fmt.Errorf("alertstate: read %d shards: %w", len(keys), err)
+			}
+			for i, s := range chunk {
+				if err := ctx.Err(); err != nil {
+					// Out of time: what is not written is not claimed, so
+					// a later run finds it again. Stores that ignore
+					// contexts (memory, file) stop here too.
+					return finish(out), fmt.Errorf("alertstate: %d of %d shards not written before the deadline: %w (%w)",
+						len(pending)-start-i, len(shards), store.ErrUnavailable, err)
+				}
+				won, err := commit(ctx, st, s, vals[s.key], now, run, repeat, out)
+				if err != nil {
+					// The store is failing: stop writing, keep what was
+					// committed.
+					return finish(out), err
+				}
+				if !won {
+					lost = append(lost, s)
+				}
 			}
 		}
 		pending = lost

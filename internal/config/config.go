@@ -205,6 +205,62 @@ func KnownOperation(op string) bool {
 	return op == wechat.OpGetEnvInfo || op == wechat.OpDescribeCloudBaseRunEnvs
 }
 
+// UnknownOperation describes op, which KnownOperation rejected, for an
+// error message: it quotes op when it is a plain word of letters, '_' and
+// '-' (never something that could be a secret), and names the operation
+// it is close to, saying that case matters when only case differs.
+func UnknownOperation(op string) string {
+	known := []string{wechat.OpGetEnvInfo, wechat.OpDescribeCloudBaseRunEnvs}
+	if !plainWord(op) {
+		return "unknown operation (not shown: not a plain word); known: getenvinfo, describecloudbaserunenvs"
+	}
+	for _, k := range known {
+		if strings.EqualFold(op, k) {
+			return fmt.Sprintf("unknown operation %q: names are case-sensitive, write %s", op, k)
+		}
+	}
+	for _, k := range known {
+		if editDistance(strings.ToLower(op), k) <= 3 {
+			return fmt.Sprintf("unknown operation %q: did you mean %s?", op, k)
+		}
+	}
+	return fmt.Sprintf("unknown operation %q; known: getenvinfo, describecloudbaserunenvs", op)
+}
+
+// plainWord reports whether s is 1 to 40 letters, '_' or '-'.
+func plainWord(s string) bool {
+	if len(s) == 0 || len(s) > 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != '_' && c != '-' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// editDistance is the Levenshtein distance between two ASCII strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 // ValidEnv reports whether env is a valid environment id: 1 to 128
 // characters of [A-Za-z0-9_-].
 func ValidEnv(env string) bool { return validID(env, 128, true) }
@@ -272,9 +328,9 @@ func (c *Config) validate() error {
 
 func checkOperations(ops []string) error {
 	seen := map[string]bool{}
-	for _, op := range ops {
+	for i, op := range ops {
 		if !KnownOperation(op) {
-			return &Error{Variable: "WXCLOUDENV_OPERATIONS", Problem: "unknown operation; known: getenvinfo, describecloudbaserunenvs"}
+			return &Error{Variable: "WXCLOUDENV_OPERATIONS", Problem: fmt.Sprintf("entry %d of %d: %s", i+1, len(ops), UnknownOperation(op))}
 		}
 		if seen[op] {
 			return &Error{Variable: "WXCLOUDENV_OPERATIONS", Problem: "names " + op + " twice"}
@@ -321,6 +377,9 @@ func validAESKey(k string) bool {
 // it. The backend itself checks the rest when it opens.
 func (c *Config) validateStore() error {
 	scheme := c.StoreScheme()
+	if table, ok := strings.CutPrefix(c.Store, "dynamodb://"); ok && strings.Trim(table, "/") == "" {
+		return &Error{Variable: "WXCLOUDENV_STORE", Problem: "dynamodb:// needs the table's name: dynamodb://TABLE (the SAM stack names its table in the StoreTableName output)"}
+	}
 	switch scheme {
 	case "memory", "file", "redis", "rediss", "dynamodb":
 	default:
@@ -357,7 +416,7 @@ func (c *Config) StoreScheme() string {
 }
 
 // Fleet reports whether getenvinfo covers named authorizers (or all of
-// them) rather than part one's single token.
+// them) rather than the single authorizer of the token variables.
 func (c *Config) Fleet() bool { return len(c.Authorizers) > 0 }
 
 // Secrets returns every secret value the configuration holds, so that

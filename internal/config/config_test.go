@@ -89,6 +89,25 @@ func TestInvalidValues(t *testing.T) {
 	}
 }
 
+// TestErrorsNameTheEntryAndTheFix: an error a user can cause names the
+// variable, the entry (quoted when it cannot be a secret) and the fix.
+func TestErrorsNameTheEntryAndTheFix(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ key, val, want string }{
+		{"WXCLOUDENV_OPERATIONS", "getenvinfo,describecloudbaserunenv", `WXCLOUDENV_OPERATIONS: entry 2 of 2: unknown operation "describecloudbaserunenv": did you mean describecloudbaserunenvs?`},
+		{"WXCLOUDENV_OPERATIONS", "GetEnvInfo", `entry 1 of 1: unknown operation "GetEnvInfo": names are case-sensitive, write getenvinfo`},
+		{"WXCLOUDENV_OPERATIONS", "getenvinfo,listall", `entry 2 of 2: unknown operation "listall"; known: getenvinfo, describecloudbaserunenvs`},
+		{"WXCLOUDENV_STORE", "dynamodb://", "dynamodb:// needs the table's name"},
+		{"WXCLOUDENV_STORE", "dynamodb:///", "dynamodb:// needs the table's name"},
+	}
+	for _, tt := range tests {
+		_, err := config.Parse(config.Map(map[string]string{tt.key: tt.val}))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s=%q: err = %v, want it to contain %q", tt.key, tt.val, err, tt.want)
+		}
+	}
+}
+
 func TestVariablesComeFromTheStruct(t *testing.T) {
 	t.Parallel()
 	for _, v := range []string{"WECHAT_API_BASE_URL", "LOG_LEVEL", "WXCLOUDENV_STORE", "WXCLOUDENV_NOTIFY_REPEAT", "WECHAT_COMPONENT_ENCODING_AES_KEY"} {

@@ -3,8 +3,8 @@
 // them into metrics with no API call (docs/contract.md#the-log-line).
 //
 // Every line carries one directive: namespace "wxcloudenv", one dimension
-// set [["FunctionName"]], and the four metrics Alerts, FailedOperations,
-// Authorizers and FailedAuthorizers, unit Count. One dimension set, and a
+// set [["FunctionName"]], and the five metrics Alerts, FailedOperations,
+// Authorizers, FailedAuthorizers and DroppedNotifications, unit Count. One dimension set, and a
 // value every instance of a function shares, means each metric is one
 // CloudWatch time series per function, which is what an alarm watches
 // (an alarm must name every dimension of the series it watches, so a
@@ -19,7 +19,8 @@
 //	{"time":"…","level":"INFO","msg":"invocation",
 //	 "_aws":{"Timestamp":1763798400123,"CloudWatchMetrics":[{"Namespace":"wxcloudenv",
 //	   "Dimensions":[["FunctionName"]],"Metrics":[{"Name":"Alerts","Unit":"Count"},…]}]},
-//	 "FunctionName":"wxcloudenv-prod","Alerts":2,"FailedOperations":0,"Authorizers":120,"FailedAuthorizers":1}
+//	 "FunctionName":"wxcloudenv-prod","Alerts":2,"FailedOperations":0,"Authorizers":120,"FailedAuthorizers":1,
+//	 "DroppedNotifications":0}
 package emf
 
 import (
@@ -40,6 +41,9 @@ const (
 	MetricFailedOperations  = "FailedOperations"
 	MetricAuthorizers       = "Authorizers"
 	MetricFailedAuthorizers = "FailedAuthorizers"
+	// MetricDroppedNotifications counts changes dropped after being owed
+	// to a robot for 24 hours (docs/reliability.md).
+	MetricDroppedNotifications = "DroppedNotifications"
 )
 
 // maxDimensionValue is CloudWatch's limit on a dimension value's length.
@@ -58,6 +62,9 @@ type Metrics struct {
 	Authorizers int
 	// FailedAuthorizers is the number of authorizers whose check failed.
 	FailedAuthorizers int
+	// DroppedNotifications is the number of changes this run dropped
+	// after they were owed to a robot for 24 hours (summed over robots).
+	DroppedNotifications int
 }
 
 // Metadata is the "_aws" member of an EMF line.
@@ -81,12 +88,12 @@ type Definition struct {
 
 // Attrs returns the attributes to add at the top level of a JSON log line:
 // the "_aws" metadata (Timestamp now, in milliseconds), the FunctionName
-// dimension and the four metric values. functionName is
+// dimension and the five metric values. functionName is
 // AWS_LAMBDA_FUNCTION_NAME on Lambda, SCF_FUNCTIONNAME on SCF; empty means
 // "local". It is made a valid dimension value: characters outside printable
 // ASCII become "_", and it is cut to 1024 bytes.
 func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
-	names := []string{MetricAlerts, MetricFailedOperations, MetricAuthorizers, MetricFailedAuthorizers}
+	names := []string{MetricAlerts, MetricFailedOperations, MetricAuthorizers, MetricFailedAuthorizers, MetricDroppedNotifications}
 	defs := make([]Definition, len(names))
 	for i, n := range names {
 		defs[i] = Definition{Name: n, Unit: "Count"}
@@ -106,6 +113,7 @@ func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
 		slog.Int(MetricFailedOperations, m.FailedOperations),
 		slog.Int(MetricAuthorizers, m.Authorizers),
 		slog.Int(MetricFailedAuthorizers, m.FailedAuthorizers),
+		slog.Int(MetricDroppedNotifications, m.DroppedNotifications),
 	}
 }
 

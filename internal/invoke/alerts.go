@@ -10,8 +10,8 @@ import (
 // alerts hands the run to the alert path (package alerts,
 // docs/alerts.md) under ctx, whose deadline is the alert path's, and
 // reports what it returns in the event: each alert's since, the changes,
-// each robot's outcome.
-func (inv *invocation) alerts(ctx context.Context, ev *Event, run alerts.Run, pl plan) {
+// each robot's outcome. It returns the outcome for the log line's metrics.
+func (inv *invocation) alerts(ctx context.Context, ev *Event, run alerts.Run, pl plan) alerts.Outcome {
 	out := inv.rt.Alerts.Track(ctx, alerts.Input{
 		Run:      run,
 		Partial:  pl.env != inv.rt.Config.Env,
@@ -21,7 +21,7 @@ func (inv *invocation) alerts(ctx context.Context, ev *Event, run alerts.Run, pl
 		Log:      inv.logger().With("request_id", inv.requestID),
 	})
 	if !out.Tracked {
-		return
+		return out
 	}
 	for i := range ev.Alerts {
 		if i < len(out.AlertSince) && !out.AlertSince[i].IsZero() {
@@ -30,8 +30,9 @@ func (inv *invocation) alerts(ctx context.Context, ev *Event, run alerts.Run, pl
 	}
 	ev.Changes = out.Changes
 	for _, o := range out.Notifications {
-		ev.Notifications = append(ev.Notifications, Notification{Channel: o.Channel, Status: o.Status, Error: o.Error})
+		ev.Notifications = append(ev.Notifications, Notification{Channel: o.Channel, Status: o.Status, Error: o.Error, Owed: o.Owed})
 	}
+	return out
 }
 
 // runOf is what the run saw, for the alert path.
@@ -49,6 +50,10 @@ func runOf(ev *Event) alerts.Run {
 		if !r.Fleet {
 			add(r)
 			continue
+		}
+		if r.whole {
+			// The fleet as a whole was read: what it had open resolves.
+			run.Checked = append(run.Checked, alerts.Scope{Operation: r.Operation})
 		}
 		if r.Error != nil {
 			// The fleet as a whole could not be read: that is the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
@@ -40,6 +41,10 @@ func (inv *invocation) errorInfoFor(op, authorizer string, err error) *ErrorInfo
 	switch {
 	case we.Kind == wechat.KindConfig:
 		msg = we.Message
+	case inv.follows(we.Op):
+		// The layout never mints: the message names the key and the
+		// service that keeps it, and no minting advice applies.
+		msg = what
 	case mintTarget[we.Op][0] != "":
 		t := mintTarget[we.Op]
 		msg = "minting " + t[0] + " failed: " + what
@@ -59,13 +64,28 @@ func (inv *invocation) errorInfoFor(op, authorizer string, err error) *ErrorInfo
 	default:
 		msg = what
 	}
-	if we.Kind == wechat.KindNetwork || we.Kind == wechat.KindTimeout || we.Kind == wechat.KindBadResponse {
+	if we.Kind == wechat.KindNetwork || we.Kind == wechat.KindTimeout || we.Kind == wechat.KindBadResponse || we.Kind == wechat.KindStore {
+		// The cause: for the store, its text names the backend, the host
+		// and the key, with the URL's password removed.
 		if we.Err != nil {
 			msg += ": " + we.Err.Error()
 		}
 	}
+	if we.Kind == wechat.KindStore {
+		msg += "; check WXCLOUDENV_STORE (its URL, password and network path)"
+	}
 	info.Message = inv.scrub(msg)
 	return info
+}
+
+// follows reports whether the token op names is read from another
+// service's keys (WXCLOUDENV_TOKEN_LAYOUT wxjava or silenceper), and so
+// never minted here.
+func (inv *invocation) follows(op string) bool {
+	if inv.rt == nil || inv.rt.Config.TokenLayout == config.LayoutOwn || inv.rt.Config.TokenLayout == "" {
+		return false
+	}
+	return op == "component_token" || op == "authorizer_token"
 }
 
 func authAdvice(op string, minted bool, what string) string {

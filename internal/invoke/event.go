@@ -59,6 +59,10 @@ type Result struct {
 	Authorizers []Result `json:"-"` // written as an object keyed by appid
 
 	alerts []Alert
+	// whole is set on a fleet result whose run got what the fleet as a
+	// whole needs (the authorizer list and the component token): the
+	// fleet-level scope was checked, and resolves what it had open.
+	whole bool
 }
 
 // ErrorInfo is a failed operation's "error" object.
@@ -84,6 +88,9 @@ type Notification struct {
 	Channel string `json:"channel"`
 	Status  string `json:"status"`
 	Error   string `json:"error,omitempty"`
+	// Owed is how many changes stay owed to the robot, for a later
+	// message (docs/reliability.md#delivered-at-least-once).
+	Owed int `json:"owed,omitempty"`
 }
 
 // TimeFormat is the layout of the event's "time": RFC 3339 in UTC with

@@ -27,14 +27,17 @@ func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration) 
 		return res
 	}
 	appids := pl.authorizers
-	var listErr error
+	var listErr, refreshErr error
 	if pl.all {
 		appids, listErr = f.All(ctx)
-	} else if err := f.Refresh(ctx); err != nil {
+	} else if refreshErr = f.Refresh(ctx); refreshErr != nil {
 		// Named authorizers with stored refresh tokens still run; the
 		// others report that no refresh token could be had.
-		inv.logger().Warn("reading the authorizer list failed", "request_id", inv.requestID, "error", inv.scrub(err.Error()))
+		inv.logger().Warn("reading the authorizer list failed", "request_id", inv.requestID, "error", inv.scrub(refreshErr.Error()))
 	}
+	// The list was read, with the component token: the fleet as a whole
+	// was checked.
+	res.whole = listErr == nil && refreshErr == nil
 	appids = slices.Clone(appids)
 	slices.Sort(appids)
 	appids = slices.Compact(appids)

@@ -176,10 +176,10 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 	cancel()
 	run := runOf(ev)
 	actx, cancel := dl.alertsCtx(ctx)
-	inv.alerts(actx, ev, run, pl)
+	tracked := inv.alerts(actx, ev, run, pl)
 	cancel()
 	a := inv.encode(ev)
-	inv.logEvent(ev, run, a.status, a.failure)
+	inv.logEvent(ev, alerts.Metrics(run, tracked), a.status, a.failure)
 	return a.out, a.err
 }
 
@@ -266,7 +266,7 @@ func (inv *invocation) encode(ev *Event) answer {
 type plan struct {
 	ops []string
 	env string
-	// who getenvinfo covers: nobody named (part one's single token), all,
+	// who getenvinfo covers: nobody named (the single authorizer of the token variables), all,
 	// or a list; and the shard of them to run.
 	all            bool
 	authorizers    []string
@@ -316,7 +316,13 @@ func (inv *invocation) deadlines(ctx context.Context) deadlines {
 	if budget == 0 {
 		budget = DefaultBudget
 	}
-	d := deadlines{checks: inv.start.Add(budget), collect: reserve / 2, fleet: reserve / 4}
+	// Within the reserve, the fleet waits a tenth of it for the checks in
+	// flight; the alert path ends three tenths in, whatever else is
+	// still running, and the rest (seven tenths) is left to encode, log
+	// and deliver the answer well before the platform's deadline. An
+	// operation stuck past its context (none should be) is awaited for
+	// half of the reserve, at the alert path's expense.
+	d := deadlines{checks: inv.start.Add(budget), collect: reserve / 2, fleet: reserve / 10}
 	if dl, ok := ctx.Deadline(); ok {
 		if dl.Unix() <= 0 {
 			// SCF's runtime turns a missing deadline into the Unix epoch:
@@ -326,7 +332,7 @@ func (inv *invocation) deadlines(ctx context.Context) deadlines {
 			d.checks = dl.Add(-reserve)
 		}
 	}
-	d.alerts = d.checks.Add(reserve / 2)
+	d.alerts = d.checks.Add(3 * reserve / 10)
 	return d
 }
 

@@ -89,12 +89,22 @@ func (inv *invocation) routeHTTP(ctx context.Context, hr *trigger.HTTPRequest) (
 	// configuration is invalid: an unauthenticated caller learns nothing.
 	// WeChat cannot send the key: a push is authenticated by its signature.
 	open := ok && (rt.name == "healthz" || rt.name == "push")
-	if key := inv.apiKey(); !open && key != "" && !validKey(hr.Header, key) {
+	key := inv.apiKey()
+	if !open && key != "" && !validKey(hr.Header, key) {
 		a := errorAnswer(http.StatusUnauthorized, "unauthorized", "a valid API key is required: send Authorization: Bearer <key> or X-Api-Key: <key>")
 		a.header = map[string]string{"WWW-Authenticate": `Bearer realm="wxcloudenv"`}
 		return answer(a)
 	}
 	if inv.cfgErr != nil {
+		// The open routes skip the key check, so their callers (anyone)
+		// get a generic answer; the log line carries the cause. A caller
+		// who shows a valid key is told what is wrong.
+		if open && (key == "" || !validKey(hr.Header, key)) {
+			a := errorAnswer(http.StatusInternalServerError, "internal", "the function cannot answer; its log says why")
+			inv.logRejected("invalid configuration", a.status, "wxcloudenv: invalid configuration: "+inv.cfgErr.Error())
+			a.logged = true
+			return answer(a)
+		}
 		return answer(errorAnswer(http.StatusInternalServerError, "config", "invalid configuration: "+inv.cfgErr.Error()))
 	}
 	if !ok {

@@ -6,7 +6,6 @@ import (
 
 	"time"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/emf"
 )
 
@@ -15,9 +14,9 @@ import (
 const maxLoggedAlerts = 50
 
 // logEvent writes the invocation's summary line: info when ok, warn
-// otherwise. It holds outcomes and counts (the metrics counted from run),
-// never the answers. status is the HTTP status, 0 outside HTTP.
-func (inv *invocation) logEvent(ev *Event, run alerts.Run, status int, failure string) {
+// otherwise. It holds outcomes and counts (and the metrics m), never the
+// answers. status is the HTTP status, 0 outside HTTP.
+func (inv *invocation) logEvent(ev *Event, m emf.Metrics, status int, failure string) {
 	level := slog.LevelInfo
 	if !ev.OK || failure != "" {
 		level = slog.LevelWarn
@@ -66,7 +65,7 @@ func (inv *invocation) logEvent(ev *Event, run alerts.Run, status int, failure s
 	if failure != "" {
 		attrs = append(attrs, slog.String("error", inv.scrub(failure)))
 	}
-	attrs = append(attrs, emf.Attrs(inv.functionName(), inv.stamp, alerts.Metrics(run))...)
+	attrs = append(attrs, emf.Attrs(inv.functionName(), inv.stamp, m)...)
 	l.LogAttrs(context.Background(), level, "invocation", attrs...)
 }
 

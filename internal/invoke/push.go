@@ -27,6 +27,12 @@ func (inv *invocation) push(ctx context.Context, hr *trigger.HTTPRequest) httpAn
 	attrs := append(inv.baseAttrs(a.Status), slog.Bool("ok", a.Status == http.StatusOK), slog.String("info_type", trunc.Cut(a.InfoType, 64)),
 		slog.String("authorizer", trunc.Cut(a.Authorizer, 64)), slog.String("outcome", a.Outcome))
 	inv.logger().LogAttrs(ctx, level, "authorization event", attrs...)
+	if a.Outcome == "config" {
+		// Like every other error answer: JSON with the error kind.
+		ea := errorAnswer(a.Status, string(wechat.KindConfig), a.Body)
+		ea.logged = true
+		return ea
+	}
 	return httpAnswer{status: a.Status, header: text, body: []byte(a.Body), logged: true}
 }
 

@@ -7,6 +7,8 @@
 package notify
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -64,6 +66,13 @@ func (c Channel) LogValue() slog.Value { return slog.StringValue(c.Name()) }
 
 // MarshalText encodes only the kind and host.
 func (c Channel) MarshalText() ([]byte, error) { return []byte(c.Name()), nil }
+
+// ID identifies the robot in store keys (its rate counters, what it is
+// owed): a hash of its kind and token, never the token.
+func (c Channel) ID() string {
+	sum := sha256.Sum256([]byte(string(c.Kind) + "\x00" + c.token))
+	return hex.EncodeToString(sum[:8])
+}
 
 // Signed reports whether messages to c are signed.
 func (c Channel) Signed() bool { return c.secret != "" }

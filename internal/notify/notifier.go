@@ -2,8 +2,6 @@ package notify
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -39,8 +37,7 @@ const maxCASAttempts = 16
 // live under prefix + "notify:rate:" with a hash of the robot's token (never
 // the token) and expire a minute after their window.
 func Allow(ctx context.Context, st store.Store, prefix string, ch Channel, now time.Time) (bool, error) {
-	sum := sha256.Sum256([]byte(string(ch.Kind) + "\x00" + ch.token))
-	id := hex.EncodeToString(sum[:8])
+	id := ch.ID()
 	for _, w := range limits(ch.Kind) {
 		start := now.Truncate(w.width)
 		key := prefix + "notify:rate:" + string(ch.Kind) + ":" + id + ":" + w.width.String() + ":" + strconv.FormatInt(start.Unix(), 10)
@@ -118,17 +115,11 @@ func scrubReport(sc *wechat.Scrubber, r Report) Report {
 
 // Notify sends r to every channel at once and returns each channel's
 // outcome, in channel order. An empty report sends nothing and returns nil.
-// A channel over its rate is not sent to (status rate_limited). When the
-// rate counter cannot be read or written the message is sent anyway (the
-// robot's own limit is the backstop) and the outcome's Error says the limit
-// was not checked. Notify never fails: look at the outcomes.
+// See [Notifier.Deliver] for one channel. Notify never fails: look at the
+// outcomes.
 func (n *Notifier) Notify(ctx context.Context, r Report) []Outcome {
 	if r.Empty() || len(n.Channels) == 0 {
 		return nil
-	}
-	now := time.Now
-	if n.Now != nil {
-		now = n.Now
 	}
 	r = scrubReport(n.Scrubber, r)
 	msgs := map[Kind]Message{}
@@ -140,29 +131,45 @@ func (n *Notifier) Notify(ctx context.Context, r Report) []Outcome {
 	out := make([]Outcome, len(n.Channels))
 	var wg sync.WaitGroup
 	for i, ch := range n.Channels {
-		wg.Go(func() {
-			note := ""
-			if n.Store != nil {
-				ok, err := Allow(ctx, n.Store, n.Prefix, ch, now())
-				switch {
-				case err != nil:
-					note = "rate limit not checked: shared store unavailable"
-				case !ok:
-					out[i] = Outcome{Channel: ch.Name(), Status: StatusRateLimited, Error: "over the robot's rate limit; not sent"}
-					return
-				}
-			}
-			out[i] = Send(ctx, n.HTTP, ch, msgs[ch.Kind])
-			out[i].Error = ch.scrub(n.Scrubber, out[i].Error)
-			if note != "" {
-				if out[i].Error != "" {
-					note = out[i].Error + "; " + note
-				}
-				out[i].Error = note
-			}
-		})
+		wg.Go(func() { out[i] = n.deliver(ctx, ch, msgs[ch.Kind]) })
 	}
 	wg.Wait()
+	return out
+}
+
+// Deliver renders r for ch and sends it, within the robot's rate. A
+// channel over its rate is not sent to (status rate_limited). When the
+// rate counter cannot be read or written the message is sent anyway (the
+// robot's own limit is the backstop) and the outcome's Error says the
+// limit was not checked. The outcome is OK only when the robot accepted
+// the message.
+func (n *Notifier) Deliver(ctx context.Context, ch Channel, r Report) Outcome {
+	return n.deliver(ctx, ch, Render(ch.Kind, scrubReport(n.Scrubber, r)))
+}
+
+func (n *Notifier) deliver(ctx context.Context, ch Channel, msg Message) Outcome {
+	now := time.Now
+	if n.Now != nil {
+		now = n.Now
+	}
+	note := ""
+	if n.Store != nil {
+		ok, err := Allow(ctx, n.Store, n.Prefix, ch, now())
+		switch {
+		case err != nil:
+			note = "rate limit not checked: shared store unavailable"
+		case !ok:
+			return Outcome{Channel: ch.Name(), Status: StatusRateLimited, Error: "over the robot's rate limit; not sent"}
+		}
+	}
+	out := Send(ctx, n.HTTP, ch, msg)
+	out.Error = ch.scrub(n.Scrubber, out.Error)
+	if note != "" {
+		if out.Error != "" {
+			note = out.Error + "; " + note
+		}
+		out.Error = note
+	}
 	return out
 }
 

@@ -32,6 +32,9 @@ const (
 	StatusFailed      = "failed"
 	StatusRateLimited = "rate_limited"
 	StatusSkipped     = "skipped"
+	// StatusDeferred: another instance was sending to the robot; what this
+	// run claimed stays owed to it and goes with a later message.
+	StatusDeferred = "deferred"
 )
 
 // Outcome is one channel's entry in the event's "notifications" array.
@@ -41,10 +44,13 @@ type Outcome struct {
 	Channel string `json:"channel"`
 	// OK is true when the robot accepted the message.
 	OK bool `json:"ok"`
-	// Status is sent, failed, rate_limited or skipped.
+	// Status is sent, failed, rate_limited, deferred or skipped.
 	Status string `json:"status"`
 	// Error says what went wrong, with no secret in it.
 	Error string `json:"error,omitempty"`
+	// Owed is how many changes stay owed to the robot after this run, to
+	// be sent with a later message (package alerts keeps them).
+	Owed int `json:"owed,omitempty"`
 }
 
 type weComBody struct {

@@ -9,7 +9,7 @@ import (
 )
 
 // Memory is a Store that lives as long as the process: WXCLOUDENV_STORE's
-// default, and part one's behaviour.
+// default: state lasts as long as one warm instance.
 type Memory struct {
 	// Now returns the current time (time.Now by default).
 	Now func() time.Time

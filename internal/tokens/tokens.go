@@ -3,7 +3,7 @@
 // per lifetime (docs/contract.md#tokens-shared-across-instances), or follow
 // the keys another service keeps
 // (docs/contract.md#following-another-token-service). A Keeper hands out wechat.TokenSource values; the wechat client
-// uses them as it uses part one's cached sources.
+// uses them as it uses its own cached sources.
 //
 // Every token source looks in this order: the instance's memory (a valid
 // token, not due for renewal: the store is not even read), the store, and

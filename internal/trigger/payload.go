@@ -307,11 +307,7 @@ func CheckOperations(ops []string) ([]string, error) {
 	out := make([]string, 0, len(ops))
 	for i, op := range ops {
 		if !config.KnownOperation(op) {
-			what := fmt.Sprintf("operation %d of %d is unknown", i+1, len(ops))
-			if plainWord(op) {
-				what = fmt.Sprintf("unknown operation %q", op)
-			}
-			return nil, &PayloadError{Reason: what + "; known: getenvinfo, describecloudbaserunenvs"}
+			return nil, &PayloadError{Reason: fmt.Sprintf("operation %d of %d: %s", i+1, len(ops), config.UnknownOperation(op))}
 		}
 		if slices.Contains(out, op) {
 			return nil, &PayloadError{Reason: "operation " + op + " is listed twice"}

@@ -175,13 +175,14 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 	transient := 0 // retries used
 	urlIdx := c.firstURL()
 	reminted := false
+	var rejection error // WeChat's rejection of the token replaced last
 	for {
 		var tok *Token
 		var tokValue string
 		if cl.ts != nil {
 			t, err := cl.ts.Token(ctx)
 			if err != nil {
-				return resp, wrapTokenError(cl.op, err)
+				return resp, keepRejection(wrapTokenError(cl.op, err), rejection)
 			}
 			tok, tokValue = t, t.Value.Reveal()
 			// Whatever its source (configured, minted, a shared store),
@@ -226,7 +227,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 		inv, ok := cl.ts.(Invalidator)
 		if !reminted && ok && tok != nil && tok.Minted() && IsTokenRejected(err) {
 			inv.Invalidate(tok)
-			reminted = true
+			reminted, rejection = true, err
 			continue
 		}
 		if we, ok := err.(*Error); ok && reminted && IsTokenRejected(err) {
@@ -436,4 +437,21 @@ func redactURLString(s string) string {
 		return Redacted
 	}
 	return redactURL(u)
+}
+
+// keepRejection returns tokErr, the failure to replace a token WeChat
+// rejected, with WeChat's errcode, errmsg, rid and HTTP status of that
+// rejection (when tokErr carries none of its own), so that what WeChat
+// said is not lost.
+func keepRejection(tokErr, rejection error) error {
+	var te, re *Error
+	if rejection == nil || !errors.As(tokErr, &te) || !errors.As(rejection, &re) || te.ErrCode != 0 {
+		return tokErr
+	}
+	cp := *te
+	cp.ErrCode, cp.ErrMsg, cp.RID = re.ErrCode, re.ErrMsg, re.RID
+	if cp.StatusCode == 0 {
+		cp.StatusCode = re.StatusCode
+	}
+	return &cp
 }

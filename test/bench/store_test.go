@@ -132,7 +132,7 @@ func BenchmarkStoreColdStartLatency100ms(b *testing.B) {
 }
 
 // BenchmarkStoreColdStart is BenchmarkColdStart with a store configured:
-// part one's baseline (static tokens) against wxcloudenv that reads its
+// the baseline (static tokens, no store) against wxcloudenv that reads its
 // minted tokens from a bbolt file or from Redis, both seeded by an earlier
 // invocation.
 func BenchmarkStoreColdStart(b *testing.B) {
@@ -150,7 +150,7 @@ func BenchmarkStoreColdStart(b *testing.B) {
 }
 
 // BenchmarkStoreWarm is BenchmarkWarm with WXCLOUDENV_STORE=redis://… and
-// minted tokens, against part one's baseline: once the tokens are in memory
+// minted tokens, against the baseline (static tokens, no store): once the tokens are in memory
 // the store is not read (TestWarmReadsStoreOnlyWhenNeeded counts that).
 func BenchmarkStoreWarm(b *testing.B) {
 	srv := wechattest.NewServer()
@@ -159,7 +159,7 @@ func BenchmarkStoreWarm(b *testing.B) {
 }
 
 // BenchmarkStoreBaselineWarm is the store baseline warm: one MGET and both POSTs
-// per invocation, for comparison with part one's baseline.
+// per invocation, for comparison with the baseline without a store.
 func BenchmarkStoreBaselineWarm(b *testing.B) {
 	srv := wechattest.NewServer()
 	defer srv.Close()

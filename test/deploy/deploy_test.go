@@ -24,9 +24,9 @@ import (
 
 const root = "../.."
 
-// partTwoVariables are the variables of docs/contract.md's part two (the
+// platformVariables are the variables of a third-party platform's setup (the
 // store, the push, the fleet, alerts); every one is wired on both clouds.
-var partTwoVariables = []string{
+var platformVariables = []string{
 	"WXCLOUDENV_STORE", "WXCLOUDENV_STORE_PREFIX", "WXCLOUDENV_TOKEN_LAYOUT", "WXCLOUDENV_TOKEN_KEY_PREFIX",
 	"WECHAT_COMPONENT_TOKEN", "WECHAT_COMPONENT_ENCODING_AES_KEY",
 	"WXCLOUDENV_AUTHORIZERS", "WXCLOUDENV_CONCURRENCY",
@@ -131,7 +131,7 @@ func TestSAMTemplate(t *testing.T) {
 
 	// Every variable is wired, every secret from a NoEcho parameter.
 	vars := m(props, "Environment", "Variables")
-	for _, v := range append(slices.Clone(config.Variables), partTwoVariables...) {
+	for _, v := range append(slices.Clone(config.Variables), platformVariables...) {
 		if v == "WECHAT_MAX_RESPONSE_BYTES" {
 			continue
 		}
@@ -353,7 +353,7 @@ func TestServerlessYML(t *testing.T) {
 	}
 	vars := in["environment"].(map[string]any)["variables"].(map[string]any)
 	envRef := regexp.MustCompile(`^\$\{env:[A-Z_]+\}$`)
-	for _, v := range append(slices.Clone(config.Variables), partTwoVariables...) {
+	for _, v := range append(slices.Clone(config.Variables), platformVariables...) {
 		if v == "WECHAT_TIMEOUT" || v == "WECHAT_RETRIES" || v == "WECHAT_MAX_RESPONSE_BYTES" {
 			continue
 		}

@@ -51,6 +51,9 @@ type Answer struct {
 	ErrMsg string
 	// Body, when set, is sent as is with status 200.
 	Body string
+	// Delay is waited before answering, or until the sender gives up (a
+	// robot too slow for the sender's deadline).
+	Delay time.Duration
 }
 
 // Received is one message a robot accepted or refused.
@@ -143,12 +146,25 @@ func (s *Server) ReceivedBy(token string) []Received {
 
 // reply records r and writes the robot's answer: the override for the
 // token if any, else code (0 = success) with msg.
-func (s *Server) reply(w http.ResponseWriter, r Received, code int, msg string) {
+func (s *Server) reply(w http.ResponseWriter, req *http.Request, r Received, code int, msg string) {
 	s.mu.Lock()
 	a, override := s.answers[r.Token]
 	s.mu.Unlock()
 	if override {
 		code, msg = a.ErrCode, a.ErrMsg
+	}
+	if override && a.Delay > 0 {
+		select {
+		case <-time.After(a.Delay):
+		case <-req.Context().Done():
+			// The sender gave up before the robot answered: never
+			// accepted, as a real robot's answer that never arrives.
+			r.Accepted = false
+			s.mu.Lock()
+			s.received = append(s.received, r)
+			s.mu.Unlock()
+			return
+		}
 	}
 	r.Accepted = code == 0 && (!override || (a.Body == "" && (a.HTTPStatus == 0 || a.HTTPStatus == http.StatusOK)))
 	s.mu.Lock()
@@ -192,22 +208,22 @@ func (s *Server) wecom(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case rec.Token == "":
-		s.reply(w, rec, 93000, "invalid webhook url")
+		s.reply(w, r, rec, 93000, "invalid webhook url")
 	case err != nil || json.Unmarshal(body, &m) != nil:
-		s.reply(w, rec, 40000, "invalid json")
+		s.reply(w, r, rec, 40000, "invalid json")
 	case m.MsgType != "markdown":
-		s.reply(w, rec, 40008, "invalid message type")
+		s.reply(w, r, rec, 40008, "invalid message type")
 	default:
 		rec.Text = m.Markdown.Content
 		switch {
 		case rec.Text == "":
-			s.reply(w, rec, 44004, "empty content")
+			s.reply(w, r, rec, 44004, "empty content")
 		case len(rec.Text) > notify.WeComMaxContent:
-			s.reply(w, rec, 40058, "markdown.content exceed max length 4096")
+			s.reply(w, r, rec, 40058, "markdown.content exceed max length 4096")
 		case !utf8.ValidString(rec.Text):
-			s.reply(w, rec, 40033, "invalid charset")
+			s.reply(w, r, rec, 40033, "invalid charset")
 		default:
-			s.reply(w, rec, 0, "ok")
+			s.reply(w, r, rec, 0, "ok")
 		}
 	}
 }
@@ -230,17 +246,17 @@ func (s *Server) dingtalk(w http.ResponseWriter, r *http.Request) {
 	rec.Title, rec.Text = m.Markdown.Title, m.Markdown.Text
 	switch {
 	case rec.Token == "":
-		s.reply(w, rec, 300001, "token is not exist")
+		s.reply(w, r, rec, 300001, "token is not exist")
 	case s.opts.DingTalkSecret != "" && !dingTalkSigned(s.opts.DingTalkSecret, q.Get("timestamp"), q.Get("sign")):
-		s.reply(w, rec, 310000, "sign not match")
+		s.reply(w, r, rec, 310000, "sign not match")
 	case err != nil:
-		s.reply(w, rec, 300002, "invalid json")
+		s.reply(w, r, rec, 300002, "invalid json")
 	case m.MsgType != "markdown" || m.Markdown.Title == "" || m.Markdown.Text == "":
-		s.reply(w, rec, 400101, "invalid markdown message")
+		s.reply(w, r, rec, 400101, "invalid markdown message")
 	case !utf8.ValidString(rec.Text) || !utf8.ValidString(rec.Title):
-		s.reply(w, rec, 400102, "invalid charset")
+		s.reply(w, r, rec, 400102, "invalid charset")
 	default:
-		s.reply(w, rec, 0, "ok")
+		s.reply(w, r, rec, 0, "ok")
 	}
 }
 
@@ -277,15 +293,15 @@ func (s *Server) feishu(w http.ResponseWriter, r *http.Request) {
 	rec.Text, rec.Signed = m.Content.Text, m.Sign != ""
 	switch {
 	case err != nil:
-		s.reply(w, rec, 9499, "Bad Request")
+		s.reply(w, r, rec, 9499, "Bad Request")
 	case len(body) > notify.FeishuMaxBody:
-		s.reply(w, rec, 9499, fmt.Sprintf("request body over %d bytes", notify.FeishuMaxBody))
+		s.reply(w, r, rec, 9499, fmt.Sprintf("request body over %d bytes", notify.FeishuMaxBody))
 	case s.opts.FeishuSecret != "" && !feishuSigned(s.opts.FeishuSecret, m.Timestamp, m.Sign):
-		s.reply(w, rec, 19021, "sign match fail or timestamp is not within one hour from current time")
+		s.reply(w, r, rec, 19021, "sign match fail or timestamp is not within one hour from current time")
 	case m.MsgType != "text" || strings.TrimSpace(rec.Text) == "" || !utf8.ValidString(rec.Text):
-		s.reply(w, rec, 9499, "invalid text message")
+		s.reply(w, r, rec, 9499, "invalid text message")
 	default:
-		s.reply(w, rec, 0, "success")
+		s.reply(w, r, rec, 0, "success")
 	}
 }
 

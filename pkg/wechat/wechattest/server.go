@@ -8,7 +8,7 @@
 // malformed, truncated and oversized bodies, and token revocation. It counts
 // the calls to every path.
 //
-// For third-party platforms it also plays WeChat's side of part two: verify
+// For third-party platforms it also plays WeChat's side of the platform's flows: verify
 // tickets that expire after 12 hours (Ticket, NewTicket, StrictTickets),
 // authorization codes (Authorize) exchanged at api_query_auth, a fleet of
 // authorizers of any size (SetFleet, AddAuthorizers, SetAuthorizer,
