@@ -80,7 +80,7 @@ func httpBody(wrapper map[string]json.RawMessage) ([]byte, bool) {
 		return nil, false
 	}
 	var b64 bool
-	json.Unmarshal(wrapper["isBase64Encoded"], &b64)
+	_ = json.Unmarshal(wrapper["isBase64Encoded"], &b64) // absent or not a bool: not base64
 	if b64 {
 		b, err := base64.StdEncoding.DecodeString(body)
 		if err != nil {

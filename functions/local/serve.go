@@ -31,7 +31,7 @@ func serveRIE(ctx context.Context, rie, bootstrap, addr string, env *environment
 	err := cmd.Run()
 	// Whatever is left of the group (a bootstrap the emulator did not
 	// stop) goes with it.
-	stopGroup(cmd, true)
+	_ = stopGroup(cmd, true)
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("running %s: %w", rie, err)
 	}

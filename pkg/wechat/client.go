@@ -230,7 +230,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 			reminted, rejection = true, err
 			continue
 		}
-		if we, ok := err.(*Error); ok && reminted && IsTokenRejected(err) {
+		if we := (*Error)(nil); errors.As(err, &we) && reminted && IsTokenRejected(err) {
 			we.Reminted = true
 		}
 		return resp, err
@@ -312,16 +312,16 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 
 	switch {
 	case hr.StatusCode >= 500:
-		io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
+		_, _ = io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
 		return nil, hr.StatusCode, Health{}, &Error{Kind: KindUpstream, Op: cl.op, StatusCode: hr.StatusCode, Retryable: true,
 			Message: fmt.Sprintf("WeChat answered HTTP %d", hr.StatusCode)}
 	case hr.StatusCode >= 300 && hr.StatusCode < 400:
 		// Not followed, and not retried: WeChat never redirects.
-		io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
+		_, _ = io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
 		return nil, hr.StatusCode, Health{}, &Error{Kind: KindUpstream, Op: cl.op, StatusCode: hr.StatusCode,
 			Message: fmt.Sprintf("WeChat answered HTTP %d, a redirect, which is never followed; check WECHAT_API_BASE_URL", hr.StatusCode)}
 	case hr.StatusCode != http.StatusOK:
-		io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
+		_, _ = io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
 		kind := KindUpstream
 		if hr.StatusCode == http.StatusTooManyRequests {
 			kind = KindRateLimit

@@ -70,7 +70,7 @@ func TestRedirectsNeverFollowed(t *testing.T) {
 				}
 				// A mint carries the app secret and the ticket in its body.
 				ts := wechat.NewComponentTokenSource(c, "wxcomponent", "redirect-app-secret-0123456789", "redirect-ticket-0123456789")
-				_, resp, err := c.DescribeCloudBaseRunEnvs(t.Context(), ts)
+				_, _, err = c.DescribeCloudBaseRunEnvs(t.Context(), ts)
 				var we *wechat.Error
 				if !errors.As(err, &we) || we.Kind != wechat.KindUpstream || we.StatusCode != status || we.Retryable {
 					t.Fatalf("error = %#v, want upstream %d, not retryable", err, status)
@@ -82,7 +82,7 @@ func TestRedirectsNeverFollowed(t *testing.T) {
 					t.Errorf("the redirecting server got %d requests, want 1", hits.Load())
 				}
 				// A token-bearing request too.
-				_, resp, err = c.GetEnvInfo(t.Context(), wechat.StaticTokenSource("redirect-token-0123456789abcdef"), "")
+				_, resp, err := c.GetEnvInfo(t.Context(), wechat.StaticTokenSource("redirect-token-0123456789abcdef"), "")
 				if !errors.As(err, &we) || we.Kind != wechat.KindUpstream || we.StatusCode != status {
 					t.Fatalf("GetEnvInfo error = %v, want upstream %d", err, status)
 				}

@@ -51,14 +51,6 @@ type staticSource struct{ tok *Token }
 
 func (s staticSource) Token(context.Context) (*Token, error) { return s.tok, nil }
 
-// errorTokenSource returns a source whose Token always fails with err. It
-// stands in for a token that cannot be had from the configuration.
-func errorTokenSource(err error) TokenSource { return errorSource{err} }
-
-type errorSource struct{ err error }
-
-func (s errorSource) Token(context.Context) (*Token, error) { return nil, s.err }
-
 // MintFunc mints a new token.
 type MintFunc func(ctx context.Context) (*Token, error)
 
@@ -385,7 +377,7 @@ func (e *ExpiresIn) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if json.Unmarshal(b, &s) != nil {
-			return nil
+			return nil //nolint:nilerr // never fails: a non-string counts as absent
 		}
 		b = []byte(strings.TrimSpace(s))
 	}

@@ -424,17 +424,6 @@ type field struct {
 	esc, set   bool
 }
 
-// is reports whether the field is the string v.
-func (f field) is(data []byte, v string) bool {
-	if !f.set {
-		return v == ""
-	}
-	if !f.esc {
-		return string(data[f.start+1:f.end-1]) == v
-	}
-	return decodeString(data[f.start:f.end], true) == v
-}
-
 func (f field) text(data []byte) string {
 	if !f.set {
 		return ""
