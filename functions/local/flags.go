@@ -60,6 +60,7 @@ type options struct {
 	serve     string
 	rie       string
 	bootstrap string
+	queued    bool
 }
 
 // errHelp is what parseFlags returns for -h: the usage is printed, and
@@ -93,6 +94,7 @@ func parseFlags(args []string, stdin io.Reader, stderr io.Writer) (*options, err
 	fs.StringVar(&o.serve, "serve", "", "run bin/bootstrap under the Runtime Interface Emulator listening on `ADDR` (e.g. 127.0.0.1:9000) until interrupted")
 	fs.StringVar(&o.rie, "rie", "bin/aws-lambda-rie", "the Runtime Interface Emulator's `PATH` (with -serve; make rie installs it)")
 	fs.StringVar(&o.bootstrap, "bootstrap", "bin/bootstrap", "the function's `PATH` (with -serve; make build writes it)")
+	fs.BoolVar(&o.queued, "queue", false, "show a queued fleet run (docs/queue.md): plan onto bin/goaws on loopback, work the batches here as Lambda's event source mapping would, print the run's robot message")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@
 //	go run ./functions/local -emulate -serve 127.0.0.1:9000   # bin/bootstrap under bin/aws-lambda-rie
 //	go run ./functions/local -emulate -scenario fleet -notify-preview  # a small fleet, its alerts and the robot message
 //	go run ./functions/local -emulate -store file:///tmp/x.db -runs 2  # the second cold run mints nothing
+//	go run ./functions/local -emulate -scenario fleet -queue  # a queued fleet run on bin/goaws, end to end
 package main
 
 import (
@@ -108,6 +109,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if o.serve != "" {
 		return serveRIE(ctx, o.rie, o.bootstrap, o.serve, env, stderr)
+	}
+	if o.queued {
+		return runQueued(ctx, o.timeout, env, stdout, stderr)
 	}
 	for i := range o.runs {
 		if o.runs > 1 {

@@ -26,6 +26,7 @@ type fleet struct {
 	// knownAppID's refresh token is WECHAT_AUTHORIZER_REFRESH_TOKEN.
 	knownAppID, knownRefresh string
 
+	healMu   sync.Mutex // one list read at a time for healing (heal.go)
 	mu       sync.Mutex
 	listed   map[string]string // refresh tokens from the authorizer list
 	listedAt time.Time         // when the list was last read whole
@@ -128,10 +129,17 @@ func (f *fleet) Source(appid string) wechat.TokenSource {
 	return s
 }
 
-// Preload reads the stored tokens of appids in batches.
+// Preload reads the stored tokens of appids in batches, and writes back
+// the refresh tokens from the authorizer list that the store lacks.
 func (f *fleet) Preload(ctx context.Context, appids []string) error {
+	f.mu.Lock()
+	listed := make(map[string]string, len(f.listed))
+	for id, r := range f.listed {
+		listed[id] = r
+	}
+	f.mu.Unlock()
 	for i := 0; i < len(appids); i += preloadChunk {
-		if err := f.keeper.Preload(ctx, f.componentAppID, appids[i:min(i+preloadChunk, len(appids))]); err != nil {
+		if err := f.keeper.PreloadListed(ctx, f.componentAppID, appids[i:min(i+preloadChunk, len(appids))], listed); err != nil {
 			return err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/push"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/tokens"
+	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
@@ -47,6 +48,9 @@ type Runtime struct {
 	// Notifier sends changes to the robots of WXCLOUDENV_NOTIFY (no
 	// channels when unset).
 	Notifier *notify.Notifier
+	// Warnings checks the platform before its tokens break (verify ticket,
+	// quotas); nil when nothing applies.
+	Warnings *warnings.Checker
 	// Alerts is the alert path: state in Store, messages by Notifier.
 	Alerts *alerts.Tracker
 }
@@ -115,9 +119,12 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 		rt.FleetErr = &wechat.Error{Kind: wechat.KindConfig, Op: wechat.OpGetEnvInfo,
 			Message: "a fleet run needs WECHAT_COMPONENT_APPID with the component credentials (or WECHAT_COMPONENT_ACCESS_TOKEN): the authorizers' tokens are minted with the component token"}
 	} else {
-		rt.Fleet = &fleet{keeper: keeper, client: client, component: component, componentAppID: c.ComponentAppID,
+		f := &fleet{keeper: keeper, client: client, component: component, componentAppID: c.ComponentAppID,
 			knownAppID: c.AuthorizerAppID, knownRefresh: c.AuthorizerRefreshToken}
+		keeper.SetRefreshLister(f.listedRefresh)
+		rt.Fleet = f
 	}
+	rt.Warnings = warningsFor(c, client, keeper, component, st, rt.Fleet != nil)
 	rt.Push = &push.Handler{Token: c.ComponentToken, EncodingAESKey: c.ComponentEncodingAESKey, ComponentAppID: c.ComponentAppID,
 		Keeper: pushKeeper{keeper}, Store: st, Prefix: c.StorePrefix,
 		Exchange: func(ctx context.Context, code string) (push.Authorization, error) {

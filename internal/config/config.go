@@ -62,6 +62,11 @@ type Config struct {
 	NotifyDingTalkSecret string        `envconfig:"WXCLOUDENV_NOTIFY_DINGTALK_SECRET" desc:"DingTalk robot signing secret" secret:"true"`
 	NotifyFeishuSecret   string        `envconfig:"WXCLOUDENV_NOTIFY_FEISHU_SECRET" desc:"Feishu/Lark bot signing secret" secret:"true"`
 	NotifyRepeat         time.Duration `envconfig:"WXCLOUDENV_NOTIFY_REPEAT" default:"24h" desc:"remind of what is still open after this long; 0 = never"`
+
+	FleetQueue  string `envconfig:"WXCLOUDENV_FLEET_QUEUE" desc:"where a scheduled fleet run sends its batches: empty (check in this invocation), an SQS queue URL, or scf:NAMESPACE/FUNCTION"`
+	FleetBatch  int    `envconfig:"WXCLOUDENV_FLEET_BATCH" default:"100" desc:"authorizers per queued batch, 1 to 1000"`
+	SCFRegion   string `envconfig:"WXCLOUDENV_SCF_REGION" desc:"region of SCF's Invoke API for scf: queues (default TENCENTCLOUD_REGION, else ap-guangzhou)"`
+	SCFEndpoint string `envconfig:"WXCLOUDENV_SCF_ENDPOINT" desc:"SCF API endpoint for scf: queues (default https://scf.tencentcloudapi.com)"`
 }
 
 // Limits of the values Parse accepts.
@@ -71,6 +76,7 @@ const (
 	MaxResponseBytesCap = wechat.MaxResponseBytesLimit
 	MaxConcurrency      = 256
 	MaxAuthorizers      = 10000
+	MaxFleetBatch       = 1000
 )
 
 // Token layouts (docs/contract.md#following-another-token-service).
@@ -323,7 +329,7 @@ func (c *Config) validate() error {
 	if c.NotifyRepeat < 0 {
 		return &Error{Variable: "WXCLOUDENV_NOTIFY_REPEAT", Problem: "must be 0 (never) or a positive duration"}
 	}
-	return nil
+	return c.validateQueue()
 }
 
 func checkOperations(ops []string) error {

@@ -44,6 +44,10 @@ const (
 	// MetricDroppedNotifications counts changes dropped after being owed
 	// to a robot for 24 hours (docs/reliability.md).
 	MetricDroppedNotifications = "DroppedNotifications"
+	// The warnings' readings (docs/when-tokens-break.md), written only
+	// when known.
+	MetricVerifyTicketAgeSeconds = "VerifyTicketAgeSeconds"
+	MetricQuotaRemainingPercent  = "QuotaRemainingPercent"
 )
 
 // maxDimensionValue is CloudWatch's limit on a dimension value's length.
@@ -65,7 +69,15 @@ type Metrics struct {
 	// DroppedNotifications is the number of changes this run dropped
 	// after they were owed to a robot for 24 hours (summed over robots).
 	DroppedNotifications int
+	// VerifyTicketAgeSeconds is how old the newest verify ticket is, and
+	// QuotaRemainingPercent the lowest remaining share of the component
+	// APIs' daily quotas; nil when not known (the metric is then left out).
+	VerifyTicketAgeSeconds *float64
+	QuotaRemainingPercent  *float64
 }
+
+// Value returns a pointer to v, for the optional metrics.
+func Value(v float64) *float64 { return &v }
 
 // Metadata is the "_aws" member of an EMF line.
 type Metadata struct {
@@ -94,9 +106,18 @@ type Definition struct {
 // ASCII become "_", and it is cut to 1024 bytes.
 func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
 	names := []string{MetricAlerts, MetricFailedOperations, MetricAuthorizers, MetricFailedAuthorizers, MetricDroppedNotifications}
-	defs := make([]Definition, len(names))
+	defs := make([]Definition, len(names), len(names)+2)
 	for i, n := range names {
 		defs[i] = Definition{Name: n, Unit: "Count"}
+	}
+	var extra []slog.Attr
+	if v := m.VerifyTicketAgeSeconds; v != nil {
+		defs = append(defs, Definition{Name: MetricVerifyTicketAgeSeconds, Unit: "Seconds"})
+		extra = append(extra, slog.Float64(MetricVerifyTicketAgeSeconds, *v))
+	}
+	if v := m.QuotaRemainingPercent; v != nil {
+		defs = append(defs, Definition{Name: MetricQuotaRemainingPercent, Unit: "Percent"})
+		extra = append(extra, slog.Float64(MetricQuotaRemainingPercent, *v))
 	}
 	md := Metadata{
 		Timestamp: now.UnixMilli(),
@@ -106,7 +127,7 @@ func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
 			Metrics:    defs,
 		}},
 	}
-	return []slog.Attr{
+	return append([]slog.Attr{
 		slog.Any("_aws", md),
 		slog.String(Dimension, DimensionValue(functionName)),
 		slog.Int(MetricAlerts, m.Alerts),
@@ -114,7 +135,7 @@ func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
 		slog.Int(MetricAuthorizers, m.Authorizers),
 		slog.Int(MetricFailedAuthorizers, m.FailedAuthorizers),
 		slog.Int(MetricDroppedNotifications, m.DroppedNotifications),
-	}
+	}, extra...)
 }
 
 // DimensionValue returns s as a valid CloudWatch dimension value: printable

@@ -65,6 +65,7 @@ func runOf(ev *Event) alerts.Run {
 			add(&r.Authorizers[j])
 		}
 	}
+	run.Checked = append(run.Checked, warningScopes(ev)...)
 	run.Alerts = ev.Alerts
 	return run
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
+	"github.com/wxcloudenv/wxcloudenv/internal/queue"
+	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
 )
 
 // EventSource is the output event's "source".
@@ -36,6 +38,10 @@ type Event struct {
 	Changes []Change `json:"changes,omitempty"`
 	// Notifications are each robot channel's outcome.
 	Notifications []Notification `json:"notifications,omitempty"`
+	// Planned is what a queued fleet run planned (docs/queue.md).
+	Planned *queue.Planned `json:"planned,omitempty"`
+
+	warnings *warnings.Report // the platform's warnings (warnings.go)
 }
 
 // Result is the outcome of one operation, or of one authorizer in a
@@ -124,6 +130,11 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	if e.Notifications != nil {
 		b = append(b, `,"notifications":`...)
 		b = appendList(b, e.Notifications, true)
+	}
+	if e.Planned != nil {
+		b = append(b, `,"planned":`...)
+		pb, _ := json.Marshal(e.Planned)
+		b = append(b, pb...)
 	}
 	return append(b, '}')
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/app"
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/queue"
 	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
@@ -144,6 +145,12 @@ type invocation struct {
 	rt        *app.Runtime
 	cfgErr    error
 	req       *trigger.Request
+
+	// A queued fleet run (queue.go): the schedule's tick, what was
+	// planned, and the robots' outcomes of the run's messages.
+	tick        time.Time
+	planned     *queue.Planned
+	queuedNotes []Notification
 }
 
 func (inv *invocation) logger() *slog.Logger {
@@ -178,6 +185,8 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 	actx, cancel := dl.alertsCtx(ctx)
 	tracked := inv.alerts(actx, ev, run, pl)
 	cancel()
+	ev.Planned = inv.planned
+	ev.Notifications = append(ev.Notifications, inv.queuedNotes...)
 	a := inv.encode(ev)
 	inv.logEvent(ev, alerts.Metrics(run, tracked), a.status, a.failure)
 	return a.out, a.err
@@ -197,6 +206,10 @@ func (inv *invocation) intake(ctx context.Context, payload []byte) (trigger.Payl
 	if inv.rt != nil && inv.h.Level != nil {
 		inv.h.Level.Set(inv.rt.Config.LogLevel)
 	}
+	if d, ok := queue.Detect(payload); ok {
+		out, err := inv.work(ctx, d)
+		return trigger.Payload{}, &finished{out: out, err: err}
+	}
 	req, perr := trigger.Parse(payload)
 	if perr != nil {
 		msg := inv.scrub("wxcloudenv: " + perr.Error())
@@ -204,6 +217,10 @@ func (inv *invocation) intake(ctx context.Context, payload []byte) (trigger.Payl
 		return trigger.Payload{}, &finished{err: &InvocationError{Message: msg}}
 	}
 	inv.req = req
+	inv.tick = inv.stamp.UTC().Truncate(time.Minute)
+	if t, ok := queue.Tick(payload); ok {
+		inv.tick = t
+	}
 	if req.Kind == trigger.HTTP {
 		return inv.intakeHTTP(ctx)
 	}
@@ -271,6 +288,8 @@ type plan struct {
 	all            bool
 	authorizers    []string
 	shardK, shardN int
+	// queued: a scheduled fleet run that plans onto WXCLOUDENV_FLEET_QUEUE.
+	queued bool
 }
 
 // fleet reports whether getenvinfo covers named authorizers.
@@ -291,6 +310,7 @@ func (inv *invocation) plan(p trigger.Payload) plan {
 			pl.authorizers = c
 		}
 	}
+	pl.queued = pl.all && inv.req.Kind == trigger.Schedule && inv.rt.Config.Queued()
 	return pl
 }
 
@@ -357,6 +377,7 @@ func (d deadlines) alertsCtx(ctx context.Context) (context.Context, context.Canc
 func (inv *invocation) execute(ctx context.Context, pl plan, dl deadlines) *Event {
 	h := inv.h
 	ev := &Event{Platform: h.Platform, Trigger: string(inv.req.Kind), RequestID: inv.requestID, Time: inv.stamp, OK: true}
+	addWarnings := inv.startWarnings(ctx)
 	done := make(chan Result, len(pl.ops))
 	attempts := make([]atomic.Int64, len(pl.ops))
 	for i, op := range pl.ops {
@@ -369,6 +390,10 @@ func (inv *invocation) execute(ctx context.Context, pl plan, dl deadlines) *Even
 						Message: "internal error; see the function's log for request " + inv.requestID}}
 				}
 			}()
+			if op == wechat.OpGetEnvInfo && pl.queued {
+				done <- inv.planFleet(ctx, pl)
+				return
+			}
 			if op == wechat.OpGetEnvInfo && pl.fleet() {
 				done <- inv.fleet(ctx, pl, dl.fleet)
 				return
@@ -401,6 +426,7 @@ collect:
 	for _, r := range ev.Results {
 		ev.Alerts = append(ev.Alerts, r.alerts...)
 	}
+	addWarnings(ev, dl.checks.Add(dl.collect/2))
 	return ev
 }
 

@@ -65,6 +65,7 @@ func (inv *invocation) logEvent(ev *Event, m emf.Metrics, status int, failure st
 	if failure != "" {
 		attrs = append(attrs, slog.String("error", inv.scrub(failure)))
 	}
+	warningMetrics(ev, &m)
 	attrs = append(attrs, emf.Attrs(inv.functionName(), inv.stamp, m)...)
 	l.LogAttrs(context.Background(), level, "invocation", attrs...)
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -103,6 +104,10 @@ func (h *Handler) Handle(ctx context.Context, q url.Values, body []byte) Answer 
 		return Answer{Status: http.StatusBadRequest, Outcome: "undecryptable", Body: "the body does not decrypt or parse"}
 	}
 	a := Answer{Status: http.StatusOK, Body: "success", InfoType: msg.InfoType, Authorizer: msg.AuthorizerAppID}
+	if refused := h.outOfTime(q.Get("timestamp"), msg); refused != "" {
+		a.Status, a.Outcome, a.Body = http.StatusBadRequest, refused, refusals[refused]
+		return a
+	}
 	key := h.Prefix + "push:" + digest(body)
 	if _, err := h.Store.Get(ctx, key); err == nil {
 		a.Outcome = "redelivered"
@@ -110,6 +115,12 @@ func (h *Handler) Handle(ctx context.Context, q url.Values, body []byte) Answer 
 	}
 	a.Outcome, err = h.apply(ctx, msg)
 	if err != nil {
+		if code, ok := permanent(err); ok {
+			// Pushing again cannot help: answer success so that WeChat
+			// stops, and say so in the log line.
+			a.Outcome += fmt.Sprintf(" permanently (errcode %d); not retried", code)
+			return a
+		}
 		a.Status, a.Body = http.StatusInternalServerError, "not handled; push again"
 		return a
 	}

@@ -30,7 +30,7 @@ func (k *Keeper) ticket(ctx context.Context, componentAppID, fallback string) (s
 		var t storedTicket
 		if json.Unmarshal(v.Data, &t) == nil && t.Ticket != "" {
 			k.scrubber().KeepForUse(t.Ticket)
-			if k.now().Sub(time.Unix(t.CreateTime, 0)) < DefaultTicketMaxAge {
+			if age := k.now().Sub(time.Unix(t.CreateTime, 0)); age < DefaultTicketMaxAge && age >= -TicketMaxAhead {
 				return t.Ticket, nil
 			}
 		}
@@ -44,12 +44,21 @@ func (k *Keeper) ticket(ctx context.Context, componentAppID, fallback string) (s
 	return fallback, nil
 }
 
+// TicketMaxAhead is how far ahead of the clock a ticket's CreateTime may
+// be; TicketKeptFor is how long a ticket's key outlives its 12 hours.
+const (
+	TicketMaxAhead = 5 * time.Minute
+	TicketKeptFor  = 7 * 24 * time.Hour
+)
+
 // SaveTicket stores a verify ticket pushed with createTime, unless the
 // store holds one with the same or a newer CreateTime, or the ticket is
-// already 12 hours old. saved reports whether it was written.
+// already 12 hours old, or from more than TicketMaxAhead in the future.
+// saved reports whether it was written.
 func (k *Keeper) SaveTicket(ctx context.Context, componentAppID, ticket string, createTime time.Time) (saved bool, err error) {
 	k.scrubber().KeepForUse(ticket)
-	if ticket == "" || k.now().Sub(createTime) >= DefaultTicketMaxAge {
+	now := k.now()
+	if ticket == "" || now.Sub(createTime) >= DefaultTicketMaxAge || createTime.Sub(now) > TicketMaxAhead {
 		return false, nil
 	}
 	key := k.keys.Ticket(componentAppID)
@@ -57,14 +66,19 @@ func (k *Keeper) SaveTicket(ctx context.Context, componentAppID, ticket string, 
 	if err != nil {
 		return false, err
 	}
-	v := store.Value{Data: data, Expires: createTime.Add(DefaultTicketMaxAge)}
+	// The key outlives the ticket's use by TicketKeptFor, so that how old
+	// the last ticket is stays known (the verify-ticket warning).
+	v := store.Value{Data: data, Expires: createTime.Add(DefaultTicketMaxAge + TicketKeptFor)}
+	ahead := k.now().Add(TicketMaxAhead).Unix()
 	for range casAttempts {
 		cur, err := k.st.Get(ctx, key)
 		var old []byte
 		switch {
 		case err == nil:
 			var t storedTicket
-			if json.Unmarshal(cur.Data, &t) == nil && t.CreateTime >= createTime.Unix() {
+			// A stored ticket from the future (kept before pushes were
+			// bounded in time) never blocks a real one.
+			if json.Unmarshal(cur.Data, &t) == nil && t.CreateTime >= createTime.Unix() && t.CreateTime <= ahead {
 				return false, nil
 			}
 			old = cur.Data
@@ -76,6 +90,7 @@ func (k *Keeper) SaveTicket(ctx context.Context, componentAppID, ticket string, 
 			return false, k.storeError("save_ticket", "write the verify ticket", err)
 		}
 		if ok {
+			k.seeTicket(componentAppID, time.Unix(createTime.Unix(), 0), now)
 			return true, nil
 		}
 	}
@@ -187,6 +202,16 @@ func (k *Keeper) Forget(ctx context.Context, componentAppID, authorizerAppID str
 // Valid tokens land in memory; refresh tokens are used by a mint within a
 // minute. With a foreign layout Preload does nothing.
 func (k *Keeper) Preload(ctx context.Context, componentAppID string, authorizerAppIDs []string) error {
+	return k.PreloadListed(ctx, componentAppID, authorizerAppIDs, nil)
+}
+
+// PreloadListed is Preload that also writes back, for each authorizer whose
+// refresh token the store lacks while its access token is valid (so that
+// no mint will store one), the one WeChat's authorizer list gave (listed,
+// by appid): the store is again the durable copy even when no mint is
+// needed. A refresh token the store holds is never
+// replaced: it may be newer (rotated) than the list's.
+func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, authorizerAppIDs []string, listed map[string]string) error {
 	if k.layout != LayoutOwn || len(authorizerAppIDs) == 0 {
 		return nil
 	}
@@ -215,17 +240,78 @@ func (k *Keeper) Preload(ctx context.Context, componentAppID string, authorizerA
 		}
 	}
 	now := k.now()
+	var adopt []adoption
 	for i := 0; i < len(keys); i += 2 {
+		valid := false
 		if v, ok := got[keys[i]]; ok {
-			k.remember(k.slotFor(keys[i], "authorizer_token"), v.Data)
+			valid = k.remember(k.slotFor(keys[i], "authorizer_token"), v.Data) != nil
 		}
 		if v, ok := got[keys[i+1]]; ok {
 			if rt := k.decodeRefresh(v.Data); rt != "" {
 				k.mu.Lock()
 				k.refresh[keys[i+1]] = knownRefresh{value: rt, loaded: now}
 				k.mu.Unlock()
+				continue
 			}
 		}
+		// An authorizer whose access token must be minted stores the
+		// list's refresh token when the mint succeeds; one with a valid
+		// access token makes no mint, so its refresh token is written here.
+		if rt := listed[authorizerAppIDs[i/2]]; rt != "" && valid {
+			adopt = append(adopt, adoption{key: keys[i+1], rt: rt})
+		}
 	}
-	return nil
+	return k.adopt(ctx, adopt)
+}
+
+// TicketCreated returns the CreateTime of the verify ticket the store
+// keeps for the platform (own layout), and false when it keeps none. It
+// reads the store only: the ticket itself is never returned.
+//
+// A read serves this instance for TicketSeenFor (warm invocations do not
+// read the store each time); a ticket this instance saves is seen at once.
+func (k *Keeper) TicketCreated(ctx context.Context, componentAppID string) (time.Time, bool, error) {
+	now := k.now()
+	k.mu.Lock()
+	seen, ok := k.tickets[componentAppID]
+	k.mu.Unlock()
+	if ok && now.Sub(seen.readAt) < TicketSeenFor && now.Sub(seen.readAt) >= 0 {
+		return seen.created, !seen.created.IsZero(), nil
+	}
+	v, err := k.st.Get(ctx, k.keys.Ticket(componentAppID))
+	var created time.Time
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return time.Time{}, false, k.storeError("verify_ticket", "read the verify ticket", err)
+	default:
+		var t storedTicket
+		if json.Unmarshal(v.Data, &t) == nil && t.Ticket != "" {
+			k.scrubber().KeepForUse(t.Ticket)
+			created = time.Unix(t.CreateTime, 0)
+		}
+	}
+	k.seeTicket(componentAppID, created, now)
+	return created, !created.IsZero(), nil
+}
+
+// TicketSeenFor is how long a read of the verify ticket's CreateTime
+// serves TicketCreated.
+const TicketSeenFor = time.Minute
+
+// ticketSeen is the CreateTime of a platform's newest ticket, as last read
+// or saved by this instance (zero: none kept).
+type ticketSeen struct {
+	created time.Time
+	readAt  time.Time
+}
+
+// seeTicket remembers a platform's newest ticket's CreateTime.
+func (k *Keeper) seeTicket(componentAppID string, created, now time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.tickets == nil {
+		k.tickets = map[string]ticketSeen{}
+	}
+	k.tickets[componentAppID] = ticketSeen{created: created, readAt: now}
 }

@@ -24,6 +24,11 @@ func (k *Keeper) mintAuthorizer(ctx context.Context, component wechat.TokenSourc
 			Message: "no refresh token for authorizer " + authorizerAppID + ": set WECHAT_AUTHORIZER_REFRESH_TOKEN or authorize it through the authorization-event webhook"}
 	}
 	tok, next, err := wechat.MintAuthorizerToken(ctx, k.client, component, componentAppID, authorizerAppID, rt)
+	if err != nil && inStore && refreshRejected(err) {
+		// A restore or a failover may have put back an outdated token:
+		// WeChat's authorizer list holds the current one.
+		return k.heal(ctx, component, componentAppID, authorizerAppID, key, rt, fallback, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -88,6 +88,8 @@ type Keeper struct {
 	mu      sync.Mutex
 	slots   map[string]*slot
 	refresh map[string]knownRefresh // refresh key → value this instance knows
+	lister  RefreshLister           // heals a rejected refresh token (heal.go)
+	tickets map[string]ticketSeen   // component appid → newest ticket seen (TicketCreated)
 }
 
 // knownRefresh is a refresh token this instance saved or preloaded.

@@ -183,14 +183,25 @@ func TestSAMTemplate(t *testing.T) {
 		if !reflect.DeepEqual(p["AlarmActions"], topic) || !reflect.DeepEqual(p["OKActions"], topic) {
 			t.Errorf("alarm %s notifies %v / %v, want the topic", name, p["AlarmActions"], p["OKActions"])
 		}
+		if p["Namespace"] == "AWS/SQS" {
+			continue // the queued fleet's dead-letter alarm (TestQueueTemplate)
+		}
 		if dims := []any{map[string]any{"Name": "FunctionName", "Value": ref("WxCloudEnvFunction")}}; !reflect.DeepEqual(p["Dimensions"], dims) {
 			t.Errorf("alarm %s dimensions %v, want only FunctionName (the EMF dimension set)", name, p["Dimensions"])
 		}
 		if p["MetricName"] == "FailedAuthorizers" && !reflect.DeepEqual(p["Threshold"], ref("FailedAuthorizersThreshold")) {
 			t.Errorf("FailedAuthorizers threshold = %v, want the parameter", p["Threshold"])
 		}
+		// A ticket older than an hour alarms (docs/when-tokens-break.md).
+		if p["MetricName"] == "VerifyTicketAgeSeconds" && (fmt.Sprint(p["Threshold"]) != "3600" || p["ComparisonOperator"] != "GreaterThanThreshold" || p["Statistic"] != "Maximum") {
+			t.Errorf("VerifyTicketAgeSeconds alarm = %v, want Maximum > 3600", p)
+		}
+		if p["MetricName"] == "QuotaRemainingPercent" && (fmt.Sprint(p["Threshold"]) != "10" || p["ComparisonOperator"] != "LessThanThreshold" || p["Statistic"] != "Minimum") {
+			t.Errorf("QuotaRemainingPercent alarm = %v, want Minimum < 10", p)
+		}
 	}
-	for _, want := range []string{"AWS/Lambda/Errors", "wxcloudenv/Alerts", "wxcloudenv/FailedOperations", "wxcloudenv/Authorizers", "wxcloudenv/FailedAuthorizers"} {
+	for _, want := range []string{"AWS/Lambda/Errors", "wxcloudenv/Alerts", "wxcloudenv/FailedOperations", "wxcloudenv/Authorizers", "wxcloudenv/FailedAuthorizers",
+		"wxcloudenv/VerifyTicketAgeSeconds", "wxcloudenv/QuotaRemainingPercent"} {
 		if !metrics[want] {
 			t.Errorf("no alarm on %s (have %v)", want, metrics)
 		}

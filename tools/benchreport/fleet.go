@@ -16,6 +16,8 @@ const (
 	below
 	// exactly: wxcloudenv's own value, equal to target.
 	exactly
+	// reported: wxcloudenv's own value, shown without a target.
+	reported
 )
 
 // fleetFigure is one line of the fleet's table (BENCHMARKS.md#the-fleet).
@@ -39,6 +41,15 @@ var fleetFigures = []fleetFigure{
 	{"peak RSS, bootstrap, 10,000, two runs", below, "BenchmarkFleetBinary10000", "", "peak-RSS-B", 128 << 20},
 	{"authorizer mints in the second run", exactly, "BenchmarkFleetBinary10000", "", "second-run-authorizer-mints", 0},
 	{"component mints in the second run", exactly, "BenchmarkFleetBinary10000", "", "second-run-component-mints", 0},
+	// The queued fleet (docs/queue.md): 100,000 authorizers, 20 ms, 8
+	// workers × 32 at once, against N × 2 × 20 ms / 256 + the planner's paging.
+	{"queued 100,000: floor (s)", reported, "BenchmarkQueuedFleet100000", "", "floor-s", 0},
+	{"queued 100,000: wall (s)", reported, "BenchmarkQueuedFleet100000", "", "wall-s", 0},
+	{"queued 100,000: wall × floor", reported, "BenchmarkQueuedFleet100000", "", "x-floor", 0},
+	{"queued 100,000: planning (s)", reported, "BenchmarkQueuedFleet100000", "", "plan-s", 0},
+	{"queued 100,000: peak RSS, planner", below, "BenchmarkQueuedFleet100000", "", "planner-peak-RSS-B", 128 << 20},
+	{"queued 100,000: peak RSS, largest worker", below, "BenchmarkQueuedFleet100000", "", "worker-peak-RSS-B", 128 << 20},
+	{"queued 100,000: SQS requests", reported, "BenchmarkQueuedFleet100000", "", "sqs-requests", 0},
 }
 
 // reportFleet prints the fleet's table and returns how many of its
@@ -96,6 +107,14 @@ func reportFleet(w io.Writer, data map[string]map[string][]float64) (missed, not
 			}
 			fmt.Fprintf(w, "%-40s %12s %12s %8s %8s  %s\n", f.title, fmt.Sprintf("%.2f×", factor[0]), fmt.Sprintf("%.2f×", factor[1]),
 				"", target, verdict)
+		case reported:
+			v, ok := side(f.bench, "", f.metric)
+			if !ok {
+				fmt.Fprintf(w, "%-40s %12s %12s\n", f.title, "", "not run")
+				notRun++
+				continue
+			}
+			fmt.Fprintf(w, "%-40s %12s %12s\n", f.title, "-", format(v, f.metric))
 		case below, exactly:
 			v, ok := side(f.bench, "", f.metric)
 			if !ok {

@@ -31,6 +31,9 @@ func TestReportFleet(t *testing.T) {
 		"<128.00 MiB  met",
 		"0                =0  met",
 		"1                =0  MISSED",
+		"4.826\n",
+		"SQS requests                        -          554",
+		"63.78 MiB          <128.00 MiB  met",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())

@@ -33,6 +33,10 @@ type Authorizer struct {
 	// refresh token; the one used stops working (61023), so a client must
 	// keep the newest.
 	RotateRefresh bool
+	// StaleList makes api_get_authorizer_list serve the authorizer's first
+	// refresh token (RefreshTokenFor) even after RotateRefresh replaced
+	// it, as a list read before the rotation would.
+	StaleList bool
 }
 
 // DefaultEnvs is how many environments an authorizer lists by default.
@@ -416,6 +420,9 @@ func (s *Server) authorizerList(w http.ResponseWriter, offset, count float64, ok
 		refresh := ""
 		if a.exchanged {
 			refresh = a.refresh
+			if a.cfg.StaleList {
+				refresh = RefreshTokenFor(id)
+			}
 		}
 		b = fmt.Appendf(b, `{"authorizer_appid":%q,"refresh_token":%q,"auth_time":%d}`, id, refresh, a.authTime)
 	}

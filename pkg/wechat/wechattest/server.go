@@ -91,7 +91,8 @@ type Server struct {
 	seq      uint64
 	rid      atomic.Uint64
 
-	fleet  // authorizers, codes, tickets, counters: fleet.go, ticket.go
+	fleet                   // authorizers, codes, tickets, counters: fleet.go, ticket.go
+	quotas map[string]quota // quota.go
 	pushes sync.WaitGroup
 }
 
@@ -320,6 +321,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 			writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok"})
 			s.startPushing()
 		}
+	case wechat.QuotaPath:
+		s.quotaGet(w, r, str("cgi_path"))
 	case wechat.DescribeCloudBaseRunEnvsPath:
 		if code := s.checkToken(r.URL.Query().Get("access_token"), "component"); code != 0 {
 			s.fail(w, code, "")

@@ -1,0 +1,67 @@
+package tokens
+
+import (
+	"context"
+	"sync"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
+)
+
+// SaveListed stores the refresh tokens that a page of WeChat's authorizer
+// list gave (appid → refresh token) for the authorizers that have none in
+// the store, so that instances which never read the list (the workers of a
+// queued fleet run) can mint their tokens. A stored refresh token is never
+// replaced: it may be newer than the list's. One GetMany reads the page's
+// keys; only the absent ones are written, each only if still absent.
+func (k *Keeper) SaveListed(ctx context.Context, componentAppID string, refresh map[string]string) error {
+	if k.layout != LayoutOwn || len(refresh) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(refresh))
+	byKey := make(map[string]string, len(refresh))
+	for id, rt := range refresh {
+		if rt == "" {
+			continue
+		}
+		key := k.keys.Refresh(componentAppID, id)
+		keys = append(keys, key)
+		byKey[key] = rt
+	}
+	got, err := k.st.GetMany(ctx, keys)
+	if err != nil {
+		return k.storeError("save_listed", "read the listed authorizers' refresh tokens", err)
+	}
+	now := k.now()
+	absent := make([]string, 0, len(keys))
+	for _, key := range keys {
+		if _, ok := got[key]; !ok {
+			absent = append(absent, key)
+		}
+	}
+	values := make([]string, len(absent))
+	for i, key := range absent {
+		values[i] = byKey[key]
+	}
+	k.scrubber().KeepForUse(values...) // once: it sorts its list per call
+	// The writes go 16 at a time: a first tick stores every listed
+	// authorizer's refresh token, 500 a page.
+	sem := make(chan struct{}, 16)
+	errs := make([]error, len(absent))
+	var wg sync.WaitGroup
+	for i, key := range absent {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, err := k.st.CompareAndSwap(ctx, key, nil, store.Value{Data: encodeRefresh(byKey[key], now)}); err != nil {
+				errs[i] = k.storeError("save_listed", "write a listed refresh token", err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err // the store is failing: one error says it
+		}
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package warnings_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
+)
+
+// tickets is a TicketSource with a settable CreateTime.
+type tickets struct {
+	created time.Time
+	ok      bool
+	err     error
+}
+
+func (t tickets) TicketCreated(context.Context, string) (time.Time, bool, error) {
+	return t.created, t.ok, t.err
+}
+
+func TestVerifyTicket(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name    string
+		src     tickets
+		alert   bool
+		checked bool
+		want    []string // in the message
+	}{
+		{"fresh", tickets{created: now.Add(-9 * time.Minute), ok: true}, false, true, nil},
+		{"30 minutes is not stale yet", tickets{created: now.Add(-30 * time.Minute), ok: true}, false, true, nil},
+		{"31 minutes", tickets{created: now.Add(-31 * time.Minute), ok: true}, true, true,
+			[]string{"for 31m", "minted for 11h29m", "until 2026-12-06T23:29:00Z"}},
+		{"past the 12 hours", tickets{created: now.Add(-13 * time.Hour), ok: true}, true, true,
+			[]string{"for 13h00m", "no longer be minted since 2026-12-06T11:00:00Z", "61005"}},
+		{"none kept", tickets{}, false, true, nil},
+		{"store down", tickets{err: store.ErrUnavailable}, false, false, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &warnings.Checker{ComponentAppID: "wxplatform", Tickets: tc.src, Now: func() time.Time { return now }}
+			r := c.Check(t.Context())
+			if got := len(r.Alerts) == 1; got != tc.alert || len(r.Alerts) > 1 {
+				t.Fatalf("alerts %+v, want alert %v", r.Alerts, tc.alert)
+			}
+			if got := len(r.Checked) == 1 && r.Checked[0] == warnings.OperationComponent; got != tc.checked {
+				t.Errorf("checked %v, want %v", r.Checked, tc.checked)
+			}
+			if tc.alert {
+				a := r.Alerts[0]
+				if a.Operation != warnings.OperationComponent || a.Resource != warnings.ResourceVerifyTicket || a.Status != warnings.StatusStale {
+					t.Errorf("alert %+v", a)
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(a.Message, w) {
+						t.Errorf("message %q lacks %q", a.Message, w)
+					}
+				}
+			}
+			if r.HasTicketAge != tc.src.ok || r.HasTicketAge && r.TicketAge != now.Sub(tc.src.created) {
+				t.Errorf("ticket age %v (%v)", r.TicketAge, r.HasTicketAge)
+			}
+		})
+	}
+}
+
+// TestQuotaOncePerHour: ten instances checking at once read WeChat's
+// quotas once; the reading serves every instance for an hour; a path at
+// 5% is one LOW alert; an hour later the quotas are read again.
+func TestQuotaOncePerHour(t *testing.T) {
+	t.Parallel()
+	srv := wechattest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.SetQuota(wechat.GetAuthorizerListPath, 2000, 1900)
+	client, err := wechat.NewClient(wechat.WithBaseURLs(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.NewMemory()
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	paths := []string{wechat.AuthorizerTokenPath, wechat.GetAuthorizerListPath}
+	checkers := make([]*warnings.Checker, 10)
+	for i := range checkers {
+		checkers[i] = &warnings.Checker{ComponentAppID: wechattest.ComponentAppID, Store: st, Prefix: "wxcloudenv:",
+			Client: client, Component: wechat.StaticTokenSource(wechattest.ComponentAccessToken), QuotaPaths: paths,
+			Now: clock, Instance: string(rune('a' + i))}
+	}
+	run := func() []warnings.Report {
+		out := make([]warnings.Report, len(checkers))
+		var wg sync.WaitGroup
+		for i, c := range checkers {
+			wg.Go(func() { out[i] = c.Check(t.Context()) })
+		}
+		wg.Wait()
+		return out
+	}
+	reports := run()
+	if n := srv.Calls(wechat.QuotaPath); n != len(paths) {
+		t.Fatalf("ten instances read the quotas with %d calls, want %d (once)", n, len(paths))
+	}
+	sawAlert := 0
+	for _, r := range reports {
+		if len(r.Alerts) > 0 {
+			sawAlert++
+			a := r.Alerts[0]
+			if len(r.Alerts) != 1 || a.Resource != "quota:"+wechat.GetAuthorizerListPath || a.Status != warnings.StatusLow ||
+				!strings.Contains(a.Message, "5.0%") || !strings.Contains(a.Message, "100 of 2000") {
+				t.Errorf("alerts %+v", r.Alerts)
+			}
+			if !r.HasQuota || r.QuotaPercent != 5 {
+				t.Errorf("lowest quota %v (%v), want 5", r.QuotaPercent, r.HasQuota)
+			}
+		}
+	}
+	if sawAlert == 0 {
+		t.Fatal("no instance raised the quota alert")
+	}
+	// Later in the hour, every instance sees the reading; no new read.
+	mu.Lock()
+	now = now.Add(59 * time.Minute)
+	mu.Unlock()
+	for _, r := range run() {
+		if len(r.Alerts) != 1 || len(r.Checked) != 1 || r.Checked[0] != warnings.OperationQuota {
+			t.Errorf("within the hour: alerts %+v checked %v", r.Alerts, r.Checked)
+		}
+	}
+	if n := srv.Calls(wechat.QuotaPath); n != len(paths) {
+		t.Errorf("read again within the hour: %d calls", n)
+	}
+	// An hour on, read again once; the quota recovered: no alert.
+	srv.SetQuota(wechat.GetAuthorizerListPath, 2000, 10)
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	run()
+	if n := srv.Calls(wechat.QuotaPath); n != 2*len(paths) {
+		t.Errorf("after the hour: %d calls, want %d", n, 2*len(paths))
+	}
+	for _, r := range run() {
+		if len(r.Alerts) != 0 {
+			t.Errorf("after recovery: %+v", r.Alerts)
+		}
+	}
+}
+
+// TestQuotaUnreadable: when WeChat refuses the quota reads, nothing is
+// checked (open quota alerts stay as they are) and the problem is said,
+// without the token.
+func TestQuotaUnreadable(t *testing.T) {
+	t.Parallel()
+	srv := wechattest.NewServer()
+	t.Cleanup(srv.Close)
+	client, _ := wechat.NewClient(wechat.WithBaseURLs(srv.URL))
+	c := &warnings.Checker{ComponentAppID: wechattest.ComponentAppID, Store: store.NewMemory(), Client: client,
+		Component: wechat.StaticTokenSource("quota-secret-token"), QuotaPaths: []string{wechat.AuthorizerTokenPath}}
+	r := c.Check(t.Context())
+	if len(r.Checked) != 0 || len(r.Alerts) != 0 || len(r.Problems) != 1 || r.HasQuota {
+		t.Fatalf("report %+v", r)
+	}
+	if strings.Contains(r.Problems[0], "quota-secret-token") {
+		t.Errorf("the problem shows the token: %s", r.Problems[0])
+	}
+}
