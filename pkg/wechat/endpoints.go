@@ -10,6 +10,7 @@ const (
 	StableTokenPath              = "/cgi-bin/stable_token"
 	ComponentTokenPath           = "/cgi-bin/component/api_component_token"
 	AuthorizerTokenPath          = "/cgi-bin/component/api_authorizer_token"
+	QuotaPath                    = "/cgi-bin/openapi/quota/get" // an API's daily call quota
 )
 
 // Operation names: Error.Op and the op of Client.Raw.
@@ -19,4 +20,5 @@ const (
 	OpQueryAuth                = "query_auth"
 	OpStartPushTicket          = "start_push_ticket"
 	OpGetAuthorizerList        = "get_authorizer_list"
+	OpQuota                    = "quota_get"
 )
