@@ -45,6 +45,21 @@ help: ## list the targets
 run: ## one invocation against the built-in WeChat emulator (scenario demo: one alert); ARGS="-fault getenvinfo=errcode:40001" etc.
 	@$(GO) run ./functions/local -emulate $(ARGS)
 
+STATUS_ADDR ?= 127.0.0.1:8080
+CHROMIUM    ?= chromium
+
+.PHONY: status
+status: ## the status page (docs/status-page.md) on STATUS_ADDR (127.0.0.1:8080) over the emulated fleet, a run a minute; STORE=file:///abs/path keeps it
+	$(GO) run ./functions/local -emulate -scenario fleet -runs 3 -every 1m $(if $(STORE),-store $(STORE)) -status $(STATUS_ADDR) $(ARGS)
+
+.PHONY: status-screenshot
+status-screenshot: ## redraw docs/status-page.png from the golden demo page (needs chromium: apt-get install -y chromium)
+	@command -v $(CHROMIUM) >/dev/null || { echo "chromium is missing: apt-get install -y chromium (or CHROMIUM=/path/to/chrome)" >&2; exit 1; }
+	$(GO) test -count=1 -run '^TestDemoPage$$' ./internal/status
+	$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update --disable-sync \
+		--no-first-run --user-data-dir=$$(mktemp -d) --hide-scrollbars --window-size=1280,1900 \
+		--screenshot=$(CURDIR)/docs/status-page.png file://$(CURDIR)/internal/status/testdata/demo.html
+
 # Reinstalled when the Makefile (and so RIE_VERSION) changes.
 $(BIN)/aws-lambda-rie: Makefile
 	GOBIN=$(CURDIR)/$(BIN) $(GO) install $(RIE_MODULE)@$(RIE_VERSION)
@@ -151,7 +166,7 @@ bench: $(BIN)/goaws
 bench: ## benchmarks beside their baseline, BENCHCOUNT runs each; prints medians and ratios (raw output: bin/bench.txt); about 9 min with BENCHCOUNT=5
 	@mkdir -p $(BIN)
 	@echo "make bench: about 9 minutes with BENCHCOUNT=5 (now $(BENCHCOUNT)) and the queued fleet once (QUEUECOUNT=$(QUEUECOUNT)); the ratios print at the end" >&2
-	set -o pipefail; $(GO) test -run '^$$' -bench '^Benchmark[^Q]' -benchmem -count=$(BENCHCOUNT) ./test/bench ./pkg/... | tee $(BIN)/bench.txt
+	set -o pipefail; $(GO) test -run '^$$' -bench '^Benchmark[^Q]' -benchmem -count=$(BENCHCOUNT) ./test/bench ./internal/status ./pkg/... | tee $(BIN)/bench.txt
 	set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkQueued' -benchtime 1x -count=$(QUEUECOUNT) ./test/bench | tee -a $(BIN)/bench.txt
 	$(GO) run ./tools/benchreport $(BIN)/bench.txt
 

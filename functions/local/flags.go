@@ -47,20 +47,22 @@ Flags:
 
 // options are the runner's flags, checked.
 type options struct {
-	emulate   bool
-	scenario  string
-	storeURL  string
-	runs      int
-	preview   bool
-	variables bool
-	faults    []string
-	event     []byte // the trigger event; {} by default
-	timeout   time.Duration
-	compact   bool
-	serve     string
-	rie       string
-	bootstrap string
-	queued    bool
+	emulate    bool
+	scenario   string
+	storeURL   string
+	runs       int
+	preview    bool
+	variables  bool
+	faults     []string
+	event      []byte // the trigger event; {} by default
+	timeout    time.Duration
+	compact    bool
+	serve      string
+	rie        string
+	bootstrap  string
+	queued     bool
+	statusAddr string
+	every      time.Duration
 }
 
 // errHelp is what parseFlags returns for -h: the usage is printed, and
@@ -94,6 +96,8 @@ func parseFlags(args []string, stdin io.Reader, stderr io.Writer) (*options, err
 	fs.StringVar(&o.serve, "serve", "", "run bin/bootstrap under the Runtime Interface Emulator listening on `ADDR` (e.g. 127.0.0.1:9000) until interrupted")
 	fs.StringVar(&o.rie, "rie", "bin/aws-lambda-rie", "the Runtime Interface Emulator's `PATH` (with -serve; make rie installs it)")
 	fs.StringVar(&o.bootstrap, "bootstrap", "bin/bootstrap", "the function's `PATH` (with -serve; make build writes it)")
+	fs.StringVar(&o.statusAddr, "status", "", "after -runs runs, serve the status page and every HTTP route on `ADDR` (e.g. 127.0.0.1:8080) until interrupted")
+	fs.DurationVar(&o.every, "every", 0, "with -status, run again at this `INTERVAL` (e.g. 1m)")
 	fs.BoolVar(&o.queued, "queue", false, "show a queued fleet run (docs/queue.md): plan onto bin/goaws on loopback, work the batches here as Lambda's event source mapping would, print the run's robot message")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

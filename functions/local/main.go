@@ -11,6 +11,7 @@
 //	go run ./functions/local -emulate -scenario fleet -notify-preview  # a small fleet, its alerts and the robot message
 //	go run ./functions/local -emulate -store file:///tmp/x.db -runs 2  # the second cold run mints nothing
 //	go run ./functions/local -emulate -scenario fleet -queue  # a queued fleet run on bin/goaws, end to end
+//	go run ./functions/local -emulate -scenario fleet -runs 3 -status 127.0.0.1:8080  # the status page in a browser
 package main
 
 import (
@@ -112,6 +113,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if o.queued {
 		return runQueued(ctx, o.timeout, env, stdout, stderr)
+	}
+	if o.statusAddr != "" {
+		return serveStatus(ctx, o.statusAddr, o.event, o.runs, o.every, o.timeout, env, stderr)
 	}
 	for i := range o.runs {
 		if o.runs > 1 {

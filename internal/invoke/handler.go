@@ -184,6 +184,7 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 	run := runOf(ev)
 	actx, cancel := dl.alertsCtx(ctx)
 	tracked := inv.alerts(actx, ev, run, pl)
+	inv.recordHistory(actx, ev, pl)
 	cancel()
 	ev.Planned = inv.planned
 	ev.Notifications = append(ev.Notifications, inv.queuedNotes...)

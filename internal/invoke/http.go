@@ -43,7 +43,7 @@ func matchRoute(path string) (route, bool) {
 	case strings.HasSuffix(p, "/healthz"):
 		return route{name: "healthz", methods: []string{http.MethodGet}}, true
 	}
-	return route{}, false
+	return matchStatus(p)
 }
 
 // httpAnswer is an HTTP answer before it is shaped for the platform.
@@ -90,7 +90,11 @@ func (inv *invocation) routeHTTP(ctx context.Context, hr *trigger.HTTPRequest) (
 	// WeChat cannot send the key: a push is authenticated by its signature.
 	open := ok && (rt.name == "healthz" || rt.name == "push")
 	key := inv.apiKey()
-	if !open && key != "" && !validKey(hr.Header, key) {
+	if ok && rt.name == "status" {
+		if a, pass := inv.statusAuth(hr.Header); !pass {
+			return answer(a)
+		}
+	} else if !open && key != "" && !validKey(hr.Header, key) {
 		a := errorAnswer(http.StatusUnauthorized, "unauthorized", "a valid API key is required: send Authorization: Bearer <key> or X-Api-Key: <key>")
 		a.header = map[string]string{"WWW-Authenticate": `Bearer realm="wxcloudenv"`}
 		return answer(a)
@@ -127,6 +131,9 @@ func (inv *invocation) routeHTTP(ctx context.Context, hr *trigger.HTTPRequest) (
 	}
 	if rt.name == "push" {
 		return answer(inv.push(ctx, hr))
+	}
+	if rt.name == "status" {
+		return answer(inv.serveStatus(ctx, hr, rt))
 	}
 	p, err := requestPayload(rt, hr)
 	if err != nil {

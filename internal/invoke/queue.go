@@ -236,6 +236,7 @@ func (inv *invocation) workBatch(ctx context.Context, body []byte, dl deadlines,
 		inv.logEvent(ev, alerts.Metrics(run, alerts.Outcome{}), 0, "batch "+fmt.Sprint(b.Batch)+" of run "+b.Run+" comes back: "+err.Error())
 		return false
 	}
+	inv.recordBatch(actx, ev, b.Run, b.Batch)
 	if last {
 		rec, _, err := runs.Get(actx, b.Run)
 		if err == nil && rec != nil {

@@ -103,6 +103,8 @@ func TestSAMTemplate(t *testing.T) {
 	want := map[string]any{
 		"GET /envs": switchable, "POST /envs": switchable, "GET /envs/{operation}": switchable,
 		"GET /healthz": "NONE", "POST /wechat/authorization-events": "NONE",
+		// The status page (StatusPage on): the function checks the key.
+		"GET /status": "NONE", "GET /status.json": "NONE", "GET /status/authorizers/{appid}": "NONE",
 	}
 	got := map[string]any{}
 	for name, r := range res {
@@ -110,6 +112,9 @@ func TestSAMTemplate(t *testing.T) {
 			continue
 		}
 		p := m(r, "Properties")
+		if strings.HasPrefix(p["RouteKey"].(string), "GET /status") && m(r)["Condition"] != "StatusPageOn" {
+			t.Errorf("route %s is not conditional on StatusPage", name)
+		}
 		got[p["RouteKey"].(string)] = p["AuthorizationType"]
 		if !reflect.DeepEqual(p["Target"], map[string]any{"Fn::Sub": "integrations/${WxCloudEnvIntegration}"}) || !reflect.DeepEqual(p["ApiId"], ref("WxCloudEnvApi")) {
 			t.Errorf("route %s does not reach the function: %v", name, p)
@@ -120,6 +125,9 @@ func TestSAMTemplate(t *testing.T) {
 	}
 	if c := m(raw, "Conditions")["UseIam"]; !reflect.DeepEqual(c, map[string]any{"Fn::Equals": []any{ref("AuthMode"), "iam"}}) {
 		t.Errorf("UseIam = %v", c)
+	}
+	if m(raw, "Rules", "StatusPageNeedsKey") == nil {
+		t.Error("no rule requires ApiKey with StatusPage on")
 	}
 	if m(raw, "Rules", "ApiKeyMode") == nil {
 		t.Error("no rule requires ApiKey with AuthMode apikey")
