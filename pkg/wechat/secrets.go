@@ -100,8 +100,13 @@ func (s *Scrubber) KeepUntil(until time.Time, values ...string) {
 		s.Keep(values...)
 		return
 	}
-	now := s.now()
-	if s.allKeptUntil(now, until, values) {
+	s.keepUntil(s.now(), until, until, values)
+}
+
+// keepUntil keeps values until until, unless every one is kept until at
+// least enough already (the fast path, under the read lock).
+func (s *Scrubber) keepUntil(now, until, enough time.Time, values []string) {
+	if s.allKeptUntil(now, enough, values) {
 		return
 	}
 	s.mu.Lock()
@@ -113,6 +118,7 @@ func (s *Scrubber) KeepUntil(until time.Time, values ...string) {
 	if s.until == nil {
 		s.until = map[string]time.Time{}
 	}
+	var added []string // values not indexed yet
 	for _, v := range values {
 		if len(v) < minSecretBytes {
 			continue
@@ -120,11 +126,15 @@ func (s *Scrubber) KeepUntil(until time.Time, values ...string) {
 		if _, ok := s.forever[v]; ok {
 			continue
 		}
-		if t := s.until[v]; until.After(t) {
+		t, ok := s.until[v]
+		if !ok {
+			added = append(added, v)
+		}
+		if until.After(t) {
 			s.until[v] = until
 		}
 	}
-	s.keepLocked(values)
+	s.keepLocked(added)
 }
 
 // KeepForUse keeps values that last no known time (refresh tokens, verify
@@ -135,7 +145,10 @@ func (s *Scrubber) KeepForUse(values ...string) {
 	if s == nil {
 		return
 	}
-	s.KeepUntil(s.now().Add(keptForUse), values...)
+	// A value kept for use at most a sweep interval ago is kept enough:
+	// calls that use one refresh token need not each take the write lock.
+	now := s.now()
+	s.keepUntil(now, now.Add(keptForUse), now.Add(keptForUse-secretSweepInterval), values)
 }
 
 // Len returns how many values the scrubber keeps: those kept for its life
