@@ -24,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	configusage "github.com/wxcloudenv/wxcloudenv/internal/config/usage"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case err != nil:
 		return err
 	case o.variables:
-		return config.Usage(stdout)
+		return configusage.Write(stdout)
 	}
 	env := newEnvironment()
 	defer func() {

@@ -328,7 +328,7 @@ func TestFleetScenario(t *testing.T) {
 		"FAILED getenvinfo wxf1ee700000000002: auth errcode 61023",
 		"ALERT wxf1ee700000000001 environment env0-000001 (env0) is HALTED",
 		"notify preview (WeCom markdown, not sent):",
-		"**NEW** wxf1ee700000000001 getenvinfo env0-000001",
+		"**NEW** 测试商户-000001 (wxf1ee700000000001) getenvinfo env0-000001", // the merchant by name
 	} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())

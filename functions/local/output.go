@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
+	"github.com/wxcloudenv/wxcloudenv/internal/incident"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
@@ -37,7 +38,7 @@ func notifyPreview(out []byte) string {
 	if json.Unmarshal(out, &ev) != nil {
 		return "notify preview: the answer is not an event\n"
 	}
-	r := notify.Report{Platform: ev.Platform, Function: "wxcloudenv"}
+	r := notify.Report{Platform: ev.Platform, Function: "wxcloudenv", GroupMin: incident.DefaultGroupMin}
 	for _, c := range ev.Changes {
 		if c.Change == alerts.ChangeReminder {
 			r.Reminders = append(r.Reminders, c)

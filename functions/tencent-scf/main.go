@@ -1,9 +1,11 @@
 // Command tencent-scf is wxcloudenv's Tencent Cloud SCF event function, for
 // the Go1 runtime. Build it as "main" for linux/amd64.
 //
-// SCF may deliver the function's variables with each invocation; scf-go-lib
-// sets them in the environment before calling the handler, and the core
-// reads its configuration then.
+// SCF may deliver the function's variables with each invocation; they are
+// set in the environment before the handler is called (as scf-go-lib
+// does), and the core reads its configuration then. The runtime's
+// protocol is served by internal/scfrpc, not scf-go-lib's net/rpc server,
+// which doubled the binary's size.
 //
 // Run by hand, outside SCF, it says so and exits 2 instead of waiting for a
 // runtime that never calls (use `make run` or `make rie` locally).
@@ -13,14 +15,13 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/tencentyun/scf-go-lib/cloudfunction"
-
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
+	"github.com/wxcloudenv/wxcloudenv/internal/scfrpc"
 )
 
-// portVar is the variable through which SCF's Go1 runtime tells scf-go-lib
-// the port it calls the function on.
-const portVar = "_LAMBDA_SERVER_PORT"
+// portVar is the variable through which SCF's Go1 runtime tells the
+// function the port it calls it on.
+const portVar = scfrpc.PortVar
 
 func main() {
 	if os.Getenv(portVar) == "" {
@@ -30,5 +31,7 @@ func main() {
 	h := invoke.New(invoke.PlatformTencentSCF)
 	invoke.RouteStdLog(h)
 	invoke.SetMemoryLimit(os.LookupEnv)
-	cloudfunction.StartHandler(h)
+	err := scfrpc.ListenAndServe(h)
+	fmt.Fprintln(os.Stderr, "tencent-scf:", err)
+	os.Exit(1)
 }

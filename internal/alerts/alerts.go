@@ -21,7 +21,10 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/emf"
+	"github.com/wxcloudenv/wxcloudenv/internal/incident"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
+	"github.com/wxcloudenv/wxcloudenv/internal/owners"
+	"github.com/wxcloudenv/wxcloudenv/internal/silence"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
@@ -69,6 +72,18 @@ type Tracker struct {
 	// Notifier sends to the robots of WXCLOUDENV_NOTIFY; nil or no
 	// channels: none.
 	Notifier *notify.Notifier
+	// GroupMin is WXCLOUDENV_NOTIFY_GROUP_MIN: changes sharing a cause
+	// over at least this many authorizers or envs are one line (package
+	// incident); 0 never groups.
+	GroupMin int
+	// Silences are the silences people created (nil: none); a change or
+	// reminder one matches is marked and not sent, nor its resolution.
+	Silences *silence.Book
+	// Owners are the authorizers' own robots (nil: none): each gets its
+	// authorizer's changes and reminders only, in its own message.
+	// OwnerSecrets sign them as WXCLOUDENV_NOTIFY's are signed.
+	Owners       *owners.Book
+	OwnerSecrets notify.Secrets
 	// Scrubber removes the secrets the runtime keeps from every stored
 	// message and every text the alert path reports (nil: none).
 	Scrubber *wechat.Scrubber
@@ -91,6 +106,9 @@ type Input struct {
 	// Log receives the alert path's own lines (the state could not be
 	// kept); it carries the request's attributes. Nil: slog.Default().
 	Log *slog.Logger
+	// Names are the authorizers' names by appid, for the changes and the
+	// robots' lines.
+	Names map[string]string
 }
 
 // Outcome is what the alert path adds to the event.
@@ -104,6 +122,12 @@ type Outcome struct {
 	// Changes are the transitions this run claimed (an empty, non-nil
 	// slice when there are none).
 	Changes []Change
+	// Silenced counts the changes and reminders a silence kept from the
+	// robots.
+	Silenced int
+	// Incidents are this run's changes and reminders grouped by shared
+	// cause, as the robots' messages show them (nil when none group).
+	Incidents []incident.Incident
 	// Notifications are each robot's outcome, nil when nothing was to be
 	// sent.
 	Notifications []notify.Outcome
@@ -133,12 +157,15 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 		log = slog.Default()
 	}
 	sum := fingerprint(in.Run)
-	if since, ok := t.memo.recall(sum, time.Now()); ok {
+	// With silences, every run looks at them: one that ended owes its
+	// reminders now, not when the memo runs out.
+	if since, ok := t.memo.recall(sum, time.Now()); ok && t.Silences == nil {
 		// The same state as a run of this tracker confirmed moments ago:
 		// nothing can have changed that this run would report.
 		return Outcome{Tracked: true, AlertSince: since, Changes: []Change{}}
 	}
-	robots := t.Notifier != nil && len(t.Notifier.Channels) > 0
+	platformRobots := t.Notifier != nil && len(t.Notifier.Channels) > 0
+	robots := platformRobots || t.Owners != nil && t.Notifier != nil
 	uctx := ctx
 	if dl, ok := ctx.Deadline(); ok && robots {
 		// What the state update claims must still be recorded as owed
@@ -155,12 +182,29 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	if err != nil {
 		log.Warn("the alert state could not be kept", "error", t.Scrubber.Scrub(err.Error()))
 	}
+	name(st.Changes, in.Names)
+	name(st.Reminders, in.Names)
 	out.AlertSince, out.Changes = st.AlertSince, st.Changes
+	out.Incidents = notify.Report{Changes: st.Changes, Reminders: st.Reminders, GroupMin: t.GroupMin}.Incidents()
+	var released []Change
+	out.Silenced, released = t.silence(ctx, in.Now, log, &st.Changes, &st.Reminders)
+	name(released, in.Names)
+	st.Reminders = append(st.Reminders, released...)
 	settled := true
 	if robots {
-		claimed := append(append(make([]Change, 0, len(st.Changes)+len(st.Reminders)), st.Changes...), st.Reminders...)
-		d := t.deliver(ctx, in, claimed, err, log)
-		out.Notifications, out.Dropped, settled = d.outcomes, d.dropped, d.settled
+		claimed := make([]Change, 0, len(st.Changes)+len(st.Reminders))
+		for _, list := range [][]Change{st.Changes, st.Reminders} {
+			for _, c := range list {
+				if c.Silenced == "" {
+					claimed = append(claimed, c)
+				}
+			}
+		}
+		if platformRobots {
+			d := t.deliver(ctx, in, claimed, err, log)
+			out.Notifications, out.Dropped, settled = d.outcomes, d.dropped, d.settled
+		}
+		out.Notifications = append(out.Notifications, t.deliverOwners(ctx, in, claimed, log)...)
 	}
 	if err == nil && settled {
 		t.memo.remember(sum, st.AlertSince, time.Now())
@@ -172,13 +216,25 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	return out
 }
 
+// name sets each change's authorizer name from names.
+func name(changes []Change, names map[string]string) {
+	if len(names) == 0 {
+		return
+	}
+	for i := range changes {
+		if n := names[changes[i].Authorizer]; n != "" {
+			changes[i].Name = n
+		}
+	}
+}
+
 // Metrics counts what the log line's EMF metrics report of a run: its
 // alerts, the operations that failed as a whole (a fleet that could not be
 // read counts; one authorizer's failure does not), the fleet authorizers
 // it reported and those that failed, and the changes the alert path
 // dropped (out's).
 func Metrics(run Run, out Outcome) emf.Metrics {
-	m := emf.Metrics{Alerts: len(run.Alerts), DroppedNotifications: out.Dropped}
+	m := emf.Metrics{Alerts: len(run.Alerts), DroppedNotifications: out.Dropped, SilencedChanges: out.Silenced}
 	for _, c := range run.Checked {
 		if c.Authorizer != "" {
 			m.Authorizers++

@@ -160,7 +160,7 @@ func (t *Tracker) deliverTo(ctx context.Context, ch notify.Channel, in Input, cl
 		}
 	}
 
-	report := notify.Report{Platform: in.Platform, Function: in.Function}
+	report := notify.Report{Platform: in.Platform, Function: in.Function, Names: in.Names, GroupMin: t.GroupMin}
 	for _, c := range dedupe(append(owed, direct...)) {
 		if c.Change == ChangeReminder {
 			report.Reminders = append(report.Reminders, c)

@@ -88,11 +88,14 @@ const ResourceOperation = "operation"
 // package alerts and the event use it as is.
 type Alert struct {
 	Authorizer string `json:"authorizer,omitempty"`
-	Operation  string `json:"operation"`
-	Env        string `json:"env"`
-	Resource   string `json:"resource"`
-	Status     string `json:"status"`
-	Message    string `json:"message"`
+	// Name is the authorizer's name (nick_name) when known; not part of
+	// the state.
+	Name      string `json:"name,omitempty"`
+	Operation string `json:"operation"`
+	Env       string `json:"env"`
+	Resource  string `json:"resource"`
+	Status    string `json:"status"`
+	Message   string `json:"message"`
 	// Since is when the alert was first seen, when alert state is kept
 	// (zero otherwise); written as RFC 3339 in seconds. Update reads only
 	// the other fields and reports Since in its Outcome.
@@ -185,13 +188,19 @@ type Change struct {
 	// Change is "new", "resolved" or "reminder".
 	Change     string `json:"change"`
 	Authorizer string `json:"authorizer,omitempty"`
-	Operation  string `json:"operation"`
-	Env        string `json:"env,omitempty"`
-	Resource   string `json:"resource"`
-	Status     string `json:"status,omitempty"`
-	Kind       string `json:"kind,omitempty"`
-	ErrCode    int    `json:"errcode,omitempty"`
-	Message    string `json:"message,omitempty"`
+	// Name is the authorizer's name (nick_name) when known; not part of
+	// the state.
+	Name      string `json:"name,omitempty"`
+	Operation string `json:"operation"`
+	Env       string `json:"env,omitempty"`
+	Resource  string `json:"resource"`
+	Status    string `json:"status,omitempty"`
+	Kind      string `json:"kind,omitempty"`
+	ErrCode   int    `json:"errcode,omitempty"`
+	Message   string `json:"message,omitempty"`
+	// Silenced is the id of the silence that kept it from the robots
+	// (docs/silences.md); not part of the state.
+	Silenced string `json:"silenced,omitempty"`
 	// Since is when the alert or failure was first seen; written as
 	// RFC 3339 in seconds, left out when zero.
 	Since time.Time `json:"-"`

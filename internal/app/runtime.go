@@ -14,8 +14,11 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/names"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
+	"github.com/wxcloudenv/wxcloudenv/internal/owners"
 	"github.com/wxcloudenv/wxcloudenv/internal/push"
+	"github.com/wxcloudenv/wxcloudenv/internal/silence"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/tokens"
 	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
@@ -53,6 +56,9 @@ type Runtime struct {
 	Warnings *warnings.Checker
 	// Alerts is the alert path: state in Store, messages by Notifier.
 	Alerts *alerts.Tracker
+	// Names keeps the fleet's authorizers' names (api_get_authorizer_info)
+	// in Store; nil when there is no fleet.
+	Names *names.Book
 }
 
 // Deps are what a Runtime shares with the ones built before it.
@@ -110,7 +116,15 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 	rt := &Runtime{Config: c, Client: client, Store: st, Keeper: keeper, Tokens: map[string]wechat.TokenSource{},
 		Secrets: secrets, Scrubber: sc,
 		Notifier: &notify.Notifier{Channels: chans, HTTP: d.HTTPClient, Store: st, Prefix: c.StorePrefix, Scrubber: sc}}
-	rt.Alerts = &alerts.Tracker{Store: st, Prefix: c.StorePrefix, Repeat: c.NotifyRepeat, Notifier: rt.Notifier, Scrubber: sc}
+	rt.Alerts = &alerts.Tracker{Store: st, Prefix: c.StorePrefix, Repeat: c.NotifyRepeat, Notifier: rt.Notifier, GroupMin: c.NotifyGroupMin, Scrubber: sc}
+	if c.APIKey != "" {
+		// Silences and owner robots can be made only through the
+		// management routes, which need the key: without it, no run
+		// reads them.
+		rt.Alerts.Silences = &silence.Book{Store: st, Prefix: c.StorePrefix}
+		rt.Alerts.Owners = &owners.Book{Store: st, Prefix: c.StorePrefix}
+		rt.Alerts.OwnerSecrets = notify.Secrets{DingTalk: c.NotifyDingTalkSecret, Feishu: c.NotifyFeishuSecret}
+	}
 	b := builder{c: c, client: client, keeper: keeper}
 	component := b.componentSource()
 	rt.Tokens[wechat.OpDescribeCloudBaseRunEnvs] = component
@@ -123,6 +137,10 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 			knownAppID: c.AuthorizerAppID, knownRefresh: c.AuthorizerRefreshToken}
 		keeper.SetRefreshLister(f.listedRefresh)
 		rt.Fleet = f
+		rt.Names = &names.Book{Store: st, Prefix: c.StorePrefix,
+			Lookup: func(ctx context.Context, appid string) (*wechat.AuthorizerInfo, error) {
+				return client.GetAuthorizerInfo(ctx, component, c.ComponentAppID, appid)
+			}}
 	}
 	rt.Warnings = warningsFor(c, client, keeper, component, st, rt.Fleet != nil)
 	rt.Push = &push.Handler{Token: c.ComponentToken, EncodingAESKey: c.ComponentEncodingAESKey, ComponentAppID: c.ComponentAppID,

@@ -3,7 +3,7 @@
 // Parse is a pure function of a lookup, so that tests need no process
 // environment and SCF's per-invocation variables are read the same way as
 // Lambda's. The struct tags of Config are the one source of the variables'
-// names, defaults and descriptions; envconfig.Usage prints them.
+// names, defaults and descriptions; internal/config/usage prints them.
 //
 // A variable that is set but empty counts as unset, because deploy tools
 // commonly pass empty parameters through. A value out of range is an error
@@ -62,6 +62,7 @@ type Config struct {
 	NotifyDingTalkSecret string        `envconfig:"WXCLOUDENV_NOTIFY_DINGTALK_SECRET" desc:"DingTalk robot signing secret" secret:"true"`
 	NotifyFeishuSecret   string        `envconfig:"WXCLOUDENV_NOTIFY_FEISHU_SECRET" desc:"Feishu/Lark bot signing secret" secret:"true"`
 	NotifyRepeat         time.Duration `envconfig:"WXCLOUDENV_NOTIFY_REPEAT" default:"24h" desc:"remind of what is still open after this long; 0 = never"`
+	NotifyGroupMin       int           `envconfig:"WXCLOUDENV_NOTIFY_GROUP_MIN" default:"3" desc:"changes sharing a cause over this many authorizers or envs are one line; 0 = never group"`
 
 	FleetQueue  string `envconfig:"WXCLOUDENV_FLEET_QUEUE" desc:"where a scheduled fleet run sends its batches: empty (check in this invocation), an SQS queue URL, or scf:NAMESPACE/FUNCTION"`
 	FleetBatch  int    `envconfig:"WXCLOUDENV_FLEET_BATCH" default:"100" desc:"authorizers per queued batch, 1 to 1000"`
@@ -328,6 +329,9 @@ func (c *Config) validate() error {
 	}
 	if c.NotifyRepeat < 0 {
 		return &Error{Variable: "WXCLOUDENV_NOTIFY_REPEAT", Problem: "must be 0 (never) or a positive duration"}
+	}
+	if c.NotifyGroupMin < 0 || c.NotifyGroupMin > MaxAuthorizers {
+		return &Error{Variable: "WXCLOUDENV_NOTIFY_GROUP_MIN", Problem: "must be 0 (never group) or between 1 and 10000"}
 	}
 	return c.validateQueue()
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/config/usage"
 )
 
 // varName is a configuration variable's name in backquotes.
@@ -51,11 +51,11 @@ func tableRows(t *testing.T, path string) map[string]int {
 	return rows
 }
 
-// usageVariables returns the variables config.Usage lists.
+// usageVariables returns the variables usage.Write lists.
 func usageVariables(t *testing.T) []string {
 	t.Helper()
 	var b strings.Builder
-	if err := config.Usage(&b); err != nil {
+	if err := usage.Write(&b); err != nil {
 		t.Fatal(err)
 	}
 	var vars []string
@@ -70,14 +70,14 @@ func usageVariables(t *testing.T) []string {
 }
 
 // TestContractListsEveryVariableOnce: docs/contract.md is the reference:
-// every variable config.Usage lists has exactly one row in its variable
+// every variable usage.Write lists has exactly one row in its variable
 // tables, and no row names a variable the configuration does not read.
 func TestContractListsEveryVariableOnce(t *testing.T) {
 	t.Parallel()
 	rows := tableRows(t, "../../docs/contract.md")
 	vars := usageVariables(t)
 	if len(vars) < 20 {
-		t.Fatalf("config.Usage lists %d variables: the parse of its output is wrong", len(vars))
+		t.Fatalf("usage.Write lists %d variables: the parse of its output is wrong", len(vars))
 	}
 	known := map[string]bool{}
 	for _, v := range vars {
@@ -88,7 +88,7 @@ func TestContractListsEveryVariableOnce(t *testing.T) {
 	}
 	for v := range rows {
 		if !known[v] {
-			t.Errorf("docs/contract.md's variable tables list %s, which config.Usage does not: remove the row, or add the variable to internal/config", v)
+			t.Errorf("docs/contract.md's variable tables list %s, which usage.Write does not: remove the row, or add the variable to internal/config", v)
 		}
 	}
 }

@@ -44,6 +44,9 @@ const (
 	// MetricDroppedNotifications counts changes dropped after being owed
 	// to a robot for 24 hours (docs/reliability.md).
 	MetricDroppedNotifications = "DroppedNotifications"
+	// MetricSilencedChanges counts changes and reminders a silence kept
+	// from the robots (docs/silences.md).
+	MetricSilencedChanges = "SilencedChanges"
 	// The warnings' readings (docs/when-tokens-break.md), written only
 	// when known.
 	MetricVerifyTicketAgeSeconds = "VerifyTicketAgeSeconds"
@@ -69,6 +72,9 @@ type Metrics struct {
 	// DroppedNotifications is the number of changes this run dropped
 	// after they were owed to a robot for 24 hours (summed over robots).
 	DroppedNotifications int
+	// SilencedChanges is the number of changes and reminders a silence
+	// kept from the robots.
+	SilencedChanges int
 	// VerifyTicketAgeSeconds is how old the newest verify ticket is, and
 	// QuotaRemainingPercent the lowest remaining share of the component
 	// APIs' daily quotas; nil when not known (the metric is then left out).
@@ -105,7 +111,8 @@ type Definition struct {
 // "local". It is made a valid dimension value: characters outside printable
 // ASCII become "_", and it is cut to 1024 bytes.
 func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
-	names := []string{MetricAlerts, MetricFailedOperations, MetricAuthorizers, MetricFailedAuthorizers, MetricDroppedNotifications}
+	names := []string{MetricAlerts, MetricFailedOperations, MetricAuthorizers, MetricFailedAuthorizers, MetricDroppedNotifications,
+		MetricSilencedChanges}
 	defs := make([]Definition, len(names), len(names)+2)
 	for i, n := range names {
 		defs[i] = Definition{Name: n, Unit: "Count"}
@@ -135,6 +142,7 @@ func Attrs(functionName string, now time.Time, m Metrics) []slog.Attr {
 		slog.Int(MetricAuthorizers, m.Authorizers),
 		slog.Int(MetricFailedAuthorizers, m.FailedAuthorizers),
 		slog.Int(MetricDroppedNotifications, m.DroppedNotifications),
+		slog.Int(MetricSilencedChanges, m.SilencedChanges),
 	}, extra...)
 }
 

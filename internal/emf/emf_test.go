@@ -32,7 +32,7 @@ func TestAttrs(t *testing.T) {
 		m       emf.Metrics
 		wantDim string
 	}{
-		{name: "lambda", fn: "wxcloudenv-prod", m: emf.Metrics{Alerts: 2, FailedOperations: 1, Authorizers: 10000, FailedAuthorizers: 37, DroppedNotifications: 4}, wantDim: "wxcloudenv-prod"},
+		{name: "lambda", fn: "wxcloudenv-prod", m: emf.Metrics{Alerts: 2, FailedOperations: 1, Authorizers: 10000, FailedAuthorizers: 37, DroppedNotifications: 4, SilencedChanges: 9}, wantDim: "wxcloudenv-prod"},
 		{name: "local", fn: "", m: emf.Metrics{}, wantDim: "local"},
 		{name: "spaces", fn: "   ", wantDim: "local"},
 		{name: "non-ASCII and control characters, one _ per rune", fn: "函数\nx", wantDim: "___x"},
@@ -56,7 +56,7 @@ func TestAttrs(t *testing.T) {
 				} `json:"_aws"`
 				FunctionName                                             string
 				Alerts, FailedOperations, Authorizers, FailedAuthorizers int
-				DroppedNotifications                                     int
+				DroppedNotifications, SilencedChanges                    int
 			}
 			if err := json.Unmarshal(line, &got); err != nil {
 				t.Fatal(err)
@@ -81,14 +81,14 @@ func TestAttrs(t *testing.T) {
 				}
 				names = append(names, m.Name)
 			}
-			if strings.Join(names, ",") != "Alerts,FailedOperations,Authorizers,FailedAuthorizers,DroppedNotifications" {
+			if strings.Join(names, ",") != "Alerts,FailedOperations,Authorizers,FailedAuthorizers,DroppedNotifications,SilencedChanges" {
 				t.Errorf("metrics = %q", names)
 			}
 			if got.FunctionName != tt.wantDim {
 				t.Errorf("FunctionName = %q, want %q", got.FunctionName, tt.wantDim)
 			}
 			if got.Alerts != tt.m.Alerts || got.FailedOperations != tt.m.FailedOperations || got.Authorizers != tt.m.Authorizers || got.FailedAuthorizers != tt.m.FailedAuthorizers ||
-				got.DroppedNotifications != tt.m.DroppedNotifications {
+				got.DroppedNotifications != tt.m.DroppedNotifications || got.SilencedChanges != tt.m.SilencedChanges {
 				t.Errorf("values = %d %d %d %d %d, want %+v", got.Alerts, got.FailedOperations, got.Authorizers, got.FailedAuthorizers, got.DroppedNotifications, tt.m)
 			}
 		})

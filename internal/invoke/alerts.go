@@ -12,7 +12,9 @@ import (
 // reports what it returns in the event: each alert's since, the changes,
 // each robot's outcome. It returns the outcome for the log line's metrics.
 func (inv *invocation) alerts(ctx context.Context, ev *Event, run alerts.Run, pl plan) alerts.Outcome {
+	run, names := inv.incidents(ctx, ev, run, pl)
 	out := inv.rt.Alerts.Track(ctx, alerts.Input{
+		Names:    names,
 		Run:      run,
 		Partial:  pl.env != inv.rt.Config.Env,
 		Now:      inv.stamp,
@@ -29,6 +31,7 @@ func (inv *invocation) alerts(ctx context.Context, ev *Event, run alerts.Run, pl
 		}
 	}
 	ev.Changes = out.Changes
+	ev.Incidents = out.Incidents
 	for _, o := range out.Notifications {
 		ev.Notifications = append(ev.Notifications, Notification{Channel: o.Channel, Status: o.Status, Error: o.Error, Owed: o.Owed})
 	}

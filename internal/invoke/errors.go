@@ -29,7 +29,7 @@ func (inv *invocation) errorInfoFor(op, authorizer string, err error) *ErrorInfo
 	if !errors.As(err, &we) {
 		return &ErrorInfo{Kind: string(wechat.KindUpstream), Message: inv.scrub(err.Error())}
 	}
-	info := &ErrorInfo{Kind: string(we.Kind), ErrCode: we.ErrCode, ErrMsg: inv.scrub(we.ErrMsg), RID: we.RID, Retryable: we.Retryable}
+	info := &ErrorInfo{Kind: string(we.Kind), ErrCode: we.ErrCode, ErrMsg: inv.scrub(we.ErrMsg), RID: we.RID, Retryable: we.Retryable, op: we.Op}
 	if we.StatusCode != 0 && we.StatusCode != 200 {
 		info.HTTPStatus = we.StatusCode
 	}

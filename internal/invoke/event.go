@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
+	"github.com/wxcloudenv/wxcloudenv/internal/incident"
 	"github.com/wxcloudenv/wxcloudenv/internal/queue"
 	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
 )
@@ -36,6 +37,13 @@ type Event struct {
 	// Changes are the transitions since the previous run, when alert state
 	// is kept.
 	Changes []Change `json:"changes,omitempty"`
+	// Incidents are the changes and reminders that share a cause, grouped
+	// as the robots' messages show them (docs/alerts.md#incidents-not-lines).
+	Incidents []incident.Incident `json:"incidents,omitempty"`
+	// PlatformFailures are the run's platform-level failures (the
+	// component token, the authorizer list, WeChat unreachable, the run's
+	// deadline) and how many authorizer checks each inhibited.
+	PlatformFailures []incident.Cause `json:"platform_failures,omitempty"`
 	// Notifications are each robot channel's outcome.
 	Notifications []Notification `json:"notifications,omitempty"`
 	// Planned is what a queued fleet run planned (docs/queue.md).
@@ -47,13 +55,15 @@ type Event struct {
 // Result is the outcome of one operation, or of one authorizer in a
 // fleet result.
 type Result struct {
-	Operation  string          `json:"-"` // the key in results
-	Authorizer string          `json:"-"` // the key in a fleet's authorizers
-	OK         bool            `json:"ok"`
-	Attempts   int             `json:"attempts"`
-	Duration   time.Duration   `json:"-"` // written as duration_ms
-	Response   json.RawMessage `json:"response,omitempty"`
-	Error      *ErrorInfo      `json:"error,omitempty"`
+	Operation  string `json:"-"` // the key in results
+	Authorizer string `json:"-"` // the key in a fleet's authorizers
+	// Name is a fleet authorizer's name (nick_name), when known.
+	Name     string          `json:"name,omitempty"`
+	OK       bool            `json:"ok"`
+	Attempts int             `json:"attempts"`
+	Duration time.Duration   `json:"-"` // written as duration_ms
+	Response json.RawMessage `json:"response,omitempty"`
+	Error    *ErrorInfo      `json:"error,omitempty"`
 	// Items counts the environments in the answer; written only in a
 	// compact event, in place of the response.
 	Items int `json:"items,omitempty"`
@@ -65,6 +75,9 @@ type Result struct {
 	Authorizers []Result `json:"-"` // written as an object keyed by appid
 
 	alerts []Alert
+	// unreached is set for a fleet authorizer the run's deadline came
+	// before: it was not checked.
+	unreached bool
 	// whole is set on a fleet result whose run got what the fleet as a
 	// whole needs (the authorizer list and the component token): the
 	// fleet-level scope was checked, and resolves what it had open.
@@ -80,6 +93,12 @@ type ErrorInfo struct {
 	Retryable  bool   `json:"retryable"`
 	Message    string `json:"message"`
 	HTTPStatus int    `json:"http_status,omitempty"`
+	// InhibitedBy is the key of the platform-level failure that caused
+	// this authorizer's failure: it is not a change of its own and is not
+	// sent (docs/alerts.md#incidents-not-lines).
+	InhibitedBy string `json:"inhibited_by,omitempty"`
+
+	op string // the call that failed (wechat.Error.Op)
 }
 
 // Alert and Change are the event's "alerts" and "changes" entries, as
@@ -127,6 +146,14 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, `,"changes":`...)
 		b = appendList(b, e.Changes, true)
 	}
+	if e.Incidents != nil {
+		b = append(b, `,"incidents":`...)
+		b = appendList(b, e.Incidents, true)
+	}
+	if e.PlatformFailures != nil {
+		b = append(b, `,"platform_failures":`...)
+		b = appendList(b, e.PlatformFailures, true)
+	}
 	if e.Notifications != nil {
 		b = append(b, `,"notifications":`...)
 		b = appendList(b, e.Notifications, true)
@@ -153,7 +180,13 @@ func appendResults(b []byte, rs []Result, byAuthorizer, compact bool) []byte {
 		} else {
 			b = appendString(b, r.Operation)
 		}
-		b = append(b, `:{"ok":`...)
+		b = append(b, ':', '{')
+		if r.Name != "" {
+			b = append(b, `"name":`...)
+			b = appendString(b, r.Name)
+			b = append(b, ',')
+		}
+		b = append(b, `"ok":`...)
 		b = strconv.AppendBool(b, r.OK)
 		b = append(b, `,"attempts":`...)
 		b = strconv.AppendInt(b, int64(r.Attempts), 10)

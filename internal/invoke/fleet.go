@@ -49,10 +49,14 @@ func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration) 
 	}
 	res.Authorizers = fleet.Run(ctx, appids, inv.rt.Config.Concurrency, grace,
 		func(ctx context.Context, appid string) Result {
-			return inv.operationWith(ctx, op, pl.env, f.Source(appid), appid)
+			r := inv.operationWith(ctx, op, pl.env, f.Source(appid), appid)
+			// A check the run's own deadline cut short says nothing about
+			// the merchant (docs/alerts.md#incidents-not-lines).
+			r.unreached = r.Error != nil && ctx.Err() != nil && cutShort(r.Error.Kind)
+			return r
 		},
 		func(appid string) Result {
-			return Result{Operation: op, Authorizer: appid, Duration: time.Since(start), Error: &ErrorInfo{
+			return Result{Operation: op, Authorizer: appid, Duration: time.Since(start), unreached: true, Error: &ErrorInfo{
 				Kind: string(wechat.KindTimeout), Retryable: true,
 				Message: "not reached before the invocation's deadline; narrow the run with a shard or raise the function's timeout"}}
 		})
@@ -71,12 +75,27 @@ func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration) 
 	if listErr != nil {
 		res.Error = inv.errorInfo(op, listErr)
 		if res.Error.Message != "" {
-			res.Error.Message = "the fleet could not be read as a whole: " + res.Error.Message
+			res.Error.Message = fleetWholePrefix + res.Error.Message
 		}
 	}
 	res.Duration = time.Since(start)
 	return res
 }
+
+// cutShort reports whether a failure of kind, met once the run's deadline
+// had passed, may be the deadline's doing (a call, a token mint or a store
+// read given up) rather than an answer about the merchant.
+func cutShort(kind string) bool {
+	switch wechat.Kind(kind) {
+	case wechat.KindTimeout, wechat.KindStore, wechat.KindNetwork:
+		return true
+	}
+	return false
+}
+
+// fleetWholePrefix starts the message of a fleet that could not be read
+// as a whole.
+const fleetWholePrefix = "the fleet could not be read as a whole: "
 
 // wholeRunFailed reports whether a scheduled run must fail the invocation:
 // an operation failed, or a fleet could not be read as a whole. Authorizers

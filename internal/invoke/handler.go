@@ -418,7 +418,7 @@ collect:
 		r, ok := got[op]
 		if !ok {
 			// Stuck past the grace: report the requests it did send.
-			r = Result{Operation: op, Attempts: int(attempts[i].Load()), Duration: time.Since(inv.start), Error: &ErrorInfo{Kind: string(wechat.KindTimeout),
+			r = Result{Operation: op, Attempts: int(attempts[i].Load()), Duration: time.Since(inv.start), unreached: true, Error: &ErrorInfo{Kind: string(wechat.KindTimeout),
 				Retryable: true, Message: "the operation was cut off at the invocation's deadline"}}
 		}
 		ev.OK = ev.OK && r.OK

@@ -35,6 +35,9 @@ func matchRoute(path string) (route, bool) {
 			return route{name: "op", op: op, methods: []string{http.MethodGet}}, true
 		}
 	}
+	if rt, ok := matchManage(p); ok {
+		return rt, true
+	}
 	switch {
 	case strings.HasSuffix(p, "/wechat/authorization-events"):
 		return route{name: "push", methods: []string{http.MethodPost}}, true
@@ -89,15 +92,25 @@ func (inv *invocation) routeHTTP(ctx context.Context, hr *trigger.HTTPRequest) (
 	// configuration is invalid: an unauthenticated caller learns nothing.
 	// WeChat cannot send the key: a push is authenticated by its signature.
 	open := ok && (rt.name == "healthz" || rt.name == "push")
+	check := validKey
+	if ok && rt.managed() {
+		check = validManageKey
+	}
 	key := inv.apiKey()
 	if ok && rt.name == "status" {
 		if a, pass := inv.statusAuth(hr.Header); !pass {
 			return answer(a)
 		}
-	} else if !open && key != "" && !validKey(hr.Header, key) {
+	} else if !open && key != "" && !check(hr.Header, key) {
 		a := errorAnswer(http.StatusUnauthorized, "unauthorized", "a valid API key is required: send Authorization: Bearer <key> or X-Api-Key: <key>")
 		a.header = map[string]string{"WWW-Authenticate": `Bearer realm="wxcloudenv"`}
+		if ok && rt.managed() {
+			a.header["WWW-Authenticate"] = `Basic realm="wxcloudenv"`
+		}
 		return answer(a)
+	}
+	if ok && rt.managed() && key == "" {
+		return answer(errorAnswer(http.StatusForbidden, "forbidden", "the management routes need WXCLOUDENV_API_KEY to be set"))
 	}
 	if inv.cfgErr != nil {
 		// The open routes skip the key check, so their callers (anyone)
@@ -131,6 +144,9 @@ func (inv *invocation) routeHTTP(ctx context.Context, hr *trigger.HTTPRequest) (
 	}
 	if rt.name == "push" {
 		return answer(inv.push(ctx, hr))
+	}
+	if rt.managed() {
+		return answer(inv.manage(ctx, rt, hr))
 	}
 	if rt.name == "status" {
 		return answer(inv.serveStatus(ctx, hr, rt))

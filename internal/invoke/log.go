@@ -2,8 +2,8 @@ package invoke
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
-
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/emf"
@@ -27,9 +27,12 @@ func (inv *invocation) logEvent(ev *Event, m emf.Metrics, status int, failure st
 	}
 	attrs := inv.baseAttrs(status)
 	attrs = append(attrs, slog.Bool("ok", ev.OK))
-	ops := make([]any, 0, len(ev.Results))
+	// Groups are built as attributes, not slog.Group's ...any, which boxes
+	// every attribute.
+	ops := make([]slog.Attr, 0, len(ev.Results))
 	for _, r := range ev.Results {
-		a := []any{slog.Bool("ok", r.OK), slog.Int("attempts", r.Attempts), slog.Float64("duration_ms", Millis(r.Duration))}
+		a := make([]slog.Attr, 0, 8)
+		a = append(a, slog.Bool("ok", r.OK), slog.Int("attempts", r.Attempts), slog.Float64("duration_ms", Millis(r.Duration)))
 		if r.Fleet {
 			a = append(a, slog.Int("total", r.Total), slog.Int("failed", r.Failed))
 		}
@@ -45,17 +48,18 @@ func (inv *invocation) logEvent(ev *Event, m emf.Metrics, status int, failure st
 			}
 			a = append(a, slog.String("message", r.Error.Message))
 		}
-		ops = append(ops, slog.Group(r.Operation, a...))
+		ops = append(ops, slog.Attr{Key: r.Operation, Value: slog.GroupValue(a...)})
 	}
-	attrs = append(attrs, slog.Group("operations", ops...))
+	attrs = append(attrs, slog.Attr{Key: "operations", Value: slog.GroupValue(ops...)})
 	logged := ev.Alerts
 	if len(logged) > maxLoggedAlerts {
 		logged = logged[:maxLoggedAlerts]
 	}
-	if logged == nil {
-		logged = []Alert{}
+	alertsValue := slog.AnyValue(logged)
+	if len(logged) == 0 {
+		alertsValue = slog.AnyValue(noAlerts) // "[]" without reflection
 	}
-	attrs = append(attrs, slog.Int("alerts_total", len(ev.Alerts)), slog.Any("alerts", logged))
+	attrs = append(attrs, slog.Int("alerts_total", len(ev.Alerts)), slog.Attr{Key: "alerts", Value: alertsValue})
 	if ev.Changes != nil {
 		attrs = append(attrs, slog.Int("changes", len(ev.Changes)))
 	}
@@ -67,7 +71,23 @@ func (inv *invocation) logEvent(ev *Event, m emf.Metrics, status int, failure st
 	}
 	warningMetrics(ev, &m)
 	attrs = append(attrs, emf.Attrs(inv.functionName(), inv.stamp, m)...)
-	l.LogAttrs(context.Background(), level, "invocation", attrs...)
+	logAttrs(l, level, "invocation", attrs)
+}
+
+// noAlerts is the empty alert list as the log line shows it.
+var noAlerts = json.RawMessage("[]")
+
+// logAttrs is l.LogAttrs without the caller's program counter, which slog
+// looks up (runtime.Callers, a few µs per line) for a source location
+// these lines never show.
+func logAttrs(l *slog.Logger, level slog.Level, msg string, attrs []slog.Attr) {
+	ctx := context.Background()
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(attrs...)
+	_ = l.Handler().Handle(ctx, r)
 }
 
 // logRejected writes the line of an invocation that ran no operation.

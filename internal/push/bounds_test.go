@@ -12,7 +12,7 @@ import (
 
 func TestOutOfTime(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	now := testNow()
 	h := &Handler{Now: func() time.Time { return now }}
 	stamp := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
 	ticket := func(d time.Duration) *authevent.Message {

@@ -93,7 +93,7 @@ func TestPlanCoversTheFleetOnce(t *testing.T) {
 			members := append(appids("wxM", tt.members-tt.overlap), listed[:tt.overlap]...)
 			f := &pagedFleet{listed: listed, members: members, page: 500}
 			rec := &recorder{most: 10}
-			p := &Planner{Runs: &Runs{Store: store.NewMemory(), Prefix: "t:"}, Sender: rec, Batch: tt.batch}
+			p := &Planner{Runs: &Runs{Store: memoryAt(tick), Prefix: "t:"}, Sender: rec, Batch: tt.batch}
 			got, err := p.Plan(context.Background(), tick, f)
 			if err != nil {
 				t.Fatal(err)
@@ -127,7 +127,7 @@ func TestPlanCoversTheFleetOnce(t *testing.T) {
 }
 
 func TestRetriedPlanSendsNothingTwice(t *testing.T) {
-	st := store.NewMemory()
+	st := memoryAt(tick)
 	f := &pagedFleet{listed: appids("wx", 2500), page: 500}
 	rec := &recorder{most: 10, failAt: 2} // the second call fails: 10 batches sent
 	p := &Planner{Runs: &Runs{Store: st, Prefix: "t:"}, Sender: rec, Batch: 100, Stale: time.Nanosecond}
@@ -160,7 +160,7 @@ func TestRetriedPlanSendsNothingTwice(t *testing.T) {
 }
 
 func TestConcurrentPlanIsBusy(t *testing.T) {
-	st := store.NewMemory()
+	st := memoryAt(tick)
 	runs := &Runs{Store: st, Prefix: "t:"}
 	// Another attempt holds the tick and made progress just now.
 	if _, err := runs.update(context.Background(), RunOf(tick), true, func(r *Record) (bool, error) {
@@ -181,7 +181,7 @@ func TestConcurrentPlanIsBusy(t *testing.T) {
 
 func TestFinishOnceAndMissingNextTick(t *testing.T) {
 	ctx := context.Background()
-	st := store.NewMemory()
+	st := memoryAt(tick)
 	runs := &Runs{Store: st, Prefix: "t:"}
 	rec := &recorder{most: 10}
 	p := &Planner{Runs: runs, Sender: rec, Batch: 10}
@@ -298,7 +298,7 @@ func TestTick(t *testing.T) {
 // TestShardsOfOneTick: N schedules of one tick, each a shard, are N runs
 // that together cover the fleet once.
 func TestShardsOfOneTick(t *testing.T) {
-	st := store.NewMemory()
+	st := memoryAt(tick)
 	rec := &recorder{most: 10}
 	f := &pagedFleet{listed: appids("wx", 1000), page: 500}
 	total := 0
@@ -324,4 +324,13 @@ func TestShardsOfOneTick(t *testing.T) {
 	if total != 1000 || len(seen) != 1000 || len(runs) != 3 || !runs["20261206T120000Z-1.3"] {
 		t.Fatalf("%d authorizers in runs %v", total, runs)
 	}
+}
+
+// memoryAt is a memory store whose clock stands at at, so that what the
+// tests keep with a lifetime is judged by the tests' own date, not the
+// machine's.
+func memoryAt(at time.Time) *store.Memory {
+	st := store.NewMemory()
+	st.Now = func() time.Time { return at }
+	return st
 }

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
-	"github.com/wxcloudenv/wxcloudenv/internal/store"
 )
 
 // fakeSCF is SCF's Invoke API: it checks every request's TC3-HMAC-SHA256
@@ -98,7 +97,7 @@ func startFakeSCF(t *testing.T, fail ...string) (*fakeSCF, *SCF) {
 
 func TestSCFInvoke(t *testing.T) {
 	f, s := startFakeSCF(t)
-	rec := &Runs{Store: store.NewMemory(), Prefix: "t:"}
+	rec := &Runs{Store: memoryAt(tick), Prefix: "t:"}
 	p := &Planner{Runs: rec, Sender: s, Batch: 100}
 	got, err := p.Plan(context.Background(), tick, &pagedFleet{listed: appids("wx", 1050), page: 500})
 	if err != nil {

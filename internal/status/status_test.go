@@ -85,7 +85,7 @@ func source(st store.Store, now time.Time, names map[string]string) status.Sourc
 // of at most 1 MB that still counts everything. (The time is measured by
 // BenchmarkPage10000.)
 func TestPage10000(t *testing.T) {
-	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	now := testNow()
 	st := store.NewMemory()
 	st.Now = func() time.Time { return now }
 	seed(t, st, now, 10000, 5*time.Minute, "Merchant")
@@ -163,7 +163,7 @@ func BenchmarkPage10000(b *testing.B) {
 // TestHostileTextsEscaped: names, aliases and messages with markup render
 // as text, in element text and in attribute values alike.
 func TestHostileTextsEscaped(t *testing.T) {
-	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	now := testNow()
 	for i, h := range hostile {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			st := store.NewMemory()
@@ -223,7 +223,7 @@ func checkTags(t *testing.T, name, s string) {
 }
 
 func TestGroupingAndAuthorizerPage(t *testing.T) {
-	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	now := testNow()
 	st := store.NewMemory()
 	st.Now = func() time.Time { return now }
 	seed(t, st, now, 30, time.Hour, "Shop")
@@ -289,7 +289,7 @@ func TestStoredNames(t *testing.T) {
 }
 
 func TestLongNameCut(t *testing.T) {
-	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	now := testNow()
 	st := store.NewMemory()
 	st.Now = func() time.Time { return now }
 	seed(t, st, now, 10, time.Hour, "x")

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"hash/crc32"
 	"io"
 	"net/http"
@@ -104,5 +105,57 @@ func TestDynamoGetManyRetriesUnprocessedKeys(t *testing.T) {
 	// one that answers the remaining 5.
 	if n := batches.Load(); n != 4 {
 		t.Errorf("BatchGetItem called %d times, want 4", n)
+	}
+}
+
+// TestDynamoRetriesThrottlingOnce puts a server in front of dynalite that
+// answers the first `throttled` calls as DynamoDB does when throttled: one
+// such answer is retried, two are an ErrUnavailable that names the error.
+func TestDynamoRetriesThrottlingOnce(t *testing.T) {
+	t.Parallel()
+	tableURL, env := storetest.StartDynamo(t)
+	target, err := url.Parse(env["AWS_ENDPOINT_URL_DYNAMODB"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		throttled int32
+		wantErr   bool
+	}{{0, false}, {1, false}, {2, true}} {
+		t.Run(strconv.Itoa(int(tc.throttled)), func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int32
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) <= tc.throttled {
+					w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+					w.WriteHeader(http.StatusBadRequest)
+					io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}`)
+					return
+				}
+				proxy.ServeHTTP(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			e := map[string]string{}
+			for k, v := range env {
+				e[k] = v
+			}
+			e["AWS_ENDPOINT_URL_DYNAMODB"] = srv.URL
+			s, err := store.Open(tableURL, store.WithEnv(storetest.Lookup(e)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Set(t.Context(), "throttled-"+t.Name(), store.Value{Data: []byte("v")})
+			if tc.wantErr {
+				if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "ProvisionedThroughputExceededException") {
+					t.Errorf("Set() = %v, want ErrUnavailable naming the throttling", err)
+				}
+			} else if err != nil {
+				t.Errorf("Set() = %v", err)
+			}
+			if want := min(tc.throttled+1, 2); calls.Load() != want {
+				t.Errorf("calls = %d, want %d", calls.Load(), want)
+			}
+		})
 	}
 }

@@ -77,7 +77,7 @@ func Open(rawURL string, opts ...Option) (Store, error) {
 	case "file":
 		return openFile(raw, u, o)
 	case "redis", "rediss":
-		return openRedis(raw, o)
+		return openRedis(raw, u, o)
 	case "dynamodb":
 		return openDynamo(raw, u, o)
 	case "":

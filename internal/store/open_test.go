@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,10 @@ func TestOpenBadURL(t *testing.T) {
 		{name: "dynamodb no region", url: "dynamodb://t", wantText: "AWS_REGION", env: map[string]string{}},
 		{name: "dynamodb no credentials", url: "dynamodb://t", wantText: "AWS_ACCESS_KEY_ID", env: map[string]string{"AWS_REGION": "eu-west-1"}},
 		{name: "redis bad db", url: "redis://:pw-in-db-url@127.0.0.1:6379/notanumber", wantText: "bad redis URL", password: "pw-in-db-url"},
+		{name: "redis unknown option", url: "redis://:pw-opt-1@127.0.0.1:6379/0?pool=3", wantText: `unknown option "pool"`, password: "pw-opt-1"},
+		{name: "redis bad timeout", url: "redis://:pw-opt-2@127.0.0.1:6379/0?read_timeout=soon", wantText: "read_timeout", password: "pw-opt-2"},
+		{name: "redis pool size", url: "redis://:pw-opt-3@127.0.0.1:6379/0?pool_size=0", wantText: "pool_size", password: "pw-opt-3"},
+		{name: "redis option holds password", url: "redis://:pw-opt-4@127.0.0.1:6379/0?db=pw-opt-4", wantText: "db=", password: "pw-opt-4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -72,6 +77,7 @@ func TestOpenGoodURL(t *testing.T) {
 		{"redis://127.0.0.1:6379", "*store.Redis"},
 		{"redis://user:pw@127.0.0.1:6379/3", "*store.Redis"},
 		{"rediss://:pw@cache.example:6380/0", "*store.Redis"},
+		{"redis://cache/2?dial_timeout=2s&read_timeout=1&write_timeout=500ms&pool_size=8", "*store.Redis"},
 		{"dynamodb://wxcloudenv-state", "*store.Dynamo"},
 	} {
 		s, err := store.Open(tc.url, store.WithEnv(env))
@@ -336,5 +342,47 @@ func TestRedisPlainAndForeignValues(t *testing.T) {
 	}
 	if ttl, err := raw.PTTL(ctx, "forever").Result(); err != nil || ttl != -1 {
 		t.Errorf("PTTL(forever) = %v, %v; want -1 (no TTL)", ttl, err)
+	}
+}
+
+// TestRedisReconnectsAfterTheServerDropsConnections: connections the
+// server closed while idle (a restart, a proxy, CLIENT KILL) are replaced
+// on the next operation instead of failing it.
+func TestRedisReconnectsAfterTheServerDropsConnections(t *testing.T) {
+	t.Parallel()
+	url := storetest.StartRedis(t)
+	s, err := store.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	// Several idle connections in the pool.
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Set(ctx, "k"+strconv.Itoa(i), store.Value{Data: []byte("v")}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := redis.NewClient(opt)
+	defer raw.Close()
+	for round := range 2 {
+		if err := raw.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 4 {
+			if v, err := s.Get(ctx, "k"+strconv.Itoa(i)); err != nil || string(v.Data) != "v" {
+				t.Fatalf("round %d: Get after the server dropped its connections = %q, %v", round, v.Data, err)
+			}
+		}
 	}
 }

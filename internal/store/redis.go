@@ -2,14 +2,14 @@ package store
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Redis is a Store on a Redis server (redis:// or rediss://). Each value is
@@ -18,7 +18,7 @@ import (
 // decides. Compare-and-swap and compare-and-delete are Lua scripts, so they
 // are atomic on the server.
 type Redis struct {
-	c       *redis.Client
+	c       *respClient
 	now     func() time.Time
 	where   string
 	secrets []string
@@ -48,7 +48,7 @@ end
 
 // casScript: KEYS[1]; ARGV: has-old ("0"/"1"), old data, now, new value,
 // PX milliseconds ("0": no TTL). Returns 1 when it wrote.
-var casScript = redis.NewScript(luaExpired + `
+var casScript = newScript(luaExpired + `
 local cur = redis.call('GET', KEYS[1])
 local live = false
 if cur then
@@ -70,7 +70,7 @@ return 1
 `)
 
 // cadScript: KEYS[1]; ARGV: old data, now. Returns 1 when it deleted.
-var cadScript = redis.NewScript(luaExpired + `
+var cadScript = newScript(luaExpired + `
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 local e = expired(cur, ARGV[2])
@@ -80,42 +80,55 @@ redis.call('DEL', KEYS[1])
 return 1
 `)
 
-// quietRedis is go-redis's logger for this process: silent, since every
-// failure it would print reaches the caller as an error anyway, with the
-// password scrubbed.
-type quietRedis struct{}
+// script is a Lua script run by EVALSHA, or EVAL when the server does not
+// have it yet.
+type script struct{ src, sha string }
 
-func (quietRedis) Printf(context.Context, string, ...any) {}
+func newScript(src string) script {
+	sum := sha1.Sum([]byte(src))
+	return script{src: src, sha: hex.EncodeToString(sum[:])}
+}
 
-var setRedisLogger sync.Once
-
-func openRedis(raw string, o options) (Store, error) {
-	setRedisLogger.Do(func() { redis.SetLogger(quietRedis{}) })
-	opt, err := redis.ParseURL(raw)
-	if err != nil {
-		return nil, badURL(raw, "bad redis URL", err)
+// run runs the script on one key and returns its integer reply.
+func (sc script) run(ctx context.Context, c *respClient, key string, args ...string) (int64, error) {
+	cmd := append([]string{"EVALSHA", sc.sha, "1", key}, args...)
+	rs, errs, err := c.do(ctx, cmd)
+	if err == nil && errs[0] != nil && strings.HasPrefix(string(errs[0].(redisError)), "NOSCRIPT") { //nolint:errorlint // errs holds the script's own redisError values, never wrapped
+		cmd[0], cmd[1] = "EVAL", sc.src
+		rs, errs, err = c.do(ctx, cmd)
 	}
-	opt.DisableIdentity = true // CLIENT SETINFO fails on servers older than 7.2
+	if err == nil {
+		err = errs[0]
+	}
+	if err != nil {
+		return 0, err
+	}
+	if rs[0].kind != ':' {
+		return 0, fmt.Errorf("redis: script answered %q, want an integer", rs[0].kind)
+	}
+	return rs[0].n, nil
+}
+
+func openRedis(raw string, u *url.URL, o options) (Store, error) {
+	cfg, err := parseRedisURL(u)
+	if err != nil {
+		return nil, badURL(raw, "bad redis URL", errors.New(scrub(err.Error(), urlSecrets(raw))))
+	}
 	// The URL's dial_timeout, read_timeout and write_timeout win.
-	for _, d := range []*time.Duration{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout} {
-		if *d == 0 {
+	for _, d := range []*time.Duration{&cfg.dialTimeout, &cfg.readTimeout, &cfg.writeTimeout} {
+		if *d <= 0 {
 			*d = o.timeout
 		}
 	}
-	opt.ContextTimeoutEnabled = true
 	// No retries: a compare-and-swap whose reply was lost would run again
 	// and report that it lost. The caller retries the whole operation.
-	opt.MaxRetries = -1
-	opt.DialerRetries = 2
-	opt.DialerRetryTimeout = 50 * time.Millisecond
-	opt.PoolSize = 4
-	where := fmt.Sprintf("redis %s db %d", opt.Addr, opt.DB)
+	where := fmt.Sprintf("redis %s db %d", cfg.addr, cfg.db)
 	var secrets []string
-	if opt.Password != "" {
-		secrets = append(secrets, opt.Password)
+	if cfg.password != "" {
+		secrets = append(secrets, cfg.password)
 	}
 	secrets = append(secrets, urlSecrets(raw)...)
-	return &Redis{c: redis.NewClient(opt), now: o.now, where: where, secrets: secrets, scanCount: 1000}, nil
+	return &Redis{c: newRespClient(cfg), now: o.now, where: where, secrets: secrets, scanCount: 1000}, nil
 }
 
 func (s *Redis) fail(op, key string, err error) error {
@@ -136,14 +149,17 @@ func (s *Redis) px(exp time.Time) string {
 
 // Get implements Store.
 func (s *Redis) Get(ctx context.Context, key string) (Value, error) {
-	raw, err := s.c.Get(ctx, key).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return Value{}, ErrNotFound
+	rs, errs, err := s.c.do(ctx, []string{"GET", key})
+	if err == nil {
+		err = errs[0]
 	}
 	if err != nil {
 		return Value{}, s.fail("get", key, err)
 	}
-	v, err := decode(raw)
+	if rs[0].null {
+		return Value{}, ErrNotFound
+	}
+	v, err := decode(rs[0].str)
 	if err != nil {
 		return Value{}, s.fail("get", key, err)
 	}
@@ -162,16 +178,21 @@ func (s *Redis) GetMany(ctx context.Context, keys []string) (map[string]Value, e
 	now := s.now()
 	for start := 0; start < len(keys); start += mgetBatch {
 		chunk := keys[start:min(start+mgetBatch, len(keys))]
-		vals, err := s.c.MGet(ctx, chunk...).Result()
+		rs, errs, err := s.c.do(ctx, append([]string{"MGET"}, chunk...))
+		if err == nil {
+			err = errs[0]
+		}
+		if err == nil && len(rs[0].arr) != len(chunk) {
+			err = fmt.Errorf("redis: MGET of %d keys answered %d values", len(chunk), len(rs[0].arr))
+		}
 		if err != nil {
 			return nil, s.fail("get many", "", err)
 		}
-		for i, x := range vals {
-			str, ok := x.(string)
-			if !ok {
+		for i, x := range rs[0].arr {
+			if x.kind != '$' || x.null {
 				continue
 			}
-			v, err := decode([]byte(str))
+			v, err := decode(x.str)
 			if err != nil {
 				return nil, s.fail("get many", chunk[i], err)
 			}
@@ -185,12 +206,15 @@ func (s *Redis) GetMany(ctx context.Context, keys []string) (map[string]Value, e
 
 // Set implements Store.
 func (s *Redis) Set(ctx context.Context, key string, v Value) error {
-	var ttl time.Duration
+	cmd := []string{"SET", key, string(encode(v))}
 	if !v.Expires.IsZero() {
-		ms, _ := strconv.ParseInt(s.px(v.Expires), 10, 64)
-		ttl = time.Duration(ms) * time.Millisecond
+		cmd = append(cmd, "PX", s.px(v.Expires))
 	}
-	if err := s.c.Set(ctx, key, encode(v), ttl).Err(); err != nil {
+	_, errs, err := s.c.do(ctx, cmd)
+	if err == nil {
+		err = errs[0]
+	}
+	if err != nil {
 		return s.fail("set", key, err)
 	}
 	return nil
@@ -202,7 +226,7 @@ func (s *Redis) CompareAndSwap(ctx context.Context, key string, old []byte, v Va
 	if old == nil {
 		hasOld = "0"
 	}
-	n, err := casScript.Run(ctx, s.c, []string{key}, hasOld, old, nowBytes(s.now()), encode(v), s.px(v.Expires)).Int()
+	n, err := casScript.run(ctx, s.c, key, hasOld, string(old), string(nowBytes(s.now())), string(encode(v)), s.px(v.Expires))
 	if err != nil {
 		return false, s.fail("compare and swap", key, err)
 	}
@@ -211,7 +235,7 @@ func (s *Redis) CompareAndSwap(ctx context.Context, key string, old []byte, v Va
 
 // CompareAndDelete implements Store with a Lua script.
 func (s *Redis) CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error) {
-	n, err := cadScript.Run(ctx, s.c, []string{key}, old, nowBytes(s.now())).Int()
+	n, err := cadScript.run(ctx, s.c, key, string(old), string(nowBytes(s.now())))
 	if err != nil {
 		return false, s.fail("compare and delete", key, err)
 	}
@@ -220,7 +244,11 @@ func (s *Redis) CompareAndDelete(ctx context.Context, key string, old []byte) (b
 
 // Delete implements Store.
 func (s *Redis) Delete(ctx context.Context, key string) error {
-	if err := s.c.Del(ctx, key).Err(); err != nil {
+	_, errs, err := s.c.do(ctx, []string{"DEL", key})
+	if err == nil {
+		err = errs[0]
+	}
+	if err != nil {
 		return s.fail("delete", key, err)
 	}
 	return nil
@@ -231,15 +259,27 @@ func (s *Redis) Delete(ctx context.Context, key string) error {
 func (s *Redis) Keys(ctx context.Context, prefix string) ([]string, error) {
 	var found []string
 	seen := map[string]bool{}
-	iter := s.c.Scan(ctx, 0, globEscape(prefix)+"*", s.scanCount).Iterator()
-	for iter.Next(ctx) {
-		if k := iter.Val(); !seen[k] && strings.HasPrefix(k, prefix) {
-			seen[k] = true
-			found = append(found, k)
+	match, count := globEscape(prefix)+"*", strconv.FormatInt(s.scanCount, 10)
+	for cursor := "0"; ; {
+		rs, errs, err := s.c.do(ctx, []string{"SCAN", cursor, "MATCH", match, "COUNT", count})
+		if err == nil {
+			err = errs[0]
 		}
-	}
-	if err := iter.Err(); err != nil {
-		return nil, s.fail("keys", prefix, err)
+		if err == nil && (len(rs[0].arr) != 2 || len(rs[0].arr[0].str) == 0) {
+			err = errors.New("redis: SCAN answered neither a cursor nor keys")
+		}
+		if err != nil {
+			return nil, s.fail("keys", prefix, err)
+		}
+		for _, x := range rs[0].arr[1].arr {
+			if k := string(x.str); !seen[k] && strings.HasPrefix(k, prefix) {
+				seen[k] = true
+				found = append(found, k)
+			}
+		}
+		if cursor = string(rs[0].arr[0].str); cursor == "0" {
+			break
+		}
 	}
 	live, err := s.GetMany(ctx, found)
 	if err != nil {
@@ -272,30 +312,27 @@ func globEscape(s string) string {
 // another service (WxJava, silenceper/wechat) and its expiry is the key's
 // TTL.
 func (s *Redis) GetPlain(ctx context.Context, key string) (Value, error) {
-	var get *redis.StringCmd
-	var pttl *redis.DurationCmd
 	now := s.now()
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		get = p.Get(ctx, key)
-		pttl = p.PTTL(ctx, key)
-		return nil
-	})
-	if errors.Is(err, redis.Nil) || errors.Is(get.Err(), redis.Nil) {
-		return Value{}, ErrNotFound
+	rs, errs, err := s.c.do(ctx, []string{"GET", key}, []string{"PTTL", key})
+	if err == nil {
+		err = errors.Join(errs...)
 	}
 	if err != nil {
 		return Value{}, s.fail("get plain", key, err)
 	}
-	v := Value{Data: []byte(get.Val())}
-	if d := pttl.Val(); d > 0 {
-		v.Expires = now.Add(d)
+	if rs[0].null {
+		return Value{}, ErrNotFound
+	}
+	v := Value{Data: rs[0].str}
+	if d := rs[1].n; d > 0 {
+		v.Expires = now.Add(time.Duration(d) * time.Millisecond)
 	}
 	return v, nil
 }
 
 // Close implements Store.
 func (s *Redis) Close() error {
-	if err := s.c.Close(); err != nil {
+	if err := s.c.close(); err != nil {
 		return unavailable(s.where, "close", "", err, s.secrets)
 	}
 	return nil

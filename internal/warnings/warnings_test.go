@@ -85,7 +85,7 @@ func TestQuotaOncePerHour(t *testing.T) {
 	}
 	st := store.NewMemory()
 	var mu sync.Mutex
-	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	now := testNow()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	paths := []string{wechat.AuthorizerTokenPath, wechat.GetAuthorizerListPath}
 	checkers := make([]*warnings.Checker, 10)

@@ -139,7 +139,7 @@ var (
 	buildOnce sync.Once
 	buildDir  string
 	buildErr  error
-	binaries  = map[string]string{"wxcloudenv": "../../functions/aws-lambda", "baseline": "../baseline/lambda"}
+	binaries  = map[string]string{"wxcloudenv": "../../functions/aws-lambda", "baseline": "../baseline/lambda", "baseline-fleet": "../baseline/fleetlambda", "wxcloudenv-scf": "../../functions/tencent-scf"}
 )
 
 func TestMain(m *testing.M) {
@@ -158,6 +158,9 @@ func build(tb testing.TB, name, goarch string) string {
 	})
 	if buildErr != nil {
 		tb.Fatal(buildErr)
+	}
+	if bin := os.Getenv("BENCH_BOOTSTRAP"); bin != "" && name == "wxcloudenv" && goarch == runtime.GOARCH {
+		return bin // another build of bootstrap, to compare two versions in one run
 	}
 	out := filepath.Join(buildDir, name+"-"+goarch)
 	if _, err := os.Stat(out); err == nil {
@@ -267,9 +270,10 @@ func BenchmarkColdStartRunEnvs5000(b *testing.B) {
 }
 
 // BenchmarkBinarySize reports the size of each function as shipped:
-// linux/arm64, stripped.
+// linux/arm64, stripped (the SCF binary too, for the same architecture, to
+// compare with Lambda's).
 func BenchmarkBinarySize(b *testing.B) {
-	for _, name := range []string{"baseline", "wxcloudenv"} {
+	for _, name := range []string{"baseline", "wxcloudenv", "wxcloudenv-scf"} {
 		b.Run(name, func(b *testing.B) {
 			bin := build(b, name, "arm64")
 			fi, err := os.Stat(bin)

@@ -157,9 +157,9 @@ func TestQueuedFleetThroughBinary(t *testing.T) {
 	env := queuedEnv(srv, sq, robots, storetest.StartRedis(t))
 
 	planner, _ := startLambda(t, env)
-	tick := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	tick := testNow()
 	ev := planTick(t, planner, tick)
-	if p := ev.Planned; p.Batches != 50 || p.Authorizers != 5000 || p.Run != "20261206T120000Z" {
+	if p := ev.Planned; p.Batches != 50 || p.Authorizers != 5000 || p.Run != tick.Format("20060102T150405Z") {
 		t.Fatalf("planned %+v, want 50 batches of the 5,000", p)
 	}
 	again := planTick(t, planner, tick)
@@ -224,7 +224,7 @@ func TestQueuedFleetFaults(t *testing.T) {
 	env := queuedEnv(srv, sq, robots, proxy.url())
 
 	planner, _ := startLambda(t, env)
-	tick := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	tick := testNow()
 	if p := planTick(t, planner, tick).Planned; p.Batches != 4 {
 		t.Fatalf("planned %+v, want 4 batches", p)
 	}
@@ -276,7 +276,7 @@ func TestQueuedFleetFaults(t *testing.T) {
 	}
 	// The next tick reports the dead-lettered batch missing.
 	next := planTick(t, planner, tick.Add(10*time.Minute))
-	if prev := next.Planned.Previous; prev == nil || prev.Missing != 1 || prev.Batches != 4 || prev.Run != "20261206T120000Z" {
+	if prev := next.Planned.Previous; prev == nil || prev.Missing != 1 || prev.Batches != 4 || prev.Run != tick.Format("20060102T150405Z") {
 		t.Fatalf("previous = %+v, want 1 of 4 batches of the first run missing", next.Planned.Previous)
 	}
 	got := robots.ReceivedBy(queueRobotKey)
@@ -305,7 +305,7 @@ func TestQueuedWorkerKilledMidBatch(t *testing.T) {
 	env := queuedEnv(srv, sq, robots, storetest.StartRedis(t))
 	env["WXCLOUDENV_CONCURRENCY"] = "8"
 	planner, _ := startLambda(t, env)
-	if p := planTick(t, planner, time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)).Planned; p.Batches != 2 {
+	if p := planTick(t, planner, testNow()).Planned; p.Batches != 2 {
 		t.Fatalf("planned %+v, want 2 batches", p)
 	}
 

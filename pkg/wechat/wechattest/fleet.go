@@ -2,6 +2,7 @@ package wechattest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -37,6 +38,89 @@ type Authorizer struct {
 	// refresh token (RefreshTokenFor) even after RotateRefresh replaced
 	// it, as a list read before the rotation would.
 	StaleList bool
+	// Name is the nick_name api_get_authorizer_info answers; empty means
+	// NameFor(appid).
+	Name string
+	// Principal is the principal_name api_get_authorizer_info answers;
+	// empty means PrincipalFor(appid).
+	Principal string
+	// NoCloudDevelopment leaves permission set 49 (cloud development) out
+	// of func_info in api_get_authorizer_info and api_query_auth, as does
+	// EnvInfoErrCode 61007.
+	NoCloudDevelopment bool
+	// InfoErrCode, when not 0, is the errcode api_get_authorizer_info
+	// answers for it.
+	InfoErrCode int
+}
+
+// NameFor returns the nick_name an authorizer answers when its Name is
+// not set: "测试商户-" and the appid's last six characters.
+func NameFor(appID string) string { return "测试商户-" + tail(appID) }
+
+// PrincipalFor returns the principal_name an authorizer answers when its
+// Principal is not set.
+func PrincipalFor(appID string) string { return "测试科技有限公司-" + tail(appID) }
+
+func tail(appID string) string {
+	if len(appID) > 6 {
+		return appID[len(appID)-6:]
+	}
+	return appID
+}
+
+// funcIDs are the permission sets cfg's authorizer granted.
+func (cfg Authorizer) funcIDs() []int {
+	if cfg.EnvInfoErrCode == 61007 || cfg.NoCloudDevelopment {
+		return []int{1, 18}
+	}
+	return []int{1, 18, 49}
+}
+
+// funcInfo writes func_info's array for ids.
+func funcInfo(ids []int) string {
+	var fi bytes.Buffer
+	fi.WriteByte('[')
+	for i, id := range ids {
+		if i > 0 {
+			fi.WriteByte(',')
+		}
+		fmt.Fprintf(&fi, `{"funcscope_category":{"id":%d}}`, id)
+	}
+	fi.WriteByte(']')
+	return fi.String()
+}
+
+// authorizerInfo answers api_get_authorizer_info.
+func (s *Server) authorizerInfo(w http.ResponseWriter, appID string) {
+	s.mu.Lock()
+	a := s.auths[appID]
+	var cfg Authorizer
+	if a != nil {
+		cfg = a.cfg
+	}
+	s.mu.Unlock()
+	switch {
+	case a == nil:
+		s.fail(w, 61003, "")
+		return
+	case cfg.InfoErrCode != 0:
+		s.fail(w, cfg.InfoErrCode, "")
+		return
+	}
+	name, principal := cfg.Name, cfg.Principal
+	if name == "" {
+		name = NameFor(appID)
+	}
+	if principal == "" {
+		principal = PrincipalFor(appID)
+	}
+	b, _ := json.Marshal(map[string]any{
+		"authorizer_info": map[string]any{"nick_name": name, "head_img": "", "service_type_info": map[string]int{"id": 0},
+			"verify_type_info": map[string]int{"id": 0}, "user_name": "gh_" + tail(appID), "principal_name": principal,
+			"signature": "", "MiniProgramInfo": map[string]any{}},
+		"authorization_info": map[string]any{"authorizer_appid": appID, "func_info": json.RawMessage(funcInfo(cfg.funcIDs()))},
+	})
+	s.writeAnswer(w, b)
 }
 
 // DefaultEnvs is how many environments an authorizer lists by default.
@@ -384,19 +468,8 @@ func (s *Server) queryAuth(w http.ResponseWriter, code string) {
 	refresh, cfg := a.refresh, a.cfg
 	s.mu.Unlock()
 	tok, ttl := s.mintToken("authorizer", c.appID)
-	funcs := []int{1, 18, 49}
-	if cfg.EnvInfoErrCode == 61007 {
-		funcs = []int{1, 18}
-	}
-	var fi bytes.Buffer
-	for i, id := range funcs {
-		if i > 0 {
-			fi.WriteByte(',')
-		}
-		fmt.Fprintf(&fi, `{"funcscope_category":{"id":%d}}`, id)
-	}
-	body := fmt.Sprintf(`{"authorization_info":{"authorizer_appid":%q,"authorizer_access_token":%q,"expires_in":%d,"authorizer_refresh_token":%q,"func_info":[%s]}}`,
-		c.appID, tok, ttl, refresh, fi.String())
+	body := fmt.Sprintf(`{"authorization_info":{"authorizer_appid":%q,"authorizer_access_token":%q,"expires_in":%d,"authorizer_refresh_token":%q,"func_info":%s}}`,
+		c.appID, tok, ttl, refresh, funcInfo(cfg.funcIDs()))
 	s.writeAnswer(w, []byte(body))
 }
 

@@ -304,6 +304,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 			return
 		}
 		s.queryAuth(w, str("authorization_code"))
+	case wechat.GetAuthorizerInfoPath:
+		if !s.componentCall(w, r, str("component_appid")) {
+			return
+		}
+		s.authorizerInfo(w, str("authorizer_appid"))
 	case wechat.GetAuthorizerListPath:
 		if !s.componentCall(w, r, str("component_appid")) {
 			return

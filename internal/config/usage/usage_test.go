@@ -1,18 +1,19 @@
-package config_test
+package usage_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/config/usage"
 )
 
-// TestUsage: envconfig reads the same tags as Parse, so every variable is
+// TestWrite: envconfig reads the same tags as Parse, so every variable is
 // listed once, with its default.
-func TestUsage(t *testing.T) {
+func TestWrite(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
-	if err := config.Usage(&b); err != nil {
+	if err := usage.Write(&b); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

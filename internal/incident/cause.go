@@ -1,0 +1,250 @@
+package incident
+
+import (
+	"fmt"
+)
+
+// Platform-level causes (contract section 14), in the order their lines
+// come at the top of a message.
+const (
+	// CauseComponentToken: the component access token cannot be had (its
+	// mint failed, the verify ticket is missing or stale, the component
+	// credentials were rejected).
+	CauseComponentToken = "component_token"
+	// CauseAuthorizerList: the platform's authorizer list cannot be read.
+	CauseAuthorizerList = "authorizer_list"
+	// CauseUnreachable: WeChat is unreachable — in a run of at least
+	// UnreachableMinChecks checks, at least UnreachablePercent percent
+	// failed with kind upstream, timeout or network.
+	CauseUnreachable = "wechat_unreachable"
+	// CauseDeadline: the run's own deadline came before every authorizer
+	// was reached.
+	CauseDeadline = "deadline"
+)
+
+// KeyPrefix starts a platform cause's key: "platform:" + cause. It is what
+// an inhibited item's "inhibited_by" says.
+const KeyPrefix = "platform:"
+
+// Thresholds of CauseUnreachable.
+const (
+	UnreachableMinChecks = 20
+	UnreachablePercent   = 90
+)
+
+// The ops a failing call reports (wechat.Error.Op) that tie a
+// per-authorizer failure to a platform-level one.
+const (
+	OpComponentToken    = "component_token"
+	OpGetAuthorizerList = "get_authorizer_list"
+)
+
+// Check is one per-authorizer check of a run, as root cause needs it.
+type Check struct {
+	// Authorizer is the appid.
+	Authorizer string
+	// Reached is false when the run's deadline came before the check
+	// started or answered: it was not checked at all.
+	Reached bool
+	// Failed is set when the check failed; Op, Kind and ErrCode say how.
+	Failed bool
+	// Op is the call that failed (wechat.Error.Op): "component_token"
+	// when the authorizer's token could not be minted because the
+	// component token could not be had.
+	Op      string
+	Kind    string
+	ErrCode int
+}
+
+// Failure is a platform-level call's own failure: the component token or
+// the authorizer list.
+type Failure struct {
+	// Op is the call that failed; a list read that failed for want of the
+	// component token says "component_token".
+	Op      string
+	Kind    string
+	ErrCode int
+	Message string
+}
+
+// Facts are what one run saw that root cause looks at.
+type Facts struct {
+	// Operation is the fleet's operation (getenvinfo).
+	Operation string
+	// Component is set when the run needed the component token and could
+	// not have it.
+	Component *Failure
+	// List is set when an "all" run could not read the authorizer list.
+	List *Failure
+	// Checks are the fleet's per-authorizer checks.
+	Checks []Check
+	// Advice is what to change when the deadline cut the run short
+	// (timeout, concurrency, shards or the queue); a default is used when
+	// empty.
+	Advice string
+	// CutOff is set when the deadline came before the fleet's results
+	// could even be collected: no check is known.
+	CutOff bool
+}
+
+// Cause is one platform-level failure of a run: one line at the top of a
+// message, and one failure in the alert state (authorizer "", operation
+// Key).
+type Cause struct {
+	// Key is KeyPrefix + Cause.
+	Key string `json:"key"`
+	// Cause is one of the Cause constants.
+	Cause string `json:"cause"`
+	// Kind and ErrCode are the failure's, when it has them.
+	Kind    string `json:"kind,omitempty"`
+	ErrCode int    `json:"errcode,omitempty"`
+	// Message says what failed and what to do.
+	Message string `json:"message"`
+	// Inhibited counts the per-authorizer checks it inhibits.
+	Inhibited int `json:"inhibited"`
+	// Reached and Total are the deadline's counts (Reached of Total
+	// authorizers were checked).
+	Reached int `json:"reached,omitempty"`
+	Total   int `json:"total,omitempty"`
+}
+
+// Analysis is root cause's verdict on a run.
+type Analysis struct {
+	// Causes are the run's platform-level failures, in order.
+	Causes []Cause
+	// InhibitedBy[i] is the key of the cause that inhibits Checks[i], or
+	// "" when it speaks for itself. Unreached checks are inhibited by the
+	// deadline: they change no state.
+	InhibitedBy []string
+}
+
+// DefaultAdvice is what a deadline line says to change.
+const DefaultAdvice = "raise the function's timeout or WXCLOUDENV_CONCURRENCY, split the fleet with shard=K/N schedules, or use the queue"
+
+func unreachableKind(kind string) bool {
+	return kind == "upstream" || kind == "timeout" || kind == "network"
+}
+
+// Analyze finds the platform-level causes of a run and the per-authorizer
+// checks each inhibits:
+//   - the component token: every check whose failure came from the
+//     component token (Op "component_token");
+//   - the authorizer list: every check whose failure came from the list;
+//   - WeChat unreachable: in at least UnreachableMinChecks reached checks
+//     not already inhibited, at least UnreachablePercent percent failed with
+//     kind upstream, timeout or network; those failures are inhibited;
+//   - the deadline: checks not reached.
+func Analyze(f Facts) Analysis {
+	a := Analysis{InhibitedBy: make([]string, len(f.Checks))}
+	var comp, list, unreach, deadline Cause
+	comp = Cause{Key: KeyPrefix + CauseComponentToken, Cause: CauseComponentToken}
+	list = Cause{Key: KeyPrefix + CauseAuthorizerList, Cause: CauseAuthorizerList}
+	unreach = Cause{Key: KeyPrefix + CauseUnreachable, Cause: CauseUnreachable}
+	deadline = Cause{Key: KeyPrefix + CauseDeadline, Cause: CauseDeadline, Total: len(f.Checks)}
+
+	compSeen := f.Component != nil || f.List != nil && f.List.Op == OpComponentToken
+	if f.Component != nil {
+		comp.Kind, comp.ErrCode, comp.Message = f.Component.Kind, f.Component.ErrCode, f.Component.Message
+	} else if compSeen {
+		comp.Kind, comp.ErrCode, comp.Message = f.List.Kind, f.List.ErrCode, f.List.Message
+	}
+	listSeen := f.List != nil && f.List.Op != OpComponentToken
+	if listSeen {
+		list.Kind, list.ErrCode, list.Message = f.List.Kind, f.List.ErrCode, f.List.Message
+	}
+	reached, failedUp := 0, 0
+	for i := range f.Checks {
+		c := &f.Checks[i]
+		switch {
+		case !c.Reached:
+			a.InhibitedBy[i] = deadline.Key
+			continue
+		case c.Failed && c.Op == OpComponentToken:
+			if !compSeen {
+				compSeen = true
+				comp.Kind, comp.ErrCode = c.Kind, c.ErrCode
+			}
+			a.InhibitedBy[i] = comp.Key
+			comp.Inhibited++
+			continue
+		case c.Failed && c.Op == OpGetAuthorizerList && listSeen:
+			a.InhibitedBy[i] = list.Key
+			list.Inhibited++
+			continue
+		}
+		reached++
+		if c.Failed && unreachableKind(c.Kind) {
+			failedUp++
+		}
+	}
+	deadline.Reached = len(f.Checks) - countKey(a.InhibitedBy, deadline.Key)
+	if reached >= UnreachableMinChecks && failedUp*100 >= UnreachablePercent*reached {
+		for i := range f.Checks {
+			c := &f.Checks[i]
+			if a.InhibitedBy[i] == "" && c.Failed && unreachableKind(c.Kind) {
+				a.InhibitedBy[i] = unreach.Key
+				unreach.Inhibited++
+			}
+		}
+		unreach.Kind = "upstream"
+		unreach.Message = fmt.Sprintf("WeChat unreachable: %d of %d authorizer checks failed with upstream, timeout or network errors", failedUp, reached)
+	}
+	if compSeen {
+		comp.Message = componentMessage(comp)
+		a.Causes = append(a.Causes, comp)
+	}
+	if listSeen {
+		list.Message = "the authorizer list could not be read" + suffix(list.Message)
+		a.Causes = append(a.Causes, list)
+	}
+	if unreach.Inhibited > 0 {
+		a.Causes = append(a.Causes, unreach)
+	}
+	if f.CutOff {
+		advice := f.Advice
+		if advice == "" {
+			advice = DefaultAdvice
+		}
+		deadline.Message = "the run's deadline came before the fleet's results could be collected; no authorizer changes state; " + advice
+		a.Causes = append(a.Causes, deadline)
+	} else if deadline.Reached < deadline.Total {
+		advice := f.Advice
+		if advice == "" {
+			advice = DefaultAdvice
+		}
+		deadline.Inhibited = deadline.Total - deadline.Reached
+		deadline.Message = fmt.Sprintf("the run's deadline came first: reached %d of %d authorizers; the %d others were not checked and keep their state; %s",
+			deadline.Reached, deadline.Total, deadline.Inhibited, advice)
+		a.Causes = append(a.Causes, deadline)
+	}
+	return a
+}
+
+func componentMessage(c Cause) string {
+	msg := "the component access token cannot be had"
+	if c.Inhibited > 0 {
+		msg += fmt.Sprintf(": %d authorizer checks could not run", c.Inhibited)
+	}
+	return msg + suffix(c.Message)
+}
+
+func suffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (" + s + ")"
+}
+
+func countKey(keys []string, k string) int {
+	n := 0
+	for _, v := range keys {
+		if v == k {
+			n++
+		}
+	}
+	return n
+}
+
+// NoCloudDevelopment is the message of a failure of an authorizer whose
+// func_info lacks permission set 49, in place of the bare errcode.
+const NoCloudDevelopment = "permission set 49 (cloud development) not granted"

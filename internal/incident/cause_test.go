@@ -1,0 +1,143 @@
+package incident
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func checks(n int, f func(i int) Check) []Check {
+	out := make([]Check, n)
+	for i := range out {
+		out[i] = f(i)
+		out[i].Authorizer = fmt.Sprintf("wx%05d", i)
+	}
+	return out
+}
+
+func TestAnalyze(t *testing.T) {
+	ok := func(int) Check { return Check{Reached: true} }
+	tests := []struct {
+		name          string
+		facts         Facts
+		wantCauses    []string
+		wantInhibited map[string]int // key -> inhibited checks
+		wantMessage   []string       // substrings of the causes' messages, in order
+	}{
+		{name: "healthy", facts: Facts{Checks: checks(100, ok)}},
+		{name: "component token from the checks",
+			facts: Facts{Checks: checks(2000, func(i int) Check {
+				if i < 1900 {
+					return Check{Reached: true, Failed: true, Op: OpComponentToken, Kind: "config"}
+				}
+				return Check{Reached: true}
+			})},
+			wantCauses:    []string{CauseComponentToken},
+			wantInhibited: map[string]int{"platform:component_token": 1900},
+			wantMessage:   []string{"the component access token cannot be had: 1900 authorizer checks could not run"}},
+		{name: "component token failed reading the list",
+			facts:      Facts{List: &Failure{Op: OpComponentToken, Kind: "auth", ErrCode: 61005, Message: "ticket expired"}},
+			wantCauses: []string{CauseComponentToken}, wantInhibited: map[string]int{},
+			wantMessage: []string{"the component access token cannot be had (ticket expired)"}},
+		{name: "authorizer list",
+			facts: Facts{List: &Failure{Op: OpGetAuthorizerList, Kind: "upstream", ErrCode: -1, Message: "system error"},
+				Checks: checks(30, func(i int) Check {
+					if i < 10 {
+						return Check{Reached: true, Failed: true, Op: OpGetAuthorizerList, Kind: "config"}
+					}
+					return Check{Reached: true}
+				})},
+			wantCauses: []string{CauseAuthorizerList}, wantInhibited: map[string]int{"platform:authorizer_list": 10},
+			wantMessage: []string{"the authorizer list could not be read (system error)"}},
+		{name: "95% time out: unreachable",
+			facts: Facts{Checks: checks(2000, func(i int) Check {
+				if i%20 == 0 {
+					return Check{Reached: true, Failed: true, Kind: "permission", ErrCode: 85088}
+				}
+				return Check{Reached: true, Failed: true, Kind: "timeout"}
+			})},
+			wantCauses: []string{CauseUnreachable}, wantInhibited: map[string]int{"platform:wechat_unreachable": 1900},
+			wantMessage: []string{"1900 of 2000 authorizer checks failed"}},
+		{name: "89% is not unreachable",
+			facts: Facts{Checks: checks(100, func(i int) Check {
+				if i < 89 {
+					return Check{Reached: true, Failed: true, Kind: "upstream"}
+				}
+				return Check{Reached: true}
+			})},
+			wantInhibited: map[string]int{}},
+		{name: "19 checks are too few",
+			facts:         Facts{Checks: checks(19, func(int) Check { return Check{Reached: true, Failed: true, Kind: "timeout"} })},
+			wantInhibited: map[string]int{}},
+		{name: "exactly 20 and 90%",
+			facts: Facts{Checks: checks(20, func(i int) Check {
+				if i < 18 {
+					return Check{Reached: true, Failed: true, Kind: "network"}
+				}
+				return Check{Reached: true}
+			})},
+			wantCauses: []string{CauseUnreachable}, wantInhibited: map[string]int{"platform:wechat_unreachable": 18}},
+		{name: "deadline: not reached is not a failure, nor unreachable",
+			facts: Facts{Checks: checks(2000, func(i int) Check {
+				if i < 607 {
+					return Check{Reached: true}
+				}
+				return Check{Reached: false, Failed: true, Kind: "timeout"}
+			}), Advice: "raise the timeout"},
+			wantCauses: []string{CauseDeadline}, wantInhibited: map[string]int{"platform:deadline": 1393},
+			wantMessage: []string{"reached 607 of 2000 authorizers; the 1393 others were not checked and keep their state; raise the timeout"}},
+		{name: "cut off before the results were collected",
+			facts: Facts{CutOff: true}, wantCauses: []string{CauseDeadline},
+			wantMessage: []string{"the run's deadline came before the fleet's results could be collected; no authorizer changes state; raise"}},
+		{name: "all causes at once, in order",
+			facts: Facts{List: &Failure{Op: OpGetAuthorizerList, Kind: "upstream"}, Checks: checks(100, func(i int) Check {
+				switch {
+				case i < 10:
+					return Check{Reached: true, Failed: true, Op: OpComponentToken, Kind: "auth", ErrCode: 61005}
+				case i < 20:
+					return Check{Reached: false}
+				default:
+					return Check{Reached: true, Failed: true, Kind: "upstream"}
+				}
+			})},
+			wantCauses:    []string{CauseComponentToken, CauseAuthorizerList, CauseUnreachable, CauseDeadline},
+			wantInhibited: map[string]int{"platform:component_token": 10, "platform:deadline": 10, "platform:wechat_unreachable": 80}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := Analyze(tt.facts)
+			var causes []string
+			for _, c := range a.Causes {
+				causes = append(causes, c.Cause)
+				if c.Key != KeyPrefix+c.Cause {
+					t.Fatalf("key %q for cause %q", c.Key, c.Cause)
+				}
+			}
+			if fmt.Sprint(causes) != fmt.Sprint(tt.wantCauses) {
+				t.Fatalf("causes = %v, want %v", causes, tt.wantCauses)
+			}
+			inhibited := map[string]int{}
+			for _, k := range a.InhibitedBy {
+				if k != "" {
+					inhibited[k]++
+				}
+			}
+			if tt.wantInhibited == nil {
+				tt.wantInhibited = map[string]int{}
+			}
+			if fmt.Sprint(inhibited) != fmt.Sprint(tt.wantInhibited) {
+				t.Fatalf("inhibited = %v, want %v", inhibited, tt.wantInhibited)
+			}
+			for _, c := range a.Causes {
+				if c.Inhibited != inhibited[c.Key] {
+					t.Fatalf("cause %s counts %d inhibited, InhibitedBy says %d", c.Key, c.Inhibited, inhibited[c.Key])
+				}
+			}
+			for i, want := range tt.wantMessage {
+				if !strings.Contains(a.Causes[i].Message, want) {
+					t.Fatalf("cause %d message = %q, want it to contain %q", i, a.Causes[i].Message, want)
+				}
+			}
+		})
+	}
+}

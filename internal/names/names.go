@@ -1,0 +1,290 @@
+// Package names keeps what api_get_authorizer_info tells about each
+// authorizer of a fleet — its nick_name and whether it granted permission
+// set 49 (cloud development) — in the shared store for a day
+// (contract section 14), so that alerts, changes and messages can name the
+// merchant beside the appid.
+//
+// A run reads every authorizer's entry in one batch (store GetMany) and
+// asks WeChat for at most [Book.PerRun] missing or expired ones, those in
+// trouble first, within a small time budget: a 10,000-authorizer fleet
+// never spends a run on names. A name that cannot be had is left out; it
+// never fails a check.
+package names
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+)
+
+// Defaults of a Book.
+const (
+	// TTL is how long a learnt entry is kept; each entry's expiry is
+	// spread over the following Spread so that a fleet learnt at once does
+	// not expire at once.
+	TTL    = 24 * time.Hour
+	Spread = 2 * time.Hour
+	// FailTTL is how long a failed lookup is remembered before it is
+	// tried again.
+	FailTTL = time.Hour
+	// PerRun bounds the lookups one run makes.
+	PerRun = 32
+	// Concurrency bounds the lookups in flight.
+	Concurrency = 4
+	// Budget bounds the time one run spends on lookups.
+	Budget = 2 * time.Second
+)
+
+// Entry is what is known about one authorizer.
+type Entry struct {
+	// Name is its nick_name; empty when it could not be had.
+	Name string `json:"name,omitempty"`
+	// Principal is its principal_name.
+	Principal string `json:"principal,omitempty"`
+	// Known is set when the permission sets were read; then
+	// CloudDevelopment says whether set 49 was granted.
+	Known            bool `json:"known,omitempty"`
+	CloudDevelopment bool `json:"cloud_development,omitempty"`
+	// Failed is set for a lookup that failed (remembered FailTTL).
+	Failed bool `json:"failed,omitempty"`
+}
+
+// LacksCloudDevelopment reports whether the entry is known and lacks
+// permission set 49.
+func (e Entry) LacksCloudDevelopment() bool { return e.Known && !e.CloudDevelopment }
+
+// Lookup asks WeChat about one authorizer (wechat.Client.GetAuthorizerInfo
+// with the component token).
+type Lookup func(ctx context.Context, appid string) (*wechat.AuthorizerInfo, error)
+
+// Book reads and refreshes the entries in a store.
+type Book struct {
+	// Store keeps the entries, under Prefix + "names:" + appid.
+	Store  store.Store
+	Prefix string
+	// Lookup asks WeChat; nil: entries are only read.
+	Lookup Lookup
+	// PerRun, Concurrency and Budget bound the lookups of one Load (0:
+	// the package defaults).
+	PerRun      int
+	Concurrency int
+	Budget      time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Key is the store key of appid's entry.
+func Key(prefix, appid string) string { return prefix + "names:" + appid }
+
+// Names maps appids to entries.
+type Names map[string]Entry
+
+// Name returns appid's name, "" when unknown.
+func (n Names) Name(appid string) string { return n[appid].Name }
+
+// Stats says what a Load did.
+type Stats struct {
+	// Read is how many entries the store held.
+	Read int
+	// Looked is how many lookups were made; Failed how many failed.
+	Looked, Failed int
+	// Missing is how many authorizers still have no entry.
+	Missing int
+}
+
+// Load returns the entries of appids: it reads them all in one batch,
+// then looks up at most PerRun of the missing ones within Budget — first
+// those in urgent (the authorizers of this run's changes), then the rest in
+// appids' order — and stores what it learnt. A store that cannot be read
+// gives what the lookups learn; nothing here fails a run. The error is for
+// the log only.
+func (b *Book) Load(ctx context.Context, appids, urgent []string) (Names, Stats, error) {
+	now := time.Now
+	if b.Now != nil {
+		now = b.Now
+	}
+	keys := make([]string, len(appids))
+	for i, id := range appids {
+		keys[i] = Key(b.Prefix, id)
+	}
+	out := make(Names, len(appids))
+	var st Stats
+	var errs []error
+	if len(keys) > 0 {
+		got, err := b.Store.GetMany(ctx, keys)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for i, id := range appids {
+			v, ok := got[keys[i]]
+			if !ok {
+				continue
+			}
+			var e Entry
+			if json.Unmarshal(v.Data, &e) == nil {
+				out[id] = e
+				st.Read++
+			}
+		}
+	}
+	if b.Lookup != nil {
+		todo := b.missing(out, appids, urgent)
+		st.Looked = len(todo)
+		learnt, failed, err := b.lookup(ctx, todo, now)
+		st.Failed = failed
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for id, e := range learnt {
+			out[id] = e
+		}
+	}
+	for _, id := range appids {
+		if _, ok := out[id]; !ok {
+			st.Missing++
+		}
+	}
+	return out, st, errors.Join(errs...)
+}
+
+// missing picks the appids to look up: urgent ones first, then the rest,
+// at most PerRun, each once.
+func (b *Book) missing(have Names, appids, urgent []string) []string {
+	limit := b.PerRun
+	if limit <= 0 {
+		limit = PerRun
+	}
+	inRun := make(map[string]bool, len(appids))
+	for _, id := range appids {
+		inRun[id] = true
+	}
+	var todo []string
+	seen := map[string]bool{}
+	add := func(id string) bool {
+		if len(todo) >= limit {
+			return false
+		}
+		if _, ok := have[id]; ok || seen[id] || !inRun[id] {
+			return true
+		}
+		seen[id] = true
+		todo = append(todo, id)
+		return true
+	}
+	for _, id := range urgent {
+		if !add(id) {
+			return todo
+		}
+	}
+	for _, id := range appids {
+		if !add(id) {
+			break
+		}
+	}
+	return todo
+}
+
+// lookup asks WeChat about todo, Concurrency at a time, within Budget, and
+// stores each answer (or failure). A failure that is not the authorizer's
+// own (the component token, the network) stops the other lookups: they
+// would fail the same way.
+func (b *Book) lookup(ctx context.Context, todo []string, now func() time.Time) (Names, int, error) {
+	if len(todo) == 0 {
+		return nil, 0, nil
+	}
+	budget := b.Budget
+	if budget <= 0 {
+		budget = Budget
+	}
+	workers := b.Concurrency
+	if workers <= 0 {
+		workers = Concurrency
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		out     = Names{}
+		failed  int
+		errs    []error
+		next    int
+		stopped bool
+		wg      sync.WaitGroup
+	)
+	take := func() (string, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped || next >= len(todo) || ctx.Err() != nil {
+			return "", false
+		}
+		next++
+		return todo[next-1], true
+	}
+	for range min(workers, len(todo)) {
+		wg.Go(func() {
+			for {
+				id, ok := take()
+				if !ok {
+					return
+				}
+				e, own, err := b.ask(ctx, id)
+				if err != nil && !own {
+					mu.Lock()
+					stopped = true
+					errs = append(errs, err)
+					mu.Unlock()
+					return
+				}
+				exp := now().Add(FailTTL)
+				if err == nil {
+					exp = now().Add(TTL + spread(id))
+				}
+				data, _ := json.Marshal(e) // an Entry always encodes
+				werr := b.Store.Set(ctx, Key(b.Prefix, id), store.Value{Data: data, Expires: exp})
+				mu.Lock()
+				if err != nil {
+					failed++
+				} else {
+					out[id] = e
+				}
+				if werr != nil && len(errs) == 0 {
+					errs = append(errs, werr)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return out, failed, errors.Join(errs...)
+}
+
+// ask looks up one authorizer. own reports whether a failure is the
+// authorizer's own (an errcode about it), to be remembered, rather than
+// one every lookup would meet.
+func (b *Book) ask(ctx context.Context, appid string) (Entry, bool, error) {
+	info, err := b.Lookup(ctx, appid)
+	if err != nil {
+		var we *wechat.Error
+		own := errors.As(err, &we) && (we.ErrCode == errNotAuthorized || we.Kind == wechat.KindBadResponse || we.Kind == wechat.KindInvalidRequest)
+		return Entry{Failed: true}, own, err
+	}
+	return Entry{Name: info.NickName, Principal: info.PrincipalName, Known: true,
+		CloudDevelopment: info.HasFunc(wechat.FuncCloudDevelopment)}, true, nil
+}
+
+// errNotAuthorized is WeChat's errcode for an appid that has not
+// authorized the platform.
+const errNotAuthorized = 61003
+
+// spread is appid's share of Spread, stable across runs.
+func spread(appid string) time.Duration {
+	h := fnv.New32a()
+	h.Write([]byte(appid))
+	return time.Duration(h.Sum32()%uint32(Spread/time.Minute)) * time.Minute
+}
