@@ -6,10 +6,6 @@ import (
 	"fmt"
 )
 
-// MaxAuthorizerListCount is the largest page api_get_authorizer_list
-// serves.
-const MaxAuthorizerListCount = 500
-
 // Authorization is what api_query_auth returns for an authorization code:
 // the authorizer's first access token and its refresh token.
 type Authorization struct {

@@ -20,12 +20,10 @@
 //
 // # Untrusted upstream
 //
-// The client never follows a redirect (a 3xx is an [Error] of kind
-// upstream), refuses answers that are not valid UTF-8, carry an encoding it
-// did not ask for, or are larger than the size limit, bounds every
-// upstream text it passes on (errmsg, rid, ids and statuses), and removes
-// every secret it has seen from every text: its [Scrubber] keeps tokens
-// until they expire and credentials for its life. By default it
+// The client never follows a redirect, refuses answers that are not valid
+// UTF-8, carry an encoding it did not ask for, or exceed the size limit,
+// bounds every upstream text it passes on, and removes every secret it has
+// seen from every text: its [Scrubber] keeps tokens until they expire. By default it
 // tries api.weixin.qq.com, then WeChat's disaster-recovery domain
 // api2.weixin.qq.com, and keeps starting at the one that last answered for
 // [StickyFailover].

@@ -11,6 +11,7 @@ const (
 	ComponentTokenPath           = "/cgi-bin/component/api_component_token"
 	AuthorizerTokenPath          = "/cgi-bin/component/api_authorizer_token"
 	QuotaPath                    = "/cgi-bin/openapi/quota/get" // an API's daily call quota
+	GetAuthorizerInfoPath        = "/cgi-bin/component/api_get_authorizer_info"
 )
 
 // Operation names: Error.Op and the op of Client.Raw.
@@ -21,4 +22,5 @@ const (
 	OpStartPushTicket          = "start_push_ticket"
 	OpGetAuthorizerList        = "get_authorizer_list"
 	OpQuota                    = "quota_get"
+	OpGetAuthorizerInfo        = "get_authorizer_info"
 )
