@@ -84,6 +84,9 @@ type Tracker struct {
 	// OwnerSecrets sign them as WXCLOUDENV_NOTIFY's are signed.
 	Owners       *owners.Book
 	OwnerSecrets notify.Secrets
+	// Scrubber removes the secrets the runtime keeps from every stored
+	// message and every text the alert path reports (nil: none).
+	Scrubber *wechat.Scrubber
 
 	memo memo
 }
@@ -172,10 +175,12 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 		uctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/3))
 		defer cancel()
 	}
-	st, err := alertstate.Update(uctx, t.Store, t.Prefix, in.Now, in.Run, t.Repeat)
+	run := in.Run
+	run.Scrubber = t.Scrubber
+	st, err := alertstate.Update(uctx, t.Store, t.Prefix, in.Now, run, t.Repeat)
 	out := Outcome{Tracked: true, StateErr: err}
 	if err != nil {
-		log.Warn("the alert state could not be kept", "error", scrub(err.Error()))
+		log.Warn("the alert state could not be kept", "error", t.Scrubber.Scrub(err.Error()))
 	}
 	name(st.Changes, in.Names)
 	name(st.Reminders, in.Names)
@@ -304,6 +309,3 @@ func fingerprint(run Run) uint64 {
 	}
 	return h.Sum64()
 }
-
-// scrub removes every secret the process holds from s.
-func scrub(s string) string { return wechat.Scrub(s) }

@@ -47,7 +47,7 @@ func (t *Tracker) deliver(ctx context.Context, in Input, claimed []Change, state
 		heads, err := t.Store.GetMany(ctx, keys)
 		if err != nil {
 			// Unknown, so not settled: the next run looks again.
-			log.Warn("what the robots are owed could not be read", "error", scrub(err.Error()))
+			log.Warn("what the robots are owed could not be read", "error", t.Scrubber.Scrub(err.Error()))
 			unknown = true
 		}
 		for i, k := range keys {
@@ -106,7 +106,7 @@ func (t *Tracker) deliverTo(ctx context.Context, ch notify.Channel, in Input, cl
 		over, err := ob.append(ctx, claimed, in.Now)
 		drop(over, "more than "+strconv.Itoa(maxBatches*batchSize)+" changes owed")
 		if err != nil {
-			log.Warn("the changes could not be recorded as owed to the robot; sending them now", "error", scrub(err.Error()))
+			log.Warn("the changes could not be recorded as owed to the robot; sending them now", "error", t.Scrubber.Scrub(err.Error()))
 			direct = claimed
 		}
 	}
@@ -125,7 +125,7 @@ func (t *Tracker) deliverTo(ctx context.Context, ch notify.Channel, in Input, cl
 			Error: "another instance is sending to this robot; what this run claimed stays owed for the next message"}
 		return res
 	case err != nil && !errors.Is(err, errLeased):
-		log.Warn("what the robot is owed could not be read", "error", scrub(err.Error()))
+		log.Warn("what the robot is owed could not be read", "error", t.Scrubber.Scrub(err.Error()))
 	}
 
 	done := map[string]bool{}
@@ -145,7 +145,7 @@ func (t *Tracker) deliverTo(ctx context.Context, ch notify.Channel, in Input, cl
 		drop(expired, "owed for "+OwedFor.String()+" without the robot accepting them")
 		changes, missing, err := ob.read(ctx, live)
 		if err != nil {
-			log.Warn("what the robot is owed could not be read", "error", scrub(err.Error()))
+			log.Warn("what the robot is owed could not be read", "error", t.Scrubber.Scrub(err.Error()))
 		} else {
 			gone := 0
 			for _, r := range missing {
@@ -177,7 +177,7 @@ func (t *Tracker) deliverTo(ctx context.Context, ch notify.Channel, in Input, cl
 			sctx, cancel := context.WithDeadline(ctx, sendBy)
 			res.outcome = t.Notifier.Deliver(sctx, ch, report)
 			cancel()
-			res.outcome.Error = scrub(res.outcome.Error)
+			res.outcome.Error = t.Scrubber.Scrub(res.outcome.Error)
 		}
 		if res.outcome.OK {
 			for _, r := range read {
@@ -192,7 +192,7 @@ func (t *Tracker) deliverTo(ctx context.Context, ch notify.Channel, in Input, cl
 		if err != nil {
 			// The lease runs out with this run's deadline; what the
 			// robot accepted may be sent again.
-			log.Warn("what the robot accepted could not be recorded", "error", scrub(err.Error()))
+			log.Warn("what the robot accepted could not be recorded", "error", t.Scrubber.Scrub(err.Error()))
 			left = 0
 			for _, r := range h.Batches {
 				if !done[r.ID] {

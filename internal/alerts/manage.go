@@ -23,7 +23,7 @@ func (t *Tracker) silence(ctx context.Context, now time.Time, log *slog.Logger, 
 	}
 	all, err := t.Silences.List(ctx, now)
 	if err != nil {
-		log.Warn("the silences could not be read; nothing is silenced", "error", scrub(err.Error()))
+		log.Warn("the silences could not be read; nothing is silenced", "error", t.Scrubber.Scrub(err.Error()))
 		return 0, nil
 	}
 	var active []silence.Silence
@@ -43,7 +43,7 @@ func (t *Tracker) silence(ctx context.Context, now time.Time, log *slog.Logger, 
 		}
 		open, err := t.stillOpen(ctx, got.Covered)
 		if err != nil {
-			log.Warn("what an ended silence covered could not be read", "silence", s.ID, "error", scrub(err.Error()))
+			log.Warn("what an ended silence covered could not be read", "silence", s.ID, "error", t.Scrubber.Scrub(err.Error()))
 			continue
 		}
 		released = append(released, open...)
@@ -68,7 +68,7 @@ func (t *Tracker) silence(ctx context.Context, now time.Time, log *slog.Logger, 
 	}
 	for id, items := range covered {
 		if err := t.Silences.Cover(ctx, id, items); err != nil {
-			log.Warn("what a silence covered could not be recorded; its end sends no reminder for it", "silence", id, "error", scrub(err.Error()))
+			log.Warn("what a silence covered could not be recorded; its end sends no reminder for it", "silence", id, "error", t.Scrubber.Scrub(err.Error()))
 		}
 	}
 	return marked, released
@@ -126,7 +126,7 @@ func (t *Tracker) deliverOwners(ctx context.Context, in Input, claimed []Change,
 	}
 	robots, err := t.Owners.ChannelsOf(ctx, order, t.OwnerSecrets)
 	if err != nil {
-		log.Warn("the authorizers' own robots could not be read", "error", scrub(err.Error()))
+		log.Warn("the authorizers' own robots could not be read", "error", t.Scrubber.Scrub(err.Error()))
 		return nil
 	}
 	var jobs []job

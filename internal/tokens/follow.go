@@ -65,7 +65,7 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 			Message: fmt.Sprintf("the key %q is missing or expired in the store; %s should keep it (this function never mints with the %s layout)",
 				s.key, f.k.foreign.service(), f.k.layout)}
 	case err != nil:
-		return nil, storeError(s.op, "read "+s.key, err)
+		return nil, f.k.storeError(s.op, "read "+s.key, err)
 	}
 	value := string(v.Data)
 	if value == rejected {
@@ -75,7 +75,7 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 	}
 	// Minted tells the client that this source can replace the token: a
 	// rejection then leads to one re-read, never to a mint.
-	tok := wechat.NewToken(value, v.Expires, true)
+	tok := wechat.NewToken(value, v.Expires)
 	due := v.Expires
 	if due.IsZero() {
 		due = now.Add(followTTL)

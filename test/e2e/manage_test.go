@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
 	"github.com/wxcloudenv/wxcloudenv/internal/store/storetest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
@@ -77,7 +78,7 @@ func TestManagementThroughBinary(t *testing.T) {
 			t.Cleanup(srv.Close)
 			robots := notifytest.NewServer(notifytest.Options{})
 			t.Cleanup(robots.Close)
-			env := srv.MintingVars()
+			env := configtest.MintingVars(srv.URL)
 			for k, v := range b.env(t) {
 				env[k] = v
 			}
@@ -257,7 +258,7 @@ func silencesAndOwners(t *testing.T, storeEnv map[string]string) {
 	srv.SetAuthorizer(ids[2], wechattest.Authorizer{Status: "HALTED"})
 	srv.SetAuthorizer(ids[3], wechattest.Authorizer{EnvInfoErrCode: 61007})
 	const platformKey, ownerKey = "platform-robot-key-51d0", "owner-robot-key-e3a7"
-	env := srv.MintingVars()
+	env := configtest.MintingVars(srv.URL)
 	env["WECHAT_TIMEOUT"] = "5s"
 	env["WXCLOUDENV_OPERATIONS"] = "getenvinfo"
 	env["WXCLOUDENV_AUTHORIZERS"] = "all"
