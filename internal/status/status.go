@@ -26,6 +26,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/history"
+	"github.com/wxcloudenv/wxcloudenv/internal/silence"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/tokens"
 )
@@ -253,7 +254,39 @@ func Load(ctx context.Context, src Source) (*Data, error) {
 	}
 
 	d.Tokens = tokenHealth(ctx, src, now)
+
+	book := silence.Book{Store: src.Store, Prefix: src.Prefix}
+	active, err := book.Active(ctx, now)
+	if err != nil {
+		fail("the silences", err)
+	}
+	d.Silences, d.Counts.Silenced = silences(active, open)
 	return d, errors.Join(errs...)
+}
+
+// silences lists the active silences, ending soonest first, and counts the
+// open alerts and failures one of them covers.
+func silences(active []silence.Silence, open []alertstate.Open) ([]Silence, int) {
+	out := make([]Silence, 0, len(active))
+	for _, s := range active {
+		m := make(map[string]string, len(s.Matchers))
+		for k, vals := range s.Matchers {
+			m[k] = strings.Join(vals, ", ")
+		}
+		out = append(out, Silence{ID: s.ID, Matchers: m, EndsAt: s.EndsAt, Comment: s.Comment, CreatedBy: s.CreatedBy})
+	}
+	slices.SortFunc(out, func(a, b Silence) int { return cmp.Or(a.EndsAt.Compare(b.EndsAt), cmp.Compare(a.ID, b.ID)) })
+	covered := 0
+	if len(active) > 0 {
+		for _, o := range open {
+			t := silence.Target{Authorizer: o.Authorizer, Operation: o.Operation, Env: o.Env, Resource: o.Resource,
+				Status: o.Status, Kind: o.Kind, ErrCode: o.ErrCode}
+			if silence.Match(active, t) != "" {
+				covered++
+			}
+		}
+	}
+	return out, covered
 }
 
 func cond[T any](c bool, a, b T) T {
