@@ -3,7 +3,8 @@
 # installs the rest itself when missing (scripts/test-deps.sh).
 #
 #   make run        one invocation locally against the built-in WeChat emulator (10-25 s the first time, then 2 s)
-#   make test       gofmt, vet, then every test with the race detector (5-7 min)
+#   make test       gofmt, vet and golangci-lint, then every test with the race detector (5-7 min)
+#   make lint       golangci-lint (v2, pinned; installed into bin/ like the RIE)
 #   make rie        the function under the AWS Lambda Runtime Interface Emulator
 #   make package    dist/aws-lambda.zip (arm64) and dist/tencent-scf.zip (amd64)
 #   make help       every target
@@ -23,6 +24,9 @@ RIE_ADDR ?= 127.0.0.1:9000
 # container); the module has no tags, so it is pinned by its pseudo-version.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE_MODULE  := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+# golangci-lint, pinned like the RIE; .golangci.yml says what it checks.
+GOLANGCI_VERSION := v2.15.0
+GOLANGCI_MODULE  := github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 # goaws, the SQS-compatible server the queued-fleet tests run on loopback:
 # v0.5.4 is the first that speaks the JSON protocol of aws-sdk-go-v2's
 # current SQS client (docs/queue.md says why this one).
@@ -91,10 +95,19 @@ endif
 test-deps: ## install what make test needs when missing: redis-server, chromium (apt), dynalite (npm ci)
 	@scripts/test-deps.sh
 
+# Reinstalled when the Makefile (and so GOLANGCI_VERSION) changes.
+$(BIN)/golangci-lint: Makefile
+	GOBIN=$(CURDIR)/$(BIN) $(GO) install $(GOLANGCI_MODULE)@$(GOLANGCI_VERSION)
+
+.PHONY: lint
+lint: $(BIN)/golangci-lint ## golangci-lint run with .golangci.yml (installs the pinned version into bin/ first)
+	$(BIN)/golangci-lint run ./...
+
 .PHONY: test
-test: test-deps $(BIN)/aws-lambda-rie $(BIN)/goaws ## gofmt and vet, then every test (fuzz seeds included) with the race detector (5-7 min); needs a C compiler
+test: test-deps $(BIN)/aws-lambda-rie $(BIN)/goaws $(BIN)/golangci-lint ## gofmt, vet and golangci-lint, then every test (fuzz seeds included) with the race detector (5-7 min); needs a C compiler
 	@files=$$(gofmt -l .); if [ -n "$$files" ]; then echo "not gofmt-ed: $$files"; exit 1; fi
 	$(GO) vet ./...
+	$(BIN)/golangci-lint run ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
 .PHONY: build
@@ -161,11 +174,11 @@ bench: ## benchmarks beside their baseline, BENCHCOUNT runs each; prints medians
 # Every fuzz target, as package:Target.
 FUZZ_TARGETS := internal/trigger:FuzzParse internal/trigger:FuzzParsePayload internal/trigger:FuzzParseQuery \
 	internal/invoke:FuzzInvoke internal/invoke:FuzzRouting pkg/wechat:FuzzCheckAnswer pkg/wechat:FuzzMintAnswer \
-	pkg/wechat:FuzzStreamedScan internal/authevent:FuzzEnvelope internal/authevent:FuzzDecrypt \
-	internal/notify:FuzzRender internal/emf:FuzzValidate internal/store:FuzzCodec internal/store:FuzzRedactedHidesPassword \
+	pkg/wechat/internal/scan:FuzzScan pkg/wechat/internal/scan:FuzzStreamedScan internal/authevent:FuzzEnvelope internal/authevent:FuzzDecrypt \
+	internal/notify:FuzzRender internal/trunc:FuzzCut internal/emf:FuzzValidate internal/store:FuzzCodec internal/store:FuzzRedactedHidesPassword \
 	internal/robots:FuzzBody internal/silence:FuzzParse
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 30s: 16 targets, about 10 min)
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s: 18 targets, about 12 min)
 	@echo "make fuzz: $(words $(FUZZ_TARGETS)) targets, $(FUZZTIME) each plus about 10 s to build each" >&2
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "== $$t"; $(GO) test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME); \

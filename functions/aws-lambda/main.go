@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -23,6 +24,8 @@ func (jsonAnswer) ContentType() string          { return "application/json" }
 
 func main() {
 	h := invoke.New(invoke.PlatformAWSLambda)
+	invoke.RouteStdLog(h)
+	invoke.SetMemoryLimit(os.LookupEnv)
 	lambda.Start(func(ctx context.Context, event json.RawMessage) (io.Reader, error) {
 		out, err := h.Invoke(ctx, event)
 		if err != nil {

@@ -22,8 +22,7 @@ import (
 )
 
 // clearCredentials keeps real credentials of the developer's environment
-// out of the tests (run changes the process environment, so these tests
-// are not parallel).
+// out of the tests (t.Setenv: these tests are not parallel).
 func clearCredentials(t *testing.T) {
 	for _, k := range credentialVars {
 		t.Setenv(k, "")
@@ -319,7 +318,7 @@ func rieModule(t *testing.T, root string) string {
 // failure, its alert and the robot message a preview renders.
 func TestFleetScenario(t *testing.T) {
 	clearCredentials(t)
-	t.Setenv("WXCLOUDENV_AUTHORIZERS", "") // the scenario sets it; restored after
+	t.Setenv("WXCLOUDENV_AUTHORIZERS", "")
 	var stdout, stderr bytes.Buffer
 	if err := run(t.Context(), []string{"-emulate", "-scenario", "fleet", "-notify-preview"}, nil, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
@@ -394,6 +393,13 @@ func TestStoreRuns(t *testing.T) {
 			t.Errorf("%v: want the second run to have %s:\n%s", tc.args, tc.second, stderr.String())
 		}
 	}
+	// The runner hands the handler its variables (Handler.Lookup): the
+	// process environment is never changed.
+	for _, k := range []string{"WXCLOUDENV_STORE", "WECHAT_API_BASE_URL", "WECHAT_COMPONENT_APPID", "WECHAT_AUTHORIZER_REFRESH_TOKEN"} {
+		if v := os.Getenv(k); v != "" {
+			t.Errorf("after the runs %s=%q in the process environment, want it untouched", k, v)
+		}
+	}
 }
 
 // processesRunning returns the pids of processes whose command line holds
@@ -429,7 +435,7 @@ func TestServeStopsTheWholeGroup(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- serveRIE(ctx, fake, fake, "127.0.0.1:0", io.Discard) }()
+	go func() { done <- serveRIE(ctx, fake, fake, "127.0.0.1:0", newEnvironment(), io.Discard) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for len(processesRunning(fake)) < 2 {
 		if time.Now().After(deadline) {

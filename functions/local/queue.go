@@ -13,6 +13,7 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
 	"github.com/wxcloudenv/wxcloudenv/internal/queue/sqstest"
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
 )
 
 // localRobotKey is the key of the robot -queue prints the messages of.
@@ -24,7 +25,7 @@ const localRobotKey = "local-queue-robot"
 // Lambda's event source mapping would (sqstest.Mapping: up to 10 a time,
 // failures come back), and prints the plan, what was worked, and the run's
 // one robot message, received by a local robot.
-func runQueued(ctx context.Context, timeout time.Duration, stdout, stderr io.Writer) error {
+func runQueued(ctx context.Context, timeout time.Duration, env *environment, stdout, stderr io.Writer) error {
 	bin, err := sqstest.Binary(moduleRoot())
 	if err != nil {
 		return fmt.Errorf("-queue needs the SQS-compatible server goaws: %s", sqstest.InstallHint)
@@ -40,23 +41,25 @@ func runQueued(ctx context.Context, timeout time.Duration, stdout, stderr io.Wri
 	}
 	defer stop()
 	setDefault := func(k, v string) {
-		if s := os.Getenv(k); s == "" || k == "WXCLOUDENV_STORE" && s == "memory" {
-			os.Setenv(k, v)
+		if s, _ := env.lookup(k); s == "" || k == "WXCLOUDENV_STORE" && s == "memory" {
+			env.set(k, v)
 		}
 	}
 	setDefault("WXCLOUDENV_STORE", "file://"+filepath.Join(dir, "state.db"))
 	setDefault("WXCLOUDENV_AUTHORIZERS", "all")
 	setDefault("WXCLOUDENV_FLEET_BATCH", "2")
-	os.Setenv("WXCLOUDENV_FLEET_QUEUE", sq.QueueURL)
+	env.set("WXCLOUDENV_FLEET_QUEUE", sq.QueueURL)
 	for k, v := range sqstest.Credentials {
-		os.Setenv(k, v)
+		env.set(k, v)
 	}
 	robots := notifytest.NewServer(notifytest.Options{})
 	defer robots.Close()
 	setDefault("WXCLOUDENV_NOTIFY", robots.WeComURL(localRobotKey))
-	fmt.Fprintf(stderr, "wxcloudenv: queue %s (goaws), store %s\n", sq.QueueURL, os.Getenv("WXCLOUDENV_STORE"))
+	storeURL, _ := env.lookup("WXCLOUDENV_STORE")
+	fmt.Fprintf(stderr, "wxcloudenv: queue %s (goaws), store %s\n", sq.QueueURL, store.Redacted(storeURL))
 
 	h := invoke.NewWithLog(invoke.PlatformLocal, stderr)
+	h.Lookup = env.lookup
 	tick := time.Now().UTC().Truncate(time.Minute)
 	event := []byte(`{"version":"0","id":"local","detail-type":"Scheduled Event","source":"aws.events","time":"` +
 		tick.Format(time.RFC3339) + `","region":"local","resources":[],"detail":{}}`)

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/robots"
@@ -40,10 +39,10 @@ func (r *robotFlags) used() bool { return len(r.set) > 0 || len(r.del) > 0 || r.
 
 // apply makes the changes, then lists when asked; done means the command
 // ends there (-robots-list).
-func (r *robotFlags) apply(ctx context.Context, storeURL string, stdout, stderr io.Writer) (done bool, err error) {
-	if storeURL == "" {
-		storeURL = os.Getenv("WXCLOUDENV_STORE")
-	}
+// lookup reads the variables the runs get (WXCLOUDENV_STORE, with -store
+// applied, and WXCLOUDENV_STORE_PREFIX).
+func (r *robotFlags) apply(ctx context.Context, lookup func(string) (string, bool), stdout, stderr io.Writer) (done bool, err error) {
+	storeURL, _ := lookup("WXCLOUDENV_STORE")
 	if u := strings.TrimSpace(storeURL); u == "" || u == "memory" || u == "memory://" {
 		return false, errors.New("-robots, -robots-delete and -robots-list need a store the runs share: -store file:///abs/path (or redis://…, dynamodb://TABLE)")
 	}
@@ -53,7 +52,7 @@ func (r *robotFlags) apply(ctx context.Context, storeURL string, stdout, stderr 
 	}
 	defer st.Close()
 	prefix := "wxcloudenv:"
-	if p, ok := os.LookupEnv("WXCLOUDENV_STORE_PREFIX"); ok && p != "" {
+	if p, ok := lookup("WXCLOUDENV_STORE_PREFIX"); ok && p != "" {
 		prefix = p
 	}
 	for _, s := range r.set {

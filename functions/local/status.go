@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
@@ -22,18 +21,19 @@ import (
 // ends; with every > 0 the event runs again at that interval. Without
 // WXCLOUDENV_API_KEY it sets a random one and prints it: the status page
 // needs a key.
-func serveStatus(ctx context.Context, addr string, event []byte, runs int, every, timeout time.Duration, stderr io.Writer) error {
+func serveStatus(ctx context.Context, addr string, event []byte, runs int, every, timeout time.Duration, env *environment, stderr io.Writer) error {
 	password := "the value of WXCLOUDENV_API_KEY"
-	if os.Getenv("WXCLOUDENV_API_KEY") == "" {
+	if key, _ := env.lookup("WXCLOUDENV_API_KEY"); key == "" {
 		// A throwaway key for this session only; a configured key is
 		// never printed.
 		var b [12]byte
 		_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 		password = hex.EncodeToString(b[:])
-		os.Setenv("WXCLOUDENV_API_KEY", password)
+		env.set("WXCLOUDENV_API_KEY", password)
 		password += " (a key made for this session)"
 	}
 	h := invoke.NewWithLog(invoke.PlatformLocal, io.Discard)
+	h.Lookup = env.lookup
 	runOne := func() {
 		ictx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()

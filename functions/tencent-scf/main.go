@@ -28,7 +28,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tencent-scf: "+portVar+" is not set: this binary runs under Tencent SCF's Go1 runtime. Locally, use `make run` (or `go run ./functions/local -h`).")
 		os.Exit(2)
 	}
-	err := scfrpc.ListenAndServe(invoke.New(invoke.PlatformTencentSCF))
+	h := invoke.New(invoke.PlatformTencentSCF)
+	invoke.RouteStdLog(h)
+	invoke.SetMemoryLimit(os.LookupEnv)
+	err := scfrpc.ListenAndServe(h)
 	fmt.Fprintln(os.Stderr, "tencent-scf:", err)
 	os.Exit(1)
 }

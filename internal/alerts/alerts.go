@@ -81,6 +81,9 @@ type Tracker struct {
 	// Silences are the silences people created (nil: none); a change or
 	// reminder one matches is marked and not sent, nor its resolution.
 	Silences *silence.Book
+	// Scrubber removes the secrets the runtime keeps from every stored
+	// message and every text the alert path reports (nil: none).
+	Scrubber *wechat.Scrubber
 
 	memo memo
 	// owners is whether the last read found owner robots: then the state
@@ -182,10 +185,12 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 		uctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/3))
 		defer cancel()
 	}
-	st, err := alertstate.Update(uctx, t.Store, t.Prefix, in.Now, in.Run, t.Repeat)
+	run := in.Run
+	run.Scrubber = t.Scrubber
+	st, err := alertstate.Update(uctx, t.Store, t.Prefix, in.Now, run, t.Repeat)
 	out := Outcome{Tracked: true, StateErr: err}
 	if err != nil {
-		log.Warn("the alert state could not be kept", "error", scrub(err.Error()))
+		log.Warn("the alert state could not be kept", "error", t.Scrubber.Scrub(err.Error()))
 	}
 	name(st.Changes, in.Names)
 	name(st.Reminders, in.Names)
@@ -318,6 +323,3 @@ func fingerprint(run Run) uint64 {
 	}
 	return h.Sum64()
 }
-
-// scrub removes every secret the process holds from s.
-func scrub(s string) string { return wechat.Scrub(s) }

@@ -52,7 +52,7 @@ func (t *Tracker) deliver(ctx context.Context, in Input, targets []target, regis
 	if owners {
 		var err error
 		if listed, err = index.read(ctx); err != nil {
-			log.Warn("the list of owner robots owed something could not be read; every one is looked at", "error", scrub(err.Error()))
+			log.Warn("the list of owner robots owed something could not be read; every one is looked at", "error", t.Scrubber.Scrub(err.Error()))
 		}
 	}
 	var keys []string
@@ -73,7 +73,7 @@ func (t *Tracker) deliver(ctx context.Context, in Input, targets []target, regis
 		heads, err := t.Store.GetMany(ctx, keys)
 		if err != nil {
 			// Unknown, so not settled: the next run looks again.
-			log.Warn("what the robots are owed could not be read", "error", scrub(err.Error()))
+			log.Warn("what the robots are owed could not be read", "error", t.Scrubber.Scrub(err.Error()))
 			unknown = true
 		}
 		for j, k := range keys {
@@ -98,7 +98,7 @@ func (t *Tracker) deliver(ctx context.Context, in Input, targets []target, regis
 		if err != nil {
 			// Sent now all the same; what stays owed is listed after the
 			// sends, or found when the authorizer next changes.
-			log.Warn("the owner robots this run owes could not be listed", "error", scrub(err.Error()))
+			log.Warn("the owner robots this run owes could not be listed", "error", t.Scrubber.Scrub(err.Error()))
 			unknown = true
 		}
 	}
@@ -209,7 +209,7 @@ func (t *Tracker) unlist(ctx context.Context, index owedIndex, targets []target,
 		return changed
 	})
 	if err != nil {
-		log.Warn("the list of owner robots owed something could not be updated", "error", scrub(err.Error()))
+		log.Warn("the list of owner robots owed something could not be updated", "error", t.Scrubber.Scrub(err.Error()))
 	}
 }
 
@@ -243,7 +243,7 @@ func (t *Tracker) deliverTo(ctx context.Context, tg target, in Input, claimed []
 		over, err := ob.append(ctx, claimed, in.Now)
 		drop(over, "more than "+strconv.Itoa(maxBatches*batchSize)+" changes owed")
 		if err != nil {
-			log.Warn("the changes could not be recorded as owed to the robot; sending them now", "error", scrub(err.Error()))
+			log.Warn("the changes could not be recorded as owed to the robot; sending them now", "error", t.Scrubber.Scrub(err.Error()))
 			direct = claimed
 		}
 	}
@@ -262,7 +262,7 @@ func (t *Tracker) deliverTo(ctx context.Context, tg target, in Input, claimed []
 			Error: "another instance is sending to this robot; what this run claimed stays owed for the next message"}
 		return res
 	case err != nil && !errors.Is(err, errLeased):
-		log.Warn("what the robot is owed could not be read", "error", scrub(err.Error()))
+		log.Warn("what the robot is owed could not be read", "error", t.Scrubber.Scrub(err.Error()))
 	}
 
 	done := map[string]bool{}
@@ -282,7 +282,7 @@ func (t *Tracker) deliverTo(ctx context.Context, tg target, in Input, claimed []
 		drop(expired, "owed for "+OwedFor.String()+" without the robot accepting them")
 		changes, missing, err := ob.read(ctx, live)
 		if err != nil {
-			log.Warn("what the robot is owed could not be read", "error", scrub(err.Error()))
+			log.Warn("what the robot is owed could not be read", "error", t.Scrubber.Scrub(err.Error()))
 		} else {
 			gone := 0
 			for _, r := range missing {
@@ -314,7 +314,7 @@ func (t *Tracker) deliverTo(ctx context.Context, tg target, in Input, claimed []
 			sctx, cancel := context.WithDeadline(ctx, sendBy)
 			res.outcome = t.Notifier.Deliver(sctx, ch, report)
 			cancel()
-			res.outcome.Error = scrub(res.outcome.Error)
+			res.outcome.Error = t.Scrubber.Scrub(res.outcome.Error)
 		}
 		if res.outcome.OK {
 			for _, r := range read {
@@ -329,7 +329,7 @@ func (t *Tracker) deliverTo(ctx context.Context, tg target, in Input, claimed []
 		if err != nil {
 			// The lease runs out with this run's deadline; what the
 			// robot accepted may be sent again.
-			log.Warn("what the robot accepted could not be recorded", "error", scrub(err.Error()))
+			log.Warn("what the robot accepted could not be recorded", "error", t.Scrubber.Scrub(err.Error()))
 			left = 0
 			for _, r := range h.Batches {
 				if !done[r.ID] {

@@ -21,7 +21,7 @@ func (t *Tracker) silence(ctx context.Context, now time.Time, log *slog.Logger, 
 	}
 	all, err := t.Silences.List(ctx, now)
 	if err != nil {
-		log.Warn("the silences could not be read; nothing is silenced", "error", scrub(err.Error()))
+		log.Warn("the silences could not be read; nothing is silenced", "error", t.Scrubber.Scrub(err.Error()))
 		return 0, nil
 	}
 	var active []silence.Silence
@@ -41,7 +41,7 @@ func (t *Tracker) silence(ctx context.Context, now time.Time, log *slog.Logger, 
 		}
 		open, err := t.stillOpen(ctx, got.Covered)
 		if err != nil {
-			log.Warn("what an ended silence covered could not be read", "silence", s.ID, "error", scrub(err.Error()))
+			log.Warn("what an ended silence covered could not be read", "silence", s.ID, "error", t.Scrubber.Scrub(err.Error()))
 			continue
 		}
 		released = append(released, open...)
@@ -66,7 +66,7 @@ func (t *Tracker) silence(ctx context.Context, now time.Time, log *slog.Logger, 
 	}
 	for id, items := range covered {
 		if err := t.Silences.Cover(ctx, id, items); err != nil {
-			log.Warn("what a silence covered could not be recorded; its end sends no reminder for it", "silence", id, "error", scrub(err.Error()))
+			log.Warn("what a silence covered could not be recorded; its end sends no reminder for it", "silence", id, "error", t.Scrubber.Scrub(err.Error()))
 		}
 	}
 	return marked, released

@@ -76,7 +76,7 @@ func (t *Tracker) targets(ctx context.Context, log *slog.Logger) (out []target, 
 	}
 	ok = err == nil
 	if err != nil {
-		log.Warn("the authorizers' own robots could not all be read; they miss this run's changes", "error", scrub(err.Error()))
+		log.Warn("the authorizers' own robots could not all be read; they miss this run's changes", "error", t.Scrubber.Scrub(err.Error()))
 	}
 	byID := map[string]int{}
 	for i, tg := range out {

@@ -20,9 +20,9 @@ func runEnvs(t *testing.T, body string) wechat.Health {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := c.DescribeCloudBaseRunEnvsRawFilter(t.Context(), wechat.StaticTokenSource("alerts-token-0123456789"), NeedsAttention)
+	resp, err := c.Raw(t.Context(), wechat.OpDescribeCloudBaseRunEnvs, wechat.StaticTokenSource("alerts-token-0123456789"), &wechat.RawOptions{Keep: NeedsAttention})
 	if err != nil {
-		t.Fatalf("DescribeCloudBaseRunEnvsRawFilter: %v", err)
+		t.Fatalf("Raw: %v", err)
 	}
 	return resp.Health
 }

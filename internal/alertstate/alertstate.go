@@ -1,6 +1,7 @@
 // Package alertstate keeps the last-seen state of every alert and of every
 // operation's (and fleet authorizer's) failure in a [store.Store], so that a
-// run can tell what changed since the previous one (contract section 12):
+// run can tell what changed since the previous one
+// (docs/contract.md#changes-and-notifications):
 // each open alert's "since", the "changes" (new and resolved), and the
 // reminders due under WXCLOUDENV_NOTIFY_REPEAT.
 //
@@ -47,9 +48,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/internal/trunc"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
@@ -173,6 +174,9 @@ type Run struct {
 	Alerts []Alert
 	// Failures are the current failures.
 	Failures []Failure
+	// Scrubber removes the secrets the process keeps from every message
+	// before it is stored or reported (nil: none).
+	Scrubber *wechat.Scrubber
 }
 
 // Change is one entry of the event's "changes" array, or a reminder: a
@@ -437,7 +441,7 @@ func commit(ctx context.Context, st store.Store, s *shard, old store.Value, now 
 			continue
 		}
 		seen[id] = true
-		e := entry{Resource: ResourceOperation, Kind: f.Kind, ErrCode: f.ErrCode, Message: cut(f.Message)}
+		e := entry{Resource: ResourceOperation, Kind: f.Kind, ErrCode: f.ErrCode, Message: cut(run.Scrubber, f.Message)}
 		p, existed := prevByID[id]
 		e = keep(e, p, existed)
 		if !existed {
@@ -474,7 +478,7 @@ func commit(ctx context.Context, st store.Store, s *shard, old store.Value, now 
 		}
 		seen[id] = true
 		tracked++
-		e := entry{Env: a.Env, Resource: a.Resource, Status: a.Status, Message: cut(a.Message)}
+		e := entry{Env: a.Env, Resource: a.Resource, Status: a.Status, Message: cut(run.Scrubber, a.Message)}
 		p, existed := prevByID[id]
 		e = keep(e, p, existed)
 		if !existed {
@@ -551,16 +555,8 @@ func toChange(s Scope, e entry, change string) Change {
 	}
 }
 
-// cut returns s with every secret the process keeps removed, invalid UTF-8
+// cut returns s with every secret sc keeps removed, invalid UTF-8
 // replaced, cut to at most MaxMessageBytes on a rune boundary.
-func cut(s string) string {
-	s = strings.ToValidUTF8(wechat.Scrub(s), "\uFFFD")
-	if len(s) <= MaxMessageBytes {
-		return s
-	}
-	n := MaxMessageBytes - len("…")
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+func cut(sc *wechat.Scrubber, s string) string {
+	return trunc.Cut(strings.ToValidUTF8(sc.Scrub(s), "\uFFFD"), MaxMessageBytes)
 }

@@ -401,9 +401,10 @@ func TestUpdateKeepsKnownOverCap(t *testing.T) {
 func TestUpdateScrubsSecrets(t *testing.T) {
 	t.Parallel()
 	const secret = "alertstate-test-token-5f1c9e2a7b"
-	wechat.KeepSecret(secret)
+	sc := wechat.NewScrubber()
+	sc.Keep(secret)
 	st := store.NewMemory()
-	run := alertstate.Run{
+	run := alertstate.Run{Scrubber: sc,
 		Alerts:   []alertstate.Alert{{Authorizer: "wxA", Operation: "getenvinfo", Env: "e1", Resource: "environment", Status: "HALTED", Message: "url ?access_token=" + secret}},
 		Failures: []alertstate.Failure{{Authorizer: "wxB", Operation: "getenvinfo", Kind: "auth", ErrCode: 40001, Message: "invalid credential, access_token is " + secret}},
 	}

@@ -37,6 +37,10 @@ type Runtime struct {
 	Tokens map[string]wechat.TokenSource
 	// Secrets are the configuration's secret values, for scrubbing.
 	Secrets []string
+	// Scrubber keeps every secret the runtime sees: the configuration's
+	// for its life, tokens until they expire. Scrub every text that leaves
+	// the process with it.
+	Scrubber *wechat.Scrubber
 	// Fleet is set when the configuration can mint authorizer tokens
 	// (the component credentials); FleetErr says why not otherwise.
 	Fleet    Fleet
@@ -65,6 +69,9 @@ type Deps struct {
 	Options []wechat.Option
 	// Store is the opened WXCLOUDENV_STORE.
 	Store store.Store
+	// Scrubber is shared by the runtimes of one process (a new one when
+	// nil).
+	Scrubber *wechat.Scrubber
 }
 
 // Build makes the Runtime for c.
@@ -78,12 +85,17 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 	if d.HTTPClient != nil {
 		base = append(base, wechat.WithHTTPClient(d.HTTPClient))
 	}
+	sc := d.Scrubber
+	if sc == nil {
+		sc = wechat.NewScrubber()
+	}
+	base = append(base, wechat.WithScrubber(sc))
 	client, err := wechat.NewClient(append(base, d.Options...)...)
 	if err != nil {
 		return nil, err
 	}
 	secrets := append(c.Secrets(), store.Secrets(c.Store)...)
-	wechat.KeepSecret(secrets...)
+	sc.Keep(secrets...)
 	st := d.Store
 	if st == nil {
 		st = store.NewMemory()
@@ -97,10 +109,13 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, ch := range chans {
+		sc.Keep(ch.Secrets()...)
+	}
 	rt := &Runtime{Config: c, Client: client, Store: st, Keeper: keeper, Tokens: map[string]wechat.TokenSource{},
-		Secrets:  secrets,
-		Notifier: &notify.Notifier{Channels: chans, HTTP: d.HTTPClient, Store: st, Prefix: c.StorePrefix}}
-	rt.Alerts = &alerts.Tracker{Store: st, Prefix: c.StorePrefix, Repeat: c.NotifyRepeat, Notifier: rt.Notifier, GroupMin: c.NotifyGroupMin}
+		Secrets: secrets, Scrubber: sc,
+		Notifier: &notify.Notifier{Channels: chans, HTTP: d.HTTPClient, Store: st, Prefix: c.StorePrefix, Scrubber: sc}}
+	rt.Alerts = &alerts.Tracker{Store: st, Prefix: c.StorePrefix, Repeat: c.NotifyRepeat, Notifier: rt.Notifier, GroupMin: c.NotifyGroupMin, Scrubber: sc}
 	if c.APIKey != "" {
 		// Silences can be made only through the management routes,
 		// which need the key: without it, no run reads them.
@@ -271,6 +286,22 @@ type Cache struct {
 	rt     *Runtime
 	err    error
 	stores map[string]store.Store // by WXCLOUDENV_STORE, kept across rebuilds
+	scrub  *wechat.Scrubber       // shared by every Runtime the Cache builds
+}
+
+// Scrubber returns the scrubber every Runtime of the Cache keeps its
+// secrets in: it lives as long as the Cache, its tokens until they expire.
+func (c *Cache) Scrubber() *wechat.Scrubber {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.scrubberLocked()
+}
+
+func (c *Cache) scrubberLocked() *wechat.Scrubber {
+	if c.scrub == nil {
+		c.scrub = wechat.NewScrubber()
+	}
+	return c.scrub
 }
 
 // Get returns the Runtime for the variables lookup reads.
@@ -310,7 +341,7 @@ func (c *Cache) Get(lookup config.Lookup) (*Runtime, error) {
 		}
 		c.stores[cfg.Store] = st
 	}
-	c.rt, c.err = Build(cfg, Deps{HTTPClient: c.HTTPClient, Options: c.Options, Store: st})
+	c.rt, c.err = Build(cfg, Deps{HTTPClient: c.HTTPClient, Options: c.Options, Store: st, Scrubber: c.scrubberLocked()})
 	return c.rt, c.err
 }
 

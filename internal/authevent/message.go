@@ -3,6 +3,7 @@ package authevent
 import (
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"log/slog"
 )
@@ -93,8 +94,8 @@ func ParseMessage(b []byte) (*Message, error) {
 // xmlErrorText keeps the kind of an XML error without quoting input: a
 // syntax error's text may repeat a secret from the message.
 func xmlErrorText(err error) string {
-	switch err.(type) {
-	case *xml.SyntaxError:
+	var se *xml.SyntaxError
+	if errors.As(err, &se) {
 		return "syntax error"
 	}
 	return "it does not decode"

@@ -291,7 +291,8 @@ func validID(s string, maxLen int, dash bool) bool {
 
 // validate checks every value against its range.
 func (c *Config) validate() error {
-	if _, err := wechat.NewClient(wechat.WithBaseURLs(c.BaseURLs...)); err != nil || slices.ContainsFunc(c.BaseURLs, hasUserInfo) {
+	urls, err := wechat.ParseBaseURLs(c.BaseURLs...)
+	if err != nil || slices.ContainsFunc(urls, func(u *url.URL) bool { return u.User != nil }) {
 		return &Error{Variable: "WECHAT_API_BASE_URL", Problem: "want absolute http or https URLs with no query, user info or fragment"}
 	}
 	if c.Timeout < time.Millisecond || c.Timeout > MaxTimeout {
@@ -367,11 +368,6 @@ func checkAuthorizers(list []string) error {
 		seen[id] = true
 	}
 	return nil
-}
-
-func hasUserInfo(raw string) bool {
-	u, err := url.Parse(raw)
-	return err != nil || u.User != nil
 }
 
 func validAESKey(k string) bool {

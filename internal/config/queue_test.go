@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -48,8 +49,8 @@ func TestQueueVariables(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Parse accepted %v", tt.vars)
 			}
-			ce, ok := err.(*Error)
-			if !ok || ce.Variable != tt.variable || !strings.Contains(err.Error(), tt.also) {
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Variable != tt.variable || !strings.Contains(err.Error(), tt.also) {
 				t.Fatalf("error %q, want one naming %s and %q", err, tt.variable, tt.also)
 			}
 			if c != nil {

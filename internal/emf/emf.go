@@ -1,6 +1,6 @@
 // Package emf writes wxcloudenv's metrics in CloudWatch Embedded Metric
 // Format (EMF) on the invocation's log line, so that CloudWatch Logs turns
-// them into metrics with no API call (contract section 12).
+// them into metrics with no API call (docs/contract.md#the-log-line).
 //
 // Every line carries one directive: namespace "wxcloudenv", one dimension
 // set [["FunctionName"]], and the five metrics Alerts, FailedOperations,

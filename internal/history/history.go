@@ -33,10 +33,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
-	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+	"github.com/wxcloudenv/wxcloudenv/internal/trunc"
 )
 
 const (
@@ -281,16 +280,8 @@ func cleanID(id string) string {
 	return b.String()
 }
 
-// cut returns s scrubbed of every secret the process keeps, valid UTF-8,
-// at most MaxMessageBytes long.
+// cut returns s as valid UTF-8, at most MaxMessageBytes long. Callers
+// hand Record messages scrubbed with the runtime's scrubber.
 func cut(s string) string {
-	s = strings.ToValidUTF8(wechat.Scrub(s), "\uFFFD")
-	if len(s) <= MaxMessageBytes {
-		return s
-	}
-	n := MaxMessageBytes - len("…")
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return trunc.Cut(strings.ToValidUTF8(s, "\uFFFD"), MaxMessageBytes)
 }

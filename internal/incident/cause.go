@@ -85,6 +85,10 @@ type Facts struct {
 	// CutOff is set when the deadline came before the fleet's results
 	// could even be collected: no check is known.
 	CutOff bool
+	// StaleTicket is the message of the run's verify-ticket warning
+	// (resource verify_ticket, status STALE), when it has one: a component
+	// token that cannot be had is then explained by it.
+	StaleTicket string
 }
 
 // Cause is one platform-level failure of a run: one line at the top of a
@@ -190,7 +194,7 @@ func Analyze(f Facts) Analysis {
 		unreach.Message = fmt.Sprintf("WeChat unreachable: %d of %d authorizer checks failed with upstream, timeout or network errors", failedUp, reached)
 	}
 	if compSeen {
-		comp.Message = componentMessage(comp)
+		comp.Message = componentMessage(comp, f.StaleTicket)
 		a.Causes = append(a.Causes, comp)
 	}
 	if listSeen {
@@ -220,8 +224,12 @@ func Analyze(f Facts) Analysis {
 	return a
 }
 
-func componentMessage(c Cause) string {
+func componentMessage(c Cause, staleTicket string) string {
 	msg := "the component access token cannot be had"
+	if staleTicket != "" {
+		// The root cause: the verify ticket stopped arriving.
+		msg += " because the verify ticket is stale: " + staleTicket
+	}
 	if c.Inhibited > 0 {
 		msg += fmt.Sprintf(": %d authorizer checks could not run", c.Inhibited)
 	}

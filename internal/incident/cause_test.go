@@ -35,6 +35,16 @@ func TestAnalyze(t *testing.T) {
 			wantCauses:    []string{CauseComponentToken},
 			wantInhibited: map[string]int{"platform:component_token": 1900},
 			wantMessage:   []string{"the component access token cannot be had: 1900 authorizer checks could not run"}},
+		{name: "component token explained by a stale verify ticket",
+			facts: Facts{Component: &Failure{Op: OpComponentToken, Kind: "auth", ErrCode: 61006, Message: "component_verify_ticket is invalid"},
+				StaleTicket: "no verify ticket pushed for 12h40m",
+				Checks: checks(30, func(int) Check {
+					return Check{Reached: true, Failed: true, Op: OpComponentToken, Kind: "auth", ErrCode: 61006}
+				})},
+			wantCauses:    []string{CauseComponentToken},
+			wantInhibited: map[string]int{"platform:component_token": 30},
+			wantMessage: []string{"the component access token cannot be had because the verify ticket is stale: " +
+				"no verify ticket pushed for 12h40m: 30 authorizer checks could not run (component_verify_ticket is invalid)"}},
 		{name: "component token failed reading the list",
 			facts:      Facts{List: &Failure{Op: OpComponentToken, Kind: "auth", ErrCode: 61005, Message: "ticket expired"}},
 			wantCauses: []string{CauseComponentToken}, wantInhibited: map[string]int{},

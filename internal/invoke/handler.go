@@ -75,16 +75,10 @@ type Handler struct {
 }
 
 // New returns a Handler for platform that reads its configuration from the
-// environment and logs JSON lines to standard error.
-//
-// It also routes the standard library's own log lines (package log) through
-// the same JSON logger, so that every line on standard error is structured,
-// and gives the garbage collector the platform's memory size as a soft limit.
+// environment and logs JSON lines to standard error. It changes nothing
+// process-wide: a main calls RouteStdLog and SetMemoryLimit.
 func New(platform string) *Handler {
-	h := NewWithLog(platform, os.Stderr)
-	routeStdLog(h.Logger)
-	setMemoryLimit(os.LookupEnv)
-	return h
+	return NewWithLog(platform, os.Stderr)
 }
 
 // NewWithLog is New with the log lines written to w.
@@ -166,8 +160,13 @@ func (inv *invocation) logger() *slog.Logger {
 	return inv.h.Logger
 }
 
-// scrub removes every secret the process holds from s.
-func (inv *invocation) scrub(s string) string { return wechat.Scrub(s) }
+// scrub removes every secret the runtime holds from s.
+func (inv *invocation) scrub(s string) string {
+	if inv.rt != nil {
+		return inv.rt.Scrubber.Scrub(s)
+	}
+	return inv.h.Runtimes.Scrubber().Scrub(s)
+}
 
 // run is the whole invocation: what is asked (the trigger; rejections,
 // health checks and pushes are answered there), the plan, the checks, the
@@ -446,9 +445,9 @@ func (inv *invocation) operationWith(ctx context.Context, op, env string, ts wec
 	var err error
 	switch op {
 	case wechat.OpGetEnvInfo:
-		resp, err = c.GetEnvInfoRawFilter(ctx, ts, env, alerts.NeedsAttention)
+		resp, err = c.Raw(ctx, op, ts, &wechat.RawOptions{Env: env, Keep: alerts.NeedsAttention})
 	case wechat.OpDescribeCloudBaseRunEnvs:
-		resp, err = c.DescribeCloudBaseRunEnvsRawFilter(ctx, ts, alerts.NeedsAttention)
+		resp, err = c.Raw(ctx, op, ts, &wechat.RawOptions{Keep: alerts.NeedsAttention})
 	case wechat.OpStartPushTicket:
 		resp, err = inv.startPushTicket(ctx)
 	default:

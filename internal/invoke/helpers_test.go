@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
@@ -47,14 +48,14 @@ type env map[string]string
 
 // staticEnv points at srv with the emulator's static tokens.
 func staticEnv(srv *wechattest.Server) env {
-	e := env(srv.StaticVars())
+	e := env(configtest.StaticVars(srv.URL))
 	e["WECHAT_RETRIES"], e["WECHAT_TIMEOUT"] = "2", "2s"
 	return e
 }
 
 // mintEnv points at srv with credentials that mint every token.
 func mintEnv(srv *wechattest.Server) env {
-	e := env(srv.MintingVars())
+	e := env(configtest.MintingVars(srv.URL))
 	e["WECHAT_TIMEOUT"] = "2s"
 	return e
 }

@@ -58,7 +58,7 @@ func (inv *invocation) record(ctx context.Context, ev *Event, kind history.Kind,
 	changes := make([]history.Change, 0, min(len(ev.Changes), history.MaxChangesPerRun))
 	for _, c := range ev.Changes[:min(len(ev.Changes), history.MaxChangesPerRun)] {
 		changes = append(changes, history.Change{Change: c.Change, Authorizer: c.Authorizer, Operation: c.Operation, Env: c.Env,
-			Resource: c.Resource, Status: c.Status, Kind: c.Kind, ErrCode: c.ErrCode, Message: c.Message, Since: c.Since})
+			Resource: c.Resource, Status: c.Status, Kind: c.Kind, ErrCode: c.ErrCode, Message: inv.scrub(c.Message), Since: c.Since})
 	}
 	run.DurationMS = time.Since(inv.start).Milliseconds()
 	if err := history.Record(ctx, inv.rt.Store, inv.rt.Config.StorePrefix, id, run, changes); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/incident"
 	"github.com/wxcloudenv/wxcloudenv/internal/names"
+	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
@@ -43,6 +44,7 @@ func (inv *invocation) incidents(ctx context.Context, ev *Event, run alerts.Run,
 	named := inv.names(ctx, ev, r)
 	facts := factsOf(r)
 	facts.Advice = advice(r, inv.rt.Config.Concurrency)
+	facts.StaleTicket = staleTicket(ev.Alerts)
 	a := incident.Analyze(facts)
 	if len(a.Causes) > 0 {
 		ev.PlatformFailures = a.Causes
@@ -269,4 +271,15 @@ func platformRun(run alerts.Run, r *Result, a incident.Analysis, pl plan, inhibi
 	working(incident.CauseUnreachable, reached > 0)
 	working(incident.CauseDeadline, true)
 	return out
+}
+
+// staleTicket returns the message of the run's verify-ticket warning, or
+// "": a component token that cannot be had is explained by it.
+func staleTicket(alerts []Alert) string {
+	for _, a := range alerts {
+		if a.Authorizer == "" && a.Resource == warnings.ResourceVerifyTicket && a.Status == warnings.StatusStale {
+			return a.Message
+		}
+	}
+	return ""
 }

@@ -10,12 +10,13 @@ import (
 // stacks', and what the event and the answers need outside the heap.
 const memoryShare = 0.75
 
-// setMemoryLimit gives the garbage collector the platform's memory size as
+// SetMemoryLimit gives the garbage collector the platform's memory size as
 // a soft limit (unless GOMEMLIMIT is set), so that a large fleet run
 // collects before the function, not the platform, runs out of memory.
 // Lambda names the size AWS_LAMBDA_FUNCTION_MEMORY_SIZE, SCF
-// FUNCTION_MEMORY_SIZE, both in MB. It returns the limit set, or 0.
-func setMemoryLimit(lookup func(string) (string, bool)) int64 {
+// FUNCTION_MEMORY_SIZE, both in MB. It returns the limit set, or 0. A
+// main calls it once, with os.LookupEnv.
+func SetMemoryLimit(lookup func(string) (string, bool)) int64 {
 	if _, ok := lookup("GOMEMLIMIT"); ok {
 		return 0
 	}

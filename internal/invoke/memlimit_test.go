@@ -20,7 +20,7 @@ func TestSetMemoryLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		debug.SetMemoryLimit(math.MaxInt64)
-		got := setMemoryLimit(func(k string) (string, bool) { v, ok := tt.vars[k]; return v, ok })
+		got := SetMemoryLimit(func(k string) (string, bool) { v, ok := tt.vars[k]; return v, ok })
 		if got != tt.want {
 			t.Errorf("%v: limit %d, want %d", tt.vars, got, tt.want)
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
+	"github.com/wxcloudenv/wxcloudenv/internal/trunc"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
@@ -23,8 +24,8 @@ func (inv *invocation) push(ctx context.Context, hr *trigger.HTTPRequest) httpAn
 	if a.Status != http.StatusOK {
 		level = slog.LevelWarn
 	}
-	attrs := append(inv.baseAttrs(a.Status), slog.Bool("ok", a.Status == http.StatusOK), slog.String("info_type", bounded(a.InfoType, 64)),
-		slog.String("authorizer", bounded(a.Authorizer, 64)), slog.String("outcome", a.Outcome))
+	attrs := append(inv.baseAttrs(a.Status), slog.Bool("ok", a.Status == http.StatusOK), slog.String("info_type", trunc.Cut(a.InfoType, 64)),
+		slog.String("authorizer", trunc.Cut(a.Authorizer, 64)), slog.String("outcome", a.Outcome))
 	inv.logger().LogAttrs(ctx, level, "authorization event", attrs...)
 	if a.Outcome == "config" {
 		// Like every other error answer: JSON with the error kind.
@@ -33,17 +34,6 @@ func (inv *invocation) push(ctx context.Context, hr *trigger.HTTPRequest) httpAn
 		return ea
 	}
 	return httpAnswer{status: a.Status, header: text, body: []byte(a.Body), logged: true}
-}
-
-// bounded cuts s to at most n bytes, on a rune boundary.
-func bounded(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // startPushTicket asks WeChat to start pushing component verify tickets to

@@ -17,8 +17,9 @@ import (
 func TestStdLogIsStructured(t *testing.T) {
 	defer slog.SetDefault(slog.Default())
 	var buf testkit.SyncBuffer
-	routeStdLog(NewLogger(&buf, slog.LevelInfo))
-	wechat.KeepSecret("stdlog-secret-token-1234")
+	sc := wechat.NewScrubber()
+	routeStdLog(NewLogger(&buf, slog.LevelInfo), sc)
+	sc.Keep("stdlog-secret-token-1234")
 	log.Printf("Unsolicited response received on idle HTTP channel starting with %q; err=<nil>",
 		"HTTP/1.1 200 OK stdlog-secret-token-1234"+strings.Repeat("x", 5000))
 	line := strings.TrimSpace(buf.String())

@@ -56,7 +56,7 @@ func TestLoadBoundedPerRun(t *testing.T) {
 	// Runs go on until every name is known, each bounded.
 	for run := 2; st.Missing > 0; run++ {
 		before := calls.Load()
-		got, st, err = b.Load(ctx, ids, nil)
+		_, st, err = b.Load(ctx, ids, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

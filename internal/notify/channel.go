@@ -1,4 +1,4 @@
-// Package notify sends the changes of a run (contract section 12) to group
+// Package notify sends the changes of a run (docs/contract.md#alerts-and-robots) to group
 // robots: WeCom (企业微信), DingTalk (钉钉) and Feishu/Lark (飞书). One message
 // per run and channel, the most important lines first, cut to each robot's
 // size limit; rate-limited across instances through a [store.Store]; every
@@ -77,10 +77,14 @@ func (c Channel) ID() string {
 // Signed reports whether messages to c are signed.
 func (c Channel) Signed() bool { return c.secret != "" }
 
-// scrub removes c's secrets, and every secret the process keeps, from s.
-func (c Channel) scrub(s string) string {
-	return wechat.Scrub(s, c.url, c.token, url.QueryEscape(c.token), c.secret)
+// scrub removes c's secrets, and every secret sc keeps, from s.
+func (c Channel) scrub(sc *wechat.Scrubber, s string) string {
+	return sc.Scrub(s, c.url, c.token, url.QueryEscape(c.token), c.secret)
 }
+
+// Secrets returns the channel's webhook URL, token and signing secret, for
+// the runtime's scrubber to keep: no log or error shows them.
+func (c Channel) Secrets() []string { return []string{c.url, c.token, c.secret} }
 
 // Parse reads WXCLOUDENV_NOTIFY: comma-separated robot webhook URLs,
 // recognised by path on any host (http or https):
@@ -89,8 +93,8 @@ func (c Channel) scrub(s string) string {
 //   - DingTalk: …/robot/send?access_token=TOKEN
 //   - Feishu/Lark: …/open-apis/bot/v2/hook/TOKEN
 //
-// Empty urls means no channel. Every URL, token and secret is registered
-// with [wechat.KeepSecret]. An error names the variable and the entry's
+// Empty urls means no channel. Keep every channel's Secrets in the
+// runtime's scrubber. An error names the variable and the entry's
 // position, never the URL.
 func Parse(urls string, s Secrets) ([]Channel, error) {
 	if strings.TrimSpace(urls) == "" {
@@ -108,7 +112,6 @@ func Parse(urls string, s Secrets) ([]Channel, error) {
 				return nil, fmt.Errorf("%s: entry %d of %d: the same robot as entry %d", Variable, i+1, len(parts), j+1)
 			}
 		}
-		wechat.KeepSecret(ch.url, ch.token, ch.secret)
 		chans = append(chans, ch)
 	}
 	return chans, nil

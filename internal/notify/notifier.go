@@ -9,7 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
 // A rate window: at most Max messages per Width.
@@ -90,6 +92,25 @@ type Notifier struct {
 	Prefix string
 	// Now returns the current time (time.Now when nil).
 	Now func() time.Time
+	// Scrubber removes the secrets the process keeps from every text of
+	// a message and of an outcome (nil: only the channel's own).
+	Scrubber *wechat.Scrubber
+}
+
+// scrubReport returns r with every text of its changes scrubbed by sc.
+func scrubReport(sc *wechat.Scrubber, r Report) Report {
+	scrub := func(cs []alertstate.Change) []alertstate.Change {
+		out := make([]alertstate.Change, len(cs))
+		for i, c := range cs {
+			c.Authorizer, c.Operation, c.Env = sc.Scrub(c.Authorizer), sc.Scrub(c.Operation), sc.Scrub(c.Env)
+			c.Resource, c.Status, c.Kind, c.Message = sc.Scrub(c.Resource), sc.Scrub(c.Status), sc.Scrub(c.Kind), sc.Scrub(c.Message)
+			out[i] = c
+		}
+		return out
+	}
+	r.Platform, r.Function = sc.Scrub(r.Platform), sc.Scrub(r.Function)
+	r.Changes, r.Reminders = scrub(r.Changes), scrub(r.Reminders)
+	return r
 }
 
 // Notify sends r to every channel at once and returns each channel's
@@ -100,6 +121,7 @@ func (n *Notifier) Notify(ctx context.Context, r Report) []Outcome {
 	if r.Empty() || len(n.Channels) == 0 {
 		return nil
 	}
+	r = scrubReport(n.Scrubber, r)
 	msgs := map[Kind]Message{}
 	for _, ch := range n.Channels {
 		if _, ok := msgs[ch.Kind]; !ok {
@@ -122,7 +144,7 @@ func (n *Notifier) Notify(ctx context.Context, r Report) []Outcome {
 // limit was not checked. The outcome is OK only when the robot accepted
 // the message.
 func (n *Notifier) Deliver(ctx context.Context, ch Channel, r Report) Outcome {
-	return n.deliver(ctx, ch, Render(ch.Kind, r))
+	return n.deliver(ctx, ch, Render(ch.Kind, scrubReport(n.Scrubber, r)))
 }
 
 func (n *Notifier) deliver(ctx context.Context, ch Channel, msg Message) Outcome {
@@ -141,6 +163,7 @@ func (n *Notifier) deliver(ctx context.Context, ch Channel, msg Message) Outcome
 		}
 	}
 	out := Send(ctx, n.HTTP, ch, msg)
+	out.Error = ch.scrub(n.Scrubber, out.Error)
 	if note != "" {
 		if out.Error != "" {
 			note = out.Error + "; " + note

@@ -10,11 +10,10 @@ import (
 	"sync"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/incident"
-	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
+	"github.com/wxcloudenv/wxcloudenv/internal/trunc"
 )
 
 // Size limits of one message, in bytes.
@@ -201,7 +200,7 @@ func Render(k Kind, r Report) Message {
 		}
 		if used+restCost <= limit {
 			kept = append(kept, rest...)
-			shownEntries, shown = len(entries), total
+			shown = total
 		}
 	}
 	for _, l := range kept {
@@ -378,7 +377,7 @@ func describePlatform(c *alertstate.Change) string {
 		}
 	}
 	b.WriteString(sinceOf(c, c.Since))
-	return clean(wechat.Scrub(b.String()), maxGroupLineBytes)
+	return clean(b.String(), maxGroupLineBytes)
 }
 
 // describe is one change's line content, without its label.
@@ -395,7 +394,7 @@ func describe(k Kind, name string, c *alertstate.Change) string {
 		b.WriteString(": " + c.Message)
 	}
 	b.WriteString(sinceOf(c, c.Since))
-	return clean(wechat.Scrub(b.String()), maxLineBytes)
+	return clean(b.String(), maxLineBytes)
 }
 
 // describeGroup is a group's line content: how many, the shared cause, up
@@ -427,7 +426,7 @@ func describeGroup(k Kind, names map[string]string, e *entry) string {
 		fmt.Fprintf(&b, " +%d more", more)
 	}
 	b.WriteString(sinceOf(e.c, g.Since))
-	return clean(wechat.Scrub(b.String()), maxGroupLineBytes)
+	return clean(b.String(), maxGroupLineBytes)
 }
 
 // clean makes s one line of valid UTF-8 of at most max bytes: control
@@ -440,12 +439,5 @@ func clean(s string, max int) string {
 		}
 		return r
 	}, s)
-	if len(s) <= max {
-		return s
-	}
-	n := max - len("…")
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return trunc.Cut(s, max)
 }

@@ -194,7 +194,7 @@ func client(hc *http.Client) *http.Client {
 func Send(ctx context.Context, hc *http.Client, ch Channel, msg Message) Outcome {
 	out := Outcome{Channel: ch.Name(), Status: StatusFailed}
 	if err := send(ctx, client(hc), ch, msg); err != nil {
-		out.Error = clean(ch.scrub(err.Error()), 2*maxErrorText)
+		out.Error = clean(ch.scrub(nil, err.Error()), 2*maxErrorText)
 		return out
 	}
 	out.OK, out.Status = true, StatusSent

@@ -16,6 +16,7 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
 func TestDingTalkSignVector(t *testing.T) {
@@ -321,4 +322,29 @@ func TestNotifier(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestNotifierScrubs: a secret the runtime's scrubber keeps never reaches
+// a robot, even inside a change's message or ids.
+func TestNotifierScrubs(t *testing.T) {
+	t.Parallel()
+	srv := notifytest.NewServer(notifytest.Options{})
+	t.Cleanup(srv.Close)
+	chans, err := notify.Parse(srv.WeComURL(weComKey+"s"), notify.Secrets{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "notify-kept-token-8c1f0e2d4b6a"
+	sc := wechat.NewScrubber()
+	sc.Keep(secret)
+	n := &notify.Notifier{Channels: chans, Scrubber: sc}
+	r := notify.Report{Platform: "local", Changes: []alertstate.Change{{Operation: "getenvinfo", Env: "e-" + secret,
+		Resource: "operation", Kind: "auth", Message: "access_token " + secret + " rejected", Change: alertstate.ChangeNew}}}
+	if out := n.Notify(t.Context(), r); len(out) != 1 || !out[0].OK {
+		t.Fatalf("Notify = %+v", out)
+	}
+	got := srv.ReceivedBy(weComKey + "s")
+	if len(got) != 1 || strings.Contains(string(got[0].Body), secret) || !strings.Contains(got[0].Text, wechat.Redacted) {
+		t.Fatalf("the robot received %+v", got)
+	}
 }

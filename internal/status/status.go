@@ -26,7 +26,6 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/history"
-	"github.com/wxcloudenv/wxcloudenv/internal/robots"
 	"github.com/wxcloudenv/wxcloudenv/internal/silence"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/tokens"
@@ -256,7 +255,8 @@ func Load(ctx context.Context, src Source) (*Data, error) {
 
 	d.Tokens = tokenHealth(ctx, src, now)
 
-	active, err := (&silence.Book{Store: src.Store, Prefix: src.Prefix}).Active(ctx, now)
+	book := silence.Book{Store: src.Store, Prefix: src.Prefix}
+	active, err := book.Active(ctx, now)
 	if err != nil {
 		fail("the silences", err)
 	}
@@ -264,27 +264,29 @@ func Load(ctx context.Context, src Source) (*Data, error) {
 	return d, errors.Join(errs...)
 }
 
-// silences lists the active silences (docs/silences-and-robots.md#silences)
-// and counts the open alerts and failures one of them covers.
+// silences lists the active silences, ending soonest first, and counts the
+// open alerts and failures one of them covers.
 func silences(active []silence.Silence, open []alertstate.Open) ([]Silence, int) {
 	out := make([]Silence, 0, len(active))
 	for _, s := range active {
 		m := make(map[string]string, len(s.Matchers))
-		for k, v := range s.Matchers {
-			m[k] = strings.Join(v, ", ")
+		for k, vals := range s.Matchers {
+			m[k] = strings.Join(vals, ", ")
 		}
 		out = append(out, Silence{ID: s.ID, Matchers: m, EndsAt: s.EndsAt, Comment: s.Comment, CreatedBy: s.CreatedBy})
 	}
-	n := 0
+	slices.SortFunc(out, func(a, b Silence) int { return cmp.Or(a.EndsAt.Compare(b.EndsAt), cmp.Compare(a.ID, b.ID)) })
+	covered := 0
 	if len(active) > 0 {
 		for _, o := range open {
-			if silence.Match(active, silence.Target{Authorizer: o.Authorizer, Operation: o.Operation, Env: o.Env,
-				Resource: o.Resource, Status: o.Status, Kind: o.Kind, ErrCode: o.ErrCode}) != "" {
-				n++
+			t := silence.Target{Authorizer: o.Authorizer, Operation: o.Operation, Env: o.Env, Resource: o.Resource,
+				Status: o.Status, Kind: o.Kind, ErrCode: o.ErrCode}
+			if silence.Match(active, t) != "" {
+				covered++
 			}
 		}
 	}
-	return out, n
+	return out, covered
 }
 
 func cond[T any](c bool, a, b T) T {
@@ -513,15 +515,6 @@ func LoadAuthorizer(ctx context.Context, src Source, appid string) (*AuthorizerD
 		d.Changes, d.MoreChanges = h.Changes, h.MoreChanges
 	}
 	d.Name = src.names(ctx, []string{appid})[appid]
-	// Its own robots, as kinds and hosts (never a URL).
-	own, err := robots.Get(ctx, src.Store, src.Prefix, appid)
-	if err != nil {
-		errs = append(errs, err)
-		d.Errors = append(d.Errors, "its own robots could not be read from the store")
-	}
-	for _, r := range robots.Describe(own) {
-		d.Robots = append(d.Robots, string(r.Kind)+" "+r.Host)
-	}
 	// Environments: open alerts first (current), then the newest change of
 	// each other resource.
 	seen := map[string]bool{}

@@ -14,7 +14,6 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/history"
 	"github.com/wxcloudenv/wxcloudenv/internal/robots"
-	"github.com/wxcloudenv/wxcloudenv/internal/silence"
 	"github.com/wxcloudenv/wxcloudenv/internal/status"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/store/storetest"
@@ -312,54 +311,5 @@ func TestLongNameCut(t *testing.T) {
 	page := string(d.HTML())
 	if strings.Contains(page, strings.Repeat("茶", 65)) || !strings.Contains(page, strings.Repeat("茶", 64)+"…") {
 		t.Error("a 300-rune name is not cut to 64 runes and an ellipsis")
-	}
-}
-
-// TestActiveSilences: the page lists the active silences (not an ended
-// one) and counts the open alerts and failures they cover.
-func TestActiveSilences(t *testing.T) {
-	now := testNow()
-	st := store.NewMemory()
-	st.Now = func() time.Time { return now }
-	seed(t, st, now, 30, time.Hour, "Shop")
-	ctx := context.Background()
-	book := &silence.Book{Store: st, Prefix: prefix}
-	for _, body := range []string{
-		`{"matchers":{"errcode":"61023"},"duration":"2h","comment":"WeChat ticket 4711","created_by":"ops"}`,
-		`{"matchers":{"authorizer":["wx00000007","wx00000017"]},"duration":"2h"}`,
-		`{"matchers":{"env":"prod-wx00000027"},"duration":"2h"}`,
-	} {
-		s, err := silence.Parse([]byte(body), now.Add(-time.Hour))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := book.Create(ctx, s, now.Add(-time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(body, "env") {
-			// Ended: listed by the route, not on the page.
-			if err := book.End(ctx, s.ID, now.Add(-time.Minute)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	d, err := status.Load(ctx, source(st, now, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Three 61023 failures and two of the three HALTED authorizers.
-	if len(d.Silences) != 2 || d.Counts.Silenced != 5 {
-		t.Fatalf("silences %+v, %d silenced; want 2 active covering 5", d.Silences, d.Counts.Silenced)
-	}
-	page := string(d.HTML())
-	_, section, _ := strings.Cut(page, `<section id="silences">`)
-	section, _, _ = strings.Cut(section, "</section>")
-	for _, want := range []string{"errcode=61023", "authorizer=wx00000007, wx00000017", "WeChat ticket 4711"} {
-		if !strings.Contains(section, want) {
-			t.Errorf("the silences' section does not show %q:\n%s", want, section)
-		}
-	}
-	if strings.Contains(section, "prod-wx00000027") {
-		t.Errorf("the silences' section lists an ended silence:\n%s", section)
 	}
 }

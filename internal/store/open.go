@@ -161,8 +161,8 @@ func containsAny(s string, secrets []string) bool {
 
 // Secrets returns the secrets that rawURL gives the store: the URL's
 // password (also from a URL that does not parse) and, for dynamodb://, the
-// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN of the environment. Register
-// them with wechat.KeepSecret so no log or error shows them.
+// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN of the environment. Keep
+// them in the runtime's scrubber so no log or error shows them.
 func Secrets(rawURL string) []string {
 	out := urlSecrets(rawURL)
 	if strings.HasPrefix(strings.TrimSpace(rawURL), "dynamodb:") {

@@ -93,7 +93,7 @@ func newScript(src string) script {
 func (sc script) run(ctx context.Context, c *respClient, key string, args ...string) (int64, error) {
 	cmd := append([]string{"EVALSHA", sc.sha, "1", key}, args...)
 	rs, errs, err := c.do(ctx, cmd)
-	if err == nil && errs[0] != nil && strings.HasPrefix(string(errs[0].(redisError)), "NOSCRIPT") {
+	if err == nil && errs[0] != nil && strings.HasPrefix(string(errs[0].(redisError)), "NOSCRIPT") { //nolint:errorlint // errs holds the script's own redisError values, never wrapped
 		cmd[0], cmd[1] = "EVAL", sc.src
 		rs, errs, err = c.do(ctx, cmd)
 	}

@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
-	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
 // adoptConcurrency bounds the writes of adopt.
@@ -24,7 +23,7 @@ func (k *Keeper) adopt(ctx context.Context, list []adoption) error {
 	}
 	now := k.now()
 	for _, a := range list {
-		wechat.KeepSecret(a.rt)
+		k.scrubber().KeepForUse(a.rt)
 	}
 	var (
 		wg    sync.WaitGroup
@@ -46,7 +45,7 @@ func (k *Keeper) adopt(ctx context.Context, list []adoption) error {
 				if err != nil {
 					mu.Lock()
 					if first == nil {
-						first = storeError("preload", "write back the listed refresh tokens", err)
+						first = k.storeError("preload", "write back the listed refresh tokens", err)
 					}
 					mu.Unlock()
 				}

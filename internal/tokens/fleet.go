@@ -29,13 +29,13 @@ func (k *Keeper) ticket(ctx context.Context, componentAppID, fallback string) (s
 	case err == nil:
 		var t storedTicket
 		if json.Unmarshal(v.Data, &t) == nil && t.Ticket != "" {
-			wechat.KeepSecret(t.Ticket)
+			k.scrubber().KeepForUse(t.Ticket)
 			if age := k.now().Sub(time.Unix(t.CreateTime, 0)); age < DefaultTicketMaxAge && age >= -TicketMaxAhead {
 				return t.Ticket, nil
 			}
 		}
 	case !errors.Is(err, store.ErrNotFound) && fallback == "":
-		return "", storeError("component_token", "read the verify ticket", err)
+		return "", k.storeError("component_token", "read the verify ticket", err)
 	}
 	if fallback == "" {
 		return "", &wechat.Error{Kind: wechat.KindConfig, Op: "component_token",
@@ -56,7 +56,7 @@ const (
 // already 12 hours old, or from more than TicketMaxAhead in the future.
 // saved reports whether it was written.
 func (k *Keeper) SaveTicket(ctx context.Context, componentAppID, ticket string, createTime time.Time) (saved bool, err error) {
-	wechat.KeepSecret(ticket)
+	k.scrubber().KeepForUse(ticket)
 	now := k.now()
 	if ticket == "" || now.Sub(createTime) >= DefaultTicketMaxAge || createTime.Sub(now) > TicketMaxAhead {
 		return false, nil
@@ -83,11 +83,11 @@ func (k *Keeper) SaveTicket(ctx context.Context, componentAppID, ticket string, 
 			}
 			old = cur.Data
 		case !errors.Is(err, store.ErrNotFound):
-			return false, storeError("save_ticket", "read the verify ticket", err)
+			return false, k.storeError("save_ticket", "read the verify ticket", err)
 		}
 		ok, err := k.st.CompareAndSwap(ctx, key, old, v)
 		if err != nil {
-			return false, storeError("save_ticket", "write the verify ticket", err)
+			return false, k.storeError("save_ticket", "write the verify ticket", err)
 		}
 		if ok {
 			k.seeTicket(componentAppID, time.Unix(createTime.Unix(), 0), now)
@@ -115,7 +115,7 @@ func (k *Keeper) AddToFleet(ctx context.Context, componentAppID, authorizerAppID
 		return err
 	}
 	if err := k.st.Set(ctx, k.keys.Fleet(componentAppID, authorizerAppID), store.Value{Data: data}); err != nil {
-		return storeError("fleet", "write the fleet", err)
+		return k.storeError("fleet", "write the fleet", err)
 	}
 	return nil
 }
@@ -126,7 +126,7 @@ func (k *Keeper) FleetMembers(ctx context.Context, componentAppID string) ([]str
 	prefix := k.keys.FleetPrefix(componentAppID)
 	keys, err := k.st.Keys(ctx, prefix)
 	if err != nil {
-		return nil, storeError("fleet", "list the fleet", err)
+		return nil, k.storeError("fleet", "list the fleet", err)
 	}
 	ids := make([]string, 0, len(keys))
 	for _, key := range keys {
@@ -143,12 +143,17 @@ func (k *Keeper) FleetMembers(ctx context.Context, componentAppID string) ([]str
 // now (WeChat's default when not positive), and its refresh token, and
 // adds the authorizer to the fleet. Empty values are not written.
 func (k *Keeper) SaveAuthorization(ctx context.Context, componentAppID, authorizerAppID, accessToken string, expiresIn time.Duration, refreshToken string) error {
-	wechat.KeepSecret(accessToken, refreshToken)
 	now := k.now()
+	k.scrubber().KeepForUse(refreshToken)
+	if expiresIn > 0 {
+		k.scrubber().KeepUntil(now.Add(min(expiresIn, wechat.MaxTokenLifetime)), accessToken)
+	} else {
+		k.scrubber().KeepUntil(now.Add(wechat.DefaultTokenLifetime), accessToken)
+	}
 	if refreshToken != "" {
 		key := k.keys.Refresh(componentAppID, authorizerAppID)
 		if err := k.st.Set(ctx, key, store.Value{Data: encodeRefresh(refreshToken, now)}); err != nil {
-			return storeError("save_authorization", "write the refresh token", err)
+			return k.storeError("save_authorization", "write the refresh token", err)
 		}
 		k.knowRefresh(key, refreshToken)
 	}
@@ -157,14 +162,14 @@ func (k *Keeper) SaveAuthorization(ctx context.Context, componentAppID, authoriz
 			expiresIn = wechat.DefaultTokenLifetime
 		}
 		expiresIn = min(expiresIn, wechat.MaxTokenLifetime)
-		tok := wechat.NewToken(accessToken, now.Add(expiresIn), true)
+		tok := wechat.NewToken(accessToken, now.Add(expiresIn))
 		raw, err := encodeToken(tok, now)
 		if err != nil {
 			return err
 		}
 		key := k.keys.AuthorizerToken(componentAppID, authorizerAppID)
 		if err := k.st.Set(ctx, key, store.Value{Data: raw, Expires: tok.Expiry}); err != nil {
-			return storeError("save_authorization", "write the access token", err)
+			return k.storeError("save_authorization", "write the access token", err)
 		}
 		k.slotFor(key, "authorizer_token").set(tok, raw, tok.Expiry.Add(-wechat.RefreshMargin(now, tok.Expiry)))
 	}
@@ -185,7 +190,7 @@ func (k *Keeper) Forget(ctx context.Context, componentAppID, authorizerAppID str
 	k.mu.Unlock()
 	for _, key := range []string{tokenKey, refreshKey, k.keys.Fleet(componentAppID, authorizerAppID)} {
 		if err := k.st.Delete(ctx, key); err != nil {
-			return storeError("forget", "delete "+key, err)
+			return k.storeError("forget", "delete "+key, err)
 		}
 	}
 	return nil
@@ -216,20 +221,24 @@ func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, autho
 	}
 	got, err := k.st.GetMany(ctx, keys)
 	if err != nil {
-		return storeError("preload", "read the fleet's tokens", err)
+		return k.storeError("preload", "read the fleet's tokens", err)
 	}
-	// Register every value at once: KeepSecret sorts its list per call.
-	values := make([]string, 0, len(got))
+	// Keep every value at once: the scrubber sorts its list per call. A
+	// token until it expires, a refresh token for its use.
+	sc := k.scrubber()
 	for _, v := range got {
 		var x struct {
-			Token        string `json:"token"`
-			RefreshToken string `json:"refresh_token"`
+			Token        string    `json:"token"`
+			ExpiresAt    time.Time `json:"expires_at"`
+			RefreshToken string    `json:"refresh_token"`
 		}
 		if json.Unmarshal(v.Data, &x) == nil {
-			values = append(values, x.Token, x.RefreshToken)
+			if x.Token != "" {
+				sc.KeepUntil(x.ExpiresAt, x.Token)
+			}
+			sc.KeepForUse(x.RefreshToken)
 		}
 	}
-	wechat.KeepSecret(values...)
 	now := k.now()
 	var adopt []adoption
 	for i := 0; i < len(keys); i += 2 {
@@ -238,7 +247,7 @@ func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, autho
 			valid = k.remember(k.slotFor(keys[i], "authorizer_token"), v.Data) != nil
 		}
 		if v, ok := got[keys[i+1]]; ok {
-			if rt := decodeRefresh(v.Data); rt != "" {
+			if rt := k.decodeRefresh(v.Data); rt != "" {
 				k.mu.Lock()
 				k.refresh[keys[i+1]] = knownRefresh{value: rt, loaded: now}
 				k.mu.Unlock()
@@ -274,11 +283,11 @@ func (k *Keeper) TicketCreated(ctx context.Context, componentAppID string) (time
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
-		return time.Time{}, false, storeError("verify_ticket", "read the verify ticket", err)
+		return time.Time{}, false, k.storeError("verify_ticket", "read the verify ticket", err)
 	default:
 		var t storedTicket
 		if json.Unmarshal(v.Data, &t) == nil && t.Ticket != "" {
-			wechat.KeepSecret(t.Ticket)
+			k.scrubber().KeepForUse(t.Ticket)
 			created = time.Unix(t.CreateTime, 0)
 		}
 	}

@@ -37,9 +37,9 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 		s.mu.Unlock()
 		return tok, nil
 	}
-	// The rejected value stays known until another replaces it: a
-	// concurrent caller (another check of the same run) must not take it
-	// for a fresh token.
+	// The rejected value stays marked until the key holds another: every
+	// caller (an operation, the quota reader, a name lookup) that comes
+	// after a rejection sees it, not just the first.
 	rejected := s.rejected
 	s.mu.Unlock()
 	if rejected != "" {
@@ -65,7 +65,7 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 			Message: fmt.Sprintf("the key %q is missing or expired in the store; %s should keep it (this function never mints with the %s layout)",
 				s.key, f.k.foreign.service(), f.k.layout)}
 	case err != nil:
-		return nil, storeError(s.op, "read "+s.key, err)
+		return nil, f.k.storeError(s.op, "read "+s.key, err)
 	}
 	value := string(v.Data)
 	if value == rejected {
@@ -75,7 +75,7 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 	}
 	// Minted tells the client that this source can replace the token: a
 	// rejection then leads to one re-read, never to a mint.
-	tok := wechat.NewToken(value, v.Expires, true)
+	tok := wechat.NewToken(value, v.Expires)
 	due := v.Expires
 	if due.IsZero() {
 		due = now.Add(followTTL)

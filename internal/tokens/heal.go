@@ -64,7 +64,7 @@ func (k *Keeper) heal(ctx context.Context, component wechat.TokenSource, compone
 			continue
 		}
 		tried[rt] = true
-		wechat.KeepSecret(rt)
+		k.scrubber().KeepForUse(rt)
 		tok, next, err := wechat.MintAuthorizerToken(ctx, k.client, component, componentAppID, authorizerAppID, rt)
 		if err != nil {
 			if refreshRejected(err) {
@@ -91,7 +91,7 @@ func (k *Keeper) replaceRefresh(ctx context.Context, key, rejected, rt string) {
 		cur, err := k.st.Get(ctx, key)
 		switch {
 		case err == nil:
-			if decodeRefresh(cur.Data) != rejected {
+			if k.decodeRefresh(cur.Data) != rejected {
 				return // another instance stored a newer one
 			}
 			old = cur.Data

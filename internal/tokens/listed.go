@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
-	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
 // SaveListed stores the refresh tokens that a page of WeChat's authorizer
@@ -30,7 +29,7 @@ func (k *Keeper) SaveListed(ctx context.Context, componentAppID string, refresh 
 	}
 	got, err := k.st.GetMany(ctx, keys)
 	if err != nil {
-		return storeError("save_listed", "read the listed authorizers' refresh tokens", err)
+		return k.storeError("save_listed", "read the listed authorizers' refresh tokens", err)
 	}
 	now := k.now()
 	absent := make([]string, 0, len(keys))
@@ -43,7 +42,7 @@ func (k *Keeper) SaveListed(ctx context.Context, componentAppID string, refresh 
 	for i, key := range absent {
 		values[i] = byKey[key]
 	}
-	wechat.KeepSecret(values...) // once: it sorts its list per call
+	k.scrubber().KeepForUse(values...) // once: it sorts its list per call
 	// The writes go 16 at a time: a first tick stores every listed
 	// authorizer's refresh token, 500 a page.
 	sem := make(chan struct{}, 16)
@@ -54,7 +53,7 @@ func (k *Keeper) SaveListed(ctx context.Context, componentAppID string, refresh 
 		wg.Go(func() {
 			defer func() { <-sem }()
 			if _, err := k.st.CompareAndSwap(ctx, key, nil, store.Value{Data: encodeRefresh(byKey[key], now)}); err != nil {
-				errs[i] = storeError("save_listed", "write a listed refresh token", err)
+				errs[i] = k.storeError("save_listed", "write a listed refresh token", err)
 			}
 		})
 	}

@@ -57,12 +57,12 @@ func encodeRefresh(rt string, now time.Time) []byte {
 	return b
 }
 
-func decodeRefresh(raw []byte) string {
+func (k *Keeper) decodeRefresh(raw []byte) string {
 	var r storedRefresh
 	if json.Unmarshal(raw, &r) != nil {
 		return ""
 	}
-	wechat.KeepSecret(r.RefreshToken)
+	k.scrubber().KeepForUse(r.RefreshToken)
 	return r.RefreshToken
 }
 
@@ -91,14 +91,14 @@ func (k *Keeper) refreshToken(ctx context.Context, key, fallback string) (rt str
 	v, err := k.st.Get(ctx, key)
 	switch {
 	case err == nil:
-		if rt := decodeRefresh(v.Data); rt != "" {
+		if rt := k.decodeRefresh(v.Data); rt != "" {
 			return rt, true, nil
 		}
 	case !errors.Is(err, store.ErrNotFound):
 		if ok {
 			return known.value, false, nil
 		}
-		return "", false, storeError("authorizer_token", "read the refresh token", err)
+		return "", false, k.storeError("authorizer_token", "read the refresh token", err)
 	}
 	if ok {
 		return known.value, false, nil

@@ -225,7 +225,7 @@ func decodeToken(raw []byte) (tok *wechat.Token, due time.Time, ok bool) {
 	if issued.IsZero() || issued.After(s.ExpiresAt) {
 		issued = s.ExpiresAt.Add(-wechat.DefaultTokenLifetime)
 	}
-	tok = wechat.NewToken(s.Token, s.ExpiresAt, true)
+	tok = wechat.NewToken(s.Token, s.ExpiresAt)
 	return tok, s.ExpiresAt.Add(-wechat.RefreshMargin(issued, s.ExpiresAt)), true
 }
 
@@ -299,7 +299,7 @@ func (k *Keeper) obtain(ctx context.Context, s *slot, mint mintFunc) (*wechat.To
 		leaseEnd := time.Now().Add(k.leaseTTL)
 		won, err := k.st.CompareAndSwap(ctx, s.lease, nil, store.Value{Data: lease, Expires: k.now().Add(k.leaseTTL)})
 		if err != nil {
-			return s.fallback(k.now(), storeError(s.op, "take the mint lease", err))
+			return s.fallback(k.now(), k.storeError(s.op, "take the mint lease", err))
 		}
 		if won {
 			// The mint ends before the lease does, so that an instance
@@ -328,7 +328,7 @@ func (k *Keeper) readStored(ctx context.Context, s *slot) (*wechat.Token, error)
 		return nil, nil
 	}
 	if err != nil {
-		return nil, storeError(s.op, "read the token", err)
+		return nil, k.storeError(s.op, "read the token", err)
 	}
 	return k.remember(s, v.Data), nil
 }
@@ -388,15 +388,21 @@ func (k *Keeper) mintLeased(ctx context.Context, s *slot, lease []byte, mint min
 }
 
 // storeError reports a store outage as kind store.
-func storeError(op, what string, err error) error {
+func (k *Keeper) storeError(op, what string, err error) error {
 	return &wechat.Error{Kind: wechat.KindStore, Op: op, Retryable: true,
-		Message: "the shared store could not " + what, Err: scrubbed{err}}
+		Message: "the shared store could not " + what, Err: scrubbed{err, k.scrubber()}}
 }
 
-// scrubbed keeps every kept secret out of a store error's text.
-type scrubbed struct{ err error }
+// scrubber is the client's: the one the runtime holds.
+func (k *Keeper) scrubber() *wechat.Scrubber { return k.client.Scrubber() }
 
-func (e scrubbed) Error() string { return wechat.Scrub(e.err.Error()) }
+// scrubbed keeps every kept secret out of a store error's text.
+type scrubbed struct {
+	err error
+	sc  *wechat.Scrubber
+}
+
+func (e scrubbed) Error() string { return e.sc.Scrub(e.err.Error()) }
 
 func (e scrubbed) Unwrap() error { return e.err }
 
@@ -409,7 +415,7 @@ func (k *Keeper) Component(appID, secret, ticketFallback string) wechat.TokenSou
 	if k.layout != LayoutOwn {
 		return k.follow(k.foreign.ComponentToken(appID), op)
 	}
-	wechat.KeepSecret(secret, ticketFallback)
+	k.scrubber().Keep(secret, ticketFallback)
 	s := k.slotFor(k.keys.ComponentToken(appID), op)
 	return &ownSource{k: k, s: s, mint: func(ctx context.Context) (*wechat.Token, error) {
 		ticket, err := k.ticket(ctx, appID, ticketFallback)
@@ -428,7 +434,7 @@ func (k *Keeper) Stable(appID, secret string) wechat.TokenSource {
 		return failingSource{&wechat.Error{Kind: wechat.KindConfig, Op: op,
 			Message: fmt.Sprintf("the %s token layout keeps no stable access token; use a component and authorizer, or the wxcloudenv layout", k.layout)}}
 	}
-	wechat.KeepSecret(secret)
+	k.scrubber().Keep(secret)
 	s := k.slotFor(k.keys.StableToken(appID), op)
 	return &ownSource{k: k, s: s, mint: func(ctx context.Context) (*wechat.Token, error) {
 		return wechat.MintStableToken(ctx, k.client, appID, secret)
@@ -444,7 +450,7 @@ func (k *Keeper) Authorizer(component wechat.TokenSource, componentAppID, author
 	if k.layout != LayoutOwn {
 		return k.follow(k.foreign.AuthorizerToken(componentAppID, authorizerAppID), op)
 	}
-	wechat.KeepSecret(refreshFallback)
+	k.scrubber().Keep(refreshFallback)
 	s := k.slotFor(k.keys.AuthorizerToken(componentAppID, authorizerAppID), op)
 	return &ownSource{k: k, s: s, mint: func(ctx context.Context) (*wechat.Token, error) {
 		return k.mintAuthorizer(ctx, component, componentAppID, authorizerAppID, refreshFallback)

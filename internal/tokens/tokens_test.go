@@ -608,7 +608,7 @@ func TestStoreErrorScrubbed(t *testing.T) {
 	t.Parallel()
 	_, c := setup(t)
 	password := "store-password-" + t.Name()
-	wechat.KeepSecret(password)
+	c.Scrubber().Keep(password) // as the runtime keeps the configuration's secrets
 	st := &failing{err: fmt.Errorf("%w: dial redis://app:%s@127.0.0.1:1: connection refused", store.ErrUnavailable, password)}
 	for _, kind := range kinds {
 		_, err := kind.src(keeper(t, st, c)).Token(t.Context())

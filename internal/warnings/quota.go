@@ -38,7 +38,7 @@ func (c *Checker) checkQuota(ctx context.Context, r *Report) {
 	if rec == nil {
 		var err error
 		if rec, err = c.readRecord(ctx, key); err != nil {
-			r.Problems = append(r.Problems, "the quota reading could not be read: "+wechat.Scrub(err.Error()))
+			r.Problems = append(r.Problems, "the quota reading could not be read: "+c.scrub(err.Error()))
 			return
 		}
 		if rec == nil || now.Sub(rec.ReadAt) >= QuotaEvery {
@@ -83,7 +83,7 @@ func (c *Checker) readRecord(ctx context.Context, key string) (*quotaRecord, err
 	}
 	var rec quotaRecord
 	if json.Unmarshal(v.Data, &rec) != nil {
-		return nil, nil // unreadable: read the quotas again
+		return nil, nil //nolint:nilerr // unreadable: read the quotas again
 	}
 	return &rec, nil
 }
@@ -96,7 +96,7 @@ func (c *Checker) readQuotas(ctx context.Context, key string, now time.Time) (*q
 	defer c.read.Unlock()
 	won, err := c.takeLease(ctx, now)
 	if err != nil {
-		return nil, "the quota lease could not be taken: " + wechat.Scrub(err.Error())
+		return nil, "the quota lease could not be taken: " + c.scrub(err.Error())
 	}
 	if !won {
 		return nil, ""
@@ -113,7 +113,7 @@ func (c *Checker) readQuotas(ctx context.Context, key string, now time.Time) (*q
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				problem = "the quota of " + p + " could not be read: " + wechat.Scrub(err.Error())
+				problem = "the quota of " + p + " could not be read: " + c.scrub(err.Error())
 				return
 			}
 			rec.Quotas[p] = *q
@@ -129,7 +129,7 @@ func (c *Checker) readQuotas(ctx context.Context, key string, now time.Time) (*q
 		err = c.Store.Set(ctx, key, store.Value{Data: data, Expires: now.Add(24 * time.Hour)})
 	}
 	if err != nil {
-		problem = "the quota reading could not be kept: " + wechat.Scrub(err.Error())
+		problem = "the quota reading could not be kept: " + c.scrub(err.Error())
 	}
 	return rec, problem
 }

@@ -104,6 +104,15 @@ type Checker struct {
 	read   sync.Mutex // one quota reader per instance
 }
 
+// scrub removes from s the secrets the client keeps (the runtime's
+// scrubber).
+func (c *Checker) scrub(s string) string {
+	if c.Client == nil {
+		return s
+	}
+	return c.Client.Scrubber().Scrub(s)
+}
+
 func (c *Checker) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
@@ -132,7 +141,7 @@ func (c *Checker) Check(ctx context.Context) Report {
 func (c *Checker) checkTicket(ctx context.Context, r *Report) {
 	created, ok, err := c.Tickets.TicketCreated(ctx, c.ComponentAppID)
 	if err != nil {
-		r.Problems = append(r.Problems, "the verify ticket's age could not be read: "+wechat.Scrub(err.Error()))
+		r.Problems = append(r.Problems, "the verify ticket's age could not be read: "+c.scrub(err.Error()))
 		return
 	}
 	r.Checked = append(r.Checked, OperationComponent)

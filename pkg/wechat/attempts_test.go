@@ -18,7 +18,7 @@ func TestCountingAttempts(t *testing.T) {
 	component := wechat.NewComponentTokenSource(c, wechattest.ComponentAppID, wechattest.ComponentAppSecret, wechattest.VerifyTicket)
 	ts := wechat.NewAuthorizerTokenSource(c, component, wechattest.ComponentAppID, wechattest.AuthorizerAppID, wechattest.AuthorizerRefreshToken)
 	var n atomic.Int64
-	resp, err := c.GetEnvInfoRaw(wechat.CountingAttempts(t.Context(), &n), ts, "")
+	resp, err := c.Raw(wechat.CountingAttempts(t.Context(), &n), wechat.OpGetEnvInfo, ts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

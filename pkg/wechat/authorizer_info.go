@@ -6,16 +6,13 @@ import (
 	"slices"
 )
 
-// GetAuthorizerInfoPath is the component endpoint that describes one
-// authorizer: its names and the permission sets it granted.
-const GetAuthorizerInfoPath = "/cgi-bin/component/api_get_authorizer_info"
-
-// OpGetAuthorizerInfo names the api_get_authorizer_info call in errors.
-const OpGetAuthorizerInfo = "get_authorizer_info"
-
-// FuncCloudDevelopment is the permission set (funcscope_category id) of
-// cloud development, which getenvinfo needs.
-const FuncCloudDevelopment = 49
+// Values of the component API: the permission set (funcscope_category id)
+// of cloud development, which getenvinfo needs, and the largest page
+// api_get_authorizer_list serves.
+const (
+	FuncCloudDevelopment   = 49
+	MaxAuthorizerListCount = 500
+)
 
 // AuthorizerInfo is what api_get_authorizer_info tells about an authorizer.
 type AuthorizerInfo struct {

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/internal/scan"
 )
 
 // WeChat's API domains: the general one, and the disaster-recovery one
@@ -64,6 +66,7 @@ type Client struct {
 	backoffMax  time.Duration
 	userAgent   string
 	now         func() time.Time
+	scrub       *Scrubber
 
 	// sticky is the failover state: calls start at URL index start until
 	// the time until.
@@ -87,15 +90,23 @@ func NewClient(opts ...Option) (*Client, error) {
 		userAgent:   "wxcloudenv",
 		now:         time.Now,
 	}
-	c.baseURLs, _ = parseBaseURLs(DefaultBaseURL, DefaultBackupBaseURL)
+	c.baseURLs, _ = ParseBaseURLs(DefaultBaseURL, DefaultBackupBaseURL)
 	for _, opt := range opts {
 		if err := opt(c); err != nil {
 			return nil, err
 		}
 	}
+	if c.scrub == nil {
+		c.scrub = &Scrubber{now: func() time.Time { return c.now() }}
+	}
 	c.hc = noRedirects(c.hc)
 	return c, nil
 }
+
+// Scrubber returns the scrubber the client keeps every secret it sees in
+// (its own, or the one given with WithScrubber): tokens until they expire,
+// credentials for its life. Scrub texts that may hold them with it.
+func (c *Client) Scrubber() *Scrubber { return c.scrub }
 
 // newTransport returns http.DefaultTransport's configuration with a few
 // more idle connections per host, since both endpoints share one host.
@@ -131,9 +142,9 @@ type call struct {
 	ts         TokenSource // source of the token, nil for none
 	body       []byte      // JSON body
 	want       string      // key that marks a successful answer without errcode
-	shape      *listShape  // the environment list to read, nil for none
+	shape      *scan.Shape // the environment list to read, nil for none
 	secrets    []string    // extra values to keep out of error texts
-	keep       StatusFilter
+	keep       scan.Filter // the resources Response.Health keeps
 }
 
 type attemptsKey struct{}
@@ -175,15 +186,11 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 			}
 			tok, tokValue = t, t.Value.Reveal()
 			// Whatever its source (configured, minted, a shared store),
-			// the token is kept out of every text from now on: until a
-			// day after it expires when its expiry is known.
-			if t.Expiry.IsZero() {
-				KeepSecret(tokValue)
-			} else {
-				KeepSecretUntil(t.Expiry.Add(keptAfterExpiry), tokValue)
-			}
+			// the token is kept out of every text from now on: until it
+			// expires when its expiry is known.
+			c.scrub.KeepUntil(t.Expiry, tokValue)
 		}
-		KeepSecret(cl.secrets...)
+		c.scrub.KeepForUse(cl.secrets...)
 		var err error
 		for {
 			base := c.baseURLs[urlIdx%len(c.baseURLs)]
@@ -223,7 +230,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 			reminted, rejection = true, err
 			continue
 		}
-		if we, ok := err.(*Error); ok && reminted && IsTokenRejected(err) {
+		if we := (*Error)(nil); errors.As(err, &we) && reminted && IsTokenRejected(err) {
 			we.Reminted = true
 		}
 		return resp, err
@@ -290,7 +297,7 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 	}
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, u.String(), bytes.NewReader(cl.body))
 	if err != nil {
-		return nil, 0, Health{}, &Error{Kind: KindConfig, Op: cl.op, Message: "cannot build the request", Err: sanitize(err, c.secretsOf(cl, token)...)}
+		return nil, 0, Health{}, &Error{Kind: KindConfig, Op: cl.op, Message: "cannot build the request", Err: c.scrub.sanitize(err, c.secretsOf(cl, token)...)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -305,16 +312,16 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 
 	switch {
 	case hr.StatusCode >= 500:
-		io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
+		_, _ = io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
 		return nil, hr.StatusCode, Health{}, &Error{Kind: KindUpstream, Op: cl.op, StatusCode: hr.StatusCode, Retryable: true,
 			Message: fmt.Sprintf("WeChat answered HTTP %d", hr.StatusCode)}
 	case hr.StatusCode >= 300 && hr.StatusCode < 400:
 		// Not followed, and not retried: WeChat never redirects.
-		io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
+		_, _ = io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
 		return nil, hr.StatusCode, Health{}, &Error{Kind: KindUpstream, Op: cl.op, StatusCode: hr.StatusCode,
 			Message: fmt.Sprintf("WeChat answered HTTP %d, a redirect, which is never followed; check WECHAT_API_BASE_URL", hr.StatusCode)}
 	case hr.StatusCode != http.StatusOK:
-		io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
+		_, _ = io.Copy(io.Discard, io.LimitReader(hr.Body, 4<<10))
 		kind := KindUpstream
 		if hr.StatusCode == http.StatusTooManyRequests {
 			kind = KindRateLimit
@@ -351,7 +358,7 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 		return nil, hr.StatusCode, Health{}, &Error{Kind: KindBadResponse, Op: cl.op, StatusCode: hr.StatusCode,
 			Message: "the answer is not valid UTF-8"}
 	}
-	health, aerr := judge(cl.op, cl.want, a, scanErr, c.secretsOf(cl, token)...)
+	health, aerr := judge(c.scrub, cl.op, cl.want, a, scanErr, c.secretsOf(cl, token)...)
 	if aerr != nil {
 		aerr.StatusCode = hr.StatusCode
 		return raw, hr.StatusCode, Health{}, aerr
@@ -372,7 +379,7 @@ func (c *Client) secretsOf(cl *call, token string) []string {
 
 // transportError classifies a failure to get or read an answer.
 func (c *Client) transportError(ctx, actx context.Context, cl *call, err error, token string, status int) *Error {
-	clean := sanitize(err, c.secretsOf(cl, token)...)
+	clean := c.scrub.sanitize(err, c.secretsOf(cl, token)...)
 	switch {
 	case ctx.Err() != nil:
 		msg := "the call ran out of time"
@@ -393,34 +400,34 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// checkAnswer reads raw in one pass (see scan.go). It reports a non-zero
+// checkAnswer reads raw in one pass (package scan). It reports a non-zero
 // errcode as an *Error, and as bad_response an answer that is not a JSON
 // object with errcode or the wanted key, or whose environment list does
 // not have the documented shape. On success it returns what it read of
 // the list.
-func checkAnswer(op string, raw []byte, want string, shape *listShape) (Health, *Error) {
-	a, err := scanAnswer(raw, want, shape)
-	return judge(op, want, a, err)
+func checkAnswer(op string, raw []byte, want string, shape *scan.Shape) (Health, *Error) {
+	a, err := scan.Scan(raw, want, shape, nil)
+	return judge(nil, op, want, a, err)
 }
 
-// judge turns what scanAnswer read, and its error, into checkAnswer's
-// result. secrets are removed from an errmsg, as are the kept ones.
-func judge(op, want string, a answer, err error, secrets ...string) (Health, *Error) {
+// judge turns what scan.Scan read, and its error, into checkAnswer's
+// result. secrets are removed from an errmsg, as are those sc keeps.
+func judge(sc *Scrubber, op, want string, a scan.Answer, err error, secrets ...string) (Health, *Error) {
 	switch {
-	case errors.Is(err, errNotObject):
+	case errors.Is(err, scan.ErrNotObject):
 		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not a JSON object"}
 	case err != nil:
 		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not valid JSON", Err: err}
-	case a.errCodeErr != nil:
-		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not valid JSON", Err: a.errCodeErr}
-	case a.hasErrCode && a.errCode != 0:
-		return Health{}, newAPIError(op, 0, a.errCode, Scrub(a.errMsg, secrets...))
-	case !a.hasErrCode && !a.hasWant:
+	case a.ErrCodeErr != nil:
+		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer is not valid JSON", Err: a.ErrCodeErr}
+	case a.HasErrCode && a.ErrCode != 0:
+		return Health{}, newAPIError(sc, op, 0, a.ErrCode, sc.Scrub(a.ErrMsg, secrets...))
+	case !a.HasErrCode && !a.HasWant:
 		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: fmt.Sprintf("the answer has neither errcode nor %s", want)}
-	case a.shapeErr != "":
-		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer does not have the documented shape: " + a.shapeErr}
+	case a.ShapeErr != "":
+		return Health{}, &Error{Kind: KindBadResponse, Op: op, Message: "the answer does not have the documented shape: " + a.ShapeErr}
 	}
-	return a.health, nil
+	return healthOf(a.Health), nil
 }
 
 // redactURLString is RedactURL for a URL that may not parse.

@@ -6,24 +6,6 @@ import (
 	"fmt"
 )
 
-// The third-party platform's component endpoints.
-const (
-	QueryAuthPath         = "/cgi-bin/component/api_query_auth"
-	StartPushTicketPath   = "/cgi-bin/component/api_start_push_ticket"
-	GetAuthorizerListPath = "/cgi-bin/component/api_get_authorizer_list"
-)
-
-// Operation names of the component calls, as used in errors.
-const (
-	OpQueryAuth         = "query_auth"
-	OpStartPushTicket   = "start_push_ticket"
-	OpGetAuthorizerList = "get_authorizer_list"
-)
-
-// MaxAuthorizerListCount is the largest page api_get_authorizer_list
-// serves.
-const MaxAuthorizerListCount = 500
-
 // Authorization is what api_query_auth returns for an authorization code:
 // the authorizer's first access token and its refresh token.
 type Authorization struct {
@@ -53,14 +35,14 @@ func (a *Authorization) HasFunc(id int) bool {
 // updateauthorized event, or the authorization page's redirect) for the
 // authorizer's tokens at /cgi-bin/component/api_query_auth. component
 // supplies the component access token. The code and the returned tokens
-// are kept as secrets (KeepSecret): no error or log shows them.
+// are kept in the client's Scrubber: no error or log shows them.
 //
 // WeChat API docs: https://developers.weixin.qq.com/doc/oplatform/openApi/authorization-management/api_query_auth.html
 func (c *Client) QueryAuth(ctx context.Context, component TokenSource, componentAppID, authorizationCode string) (*Authorization, error) {
 	if authorizationCode == "" {
 		return nil, &Error{Kind: KindInvalidRequest, Op: OpQueryAuth, Message: "no authorization code"}
 	}
-	KeepSecret(authorizationCode)
+	c.scrub.KeepForUse(authorizationCode)
 	body, err := json.Marshal(map[string]string{"component_appid": componentAppID, "authorization_code": authorizationCode})
 	if err != nil {
 		return nil, &Error{Kind: KindConfig, Op: OpQueryAuth, Message: "cannot build the request", Err: err}
@@ -85,10 +67,10 @@ func (c *Client) QueryAuth(ctx context.Context, component TokenSource, component
 	}
 	if err := json.Unmarshal(resp.Body, &out); err != nil {
 		return nil, &Error{Kind: KindBadResponse, Op: OpQueryAuth, StatusCode: resp.StatusCode,
-			Message: "the answer does not match the documented fields", Err: sanitize(err, authorizationCode)}
+			Message: "the answer does not match the documented fields", Err: c.scrub.sanitize(err, authorizationCode)}
 	}
 	info := out.Info
-	KeepSecret(info.Token, info.RefreshToken)
+	c.scrub.KeepForUse(info.RefreshToken)
 	if info.AppID == "" || info.RefreshToken == "" {
 		return nil, &Error{Kind: KindBadResponse, Op: OpQueryAuth, StatusCode: resp.StatusCode,
 			Message: "the answer lacks authorizer_appid or authorizer_refresh_token"}
@@ -96,7 +78,8 @@ func (c *Client) QueryAuth(ctx context.Context, component TokenSource, component
 	if info.Token == "" {
 		return nil, &Error{Kind: KindBadResponse, Op: OpQueryAuth, StatusCode: resp.StatusCode, Message: "the answer holds an empty authorizer_access_token"}
 	}
-	tok := NewToken(info.Token, c.now().Add(info.ExpiresIn.Lifetime()), true)
+	tok := NewToken(info.Token, c.now().Add(info.ExpiresIn.Lifetime()))
+	c.scrub.KeepUntil(tok.Expiry, info.Token)
 	a := &Authorization{AuthorizerAppID: info.AppID, AccessToken: tok, RefreshToken: Secret(info.RefreshToken)}
 	for _, f := range info.FuncInfo {
 		a.FuncIDs = append(a.FuncIDs, f.Scope.ID)
@@ -111,7 +94,7 @@ func (c *Client) QueryAuth(ctx context.Context, component TokenSource, component
 //
 // WeChat API docs: https://developers.weixin.qq.com/doc/oplatform/openApi/ticket-token/api_startpushticket.html
 func (c *Client) StartPushTicket(ctx context.Context, componentAppID, componentSecret string) (*Response, error) {
-	KeepSecret(componentSecret)
+	c.scrub.Keep(componentSecret)
 	body, err := json.Marshal(map[string]string{"component_appid": componentAppID, "component_secret": componentSecret})
 	if err != nil {
 		return &Response{}, &Error{Kind: KindConfig, Op: OpStartPushTicket, Message: "cannot build the request", Err: err}
@@ -181,7 +164,7 @@ func (c *Client) GetAuthorizerList(ctx context.Context, component TokenSource, c
 	for _, e := range out.List {
 		refresh = append(refresh, e.RefreshToken)
 	}
-	KeepSecret(refresh...) // one registration per page, not per token
+	c.scrub.KeepForUse(refresh...) // one registration per page, not per token
 	for _, e := range out.List {
 		list.List = append(list.List, AuthorizerEntry{AuthorizerAppID: e.AppID, RefreshToken: Secret(e.RefreshToken), AuthTime: e.AuthTime})
 	}

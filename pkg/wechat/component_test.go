@@ -137,7 +137,7 @@ func TestStartPushTicket(t *testing.T) {
 		t.Fatalf("wrong secret: %v, want auth 40125", err)
 	}
 	noSecretIn(t, err.Error(), wrong, wechattest.ComponentAppSecret)
-	if wechat.Scrub("x "+wrong) != "x "+wechat.Redacted {
+	if c.Scrubber().Scrub("x "+wrong) != "x "+wechat.Redacted {
 		t.Fatal("the secret passed to StartPushTicket is not kept")
 	}
 	srv.Inject(wechat.StartPushTicketPath, wechattest.Fault{ErrCode: -1}, wechattest.Fault{Status: 502})
@@ -177,7 +177,7 @@ func TestGetAuthorizerList(t *testing.T) {
 			if e.RefreshToken.Reveal() != wantRT || e.AuthTime == 0 {
 				t.Fatalf("entry %s: refresh token matches %v, auth_time %d", e.AuthorizerAppID, e.RefreshToken.Reveal() == wantRT, e.AuthTime)
 			}
-			if e.RefreshToken != "" && wechat.Scrub(e.RefreshToken.Reveal()) != wechat.Redacted {
+			if e.RefreshToken != "" && c.Scrubber().Scrub(e.RefreshToken.Reveal()) != wechat.Redacted {
 				t.Fatal("a listed refresh token is not kept as a secret")
 			}
 		}

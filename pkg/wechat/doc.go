@@ -15,19 +15,18 @@
 //
 // Every method returns the decoded answer, a [Response] holding WeChat's
 // answer bytes as received and the number of HTTP attempts, and an error.
+// [Client.Raw] is the one raw path: the answer undecoded, checked in the
+// pass that also selects resources ([RawOptions]).
 //
 // # Untrusted upstream
 //
-// The client never follows a redirect (a 3xx is an [Error] of kind
-// upstream), refuses answers that are not valid UTF-8, carry an encoding it
-// did not ask for, or are larger than the size limit, bounds every
-// upstream text it passes on (errmsg, rid, ids and statuses), and removes
-// every secret registered with [KeepSecret] from every text. By default it
+// The client never follows a redirect, refuses answers that are not valid
+// UTF-8, carry an encoding it did not ask for, or exceed the size limit,
+// bounds every upstream text it passes on, and removes every secret it has
+// seen from every text: its [Scrubber] keeps tokens until they expire. By default it
 // tries api.weixin.qq.com, then WeChat's disaster-recovery domain
 // api2.weixin.qq.com, and keeps starting at the one that last answered for
-// [StickyFailover]. The environment lists are read in the pass that
-// validates them; a [StatusFilter] picks which resources are kept in
-// [Response].Health.
+// [StickyFailover].
 //
 // # Errors
 //

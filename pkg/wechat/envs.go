@@ -3,18 +3,8 @@ package wechat
 import (
 	"context"
 	"encoding/json"
-)
 
-// The two cloud environment endpoints.
-const (
-	GetEnvInfoPath               = "/tcb/getenvinfo"
-	DescribeCloudBaseRunEnvsPath = "/componenttcb/describecloudbaserunenvs"
-)
-
-// Operation names, as used in the output event and in errors.
-const (
-	OpGetEnvInfo               = "getenvinfo"
-	OpDescribeCloudBaseRunEnvs = "describecloudbaserunenvs"
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/internal/scan"
 )
 
 // getEnvInfoBody returns the request body of /tcb/getenvinfo: {"env": env},
@@ -29,19 +19,40 @@ func getEnvInfoBody(env string) []byte {
 	return b
 }
 
-// GetEnvInfoRaw calls /tcb/getenvinfo and returns the answer undecoded in
-// the Response. ts supplies an authorizer access token (or an access token).
-// Response.Health counts the environments; it keeps no resource.
-func (c *Client) GetEnvInfoRaw(ctx context.Context, ts TokenSource, env string) (*Response, error) {
-	return c.GetEnvInfoRawFilter(ctx, ts, env, nil)
+// RawOptions are the options of Raw; nil means none.
+type RawOptions struct {
+	// Env limits a getenvinfo call to one environment; empty asks for
+	// every one. Other operations ignore it.
+	Env string
+	// Keep selects, from a resource's kind and status, the resources
+	// Response.Health keeps; it is called once per resource, in the pass
+	// that validates the answer. Nil keeps none: only Health.Items is
+	// counted. A known status (the constants of models.go) reaches Keep
+	// without an allocation, so a Keep that selects few resources keeps
+	// the pass allocation-free for healthy environments.
+	Keep func(kind ResourceKind, status string) bool
 }
 
-// GetEnvInfoRawFilter is GetEnvInfoRaw keeping in Response.Health the
-// environments that keep selects, read in the same pass that validates
-// the answer.
-func (c *Client) GetEnvInfoRawFilter(ctx context.Context, ts TokenSource, env string, keep StatusFilter) (*Response, error) {
-	return c.do(ctx, &call{op: OpGetEnvInfo, path: GetEnvInfoPath, tokenParam: "access_token", ts: ts,
-		body: getEnvInfoBody(env), want: "info_list", shape: envInfoShape, keep: keep})
+// Raw calls the environment list endpoint of op, OpGetEnvInfo or
+// OpDescribeCloudBaseRunEnvs, with a token from ts (an authorizer access
+// token or an access token for getenvinfo, a component access token for
+// describecloudbaserunenvs), and returns the answer undecoded in the
+// Response: Response.Health counts the environments and holds the
+// resources opts.Keep selected.
+func (c *Client) Raw(ctx context.Context, op string, ts TokenSource, opts *RawOptions) (*Response, error) {
+	if opts == nil {
+		opts = &RawOptions{}
+	}
+	cl := &call{op: op, tokenParam: "access_token", ts: ts, keep: filterOf(opts.Keep)}
+	switch op {
+	case OpGetEnvInfo:
+		cl.path, cl.body, cl.want, cl.shape = GetEnvInfoPath, getEnvInfoBody(opts.Env), "info_list", scan.EnvInfo
+	case OpDescribeCloudBaseRunEnvs:
+		cl.path, cl.body, cl.want, cl.shape = DescribeCloudBaseRunEnvsPath, []byte("{}"), "env_list", scan.RunEnvs
+	default:
+		return &Response{}, &Error{Kind: KindConfig, Op: op, Message: "unknown operation"}
+	}
+	return c.do(ctx, cl)
 }
 
 // GetEnvInfo lists the cloud environments of an authorized mini program,
@@ -49,7 +60,7 @@ func (c *Client) GetEnvInfoRawFilter(ctx context.Context, ts TokenSource, env st
 //
 // WeChat API docs: https://developers.weixin.qq.com/doc/oplatform/openApi/cloudbase-common/env-management/api_getenvinfo.html
 func (c *Client) GetEnvInfo(ctx context.Context, ts TokenSource, env string) (*EnvInfoList, *Response, error) {
-	resp, err := c.GetEnvInfoRaw(ctx, ts, env)
+	resp, err := c.Raw(ctx, OpGetEnvInfo, ts, &RawOptions{Env: env})
 	if err != nil {
 		return nil, resp, err
 	}
@@ -60,29 +71,13 @@ func (c *Client) GetEnvInfo(ctx context.Context, ts TokenSource, env string) (*E
 	return out, resp, nil
 }
 
-// DescribeCloudBaseRunEnvsRaw calls /componenttcb/describecloudbaserunenvs
-// and returns the answer undecoded in the Response. ts supplies a component
-// access token.
-// Response.Health counts the environments; it keeps no resource.
-func (c *Client) DescribeCloudBaseRunEnvsRaw(ctx context.Context, ts TokenSource) (*Response, error) {
-	return c.DescribeCloudBaseRunEnvsRawFilter(ctx, ts, nil)
-}
-
-// DescribeCloudBaseRunEnvsRawFilter is DescribeCloudBaseRunEnvsRaw keeping
-// in Response.Health the environments, databases and static storages
-// that keep selects, read in the same pass that validates the answer.
-func (c *Client) DescribeCloudBaseRunEnvsRawFilter(ctx context.Context, ts TokenSource, keep StatusFilter) (*Response, error) {
-	return c.do(ctx, &call{op: OpDescribeCloudBaseRunEnvs, path: DescribeCloudBaseRunEnvsPath, tokenParam: "access_token", ts: ts,
-		body: []byte("{}"), want: "env_list", shape: runEnvsShape, keep: keep})
-}
-
 // DescribeCloudBaseRunEnvs lists the WeChat Cloud Run environments of a
 // third-party platform, with their databases, storages, functions, log
 // services, static storages and tags.
 //
 // WeChat API docs: https://developers.weixin.qq.com/doc/oplatform/openApi/cloudrun-batch/cloudenv-mgnt/api_getwxcloudbaserunenvs
 func (c *Client) DescribeCloudBaseRunEnvs(ctx context.Context, ts TokenSource) (*RunEnvList, *Response, error) {
-	resp, err := c.DescribeCloudBaseRunEnvsRaw(ctx, ts)
+	resp, err := c.Raw(ctx, OpDescribeCloudBaseRunEnvs, ts, nil)
 	if err != nil {
 		return nil, resp, err
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/internal/scan"
 )
 
 // Kind classifies a failure by what the caller can do about it.
@@ -173,11 +175,11 @@ const (
 )
 
 // newAPIError builds the error for a non-zero errcode. errmsg, already
-// scrubbed of the call's secrets, is scrubbed of the kept ones, cleaned of
-// control characters and bounded.
-func newAPIError(op string, status, errcode int, errmsg string) *Error {
+// scrubbed of the call's secrets, is scrubbed of those sc keeps, cleaned
+// of control characters and bounded.
+func newAPIError(sc *Scrubber, op string, status, errcode int, errmsg string) *Error {
 	kind, retryable := Classify(errcode)
-	rid := Scrub(parseRID(errmsg))
+	rid := sc.Scrub(parseRID(errmsg))
 	if len(errmsg) > 8*maxErrMsgBytes {
 		errmsg = errmsg[:8*maxErrMsgBytes]
 	}
@@ -185,7 +187,7 @@ func newAPIError(op string, status, errcode int, errmsg string) *Error {
 		Kind:       kind,
 		Op:         op,
 		ErrCode:    errcode,
-		ErrMsg:     boundText(Scrub(errmsg), maxErrMsgBytes),
+		ErrMsg:     boundText(sc.Scrub(errmsg), maxErrMsgBytes),
 		RID:        rid,
 		StatusCode: status,
 		Retryable:  retryable,
@@ -210,7 +212,7 @@ func parseRID(errmsg string) string {
 }
 
 func isRIDByte(c byte) bool {
-	return c == '-' || c == '_' || isDigit(c) || (c|0x20)-'a' < 26
+	return c == '-' || c == '_' || c-'0' < 10 || (c|0x20)-'a' < 26
 }
 
 // boundText returns s with control characters and invalid UTF-8 replaced
@@ -238,5 +240,5 @@ func boundText(s string, n int) string {
 		}
 		s = b.String()
 	}
-	return bounded(s, n)
+	return scan.Bounded(s, n)
 }

@@ -1,14 +1,18 @@
 package wechat
 
-import "time"
+import (
+	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/internal/scan"
+)
 
 // SetClock replaces the clock of a cached token source in tests.
 func SetClock(s *CachedTokenSource, now func() time.Time) { s.now = now }
 
-// ScanRunEnvs is scanAnswer for a describecloudbaserunenvs answer, keeping
-// what the alert rules keep.
+// ScanRunEnvs is the client's one pass over a describecloudbaserunenvs
+// answer, keeping what the alert rules keep.
 func ScanRunEnvs(raw []byte) (Health, error) {
-	a, err := scanAnswerKeep(raw, "env_list", runEnvsShape, func(kind ResourceKind, status string) bool {
+	a, err := scan.Scan(raw, "env_list", scan.RunEnvs, filterOf(func(kind ResourceKind, status string) bool {
 		switch kind {
 		case ResourceEnvironment:
 			return status != EnvNormal
@@ -16,8 +20,8 @@ func ScanRunEnvs(raw []byte) (Health, error) {
 			return status == DatabaseUnusable || status == DatabaseOverdue
 		}
 		return status == StaticStorageOffline
-	})
-	return a.health, err
+	}))
+	return healthOf(a.Health), err
 }
 
 // WithClock sets a client's clock in tests.
@@ -25,20 +29,11 @@ func WithClock(now func() time.Time) Option {
 	return func(c *Client) error { c.now = now; return nil }
 }
 
-// ExpireKeptSecret moves a value kept with KeepSecretUntil into the past
-// and makes the next KeepSecretUntil sweep.
-func ExpireKeptSecret(v string) {
-	keptSecrets.mu.Lock()
-	defer keptSecrets.mu.Unlock()
-	if _, ok := keptSecrets.until[v]; ok {
-		keptSecrets.until[v] = time.Now().Add(-time.Second)
-	}
-	keptSecrets.nextSweep = time.Time{}
-}
+// NewScrubberClock returns a scrubber that reads the time from now.
+func NewScrubberClock(now func() time.Time) *Scrubber { return &Scrubber{now: now} }
 
 // Names the package keeps to itself, for its external tests.
 var (
-	ParseBaseURLs   = parseBaseURLs
 	RedactURLString = redactURLString
 	ParseRID        = parseRID
 )

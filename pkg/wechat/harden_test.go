@@ -70,7 +70,7 @@ func TestRedirectsNeverFollowed(t *testing.T) {
 				}
 				// A mint carries the app secret and the ticket in its body.
 				ts := wechat.NewComponentTokenSource(c, "wxcomponent", "redirect-app-secret-0123456789", "redirect-ticket-0123456789")
-				_, resp, err := c.DescribeCloudBaseRunEnvs(t.Context(), ts)
+				_, _, err = c.DescribeCloudBaseRunEnvs(t.Context(), ts)
 				var we *wechat.Error
 				if !errors.As(err, &we) || we.Kind != wechat.KindUpstream || we.StatusCode != status || we.Retryable {
 					t.Fatalf("error = %#v, want upstream %d, not retryable", err, status)
@@ -82,7 +82,7 @@ func TestRedirectsNeverFollowed(t *testing.T) {
 					t.Errorf("the redirecting server got %d requests, want 1", hits.Load())
 				}
 				// A token-bearing request too.
-				_, resp, err = c.GetEnvInfo(t.Context(), wechat.StaticTokenSource("redirect-token-0123456789abcdef"), "")
+				_, resp, err := c.GetEnvInfo(t.Context(), wechat.StaticTokenSource("redirect-token-0123456789abcdef"), "")
 				if !errors.As(err, &we) || we.Kind != wechat.KindUpstream || we.StatusCode != status {
 					t.Fatalf("GetEnvInfo error = %v, want upstream %d", err, status)
 				}
@@ -195,7 +195,8 @@ func TestUntrustedAnswers(t *testing.T) {
 func TestBoundedErrors(t *testing.T) {
 	t.Parallel()
 	secret := "bounded-kept-secret-0123456789abcdef"
-	wechat.KeepSecret(secret)
+	sc := wechat.NewScrubber()
+	sc.Keep(secret)
 	for _, tc := range []struct {
 		name, errmsg, wantRID string
 	}{
@@ -210,7 +211,7 @@ func TestBoundedErrors(t *testing.T) {
 			t.Parallel()
 			body, _ := json.Marshal(map[string]any{"errcode": 40001, "errmsg": tc.errmsg})
 			srv := answerServer(t, body, nil)
-			c, err := wechat.NewClient(wechat.WithBaseURLs(srv.URL))
+			c, err := wechat.NewClient(wechat.WithBaseURLs(srv.URL), wechat.WithScrubber(sc))
 			if err != nil {
 				t.Fatal(err)
 			}

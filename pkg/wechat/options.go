@@ -39,7 +39,7 @@ func noRedirects(hc *http.Client) *http.Client {
 // or an HTTP 5xx moves the next attempt to the next URL.
 func WithBaseURLs(urls ...string) Option {
 	return func(c *Client) error {
-		parsed, err := parseBaseURLs(urls...)
+		parsed, err := ParseBaseURLs(urls...)
 		if err != nil {
 			return err
 		}
@@ -48,9 +48,10 @@ func WithBaseURLs(urls ...string) Option {
 	}
 }
 
-// parseBaseURLs checks base URLs as WithBaseURLs takes them: absolute http
-// or https URLs without query or fragment; blank entries are skipped.
-func parseBaseURLs(urls ...string) ([]*url.URL, error) {
+// ParseBaseURLs is the one rule for base URLs, which WithBaseURLs applies:
+// absolute http or https URLs without query or fragment, at least one;
+// blank entries are skipped. Trailing slashes are dropped.
+func ParseBaseURLs(urls ...string) ([]*url.URL, error) {
 	var parsed []*url.URL
 	for _, s := range urls {
 		s = strings.TrimSpace(s)
@@ -117,6 +118,19 @@ func WithBackoff(base, maxDelay time.Duration) Option {
 			return fmt.Errorf("wechat: backoff %v..%v is not a valid range", base, maxDelay)
 		}
 		c.backoffBase, c.backoffMax = base, maxDelay
+		return nil
+	}
+}
+
+// WithScrubber makes the client keep the secrets it sees in s instead of
+// a scrubber of its own, so that one scrubber, held by whoever outlives the
+// calls, cleans every text of a process.
+func WithScrubber(s *Scrubber) Option {
+	return func(c *Client) error {
+		if s == nil {
+			return &Error{Kind: KindConfig, Message: "no scrubber"}
+		}
+		c.scrub = s
 		return nil
 	}
 }

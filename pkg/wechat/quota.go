@@ -5,12 +5,6 @@ import (
 	"encoding/json"
 )
 
-// QuotaPath is the endpoint that reads an API's daily call quota.
-const QuotaPath = "/cgi-bin/openapi/quota/get"
-
-// OpQuota names the quota call in errors.
-const OpQuota = "quota_get"
-
 // Quota is an API's daily call quota, as /cgi-bin/openapi/quota/get
 // answers it.
 type Quota struct {

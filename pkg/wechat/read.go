@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"sync"
+
+	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/internal/scan"
 )
 
 // streamThreshold is the size from which an answer is scanned while it
@@ -15,38 +17,37 @@ import (
 const streamThreshold = 64 << 10
 
 // readAnswer reads an answer of at most c.maxBytes and scans it with
-// scanAnswer. It returns the bytes, what the scan read and the scan's
+// scan.Scan. It returns the bytes, what the scan read and the scan's
 // error, or an error reading the answer (an *Error when it is too large).
-func (c *Client) readAnswer(hr *http.Response, want string, shape *listShape, keep StatusFilter) ([]byte, answer, error, error) {
+func (c *Client) readAnswer(hr *http.Response, want string, shape *scan.Shape, keep scan.Filter) ([]byte, scan.Answer, error, error) {
 	if n := hr.ContentLength; n >= 0 && n < streamThreshold {
 		buf := bytes.NewBuffer(make([]byte, 0, n+1))
 		if _, err := buf.ReadFrom(io.LimitReader(hr.Body, c.maxBytes+1)); err != nil {
-			return nil, answer{}, nil, err
+			return nil, scan.Answer{}, nil, err
 		}
 		if int64(buf.Len()) > c.maxBytes {
-			return nil, answer{}, nil, c.tooLarge()
+			return nil, scan.Answer{}, nil, c.tooLarge()
 		}
-		a, err := scanAnswerKeep(buf.Bytes(), want, shape, keep)
+		a, err := scan.Scan(buf.Bytes(), want, shape, keep)
 		return buf.Bytes(), a, err, nil
 	}
 
 	f := &feed{}
 	f.cond.L = &f.mu
 	type scanned struct {
-		a   answer
+		a   scan.Answer
 		err error
 	}
 	done := make(chan scanned, 1)
 	go func() {
-		s := scanner{more: f.more}
-		a, err := s.answer(want, shape, keep)
+		a, err := scan.Stream(f.more, want, shape, keep)
 		done <- scanned{a, err}
 	}()
 	buf, err := c.readInto(hr, f)
 	f.finish(buf)
 	r := <-done
 	if err != nil {
-		return nil, answer{}, nil, err
+		return nil, scan.Answer{}, nil, err
 	}
 	return buf, r.a, r.err, nil
 }

@@ -54,8 +54,9 @@ func isSensitiveParam(name string) bool {
 }
 
 // sanitize rewrites the URL inside a *url.Error so that its text carries no
-// token, and removes any of the given secret values from what remains.
-func sanitize(err error, secrets ...string) error {
+// token, and removes the secrets sc keeps and the given ones from what
+// remains.
+func (sc *Scrubber) sanitize(err error, secrets ...string) error {
 	if err == nil {
 		return nil
 	}
@@ -68,7 +69,7 @@ func sanitize(err error, secrets ...string) error {
 		}
 	}
 	text := err.Error()
-	clean := Scrub(text, secrets...)
+	clean := sc.Scrub(text, secrets...)
 	if clean == text {
 		return err
 	}
@@ -84,13 +85,12 @@ type scrubbedError struct {
 func (e *scrubbedError) Error() string { return e.text }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
-// Scrub replaces every occurrence of each given secret, and of every secret
-// registered with KeepSecret, in s with REDACTED: as given, quoted (%q or
-// JSON) and URL-encoded. A kept secret cut short (a prefix of at least
-// MinSecretPrefixBytes) is removed too. Its cost grows with len(s), not
-// with the number of kept secrets.
-func Scrub(s string, secrets ...string) string {
-	s = scrubKept(s)
+// Scrub replaces in s every occurrence of each secret sc keeps, and of each
+// given one, with REDACTED: as given, quoted (%q or JSON) and URL-encoded.
+// A kept secret cut short (a prefix of at least 16 bytes) is removed too.
+// Its cost grows with len(s), not with the number of kept secrets.
+func (sc *Scrubber) Scrub(s string, secrets ...string) string {
+	s = sc.scrubKept(s)
 	for _, sec := range secrets {
 		if len(sec) < minSecretBytes {
 			continue

@@ -10,17 +10,23 @@ import (
 	"time"
 )
 
-// keptSecrets holds every secret the process has seen: configured values,
-// tokens it minted or read from a shared store, refresh tokens and tickets
-// WeChat returned. Scrub removes all of them from any text.
+// Scrubber removes secrets from texts: configuration values kept for its
+// life (Keep), and tokens, refresh tokens, tickets and codes kept until a
+// time (KeepUntil), dropped once it has passed. Whoever owns the values'
+// lifetime holds it: a Client has one (WithScrubber shares it), and so
+// does a long-lived runtime, so that a warm process keeps what is live and
+// no more. Its methods are safe for concurrent use, and on a nil
+// *Scrubber, which keeps nothing.
 //
 // A fleet holds tens of thousands of tokens, so Scrub does not try each
-// secret in turn: secrets of at least MinSecretPrefixBytes bytes are
-// indexed by their first MinSecretPrefixBytes bytes, those of indexBytes
-// or more by their first indexBytes, and Scrub looks each position of
-// the text up at most twice. Each secret is kept as given and in the forms it takes when
-// quoted (%q, JSON) or URL-encoded, when those differ.
-var keptSecrets struct {
+// secret in turn: secrets of at least minSecretPrefixBytes bytes are
+// indexed by their first minSecretPrefixBytes bytes, those of indexBytes
+// or more by their first indexBytes, and Scrub looks each position of the
+// text up at most twice. Each secret is kept as given and in the forms it
+// takes when quoted (%q, JSON) or URL-encoded, when those differ.
+type Scrubber struct {
+	now func() time.Time
+
 	mu sync.RWMutex
 	// byPrefix maps the first indexBytes bytes of each long secret form to
 	// the forms that start with them, longest first.
@@ -29,24 +35,24 @@ var keptSecrets struct {
 	short []string
 	// all is every form, for dropping repeats.
 	all map[string]struct{}
-	// forever holds the values kept for the life of the process, until
-	// those kept until a time (KeepSecretUntil).
+	// forever holds the values kept for the scrubber's life, until those
+	// kept until a time.
 	forever map[string]struct{}
 	until   map[string]time.Time
 	// nextSweep is when expired values are next dropped.
 	nextSweep time.Time
 }
 
-// SecretSweepInterval is how often values kept with KeepSecretUntil are
-// checked for having passed their time. A fleet's tokens are replaced
-// every two hours; without an end, the registry would grow for as long
-// as the process lives.
+// NewScrubber returns a scrubber that keeps nothing yet.
+func NewScrubber() *Scrubber { return &Scrubber{now: time.Now} }
+
+// secretSweepInterval is how often values kept with KeepUntil are checked
+// for having passed their time.
 const secretSweepInterval = 10 * time.Minute
 
-// KeptAfterExpiry is how long the client keeps a token it used after the
-// token's expiry: an expired token is worthless, but a log line may still
-// carry it for a while.
-const keptAfterExpiry = 24 * time.Hour
+// keptForUse is how long KeepForUse keeps a value after each use: two
+// token lifetimes.
+const keptForUse = 2 * DefaultTokenLifetime
 
 const (
 	// minSecretBytes is the shortest secret kept: shorter values would
@@ -54,82 +60,139 @@ const (
 	minSecretBytes = 4
 	// indexBytes is the length of the prefix that indexes secrets.
 	indexBytes = 8
-	// MinSecretPrefixBytes is the shortest prefix of a secret that Scrub
+	// minSecretPrefixBytes is the shortest prefix of a secret that Scrub
 	// removes as if it were the secret: a long secret cut short in a text
 	// (a truncated log field) still reveals most of itself.
 	minSecretPrefixBytes = 16
 )
 
-// KeepSecret registers values as secrets for the life of the process: Scrub,
-// and every error text the client makes, remove them. Values shorter than
-// four bytes are ignored (they would match ordinary text).
-func KeepSecret(values ...string) {
-	if allKept(values) {
+// Keep keeps values for the scrubber's life: configuration secrets.
+// Values shorter than four bytes are ignored (they would match ordinary
+// text).
+func (s *Scrubber) Keep(values ...string) {
+	if s == nil || s.allKept(values) {
 		return
 	}
-	keptSecrets.mu.Lock()
-	defer keptSecrets.mu.Unlock()
-	if keptSecrets.forever == nil {
-		keptSecrets.forever = map[string]struct{}{}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.forever == nil {
+		s.forever = map[string]struct{}{}
 	}
 	for _, v := range values {
 		if len(v) >= minSecretBytes {
-			delete(keptSecrets.until, v) // for the life of the process now
-			keptSecrets.forever[v] = struct{}{}
+			delete(s.until, v) // for the scrubber's life now
+			s.forever[v] = struct{}{}
 		}
 	}
-	keepLocked(values)
+	s.keepLocked(values)
 }
 
-// KeepSecretUntil is KeepSecret for values that stop mattering at a known
-// time, such as a token and its expiry: they are dropped some time after
-// until (within SecretSweepInterval), unless KeepSecret kept them too.
-// Keeping a value again moves its time later, never earlier.
-func KeepSecretUntil(until time.Time, values ...string) {
-	if allKeptUntil(until, values) {
+// KeepUntil keeps values that stop mattering at a known time, such as a
+// token until its expiry: they are dropped once until has passed (at the
+// latest secretSweepInterval later), unless Keep kept them too. Keeping a
+// value again moves its time later, never earlier. A zero until keeps
+// them for the scrubber's life.
+func (s *Scrubber) KeepUntil(until time.Time, values ...string) {
+	if s == nil {
 		return
 	}
-	keptSecrets.mu.Lock()
-	defer keptSecrets.mu.Unlock()
-	now := time.Now()
-	if now.After(keptSecrets.nextSweep) {
-		sweepLocked(now)
-		keptSecrets.nextSweep = now.Add(secretSweepInterval)
+	if until.IsZero() {
+		s.Keep(values...)
+		return
 	}
-	if keptSecrets.until == nil {
-		keptSecrets.until = map[string]time.Time{}
+	s.keepUntil(s.now(), until, until, values)
+}
+
+// keepUntil keeps values until until, unless every one is kept until at
+// least enough already (the fast path, under the read lock).
+func (s *Scrubber) keepUntil(now, until, enough time.Time, values []string) {
+	if s.allKeptUntil(now, enough, values) {
+		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !now.Before(s.nextSweep) {
+		s.sweepLocked(now)
+		s.nextSweep = now.Add(secretSweepInterval)
+	}
+	if s.until == nil {
+		s.until = map[string]time.Time{}
+	}
+	var added []string // values not indexed yet
 	for _, v := range values {
 		if len(v) < minSecretBytes {
 			continue
 		}
-		if _, ok := keptSecrets.forever[v]; ok {
+		if _, ok := s.forever[v]; ok {
 			continue
 		}
-		if t := keptSecrets.until[v]; until.After(t) {
-			keptSecrets.until[v] = until
+		t, ok := s.until[v]
+		if !ok {
+			added = append(added, v)
+		}
+		if until.After(t) {
+			s.until[v] = until
 		}
 	}
-	keepLocked(values)
+	s.keepLocked(added)
+}
+
+// KeepForUse keeps values that last no known time (refresh tokens, verify
+// tickets, authorization codes) for two token lifetimes from now. A value
+// still in use is kept again each time it is used; one replaced is dropped
+// a while after its last use.
+func (s *Scrubber) KeepForUse(values ...string) {
+	if s == nil {
+		return
+	}
+	// A value kept for use at most a sweep interval ago is kept enough:
+	// calls that use one refresh token need not each take the write lock.
+	now := s.now()
+	s.keepUntil(now, now.Add(keptForUse), now.Add(keptForUse-secretSweepInterval), values)
+}
+
+// Len returns how many values the scrubber keeps: those kept for its life
+// and those whose time has not passed by the last sweep.
+func (s *Scrubber) Len() int {
+	if s == nil {
+		return 0
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.forever) + len(s.until)
+}
+
+// Sweep drops the values whose time has passed now, and reports how many
+// values the scrubber still keeps.
+func (s *Scrubber) Sweep() int {
+	if s == nil {
+		return 0
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sweepLocked(now)
+	s.nextSweep = now.Add(secretSweepInterval)
+	return len(s.forever) + len(s.until)
 }
 
 // sweepLocked drops the values whose time has passed: it rebuilds the
 // index from the values still kept, so that a form two values share
 // stays as long as either does.
-func sweepLocked(now time.Time) {
+func (s *Scrubber) sweepLocked(now time.Time) {
 	expired := false
-	for v, t := range keptSecrets.until {
+	for v, t := range s.until {
 		if now.After(t) {
-			delete(keptSecrets.until, v)
+			delete(s.until, v)
 			expired = true
 		}
 	}
 	if !expired {
 		return
 	}
-	keptSecrets.all, keptSecrets.byPrefix, keptSecrets.short = nil, nil, nil
-	keepLocked(keys(keptSecrets.forever))
-	keepLocked(keys(keptSecrets.until))
+	s.all, s.byPrefix, s.short = nil, nil, nil
+	s.keepLocked(keys(s.forever))
+	s.keepLocked(keys(s.until))
 }
 
 func keys[V any](m map[string]V) []string {
@@ -140,11 +203,11 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-// keepLocked adds values and their forms to the registry.
-func keepLocked(values []string) {
-	if keptSecrets.all == nil {
-		keptSecrets.all = map[string]struct{}{}
-		keptSecrets.byPrefix = map[string][]string{}
+// keepLocked adds values and their forms to the index.
+func (s *Scrubber) keepLocked(values []string) {
+	if s.all == nil {
+		s.all = map[string]struct{}{}
+		s.byPrefix = map[string][]string{}
 	}
 	shortChanged := false
 	for _, v := range values {
@@ -152,62 +215,62 @@ func keepLocked(values []string) {
 			continue
 		}
 		for _, f := range secretForms(v) {
-			if _, ok := keptSecrets.all[f]; ok {
+			if _, ok := s.all[f]; ok {
 				continue
 			}
-			keptSecrets.all[f] = struct{}{}
+			s.all[f] = struct{}{}
 			if len(f) < indexBytes {
-				keptSecrets.short = append(keptSecrets.short, f)
+				s.short = append(s.short, f)
 				shortChanged = true
 				continue
 			}
-			// Forms of MinSecretPrefixBytes or more are indexed by that
+			// Forms of minSecretPrefixBytes or more are indexed by that
 			// many bytes: every match, whole or cut short, shares them.
 			// Shorter ones by indexBytes.
 			p := f[:indexBytes]
 			if len(f) >= minSecretPrefixBytes {
 				p = f[:minSecretPrefixBytes]
 			}
-			list := keptSecrets.byPrefix[p]
+			list := s.byPrefix[p]
 			at := sort.Search(len(list), func(j int) bool { return len(list[j]) < len(f) })
-			keptSecrets.byPrefix[p] = slices.Insert(list, at, f)
+			s.byPrefix[p] = slices.Insert(list, at, f)
 		}
 	}
 	if shortChanged {
-		sort.SliceStable(keptSecrets.short, func(i, j int) bool { return len(keptSecrets.short[i]) > len(keptSecrets.short[j]) })
+		sort.SliceStable(s.short, func(i, j int) bool { return len(s.short[i]) > len(s.short[j]) })
 	}
 }
 
-// allKept reports, under the read lock, whether every value is kept
-// already (or too short to keep): the client registers the token of every
-// call, and most are.
-func allKept(values []string) bool {
-	keptSecrets.mu.RLock()
-	defer keptSecrets.mu.RUnlock()
+// allKept reports, under the read lock, whether every value is kept for
+// life already (or too short to keep).
+func (s *Scrubber) allKept(values []string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	for _, v := range values {
-		if _, ok := keptSecrets.forever[v]; !ok && len(v) >= minSecretBytes {
+		if _, ok := s.forever[v]; !ok && len(v) >= minSecretBytes {
 			return false
 		}
 	}
 	return true
 }
 
-// allKeptUntil is allKept for KeepSecretUntil: every value is kept for
-// life or until at least until, and no sweep is due.
-func allKeptUntil(until time.Time, values []string) bool {
-	keptSecrets.mu.RLock()
-	defer keptSecrets.mu.RUnlock()
-	if time.Now().After(keptSecrets.nextSweep) {
+// allKeptUntil is allKept for KeepUntil: every value is kept for life or
+// until at least until, and no sweep is due. The client keeps the token
+// of every call, and most are kept already.
+func (s *Scrubber) allKeptUntil(now, until time.Time, values []string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if !now.Before(s.nextSweep) {
 		return false
 	}
 	for _, v := range values {
 		if len(v) < minSecretBytes {
 			continue
 		}
-		if _, ok := keptSecrets.forever[v]; ok {
+		if _, ok := s.forever[v]; ok {
 			continue
 		}
-		if t, ok := keptSecrets.until[v]; !ok || t.Before(until) {
+		if t, ok := s.until[v]; !ok || t.Before(until) {
 			return false
 		}
 	}
@@ -235,20 +298,23 @@ func secretForms(v string) []string {
 }
 
 // scrubKept removes every kept secret, and every prefix of at least
-// MinSecretPrefixBytes of one, from s. Where secrets overlap, the longest
+// minSecretPrefixBytes of one, from s. Where secrets overlap, the longest
 // match at the leftmost position wins.
-func scrubKept(s string) string {
-	keptSecrets.mu.RLock()
-	defer keptSecrets.mu.RUnlock()
-	if len(keptSecrets.all) == 0 {
+func (sc *Scrubber) scrubKept(s string) string {
+	if sc == nil {
 		return s
 	}
-	for _, sec := range keptSecrets.short {
+	sc.mu.RLock()
+	defer sc.mu.RUnlock()
+	if len(sc.all) == 0 {
+		return s
+	}
+	for _, sec := range sc.short {
 		if strings.Contains(s, sec) {
 			s = strings.ReplaceAll(s, sec, Redacted)
 		}
 	}
-	if len(keptSecrets.byPrefix) == 0 || len(s) < indexBytes {
+	if len(sc.byPrefix) == 0 || len(s) < indexBytes {
 		return s
 	}
 	var b strings.Builder
@@ -256,12 +322,12 @@ func scrubKept(s string) string {
 	for i := 0; i+indexBytes <= len(s); {
 		n := 0
 		if i+minSecretPrefixBytes <= len(s) {
-			if list, ok := keptSecrets.byPrefix[s[i:i+minSecretPrefixBytes]]; ok {
+			if list, ok := sc.byPrefix[s[i:i+minSecretPrefixBytes]]; ok {
 				n = longestMatch(s[i:], list)
 			}
 		}
 		if n == 0 {
-			if list, ok := keptSecrets.byPrefix[s[i:i+indexBytes]]; ok {
+			if list, ok := sc.byPrefix[s[i:i+indexBytes]]; ok {
 				n = longestMatch(s[i:], list)
 			}
 		}
@@ -286,7 +352,7 @@ func scrubKept(s string) string {
 
 // longestMatch returns the length of the longest secret of list (longest
 // first) that text starts with, or of the longest prefix of at least
-// MinSecretPrefixBytes of one that text starts with and ends at the end
+// minSecretPrefixBytes of one that text starts with and ends at the end
 // of text or at a byte that differs; 0 when none.
 func longestMatch(text string, list []string) int {
 	best := 0

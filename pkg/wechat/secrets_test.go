@@ -13,7 +13,6 @@ import (
 
 // TestKeepSecretForms checks that a kept secret is removed as given,
 // quoted, URL-encoded and cut short, and that text near it survives.
-// Each case keeps its own secrets: the registry is process-wide.
 func TestKeepSecretForms(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -32,8 +31,9 @@ func TestKeepSecretForms(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			wechat.KeepSecret(tc.secret)
-			if got := wechat.Scrub(tc.text); got != tc.want {
+			sc := wechat.NewScrubber()
+			sc.Keep(tc.secret)
+			if got := sc.Scrub(tc.text); got != tc.want {
 				t.Errorf("Scrub(%q) = %q, want %q", tc.text, got, tc.want)
 			}
 		})
@@ -46,10 +46,11 @@ func TestKeepSecretOverlap(t *testing.T) {
 	t.Parallel()
 	long := "ovl-0123456789abcdef-ovl-long-tail"
 	short := "ovl-0123456789abcdef-ovl"
-	wechat.KeepSecret(short)
-	wechat.KeepSecret(long)
+	sc := wechat.NewScrubber()
+	sc.Keep(short)
+	sc.Keep(long)
 	text := "a " + long + " b " + short + "X c"
-	if got, want := wechat.Scrub(text), "a REDACTED b REDACTEDX c"; got != want {
+	if got, want := sc.Scrub(text), "a REDACTED b REDACTEDX c"; got != want {
 		t.Errorf("Scrub(%q) = %q, want %q", text, got, want)
 	}
 }
@@ -60,7 +61,10 @@ func TestScrubCallSecrets(t *testing.T) {
 	t.Parallel()
 	sec := "call\"secret/0123456789"
 	text := fmt.Sprintf("%s %q %s", sec, sec, url.QueryEscape(sec))
-	got := wechat.Scrub(text, sec)
+	got := wechat.NewScrubber().Scrub(text, sec)
+	if got2 := (*wechat.Scrubber)(nil).Scrub(text, sec); got2 != got {
+		t.Errorf("a nil scrubber removes %q, a new one %q", got2, got)
+	}
 	if strings.Contains(got, "0123456789") {
 		t.Errorf("Scrub(%q) = %q, secret left", text, got)
 	}
@@ -81,14 +85,15 @@ func BenchmarkScrubFleet(b *testing.B) {
 		}
 		tokens[i] = string(tok)
 	}
-	wechat.KeepSecret(tokens...)
+	sc := wechat.NewScrubber()
+	sc.Keep(tokens...)
 	clean := strings.Repeat("wechat: getenvinfo: auth: errcode 40001 (invalid credential, access_token is invalid or not latest, 86_x) ", 64)[:4096]
 	echoed := clean[:1000] + tokens[7] + clean[1000:2000] + tokens[19999][:40] + clean[2000:3900]
 	for _, bc := range []struct{ name, text string }{{"clean", clean}, {"echoed", echoed}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(bc.text)))
 			for b.Loop() {
-				if out := wechat.Scrub(bc.text); (out == bc.text) != (bc.name == "clean") {
+				if out := sc.Scrub(bc.text); (out == bc.text) != (bc.name == "clean") {
 					b.Fatal("wrong scrub")
 				}
 			}
@@ -96,23 +101,38 @@ func BenchmarkScrubFleet(b *testing.B) {
 	}
 }
 
-// TestKeepSecretUntil: a value kept until a time is scrubbed before it and
-// dropped after the next sweep; one also kept for life stays.
+// TestKeepSecretUntil: a value kept until a time is scrubbed up to it and
+// dropped at the first sweep after it; one also kept for life stays, and
+// keeping a value again never moves its time earlier.
 func TestKeepSecretUntil(t *testing.T) {
-	// Not parallel: it sweeps the process-wide registry.
-	past := time.Now().Add(-time.Minute)
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	sc := wechat.NewScrubberClock(func() time.Time { return now })
 	gone := "until-gone-0123456789abcdefXYZ"
 	stays := "until-stays-0123456789abcdefXYZ"
 	later := "until-later-0123456789abcdefXYZ"
-	wechat.KeepSecretUntil(time.Now().Add(time.Hour), gone, stays, later)
-	if got := wechat.Scrub(gone + " " + stays); got != "REDACTED REDACTED" {
+	sc.KeepUntil(now.Add(time.Hour), gone, stays)
+	sc.KeepUntil(now.Add(3*time.Hour), later)
+	if got := sc.Scrub(gone + " " + stays); got != "REDACTED REDACTED" {
 		t.Fatalf("before expiry: %q", got)
 	}
-	wechat.KeepSecret(stays)
-	wechat.KeepSecretUntil(past, gone, stays) // never earlier: gone stays until its hour
-	wechat.ExpireKeptSecret(gone)             // test hook: its time has passed
-	wechat.KeepSecretUntil(time.Now().Add(time.Hour), "until-trigger-0123456789abcdef")
-	if got, want := wechat.Scrub(gone+" "+stays+" "+later), gone+" REDACTED REDACTED"; got != want {
+	sc.Keep(stays)
+	sc.KeepUntil(now.Add(-time.Minute), gone, stays) // never earlier: gone stays until its hour
+	now = now.Add(time.Hour)
+	if got := sc.Scrub(gone); got != "REDACTED" {
+		t.Fatalf("at its time: %q, want it still kept", got)
+	}
+	now = now.Add(time.Second)
+	if n := sc.Sweep(); n != 2 {
+		t.Errorf("after the sweep %d values kept, want 2", n)
+	}
+	if got, want := sc.Scrub(gone+" "+stays+" "+later), gone+" REDACTED REDACTED"; got != want {
 		t.Errorf("after expiry: %q, want %q", got, want)
+	}
+	// KeepUntil sweeps on its own every few minutes.
+	now = now.Add(3 * time.Hour)
+	sc.KeepUntil(now.Add(time.Hour), "until-trigger-0123456789abcdef")
+	if got, want := sc.Scrub(later), later; got != want || sc.Len() != 2 {
+		t.Errorf("after a KeepUntil past its time: %q and %d values, want %q and 2", got, sc.Len(), want)
 	}
 }

@@ -51,14 +51,6 @@ type staticSource struct{ tok *Token }
 
 func (s staticSource) Token(context.Context) (*Token, error) { return s.tok, nil }
 
-// errorTokenSource returns a source whose Token always fails with err. It
-// stands in for a token that cannot be had from the configuration.
-func errorTokenSource(err error) TokenSource { return errorSource{err} }
-
-type errorSource struct{ err error }
-
-func (s errorSource) Token(context.Context) (*Token, error) { return nil, s.err }
-
 // MintFunc mints a new token.
 type MintFunc func(ctx context.Context) (*Token, error)
 
@@ -85,10 +77,6 @@ type flight struct {
 	leaderGone bool
 	waiters    int // callers waiting on the flight, for tests
 }
-
-// DefaultRefreshAhead is how long before its expiry a cached token is
-// replaced: the smaller of this and a tenth of its lifetime.
-const DefaultRefreshAhead = 5 * time.Minute
 
 // NewCachedTokenSource returns a source that caches what mint returns.
 func NewCachedTokenSource(mint MintFunc) *CachedTokenSource {
@@ -204,13 +192,6 @@ func (s *CachedTokenSource) mintCount() int {
 	return s.mints
 }
 
-// Token endpoints.
-const (
-	StableTokenPath     = "/cgi-bin/stable_token"
-	ComponentTokenPath  = "/cgi-bin/component/api_component_token"
-	AuthorizerTokenPath = "/cgi-bin/component/api_authorizer_token"
-)
-
 // NewStableTokenSource returns a cached source of access tokens minted with
 // an app's credentials from /cgi-bin/stable_token. Minting in its normal
 // mode never invalidates tokens other instances hold.
@@ -222,9 +203,10 @@ func NewStableTokenSource(c *Client, appID, appSecret string) *CachedTokenSource
 
 // MintStableToken mints an access token with an app's credentials from
 // /cgi-bin/stable_token (force_refresh false, so other holders' tokens stay
-// valid). The token is registered with KeepSecret and reports Minted.
+// valid). The secret is kept in the client's Scrubber, the token until it
+// expires; the token reports Minted.
 func MintStableToken(ctx context.Context, c *Client, appID, appSecret string) (*Token, error) {
-	KeepSecret(appSecret)
+	c.scrub.Keep(appSecret)
 	body, err := json.Marshal(map[string]any{
 		"grant_type": "client_credential", "appid": appID, "secret": appSecret, "force_refresh": false,
 	})
@@ -248,9 +230,11 @@ func NewComponentTokenSource(c *Client, appID, appSecret, verifyTicket string) *
 // MintComponentToken mints a component access token from
 // /cgi-bin/component/api_component_token with a third-party platform's
 // appid, secret and verify ticket. The secret, the ticket and the token are
-// registered with KeepSecret; the token reports Minted.
+// kept in the client's Scrubber (the token until it expires); the token
+// reports Minted.
 func MintComponentToken(ctx context.Context, c *Client, appID, appSecret, verifyTicket string) (*Token, error) {
-	KeepSecret(appSecret, verifyTicket)
+	c.scrub.Keep(appSecret)
+	c.scrub.KeepForUse(verifyTicket)
 	body, err := json.Marshal(map[string]string{
 		"component_appid": appID, "component_appsecret": appSecret, "component_verify_ticket": verifyTicket,
 	})
@@ -291,9 +275,9 @@ func NewAuthorizerTokenSource(c *Client, component TokenSource, componentAppID, 
 // authorizer's refresh token. newRefresh is the refresh token WeChat
 // returned when it differs from refreshToken ("" otherwise): save it, since
 // later mints need it. The refresh tokens and the token are registered with
-// KeepSecret; the token reports Minted.
+// the client's Scrubber; the token reports Minted.
 func MintAuthorizerToken(ctx context.Context, c *Client, component TokenSource, componentAppID, authorizerAppID, refreshToken string) (tok *Token, newRefresh string, err error) {
-	KeepSecret(refreshToken)
+	c.scrub.KeepForUse(refreshToken)
 	body, err := json.Marshal(map[string]string{
 		"component_appid": componentAppID, "authorizer_appid": authorizerAppID, "authorizer_refresh_token": refreshToken,
 	})
@@ -312,12 +296,12 @@ func MintAuthorizerToken(ctx context.Context, c *Client, component TokenSource, 
 }
 
 // NewToken builds a token from a value kept elsewhere, such as a shared
-// store, and registers the value with KeepSecret. minted tells the client
-// that the token's source can replace it: when WeChat rejects a minted
-// token, the client calls the source's Invalidate and tries once more.
-func NewToken(value string, expiry time.Time, minted bool) *Token {
-	KeepSecret(value)
-	return &Token{Value: Secret(value), Expiry: expiry, minted: minted}
+// store, for a TokenSource that can replace it: the token reports Minted,
+// so when WeChat rejects it the client calls the source's Invalidate and
+// tries once more. The client keeps the value in its Scrubber when it
+// uses the token.
+func NewToken(value string, expiry time.Time) *Token {
+	return &Token{Value: Secret(value), Expiry: expiry, minted: true}
 }
 
 // mint calls a token endpoint and reads the token (and the refresh token
@@ -327,7 +311,7 @@ func (c *Client) mint(ctx context.Context, cl *call) (*Token, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	tok, refresh, rerr := readMintAnswer(c.now(), cl.op, cl.want, resp.Body)
+	tok, refresh, rerr := readMintAnswer(c.scrub, c.now(), cl.op, cl.want, resp.Body)
 	if rerr != nil {
 		rerr.StatusCode = resp.StatusCode
 		return nil, "", rerr
@@ -337,8 +321,8 @@ func (c *Client) mint(ctx context.Context, cl *call) (*Token, string, error) {
 
 // readMintAnswer reads a token endpoint's answer: the token under field,
 // its expires_in and any authorizer_refresh_token. The token is minted, and
-// it and the refresh token are registered with KeepSecret.
-func readMintAnswer(now time.Time, op, field string, raw []byte) (*Token, string, *Error) {
+// it (until it expires) and the refresh token are kept in sc.
+func readMintAnswer(sc *Scrubber, now time.Time, op, field string, raw []byte) (*Token, string, *Error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
 		return nil, "", &Error{Kind: KindBadResponse, Op: op, Message: "the token answer is not a JSON object"}
@@ -357,12 +341,17 @@ func readMintAnswer(now time.Time, op, field string, raw []byte) (*Token, string
 	if value == "" {
 		return nil, "", &Error{Kind: KindBadResponse, Op: op, Message: "the token answer holds an empty token"}
 	}
-	KeepSecret(value, refresh)
-	return &Token{Value: Secret(value), Expiry: now.Add(exp.Lifetime()), minted: true}, refresh, nil
+	tok := &Token{Value: Secret(value), Expiry: now.Add(exp.Lifetime()), minted: true}
+	sc.KeepUntil(tok.Expiry, value)
+	sc.KeepForUse(refresh)
+	return tok, refresh, nil
 }
 
 // Token lifetimes.
 const (
+	// DefaultRefreshAhead is how long before its expiry a cached token is
+	// replaced: the smaller of this and a tenth of its lifetime.
+	DefaultRefreshAhead = 5 * time.Minute
 	// DefaultTokenLifetime is the lifetime of a token whose answer gave
 	// none, or gave one that is not a positive number of seconds.
 	DefaultTokenLifetime = 7200 * time.Second
@@ -388,7 +377,7 @@ func (e *ExpiresIn) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if json.Unmarshal(b, &s) != nil {
-			return nil
+			return nil //nolint:nilerr // never fails: a non-string counts as absent
 		}
 		b = []byte(strings.TrimSpace(s))
 	}

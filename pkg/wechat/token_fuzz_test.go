@@ -29,7 +29,7 @@ func FuzzMintAnswer(f *testing.F) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, raw []byte, pick uint8) {
 		field := fields[int(pick)%len(fields)]
-		tok, refresh, err := readMintAnswer(now, "op", field, raw)
+		tok, refresh, err := readMintAnswer(nil, now, "op", field, raw)
 		if err != nil {
 			if tok != nil || refresh != "" || err.Kind != KindBadResponse || err.Op != "op" {
 				t.Fatalf("readMintAnswer(%q) = %v, %q, %#v", raw, tok, refresh, err)

@@ -390,7 +390,7 @@ func TestMintExpiresInShapes(t *testing.T) {
 			if !tok.Minted() {
 				t.Error("a minted token does not report Minted")
 			}
-			if got := wechat.Scrub("x " + tok.Value.Reveal() + " y"); strings.Contains(got, tok.Value.Reveal()) {
+			if got := c.Scrubber().Scrub("x " + tok.Value.Reveal() + " y"); strings.Contains(got, tok.Value.Reveal()) {
 				t.Errorf("a minted token is not kept secret: %q", got)
 			}
 		})
@@ -414,7 +414,7 @@ func TestMintAuthorizerRotation(t *testing.T) {
 	if err != nil || next != rotated || tok.Value.Reveal() != "authtok-rotation-0123" {
 		t.Fatalf("MintAuthorizerToken = %v, %q, %v; want the rotated refresh token", tok, next, err)
 	}
-	if got := wechat.Scrub("refresh=" + rotated); strings.Contains(got, rotated) {
+	if got := c.Scrubber().Scrub("refresh=" + rotated); strings.Contains(got, rotated) {
 		t.Errorf("the rotated refresh token is not kept secret: %q", got)
 	}
 }
@@ -443,13 +443,22 @@ func TestNewToken(t *testing.T) {
 	t.Parallel()
 	exp := time.Now().Add(time.Hour)
 	value := "stored-token-" + t.Name()
-	for _, minted := range []bool{true, false} {
-		tok := wechat.NewToken(value, exp, minted)
-		if tok.Value.Reveal() != value || !tok.Expiry.Equal(exp) || tok.Minted() != minted {
-			t.Errorf("NewToken(minted %v) = %+v", minted, tok)
-		}
+	tok := wechat.NewToken(value, exp)
+	if tok.Value.Reveal() != value || !tok.Expiry.Equal(exp) || !tok.Minted() {
+		t.Errorf("NewToken = %+v, want minted", tok)
 	}
-	if got := wechat.Scrub(value); got != wechat.Redacted {
+	if st, err := wechat.StaticTokenSource(value).Token(t.Context()); err != nil || st.Minted() {
+		t.Errorf("StaticTokenSource token = %+v, %v; want not minted", st, err)
+	}
+	// The client keeps a token it uses, whatever its source.
+	_, c := setup(t)
+	_, _, _ = c.GetEnvInfo(t.Context(), tokenOf{tok}, "")
+	if got := c.Scrubber().Scrub(value); got != wechat.Redacted {
 		t.Errorf("Scrub(stored token) = %q", got)
 	}
 }
+
+// tokenOf is a source of one token.
+type tokenOf struct{ tok *wechat.Token }
+
+func (s tokenOf) Token(context.Context) (*wechat.Token, error) { return s.tok, nil }

@@ -7,6 +7,7 @@ package baseline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,7 +62,7 @@ func post(ctx context.Context, hc *http.Client, url string) ([]byte, error) {
 	if resp.ContentLength > 0 {
 		buf.Grow(int(resp.ContentLength) + 1)
 	}
-	if _, err := buf.ReadFrom(resp.Body); err != nil && err != io.EOF {
+	if _, err := buf.ReadFrom(resp.Body); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
 	return buf.Bytes(), nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 	"github.com/wxcloudenv/wxcloudenv/test/baseline"
 )
@@ -24,7 +25,7 @@ func TestBaselineDoesTheSameJob(t *testing.T) {
 	if err := json.Unmarshal(got, &fromBaseline); err != nil {
 		t.Fatalf("baseline answer is not JSON: %v", err)
 	}
-	out, err := newCore(t, srv.StaticVars()).Invoke(ctx, directAll)
+	out, err := newCore(t, configtest.StaticVars(srv.URL)).Invoke(ctx, directAll)
 	if err != nil {
 		t.Fatal(err)
 	}

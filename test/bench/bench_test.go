@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
@@ -88,7 +89,7 @@ func runPair(b *testing.B, srv *wechattest.Server, env map[string]string, payloa
 func BenchmarkWarm(b *testing.B) {
 	srv := wechattest.NewServer()
 	defer srv.Close()
-	runPair(b, srv, srv.StaticVars(), directAll)
+	runPair(b, srv, configtest.StaticVars(srv.URL), directAll)
 }
 
 // BenchmarkLatency100ms injects 100 ms of latency into each endpoint: both
@@ -98,7 +99,7 @@ func BenchmarkLatency100ms(b *testing.B) {
 	defer srv.Close()
 	srv.SetLatency(wechat.GetEnvInfoPath, 100*time.Millisecond)
 	srv.SetLatency(wechat.DescribeCloudBaseRunEnvsPath, 100*time.Millisecond)
-	runPair(b, srv, srv.StaticVars(), directAll)
+	runPair(b, srv, configtest.StaticVars(srv.URL), directAll)
 }
 
 // BenchmarkRunEnvs5000 serves a describecloudbaserunenvs answer of 5000
@@ -107,7 +108,7 @@ func BenchmarkRunEnvs5000(b *testing.B) {
 	srv := wechattest.NewServer()
 	defer srv.Close()
 	srv.SetAnswer(wechat.DescribeCloudBaseRunEnvsPath, wechattest.GenerateRunEnvs(5000))
-	env := srv.StaticVars()
+	env := configtest.StaticVars(srv.URL)
 	env["WECHAT_MAX_RESPONSE_BYTES"] = strconv.Itoa(32 << 20)
 	runPair(b, srv, env, directAll)
 }
@@ -118,7 +119,7 @@ func BenchmarkRunEnvs5000(b *testing.B) {
 func BenchmarkMintedTokens(b *testing.B) {
 	srv := wechattest.NewServer()
 	defer srv.Close()
-	h := newCore(b, srv.MintingVars())
+	h := newCore(b, configtest.MintingVars(srv.URL))
 	for b.Loop() {
 		ctx, cancel := lambdaContext()
 		out, err := h.Invoke(ctx, directAll)
@@ -228,7 +229,7 @@ func runProcesses(b *testing.B, srv *wechattest.Server) {
 				// "next" request must not swallow the next event.
 				b.StopTimer()
 				api := runtimeapi.New()
-				env := api.Env(srv.StaticVars())
+				env := api.Env(configtest.StaticVars(srv.URL))
 				env["WECHAT_MAX_RESPONSE_BYTES"] = strconv.Itoa(32 << 20)
 				b.StartTimer()
 				p := startProcess(b, bin, env)

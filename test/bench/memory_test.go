@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 	"github.com/wxcloudenv/wxcloudenv/test/runtimeapi"
@@ -81,7 +82,7 @@ func BenchmarkPeakRSSAdversarial(b *testing.B) {
 				var peak int64
 				for b.Loop() {
 					api := runtimeapi.New()
-					p := startProcess(b, bin, api.Env(srv.StaticVars()))
+					p := startProcess(b, bin, api.Env(configtest.StaticVars(srv.URL)))
 					a, _, err := api.Invoke(payload, 60*time.Second)
 					if err != nil || len(a.Body) == 0 {
 						p.stop()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 	"github.com/wxcloudenv/wxcloudenv/test/baseline"
@@ -90,7 +91,7 @@ func BenchmarkPairedColdStart(b *testing.B) {
 		for _, isBase := range []bool{i%2 == 0, i%2 != 0} {
 			b.StopTimer()
 			api := runtimeapi.New()
-			env := api.Env(srv.StaticVars())
+			env := api.Env(configtest.StaticVars(srv.URL))
 			env["WECHAT_MAX_RESPONSE_BYTES"] = strconv.Itoa(32 << 20)
 			b.StartTimer()
 			start := time.Now()
@@ -129,7 +130,7 @@ func BenchmarkPairedWarm(b *testing.B) {
 	srv := wechattest.NewServer()
 	defer srv.Close()
 	hc := newBaselineClient(b)
-	h := newCore(b, srv.StaticVars())
+	h := newCore(b, configtest.StaticVars(srv.URL))
 	run := func(isBase bool) {
 		ctx, cancel := lambdaContext()
 		defer cancel()
@@ -193,7 +194,7 @@ func runtimeArch() string { return runtime.GOARCH }
 func BenchmarkPairedFirstInvoke(b *testing.B) {
 	srv := wechattest.NewServer()
 	defer srv.Close()
-	env := srv.StaticVars()
+	env := configtest.StaticVars(srv.URL)
 	run := func(isBase bool) {
 		ctx, cancel := lambdaContext()
 		defer cancel()
@@ -274,7 +275,7 @@ func BenchmarkPairedWarmBinary(b *testing.B) {
 		}
 		api := runtimeapi.New()
 		defer api.Close()
-		p := startProcess(b, build(b, name, runtimeArch()), api.Env(srv.StaticVars()))
+		p := startProcess(b, build(b, name, runtimeArch()), api.Env(configtest.StaticVars(srv.URL)))
 		defer p.stop()
 		fns[isBase] = &fn{api, p}
 	}

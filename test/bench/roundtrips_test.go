@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
@@ -32,7 +33,7 @@ func (s *countingStore) total() int64 { return s.ops.Load() + s.otherOps.Load() 
 func BenchmarkStoreRoundTrips(b *testing.B) {
 	srv := wechattest.NewServer()
 	defer srv.Close()
-	h := newCore(b, srv.MintingVars())
+	h := newCore(b, configtest.MintingVars(srv.URL))
 	cs := countStore(h)
 	warm := func() {
 		ctx, cancel := lambdaContext()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/store/storetest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -29,7 +30,7 @@ func init() { binaries["baseline-store"] = "../baseline/storelambda" }
 // storeEnv is wxcloudenv minting its tokens from the component and
 // authorizer credentials, sharing them through storeURL.
 func storeEnv(srv *wechattest.Server, storeURL string) map[string]string {
-	env := srv.MintingVars()
+	env := configtest.MintingVars(srv.URL)
 	env["WXCLOUDENV_STORE"] = storeURL
 	return env
 }
@@ -142,7 +143,7 @@ func BenchmarkStoreColdStart(b *testing.B) {
 	seed(b, fileEnv)
 	seed(b, redisEnv)
 	runColdStarts(b, srv, []coldTarget{
-		{"baseline", "baseline", srv.StaticVars()},
+		{"baseline", "baseline", configtest.StaticVars(srv.URL)},
 		{"wxcloudenv-file", "wxcloudenv", fileEnv},
 		{"wxcloudenv-redis", "wxcloudenv", redisEnv},
 	})

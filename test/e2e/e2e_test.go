@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 )
@@ -212,7 +213,7 @@ func TestSCFVariablesWithInvocation(t *testing.T) {
 	srv := wechattest.NewServer()
 	defer srv.Close()
 	f := startSCF(t, nil)
-	vars := srv.MintingVars()
+	vars := configtest.MintingVars(srv.URL)
 	for i := range 3 {
 		a, _ := f.invoke(t, readEvent(t, "scf-timer.json"), 10*time.Second, vars)
 		if a.isError {

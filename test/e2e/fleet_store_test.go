@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/store/storetest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -42,7 +43,7 @@ func TestFleetThroughBinary(t *testing.T) {
 	srv.SetAuthorizer(ids[2], wechattest.Authorizer{EnvInfoErrCode: 61007})
 	srv.SetAuthorizer(ids[3], wechattest.Authorizer{EnvInfoErrCode: 85088})
 	srv.SetAuthorizer(ids[4], wechattest.Authorizer{Status: "HALTED"})
-	env := srv.MintingVars()
+	env := configtest.MintingVars(srv.URL)
 	env["WECHAT_TIMEOUT"] = "5s"
 	env["WXCLOUDENV_AUTHORIZERS"] = "all"
 	env["WXCLOUDENV_CONCURRENCY"] = "2"
@@ -130,7 +131,7 @@ func TestStoreColdStartStampede(t *testing.T) {
 			srv := wechattest.NewServer()
 			t.Cleanup(srv.Close)
 			url, extra := st.store(t)
-			env := srv.MintingVars()
+			env := configtest.MintingVars(srv.URL)
 			env["WECHAT_TIMEOUT"] = "20s"
 			env["WXCLOUDENV_STORE"] = url
 			for k, v := range extra {

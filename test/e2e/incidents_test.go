@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
@@ -44,7 +45,7 @@ func newStorm(t *testing.T, n int, set func(s *storm), extra map[string]string) 
 	if set != nil {
 		set(s)
 	}
-	env := s.srv.MintingVars()
+	env := configtest.MintingVars(s.srv.URL)
 	env["WECHAT_TIMEOUT"] = "5s"
 	env["WXCLOUDENV_OPERATIONS"] = "getenvinfo"
 	env["WXCLOUDENV_AUTHORIZERS"] = "all"

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
 	"github.com/wxcloudenv/wxcloudenv/internal/store/storetest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
@@ -75,7 +76,7 @@ func TestManagementThroughBinary(t *testing.T) {
 			t.Parallel()
 			srv := wechattest.NewServer()
 			t.Cleanup(srv.Close)
-			env := srv.MintingVars()
+			env := configtest.MintingVars(srv.URL)
 			for k, v := range b.env(t) {
 				env[k] = v
 			}
@@ -226,7 +227,7 @@ func silencesAndOwners(t *testing.T, storeEnv map[string]string) {
 	const platformKey, ownerKey = "platform-robot-key-51d0", "owner-robot-key-e3a7"
 	// ids[3]'s own robot: its authorizer is silenced, so it hears nothing.
 	const silencedOwnerKey = "owner-robot-key-77c4"
-	env := srv.MintingVars()
+	env := configtest.MintingVars(srv.URL)
 	env["WECHAT_TIMEOUT"] = "5s"
 	env["WXCLOUDENV_OPERATIONS"] = "getenvinfo"
 	env["WXCLOUDENV_AUTHORIZERS"] = "all"

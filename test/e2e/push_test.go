@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/authevent"
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 )
@@ -81,7 +82,7 @@ func (h httpTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func pushProcessEnv(srv *wechattest.Server, storeURL string) map[string]string {
-	e := srv.MintingVars()
+	e := configtest.MintingVars(srv.URL)
 	delete(e, "WECHAT_COMPONENT_VERIFY_TICKET")
 	e["WECHAT_COMPONENT_TOKEN"] = wechattest.PushToken
 	e["WECHAT_COMPONENT_ENCODING_AES_KEY"] = wechattest.PushEncodingAESKey

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
 	"github.com/wxcloudenv/wxcloudenv/internal/queue"
@@ -99,7 +100,7 @@ const queueRobotKey = "wecom-queue-robot-key-5d20a1"
 
 // queuedEnv is a queued fleet's configuration.
 func queuedEnv(srv *wechattest.Server, sq *sqstest.Server, robots *notifytest.Server, storeURL string) map[string]string {
-	env := srv.MintingVars()
+	env := configtest.MintingVars(srv.URL)
 	env["WECHAT_TIMEOUT"] = "5s"
 	env["WXCLOUDENV_OPERATIONS"] = "getenvinfo"
 	env["WXCLOUDENV_AUTHORIZERS"] = "all"

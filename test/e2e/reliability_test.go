@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
@@ -60,7 +61,7 @@ func TestFleetOutageResolvesThroughBinary(t *testing.T) {
 	srv.SetFleet(3)
 	robots := notifytest.NewServer(notifytest.Options{})
 	t.Cleanup(robots.Close)
-	env := srv.MintingVars()
+	env := configtest.MintingVars(srv.URL)
 	env["WECHAT_TIMEOUT"] = "5s"
 	env["WECHAT_RETRIES"] = "0"
 	env["WXCLOUDENV_OPERATIONS"] = "getenvinfo"
@@ -291,11 +292,11 @@ func TestDeadlineHoldsThroughBinary(t *testing.T) {
 	)
 	srv := wechattest.NewServer()
 	t.Cleanup(srv.Close)
-	srv.SetFleet(fleet) // and the authorizer of MintingVars
+	srv.SetFleet(fleet) // and the authorizer of configtest.MintingVars
 	srv.SetLatency(wechat.GetEnvInfoPath, 100*time.Millisecond)
 	robots := notifytest.NewServer(notifytest.Options{})
 	t.Cleanup(robots.Close)
-	env := srv.MintingVars()
+	env := configtest.MintingVars(srv.URL)
 	env["WECHAT_TIMEOUT"] = "5s"
 	env["WXCLOUDENV_OPERATIONS"] = "getenvinfo"
 	env["WXCLOUDENV_AUTHORIZERS"] = "all"

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
 	"github.com/wxcloudenv/wxcloudenv/internal/store/storetest"
@@ -74,7 +75,7 @@ func TestOwnerRobotsThroughBinaries(t *testing.T) {
 			t.Cleanup(robots.Close)
 
 			storeURL, storeEnv := s.store(t)
-			env := srv.MintingVars()
+			env := configtest.MintingVars(srv.URL)
 			maps.Copy(env, storeEnv)
 			env["WECHAT_TIMEOUT"] = "5s"
 			env["WXCLOUDENV_OPERATIONS"] = "getenvinfo"

@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/status"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/store/storetest"
@@ -134,7 +135,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		srv.SetAuthorizer(ids[i], wechattest.Authorizer{Status: "HALTED"})
 	}
 	srv.SetAuthorizer(ids[7], wechattest.Authorizer{Status: strings.Repeat("UNAVAILABLE_", 6)})
-	env := srv.MintingVars()
+	env := configtest.MintingVars(srv.URL)
 	env["WECHAT_TIMEOUT"] = "5s"
 	env["WXCLOUDENV_AUTHORIZERS"] = "all"
 	env["WXCLOUDENV_API_KEY"] = browserKey

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
 	"github.com/wxcloudenv/wxcloudenv/internal/emf"
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify/notifytest"
@@ -139,7 +140,7 @@ func TestVerifyTicketStaleThroughBinary(t *testing.T) {
 
 // fleetEnv is a fleet configuration of srv on storeURL.
 func fleetEnv(srv *wechattest.Server, storeURL string) map[string]string {
-	env := srv.MintingVars()
+	env := configtest.MintingVars(srv.URL)
 	delete(env, "WECHAT_AUTHORIZER_APPID")
 	delete(env, "WECHAT_AUTHORIZER_REFRESH_TOKEN")
 	env["WECHAT_TIMEOUT"] = "10s"

@@ -24,7 +24,7 @@ func LockRIE(t testing.TB) {
 		t.Fatalf("taking the emulator's lock %s: %v", path, err)
 	}
 	t.Cleanup(func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	})
 }

@@ -146,7 +146,7 @@ func Launch(bin, dir string, visibility int) (s *Server, stop func(), err error)
 		return nil, nil, fmt.Errorf("sqstest: starting goaws: %w", err)
 	}
 	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	go func() { _ = cmd.Wait(); close(exited) }()
 	direct, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(port))
 	s = &Server{requests: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(direct)
@@ -163,7 +163,7 @@ func Launch(bin, dir string, visibility int) (s *Server, stop func(), err error)
 	}))
 	stop = func() {
 		proxy.Close()
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		<-exited
 	}
 	endpoint := proxy.URL

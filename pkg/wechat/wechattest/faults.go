@@ -90,7 +90,7 @@ func reset(w http.ResponseWriter) {
 		return
 	}
 	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetLinger(0)
+		_ = tc.SetLinger(0)
 	}
 	conn.Close()
 }

@@ -345,9 +345,8 @@ func (s *Server) authorizerToken(w http.ResponseWriter, r *http.Request, appID, 
 	s.mu.Lock()
 	a := s.auths[appID]
 	var cfg Authorizer
-	var current string
 	if a != nil {
-		cfg, current = a.cfg, a.refresh
+		cfg = a.cfg
 	}
 	s.mu.Unlock()
 	if a == nil {
@@ -372,7 +371,7 @@ func (s *Server) authorizerToken(w http.ResponseWriter, r *http.Request, appID, 
 		s.seq++
 		a.refresh = fmt.Sprintf("%s-%06d", RefreshTokenFor(appID), s.seq)
 	}
-	current = a.refresh
+	current := a.refresh
 	s.mu.Unlock()
 	tok, ttl := s.mintToken("authorizer", appID)
 	writeJSON(w, map[string]any{"authorizer_access_token": tok, "expires_in": ttl, "authorizer_refresh_token": current})

@@ -74,7 +74,7 @@ func RunEnvsAnswer() []byte { return bytes.Clone(runEnvsAnswer) }
 
 // Server is a fake WeChat API server listening on 127.0.0.1.
 type Server struct {
-	// URL is the base URL of the server, as WECHAT_API_BASE_URL takes it.
+	// URL is the base URL of the server, for wechat.WithBaseURLs.
 	URL string
 
 	srv *httptest.Server
@@ -164,6 +164,10 @@ func (s *Server) BytesWritten(path string) int64 {
 
 // Client returns an HTTP client for the server.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// Handler serves the same API in process, without a connection: for tests
+// that make more calls than loopback connections afford.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	f, lat := s.nextFault(r.URL.Path)
@@ -366,27 +370,4 @@ func filterEnvInfo(answer []byte, env string) []byte {
 	top["info_list"], _ = json.Marshal(kept)
 	out, _ := json.Marshal(top)
 	return out
-}
-
-// StaticVars returns the variables that point wxcloudenv at s with its
-// static access and component access tokens.
-func (s *Server) StaticVars() map[string]string {
-	return map[string]string{
-		"WECHAT_API_BASE_URL":           s.URL,
-		"WECHAT_ACCESS_TOKEN":           AccessToken,
-		"WECHAT_COMPONENT_ACCESS_TOKEN": ComponentAccessToken,
-	}
-}
-
-// MintingVars returns the variables that point wxcloudenv at s with the
-// component and authorizer credentials, so that both tokens are minted.
-func (s *Server) MintingVars() map[string]string {
-	return map[string]string{
-		"WECHAT_API_BASE_URL":             s.URL,
-		"WECHAT_COMPONENT_APPID":          ComponentAppID,
-		"WECHAT_COMPONENT_APPSECRET":      ComponentAppSecret,
-		"WECHAT_COMPONENT_VERIFY_TICKET":  VerifyTicket,
-		"WECHAT_AUTHORIZER_APPID":         AuthorizerAppID,
-		"WECHAT_AUTHORIZER_REFRESH_TOKEN": AuthorizerRefreshToken,
-	}
 }

@@ -50,7 +50,7 @@ func (s *Server) TicketCreated(ticket string) (time.Time, bool) {
 
 // StrictTickets, when on, makes api_component_token refuse the static
 // VerifyTicket (61006), so that only tickets the server issued mint a
-// component token. It is off by default, for StaticVars and MintingVars.
+// component token. It is off by default.
 func (s *Server) StrictTickets(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,4 +1,4 @@
-package wechat
+package scan
 
 import (
 	"reflect"
@@ -19,21 +19,20 @@ func FuzzStreamedScan(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, step, pick uint8) {
 		fs := fuzzShapes[int(pick)%len(fuzzShapes)]
-		whole, werr := scanAnswerKeep(raw, fs.want, fs.shape, keepAll)
+		whole, werr := Scan(raw, fs.want, fs.shape, keepAll)
 
 		// Chunk sizes cycle through 1..step+1, so a token can be cut
 		// anywhere.
 		sizes := int(step)%17 + 1
 		n, k := 0, 0
-		s := scanner{more: func(have int) []byte {
+		streamed, serr := Stream(func(have int) []byte {
 			if n >= len(raw) {
 				return nil
 			}
 			k = k%sizes + 1
 			n = min(len(raw), n+k)
 			return raw[:n:n]
-		}}
-		streamed, serr := s.answer(fs.want, fs.shape, keepAll)
+		}, fs.want, fs.shape, keepAll)
 		if (werr == nil) != (serr == nil) || (werr != nil && werr.Error() != serr.Error()) {
 			t.Fatalf("errors differ on %q: whole %v, streamed %v", raw, werr, serr)
 		}

@@ -1,4 +1,4 @@
-package wechat
+package scan
 
 import (
 	"encoding/binary"

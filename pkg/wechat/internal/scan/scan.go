@@ -1,4 +1,14 @@
-package wechat
+// Package scan reads a WeChat answer in one pass, without reflection and
+// without allocating for what it only validates: it checks that the answer
+// is one JSON value exactly as json.Valid does, and on the way reads the
+// top-level errcode and errmsg, whether the wanted key is there, and, for
+// the environment lists, each environment's status and those of its
+// databases and static storages. The wechat client uses it on every
+// answer, so an answer is never decoded twice.
+//
+// Keys are matched exactly, after unescaping; when a key repeats, the last
+// one counts, as when decoding into a map.
+package scan
 
 import (
 	"cmp"
@@ -6,29 +16,20 @@ import (
 	"errors"
 	"strconv"
 	"unicode/utf8"
-)
 
-// This file reads an answer in one pass, without reflection and without
-// allocating for what it only validates: it checks that the answer is one
-// JSON value exactly as json.Valid does, and on the way reads the top-level
-// errcode and errmsg, whether the wanted key is there, and, for the
-// environment lists, each environment's status and those of its databases
-// and static storages. The client uses it on every answer; the core builds
-// its alerts from what it read, so an answer is never decoded twice.
-//
-// Keys are matched exactly, after unescaping; when a key repeats, the last
-// one counts, as when decoding into a map.
+	"github.com/wxcloudenv/wxcloudenv/internal/trunc"
+)
 
 // maxDepth is encoding/json's nesting limit, which json.Valid enforces.
 const maxDepth = 10000
 
 // Health is what one pass over a successful environment list read: how
-// many environments there are and the resources a StatusFilter kept.
+// many environments there are and the resources a Filter kept.
 type Health struct {
 	// Items counts the environments in the answer.
 	Items int
 	// Resources lists, in answer order, the resources the call's
-	// StatusFilter kept: at most MaxResources of them. An environment's
+	// Filter kept: at most MaxResources of them. An environment's
 	// own entry comes first, then its databases, then its static storages.
 	// Text fields are bounded (see MaxIDBytes).
 	Resources []Resource
@@ -36,19 +37,19 @@ type Health struct {
 	Omitted int
 }
 
-// ResourceKind names what a Resource is.
-type ResourceKind string
+// Kind names what a Resource is.
+type Kind string
 
 // The resources an environment list reports a status for.
 const (
-	ResourceEnvironment   ResourceKind = "environment"    // an environment (or a null entry in the list)
-	ResourceDatabase      ResourceKind = "database"       // a database of an environment (describecloudbaserunenvs)
-	ResourceStaticStorage ResourceKind = "static_storage" // a static storage of an environment (describecloudbaserunenvs)
+	Environment   Kind = "environment"    // an environment (or a null entry in the list)
+	Database      Kind = "database"       // a database of an environment (describecloudbaserunenvs)
+	StaticStorage Kind = "static_storage" // a static storage of an environment (describecloudbaserunenvs)
 )
 
 // Resource is one resource of an environment list and its status, as read.
 type Resource struct {
-	Kind ResourceKind
+	Kind Kind
 	// Env is the environment's id: env (getenvinfo) or env_id
 	// (describecloudbaserunenvs); Alias is its alias.
 	Env, Alias string
@@ -59,13 +60,13 @@ type Resource struct {
 	Status string
 }
 
-// StatusFilter decides, from a resource's kind and status, whether the
+// Filter decides, from a resource's kind and status, whether the
 // scanner keeps it in Health.Resources. It is called once per resource.
 // A nil filter keeps nothing: only Items is counted. A known status (the
-// constants of models.go) reaches the filter without an allocation, so a
+// statuses in knownStatuses) reaches the filter without an allocation, so a
 // filter that keeps few resources keeps the scan allocation-free for
 // healthy environments.
-type StatusFilter func(kind ResourceKind, status string) bool
+type Filter func(kind Kind, status string) bool
 
 // Bounds on what the scanner keeps of upstream values.
 const (
@@ -81,62 +82,76 @@ const (
 )
 
 // knownStatuses are the statuses a filter gets without an allocation.
-var knownStatuses = []string{EnvNormal, EnvUnavailable, EnvHalted, DatabaseInitializing, DatabaseRunning,
-	DatabaseUnusable, DatabaseOverdue, StaticStorageProcess, StaticStorageOnline, StaticStorageOffline, StaticStorageInit}
+// They are the status constants of package wechat (models.go), which
+// its tests check.
+var knownStatuses = []string{"NORMAL", "UNAVAILABLE", "HALTED", "INITIALIZING", "RUNNING",
+	"UNUSABLE", "OVERDUE", "process", "online", "offline", "init"}
 
-// listShape describes an environment list: its key, the key of each
+// KnownStatuses returns a copy of the statuses a filter gets without an
+// allocation.
+func KnownStatuses() []string { return append([]string(nil), knownStatuses...) }
+
+// Shape describes an environment list: its key, the key of each
 // environment's id, and whether environments carry databases and static
 // storages.
-type listShape struct {
+type Shape struct {
 	key       string
 	id        string
 	resources bool
 }
 
+// The two environment lists: /tcb/getenvinfo's and
+// /componenttcb/describecloudbaserunenvs'.
 var (
-	envInfoShape = &listShape{key: "info_list", id: "env"}
-	runEnvsShape = &listShape{key: "env_list", id: "env_id", resources: true}
+	EnvInfo = &Shape{key: "info_list", id: "env"}
+	RunEnvs = &Shape{key: "env_list", id: "env_id", resources: true}
 )
 
-// answer is what scanAnswer read.
-type answer struct {
-	hasErrCode bool
-	errCode    int
-	errCodeErr error // errcode is there but not an integer
-	errMsg     string
-	hasWant    bool   // the wanted key is there and not null
-	shapeErr   string // the list does not have the documented shape
-	health     Health
+// Answer is what Scan read.
+type Answer struct {
+	HasErrCode bool   // errcode is there and not null
+	ErrCode    int    // errcode, when it is an integer
+	ErrCodeErr error  // errcode is there but not an integer
+	ErrMsg     string // errmsg, decoded
+	HasWant    bool   // the wanted key is there and not null
+	ShapeErr   string // the list does not have the documented shape
+	Health     Health // what was read of the list
 	// keep is the call's filter; pending holds the resources kept of the
 	// environment being read, reused across environments.
-	keep    StatusFilter
+	keep    Filter
 	pending []pendingResource
 }
 
 // pendingResource is a database or static storage kept before its
 // environment's id is known.
 type pendingResource struct {
-	kind       ResourceKind
+	kind       Kind
 	id, status field
 }
 
 func (e *syntaxError) Error() string { return e.msg + " at offset " + strconv.Itoa(e.off) }
 
+// Errors of Scan besides syntax errors.
 var (
-	errNotObject = errors.New("the answer is not a JSON object")
-	errErrCode   = errors.New("errcode is not an integer of at most 11 characters")
+	// ErrNotObject: the answer is valid JSON but not an object.
+	ErrNotObject = errors.New("the answer is not a JSON object")
+	// ErrErrCode is Answer.ErrCodeErr when errcode is not a short integer.
+	ErrErrCode = errors.New("errcode is not an integer of at most 11 characters")
 )
 
-// scanAnswer validates raw and reads it. want is the key that marks a
-// successful answer; shape, when not nil, is the environment list to read.
-func scanAnswer(raw []byte, want string, shape *listShape) (answer, error) {
-	return scanAnswerKeep(raw, want, shape, nil)
+// Scan validates raw and reads it. want is the key that marks a
+// successful answer; shape, when not nil, is the environment list to read,
+// keeping in Answer.Health the resources keep selects (nil keeps none).
+func Scan(raw []byte, want string, shape *Shape, keep Filter) (Answer, error) {
+	s := scanner{data: raw}
+	return s.answer(want, shape, keep)
 }
 
-// scanAnswerKeep is scanAnswer keeping in the health the resources keep
-// selects.
-func scanAnswerKeep(raw []byte, want string, shape *listShape, keep StatusFilter) (answer, error) {
-	s := scanner{data: raw}
+// Stream is Scan over an answer that is still arriving: more(n) waits
+// until more than n bytes have arrived and returns them all, or returns
+// what there is once the input has ended.
+func Stream(more func(n int) []byte, want string, shape *Shape, keep Filter) (Answer, error) {
+	s := scanner{more: more}
 	return s.answer(want, shape, keep)
 }
 
@@ -145,8 +160,8 @@ func scanAnswerKeep(raw []byte, want string, shape *listShape, keep StatusFilter
 const maxErrCodeDigits = 11
 
 // answer reads an answer from the scanner's input.
-func (s *scanner) answer(want string, shape *listShape, keep StatusFilter) (answer, error) {
-	a := answer{keep: keep}
+func (s *scanner) answer(want string, shape *Shape, keep Filter) (Answer, error) {
+	a := Answer{keep: keep}
 	c := s.next()
 	if c != '{' {
 		if err := s.value(0); err != nil {
@@ -155,50 +170,50 @@ func (s *scanner) answer(want string, shape *listShape, keep StatusFilter) (answ
 		if err := s.end(); err != nil {
 			return a, err
 		}
-		return a, errNotObject
+		return a, ErrNotObject
 	}
 	err := s.object(0, func(key []byte) error {
 		switch string(key) {
 		case "errcode":
 			// null counts as absent; anything but a short integer is
 			// reported without being echoed.
-			a.hasErrCode, a.errCode, a.errCodeErr = false, 0, nil
+			a.HasErrCode, a.ErrCode, a.ErrCodeErr = false, 0, nil
 			s.next()
 			start := s.pos
 			if err := s.value(1); err != nil {
 				return err
 			}
 			if lit := s.data[start:s.pos]; string(lit) != "null" {
-				a.hasErrCode = true
+				a.HasErrCode = true
 				n, err := strconv.Atoi(string(lit[:min(len(lit), maxErrCodeDigits+1)]))
 				if err != nil || len(lit) > maxErrCodeDigits || n < -(1<<31) || n >= 1<<31 {
-					a.errCodeErr = errErrCode
+					a.ErrCodeErr = ErrErrCode
 					n = 0
 				}
-				a.errCode = n
+				a.ErrCode = n
 			}
 			return nil
 		case "errmsg":
-			a.errMsg = ""
+			a.ErrMsg = ""
 			if s.next() == '"' {
 				start := s.pos
 				esc, err := s.str()
 				if err != nil {
 					return err
 				}
-				a.errMsg = decodeString(s.data[start:s.pos], esc)
+				a.ErrMsg = decodeString(s.data[start:s.pos], esc)
 				return nil
 			}
 			return s.value(1)
 		}
 		isWant := string(key) == want
 		if isWant {
-			a.hasWant = s.next() != 'n'
+			a.HasWant = s.next() != 'n'
 		}
 		if shape != nil && string(key) == shape.key {
-			a.health = Health{}
+			a.Health = Health{}
 			var err error
-			a.shapeErr, err = s.list(shape, &a)
+			a.ShapeErr, err = s.list(shape, &a)
 			return err
 		}
 		return s.value(1)
@@ -213,7 +228,7 @@ func (s *scanner) answer(want string, shape *listShape, keep StatusFilter) (answ
 // A value that repeats a key replaces the earlier one, problems included.
 
 // list reads an environment list.
-func (s *scanner) list(shape *listShape, a *answer) (string, error) {
+func (s *scanner) list(shape *Shape, a *Answer) (string, error) {
 	switch s.next() {
 	case 'n':
 		return "", s.value(1)
@@ -223,7 +238,7 @@ func (s *scanner) list(shape *listShape, a *answer) (string, error) {
 	}
 	bad := ""
 	err := s.array(1, func() error {
-		a.health.Items++
+		a.Health.Items++
 		var b string
 		var err error
 		switch s.next() {
@@ -242,10 +257,10 @@ func (s *scanner) list(shape *listShape, a *answer) (string, error) {
 
 // env reads one environment (or null) and keeps it, and its databases and
 // static storages, as a.keep says.
-func (s *scanner) env(shape *listShape, a *answer) (string, error) {
+func (s *scanner) env(shape *Shape, a *Answer) (string, error) {
 	if s.next() == 'n' {
-		if a.keep != nil && a.keep(ResourceEnvironment, "") {
-			a.add(Resource{Kind: ResourceEnvironment})
+		if a.keep != nil && a.keep(Environment, "") {
+			a.add(Resource{Kind: Environment})
 		}
 		return "", s.literal("null")
 	}
@@ -263,11 +278,11 @@ func (s *scanner) env(shape *listShape, a *answer) (string, error) {
 		case string(key) == "status":
 			bad[2], err = s.field(&status, 3, shape.key)
 		case shape.resources && string(key) == "databases":
-			a.drop(ResourceDatabase)
-			bad[3], err = s.resources(shape.key, "databases", "instance_id", ResourceDatabase, a)
+			a.drop(Database)
+			bad[3], err = s.resources(shape.key, "databases", "instance_id", Database, a)
 		case shape.resources && string(key) == "static_storages":
-			a.drop(ResourceStaticStorage)
-			bad[4], err = s.resources(shape.key, "static_storages", "bucket", ResourceStaticStorage, a)
+			a.drop(StaticStorage)
+			bad[4], err = s.resources(shape.key, "static_storages", "bucket", StaticStorage, a)
 		default:
 			err = s.value(3)
 		}
@@ -284,19 +299,19 @@ func (s *scanner) env(shape *listShape, a *answer) (string, error) {
 	if a.keep == nil {
 		return "", nil
 	}
-	keepEnv := a.keep(ResourceEnvironment, s.status(status))
+	keepEnv := a.keep(Environment, s.status(status))
 	if !keepEnv && len(a.pending) == 0 {
 		return "", nil
 	}
-	envID, envAlias := bounded(id.text(s.data), MaxIDBytes), bounded(aliasName.text(s.data), MaxIDBytes)
+	envID, envAlias := Bounded(id.text(s.data), MaxIDBytes), Bounded(aliasName.text(s.data), MaxIDBytes)
 	if keepEnv {
-		a.add(Resource{Kind: ResourceEnvironment, Env: envID, Alias: envAlias, Status: bounded(status.text(s.data), MaxStatusBytes)})
+		a.add(Resource{Kind: Environment, Env: envID, Alias: envAlias, Status: Bounded(status.text(s.data), MaxStatusBytes)})
 	}
-	for _, kind := range [...]ResourceKind{ResourceDatabase, ResourceStaticStorage} {
+	for _, kind := range [...]Kind{Database, StaticStorage} {
 		for _, p := range a.pending {
 			if p.kind == kind {
-				a.add(Resource{Kind: p.kind, Env: envID, Alias: envAlias, ID: bounded(p.id.text(s.data), MaxIDBytes),
-					Status: bounded(p.status.text(s.data), MaxStatusBytes)})
+				a.add(Resource{Kind: p.kind, Env: envID, Alias: envAlias, ID: Bounded(p.id.text(s.data), MaxIDBytes),
+					Status: Bounded(p.status.text(s.data), MaxStatusBytes)})
 			}
 		}
 	}
@@ -304,17 +319,17 @@ func (s *scanner) env(shape *listShape, a *answer) (string, error) {
 }
 
 // add keeps r, or counts it when MaxResources are kept already.
-func (a *answer) add(r Resource) {
-	if len(a.health.Resources) >= MaxResources {
-		a.health.Omitted++
+func (a *Answer) add(r Resource) {
+	if len(a.Health.Resources) >= MaxResources {
+		a.Health.Omitted++
 		return
 	}
-	a.health.Resources = append(a.health.Resources, r)
+	a.Health.Resources = append(a.Health.Resources, r)
 }
 
 // drop forgets the pending resources of a kind: a repeated key replaces
 // the earlier list.
-func (a *answer) drop(kind ResourceKind) {
+func (a *Answer) drop(kind Kind) {
 	kept := a.pending[:0]
 	for _, p := range a.pending {
 		if p.kind != kind {
@@ -338,25 +353,16 @@ func (s *scanner) status(f field) string {
 			}
 		}
 	}
-	return bounded(f.text(s.data), MaxStatusBytes)
+	return Bounded(f.text(s.data), MaxStatusBytes)
 }
 
-// bounded cuts s to at most n bytes at a rune boundary, ending it in "…"
-// when it was cut.
-func bounded(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+// Bounded cuts s to at most n bytes at a rune boundary, ending it in "…"
+// when it was cut (trunc.Cut).
+func Bounded(s string, n int) string { return trunc.Cut(s, n) }
 
 // resources reads the databases or static storages of an environment and
 // adds to a.pending those that a.keep keeps.
-func (s *scanner) resources(list, name, idKey string, kind ResourceKind, a *answer) (string, error) {
+func (s *scanner) resources(list, name, idKey string, kind Kind, a *Answer) (string, error) {
 	switch s.next() {
 	case 'n':
 		return "", s.literal("null")
@@ -399,9 +405,9 @@ func (s *scanner) resources(list, name, idKey string, kind ResourceKind, a *answ
 			return nil
 		}
 		if a.keep != nil && a.keep(kind, s.status(status)) {
-			if len(a.pending)+len(a.health.Resources) >= MaxResources {
+			if len(a.pending)+len(a.Health.Resources) >= MaxResources {
 				// Past the bound already: counted, not held.
-				a.health.Omitted++
+				a.Health.Omitted++
 				return nil
 			}
 			a.pending = append(a.pending, pendingResource{kind: kind, id: id, status: status})
@@ -416,17 +422,6 @@ func (s *scanner) resources(list, name, idKey string, kind ResourceKind, a *answ
 type field struct {
 	start, end int
 	esc, set   bool
-}
-
-// is reports whether the field is the string v.
-func (f field) is(data []byte, v string) bool {
-	if !f.set {
-		return v == ""
-	}
-	if !f.esc {
-		return string(data[f.start+1:f.end-1]) == v
-	}
-	return decodeString(data[f.start:f.end], true) == v
 }
 
 func (f field) text(data []byte) string {
