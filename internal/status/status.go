@@ -26,6 +26,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/history"
+	"github.com/wxcloudenv/wxcloudenv/internal/robots"
 	"github.com/wxcloudenv/wxcloudenv/internal/silence"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/tokens"
@@ -515,6 +516,15 @@ func LoadAuthorizer(ctx context.Context, src Source, appid string) (*AuthorizerD
 		d.Changes, d.MoreChanges = h.Changes, h.MoreChanges
 	}
 	d.Name = src.names(ctx, []string{appid})[appid]
+	// Its own robots, as kinds and hosts (never a URL).
+	own, err := robots.Get(ctx, src.Store, src.Prefix, appid)
+	if err != nil {
+		errs = append(errs, err)
+		d.Errors = append(d.Errors, "its own robots could not be read from the store")
+	}
+	for _, r := range robots.Describe(own) {
+		d.Robots = append(d.Robots, string(r.Kind)+" "+r.Host)
+	}
 	// Environments: open alerts first (current), then the newest change of
 	// each other resource.
 	seen := map[string]bool{}
