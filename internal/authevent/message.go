@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/appid"
 )
 
 // The InfoType values of the events WeChat pushes to the authorization
@@ -102,18 +104,7 @@ func xmlErrorText(err error) string {
 }
 
 // ValidAppID reports whether s is 1–64 characters of [A-Za-z0-9_].
-func ValidAppID(s string) bool {
-	if s == "" || len(s) > MaxAppIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+func ValidAppID(s string) bool { return appid.Valid(s) }
 
 // view is what Message shows of itself.
 type view struct {

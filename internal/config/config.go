@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/appid"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
@@ -274,7 +275,7 @@ func ValidEnv(env string) bool { return validID(env, 128, true) }
 
 // ValidAppID reports whether id is a valid authorizer appid: 1 to 64
 // characters of [A-Za-z0-9_].
-func ValidAppID(id string) bool { return validID(id, 64, false) }
+func ValidAppID(id string) bool { return appid.Valid(id) }
 
 func validID(s string, maxLen int, dash bool) bool {
 	if len(s) == 0 || len(s) > maxLen {

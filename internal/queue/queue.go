@@ -20,6 +20,8 @@ import (
 	"math/bits"
 	"strings"
 	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/appid"
 )
 
 // MaxBatch is the most authorizers one batch holds (WXCLOUDENV_FLEET_BATCH).
@@ -99,18 +101,7 @@ func ParseRun(run string) (time.Time, error) {
 	return t, nil
 }
 
-func validAppID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_') {
-			return false
-		}
-	}
-	return true
-}
+func validAppID(s string) bool { return appid.Valid(s) }
 
 // Record is a run as the store keeps it.
 type Record struct {

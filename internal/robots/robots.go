@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/appid"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 )
@@ -63,17 +64,7 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
 
 // ValidAppID reports whether s can be an authorizer's appid: 1 to 64
 // characters of [A-Za-z0-9_].
-func ValidAppID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
-			return false
-		}
-	}
-	return true
-}
+func ValidAppID(s string) bool { return appid.Valid(s) }
 
 // Parse reads and checks the body of PUT …/authorizers/{appid}/robots,
 // {"urls": ["…", …]}: one to MaxURLs robot URLs as WXCLOUDENV_NOTIFY takes them

@@ -5,6 +5,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/appid"
 	"github.com/wxcloudenv/wxcloudenv/internal/history"
 )
 
@@ -71,18 +72,7 @@ func appendEscaped(b []byte, s string) []byte {
 
 // validAppID reports whether s may be a path segment of a link: an appid of
 // docs/contract.md#the-fleet, 1–64 characters of [A-Za-z0-9_].
-func validAppID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+func validAppID(s string) bool { return appid.Valid(s) }
 
 // ValidAppID is validAppID for the routes.
 func ValidAppID(s string) bool { return validAppID(s) }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/appid"
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
 )
 
@@ -246,18 +247,7 @@ func CheckAuthorizers(list []string) ([]string, error) {
 }
 
 // ValidAppID reports whether s is 1 to 64 characters of A-Z, a-z, 0-9, _.
-func ValidAppID(s string) bool {
-	if len(s) == 0 || len(s) > MaxAppIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || c-'0' < 10 || (c|0x20)-'a' < 26) {
-			return false
-		}
-	}
-	return true
-}
+func ValidAppID(s string) bool { return appid.Valid(s) }
 
 // ParseShard reads "K/N": decimal integers with 0 ≤ K < N ≤ MaxShards.
 func ParseShard(s string) (k, n int, err error) {
