@@ -19,10 +19,6 @@ const (
 	InfoUnauthorized     = "unauthorized"
 )
 
-// MaxAppIDLen bounds an authorizer appid, which must be 1–64 characters of
-// [A-Za-z0-9_].
-const MaxAppIDLen = 64
-
 // Message is one decrypted authorization event. Its ticket and codes are
 // secrets: String, GoString, LogValue and MarshalJSON never show them.
 type Message struct {

@@ -17,6 +17,7 @@ import (
 	awsevents "github.com/aws/aws-lambda-go/events"
 	scfevents "github.com/tencentyun/scf-go-lib/events"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/appid"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
@@ -67,8 +68,8 @@ const (
 	MaxAuthorizers = 10000
 	// MaxShards bounds N in "shard": "K/N".
 	MaxShards = 1024
-	// MaxAppIDLen bounds an authorizer appid.
-	MaxAppIDLen = 64
+	// MaxAppIDLen bounds an authorizer appid (the one rule is appid's).
+	MaxAppIDLen = appid.MaxLen
 )
 
 // HTTPRequest is an HTTP trigger's request, whatever its platform.
