@@ -112,11 +112,22 @@ func (h *Handler) stamp() time.Time {
 // Invoke runs one invocation on the raw trigger JSON and returns the answer
 // bytes. It never panics.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) (out []byte, err error) {
+	out, s, err := h.invoke(ctx, payload)
+	if s == nil {
+		return out, err
+	}
+	return readAnswer(s)
+}
+
+// invoke runs one invocation: its answer is out, or a large fleet's is
+// the spool s (fleetspool.go), which the caller closes.
+func (h *Handler) invoke(ctx context.Context, payload []byte) (out []byte, s *spool, err error) {
 	inv := &invocation{h: h, start: time.Now(), stamp: h.stamp(), requestID: requestID(ctx)}
 	defer func() {
 		if r := recover(); r != nil {
 			inv.logPanic(r)
-			out, err = nil, &InvocationError{Message: "wxcloudenv: internal error; see the function's log for request " + inv.requestID}
+			_ = s.Close()
+			out, s, err = nil, nil, &InvocationError{Message: "wxcloudenv: internal error; see the function's log for request " + inv.requestID}
 		}
 	}()
 	return inv.run(ctx, payload)
@@ -151,6 +162,9 @@ type invocation struct {
 	tick        time.Time
 	planned     *queue.Planned
 	queuedNotes []Notification
+	// responses holds a fleet run's answers until the event is written
+	// (fleetspool.go).
+	responses *spool
 }
 
 func (inv *invocation) logger() *slog.Logger {
@@ -171,12 +185,16 @@ func (inv *invocation) scrub(s string) string {
 // run is the whole invocation: what is asked (the trigger; rejections,
 // health checks and pushes are answered there), the plan, the checks, the
 // alert path, the answer and its log line.
-func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) {
+func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, *spool, error) {
 	p, done := inv.intake(ctx, payload)
 	if done != nil {
-		return done.out, done.err
+		return done.out, nil, done.err
 	}
 	pl := inv.plan(p)
+	if pl.fleet() && !pl.queued {
+		inv.responses = &spool{}
+		defer inv.responses.Close()
+	}
 	dl := inv.deadlines(ctx)
 	cctx, cancel := dl.checksCtx(ctx)
 	ev := inv.execute(cctx, pl, dl)
@@ -190,7 +208,7 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 	ev.Notifications = append(ev.Notifications, inv.queuedNotes...)
 	a := inv.encode(ev)
 	inv.logEvent(ev, alerts.Metrics(run, tracked), a.status, a.failure)
-	return a.out, a.err
+	return a.out, a.body, a.err
 }
 
 // finished is an invocation answered before any check ran, its line
@@ -236,6 +254,7 @@ func (inv *invocation) intake(ctx context.Context, payload []byte) (trigger.Payl
 // answer is an encoded answer.
 type answer struct {
 	out     []byte
+	body    *spool // the answer, when a fleet's is spooled (out is then nil)
 	status  int    // the HTTP status, 0 outside HTTP
 	failure string // what went wrong, for the log line
 	err     error  // the invocation's failure (never for HTTP: its answer says it)
@@ -249,6 +268,9 @@ func (inv *invocation) encode(ev *Event) answer {
 	isHTTP := inv.req.Kind == trigger.HTTP
 	compactable := inv.req.Kind == trigger.Schedule
 	build := func() answer {
+		if !isHTTP && inv.responses != nil {
+			return inv.buildStream(ev)
+		}
 		body := ev.AppendJSON(make([]byte, 0, inv.sizeHint(ev)))
 		if !isHTTP {
 			return answer{out: body}
@@ -261,6 +283,7 @@ func (inv *invocation) encode(ev *Event) answer {
 	for size > inv.answerCap() || !built {
 		if size > inv.answerCap() {
 			if !compactable || ev.Compact {
+				_ = a.body.Close()
 				err := inv.tooLarge(size)
 				if isHTTP {
 					e := errorAnswer(http.StatusBadGateway, "response_too_large", err.Error())
@@ -270,10 +293,12 @@ func (inv *invocation) encode(ev *Event) answer {
 			}
 			ev.Compact = true
 		}
+		_ = a.body.Close() // a full event over the cap, rebuilt compact
 		a, built = build(), true
-		size = len(a.out)
+		size = a.size()
 	}
 	if compactable && wholeRunFailed(ev) {
+		_ = a.body.Close()
 		msg := inv.scrub("wxcloudenv: scheduled run failed: " + failures(ev))
 		return answer{failure: msg, err: &InvocationError{Message: msg}}
 	}
@@ -498,8 +523,8 @@ func minAnswerBytes(ev *Event) int {
 	n := 0
 	for _, r := range ev.Results {
 		n += len(r.Response)
-		for _, a := range r.Authorizers {
-			n += len(a.Response)
+		for i := range r.Authorizers {
+			n += r.Authorizers[i].responseLen()
 		}
 	}
 	return n

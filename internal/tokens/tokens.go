@@ -87,6 +87,7 @@ type Keeper struct {
 
 	mu      sync.Mutex
 	slots   map[string]*slot
+	locks   map[*slot]*slotLock // the slots being read or minted (lock.go)
 	refresh map[string]knownRefresh // refresh key → value this instance knows
 	lister  RefreshLister           // heals a rejected refresh token (heal.go)
 	tickets map[string]ticketSeen   // component appid → newest ticket seen (TicketCreated)
@@ -148,12 +149,13 @@ func New(o Options) (*Keeper, error) {
 // Keys returns the key builder of the Keeper's own layout.
 func (k *Keeper) Keys() Keys { return k.keys }
 
-// slot is the memory of one token key.
+// slot is the memory of one token key. A fleet keeps one per authorizer
+// between runs, so it holds no more than the token: its lease key is
+// built when a mint needs it, and its semaphore exists only while held
+// or awaited (locks).
 type slot struct {
-	key   string
-	lease string
-	op    string
-	sem   chan struct{} // held while the instance reads the store or mints
+	key string
+	op  string
 
 	mu       sync.Mutex
 	tok      *wechat.Token
@@ -169,7 +171,7 @@ func (k *Keeper) slotFor(key, op string) *slot {
 	defer k.mu.Unlock()
 	s, ok := k.slots[key]
 	if !ok {
-		s = &slot{key: key, lease: k.keys.Lease(key), op: op, sem: make(chan struct{}, 1)}
+		s = &slot{key: key, op: op}
 		k.slots[key] = s
 	}
 	return s
@@ -245,13 +247,12 @@ func (o *ownSource) Token(ctx context.Context) (*wechat.Token, error) {
 	if tok := o.s.fresh(o.k.now()); tok != nil {
 		return tok, nil
 	}
-	select {
-	case o.s.sem <- struct{}{}:
-	case <-ctx.Done():
+	release, err := o.k.lock(ctx, o.s)
+	if err != nil {
 		return o.s.fallback(o.k.now(), &wechat.Error{Kind: wechat.KindTimeout, Op: o.s.op, Retryable: true,
-			Message: "gave up waiting for a token", Err: ctx.Err()})
+			Message: "gave up waiting for a token", Err: err})
 	}
-	defer func() { <-o.s.sem }()
+	defer release()
 	return o.k.obtain(ctx, o.s, o.mint)
 }
 
@@ -281,7 +282,8 @@ func (o *ownSource) Invalidate(tok *wechat.Token) {
 	_, _ = o.k.st.CompareAndDelete(ctx, s.key, raw)
 }
 
-// obtain reads the store and mints under the lease. The caller holds s.sem.
+// obtain reads the store and mints under the lease. The caller holds the
+// slot's lock.
 func (k *Keeper) obtain(ctx context.Context, s *slot, mint mintFunc) (*wechat.Token, error) {
 	delay := k.poll
 	for {
@@ -297,7 +299,7 @@ func (k *Keeper) obtain(ctx context.Context, s *slot, mint mintFunc) (*wechat.To
 		}
 		lease := []byte(fmt.Sprintf("%s/%d", k.id, k.leaseSeq.Add(1)))
 		leaseEnd := time.Now().Add(k.leaseTTL)
-		won, err := k.st.CompareAndSwap(ctx, s.lease, nil, store.Value{Data: lease, Expires: k.now().Add(k.leaseTTL)})
+		won, err := k.st.CompareAndSwap(ctx, k.keys.Lease(s.key), nil, store.Value{Data: lease, Expires: k.now().Add(k.leaseTTL)})
 		if err != nil {
 			return s.fallback(k.now(), k.storeError(s.op, "take the mint lease", err))
 		}
@@ -360,7 +362,7 @@ func (k *Keeper) mintLeased(ctx context.Context, s *slot, lease []byte, mint min
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
-		_, _ = k.st.CompareAndDelete(cctx, s.lease, lease) // else it expires
+		_, _ = k.st.CompareAndDelete(cctx, k.keys.Lease(s.key), lease) // else it expires
 	}()
 	// Another instance may have stored a token between our read and the
 	// lease: read again before minting.
