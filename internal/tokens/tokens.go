@@ -12,7 +12,6 @@
 package tokens
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -159,10 +158,9 @@ type slot struct {
 
 	mu       sync.Mutex
 	tok      *wechat.Token
-	raw      []byte    // the stored bytes that hold tok
 	due      time.Time // when tok is to be replaced
 	rejected string    // foreign layouts: the value WeChat last rejected
-	dropped  []byte    // own layout: the stored bytes of the token WeChat last rejected
+	dropped  string    // own layout: the token WeChat last rejected
 }
 
 // slotFor returns the slot of key, creating it.
@@ -187,10 +185,11 @@ func (s *slot) fresh(now time.Time) *wechat.Token {
 	return nil
 }
 
-// set remembers tok, stored as raw, to be replaced at due.
-func (s *slot) set(tok *wechat.Token, raw []byte, due time.Time) {
+// set remembers tok, to be replaced at due. The stored bytes are not
+// kept: a fleet's slots stay small between runs.
+func (s *slot) set(tok *wechat.Token, due time.Time) {
 	s.mu.Lock()
-	s.tok, s.raw, s.due = tok, raw, due
+	s.tok, s.due = tok, due
 	s.mu.Unlock()
 }
 
@@ -265,21 +264,26 @@ func (o *ownSource) Invalidate(tok *wechat.Token) {
 		s.mu.Unlock() // not the token in memory: nothing to drop
 		return
 	}
-	raw := s.raw
-	s.tok, s.raw, s.due = nil, nil, time.Time{}
+	rejected := tok.Value.Reveal()
+	s.tok, s.due = nil, time.Time{}
 	// Until the compare-and-delete below lands, the store still holds
 	// the rejected token: another caller of this instance must not read
 	// it back into memory (remember refuses it).
-	s.dropped = raw
+	s.dropped = rejected
 	s.mu.Unlock()
-	if raw == nil {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	// A failure leaves the rejected token in the store: the next reader
-	// meets the rejection again and drops it then.
-	_, _ = o.k.st.CompareAndDelete(ctx, s.key, raw)
+	// The stored bytes are read back and deleted only if they still hold
+	// the rejected token: a newer one stays. A failure leaves the
+	// rejected token in the store: the next reader meets the rejection
+	// again and drops it then.
+	v, err := o.k.st.Get(ctx, s.key)
+	if err != nil {
+		return
+	}
+	if cur, _, ok := decodeToken(v.Data); ok && cur.Value.Reveal() == rejected {
+		_, _ = o.k.st.CompareAndDelete(ctx, s.key, v.Data)
+	}
 }
 
 // obtain reads the store and mints under the lease. The caller holds the
@@ -344,12 +348,12 @@ func (k *Keeper) remember(s *slot, raw []byte) *wechat.Token {
 		return nil
 	}
 	s.mu.Lock()
-	dropped := s.dropped != nil && bytes.Equal(s.dropped, raw)
+	dropped := s.dropped != "" && s.dropped == tok.Value.Reveal()
 	s.mu.Unlock()
 	if dropped {
 		return nil // WeChat rejected this very token: mint (under the lease) or wait
 	}
-	s.set(tok, raw, due)
+	s.set(tok, due)
 	if !now.Before(due) {
 		return nil
 	}
@@ -382,7 +386,7 @@ func (k *Keeper) mintLeased(ctx context.Context, s *slot, lease []byte, mint min
 		return nil, &wechat.Error{Kind: wechat.KindBadResponse, Op: s.op, Message: "the token does not encode"}
 	}
 	due := tok.Expiry.Add(-wechat.RefreshMargin(issued, tok.Expiry))
-	s.set(tok, raw, due)
+	s.set(tok, due)
 	// A failed write keeps the token in memory; other instances then mint
 	// their own, which is all a store outage allows.
 	_ = k.st.Set(ctx, s.key, store.Value{Data: raw, Expires: tok.Expiry})
