@@ -86,7 +86,7 @@ type Keeper struct {
 
 	mu      sync.Mutex
 	slots   map[string]*slot
-	locks   map[*slot]*slotLock // the slots being read or minted (lock.go)
+	locks   map[*slot]*slotLock     // the slots being read or minted (lock.go)
 	refresh map[string]knownRefresh // refresh key → value this instance knows
 	lister  RefreshLister           // heals a rejected refresh token (heal.go)
 	tickets map[string]ticketSeen   // component appid → newest ticket seen (TicketCreated)
