@@ -70,8 +70,8 @@ func flushTo(sink *spool, b []byte) []byte {
 }
 
 // buildSpooled writes ev to a new spool.
-func buildSpooled(ev *Event) (*spool, error) {
-	s := &spool{}
+func buildSpooled(ev *Event, limit int) (*spool, error) {
+	s := &spool{limit: limit}
 	ev.sink = s
 	b := ev.AppendJSON(make([]byte, 0, flushBytes+4<<10))
 	ev.sink = nil
@@ -145,7 +145,7 @@ func (a answer) size() int {
 // buildStream writes ev to a spool, the answer of a scheduled or direct
 // fleet run.
 func (inv *invocation) buildStream(ev *Event) answer {
-	s, err := buildSpooled(ev)
+	s, err := buildSpooled(ev, inv.h.spoolMem)
 	if err == nil {
 		if err = inv.responses.Err(); err != nil {
 			s.Close()

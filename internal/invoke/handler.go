@@ -72,6 +72,8 @@ type Handler struct {
 	// Now stamps the event's time (time.Now by default). Deadlines and
 	// durations always use the real clock.
 	Now func() time.Time
+
+	spoolMem int // how much of a spool stays in memory (fleetspool.go); 0: spoolMemBytes
 }
 
 // New returns a Handler for platform that reads its configuration from the
@@ -192,7 +194,7 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, *spool,
 	}
 	pl := inv.plan(p)
 	if pl.fleet() && !pl.queued {
-		inv.responses = &spool{}
+		inv.responses = &spool{limit: inv.h.spoolMem}
 		defer inv.responses.Close()
 	}
 	dl := inv.deadlines(ctx)

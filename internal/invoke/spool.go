@@ -24,6 +24,7 @@ const spoolFilePattern = "wxcloudenv-spool-*"
 // is freed when the spool is closed (or the process ends), whatever
 // happens in between. It is safe for concurrent use.
 type spool struct {
+	limit  int // bytes kept in memory; 0 means spoolMemBytes
 	mu     sync.Mutex
 	mem    []byte
 	f      *os.File
@@ -57,10 +58,14 @@ func (s *spool) writeLocked(p []byte) (int64, error) {
 		return 0, errors.New("invoke: write to a closed spool")
 	}
 	off := s.n
-	if room := spoolMemBytes - len(s.mem); room > 0 && s.f == nil {
+	limit := s.limit
+	if limit <= 0 {
+		limit = spoolMemBytes
+	}
+	if room := limit - len(s.mem); room > 0 && s.f == nil {
 		k := min(room, len(p))
 		if s.mem == nil {
-			s.mem = make([]byte, 0, min(spoolMemBytes, max(4<<10, 2*len(p))))
+			s.mem = make([]byte, 0, min(limit, max(4<<10, 2*len(p))))
 		}
 		s.mem = append(s.mem, p[:k]...)
 		s.n += int64(k)
@@ -72,7 +77,7 @@ func (s *spool) writeLocked(p []byte) (int64, error) {
 	if s.f == nil {
 		f, err := os.CreateTemp("", spoolFilePattern)
 		if err != nil {
-			s.err = fmt.Errorf("invoke: spooling past %d bytes to %s: %w", spoolMemBytes, os.TempDir(), err)
+			s.err = fmt.Errorf("invoke: spooling past %d bytes to %s: %w", limit, os.TempDir(), err)
 			return 0, s.err
 		}
 		// Unlinked at once: nothing is left behind, even on a crash.
