@@ -10,7 +10,8 @@ import (
 )
 
 // recordHistory keeps the run's summary and changes for the status page
-// (internal/history): one store write, two when something changed. Like
+// (internal/history): one store write, two when something changed, none
+// for a single run that repeats the instance's last (history.Recorder). Like
 // the alert state, a run narrowed to one env is not kept. A store failure
 // is logged and changes nothing else. ctx is the alert path's: it ends
 // before the answer is due.
@@ -61,7 +62,7 @@ func (inv *invocation) record(ctx context.Context, ev *Event, kind history.Kind,
 			Resource: c.Resource, Status: c.Status, Kind: c.Kind, ErrCode: c.ErrCode, Message: inv.scrub(c.Message), Since: c.Since})
 	}
 	run.DurationMS = time.Since(inv.start).Milliseconds()
-	if err := history.Record(ctx, inv.rt.Store, inv.rt.Config.StorePrefix, id, run, changes); err != nil {
+	if _, err := inv.rt.History.Record(ctx, id, run, changes); err != nil {
 		inv.logger().Warn("the run history could not be kept", "request_id", inv.requestID, "kind", "store", "error", inv.scrub(err.Error()))
 	}
 }
