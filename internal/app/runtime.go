@@ -137,12 +137,12 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 			knownAppID: c.AuthorizerAppID, knownRefresh: c.AuthorizerRefreshToken}
 		keeper.SetRefreshLister(f.listedRefresh)
 		rt.Fleet = f
-		rt.Names = &names.Book{Store: st, Prefix: c.StorePrefix,
+		rt.Names = &names.Book{Store: st, Prefix: c.StorePrefix, Memo: &names.Memo{},
 			Lookup: func(ctx context.Context, appid string) (*wechat.AuthorizerInfo, error) {
 				return client.GetAuthorizerInfo(ctx, component, c.ComponentAppID, appid)
 			}}
 	}
-	rt.History = &history.Recorder{Store: st, Prefix: c.StorePrefix}
+	rt.History = &history.Recorder{Prefix: c.StorePrefix}
 	rt.Warnings = warningsFor(c, client, keeper, component, st, rt.Fleet != nil)
 	rt.Push = &push.Handler{Token: c.ComponentToken, EncodingAESKey: c.ComponentEncodingAESKey, ComponentAppID: c.ComponentAppID,
 		Keeper: pushKeeper{keeper}, Store: st, Prefix: c.StorePrefix,

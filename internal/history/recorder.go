@@ -27,7 +27,6 @@ const QuietEvery = time.Minute
 // lost when the platform stops the instance. A Recorder is safe for
 // concurrent use.
 type Recorder struct {
-	Store  store.Store
 	Prefix string
 
 	mu   sync.Mutex
@@ -49,11 +48,11 @@ func outcomeOf(r Run) Run {
 		Alerts: r.Alerts, Failure: r.Failure}
 }
 
-// Record writes run and its changes as [Record] does, or counts run when
+// Record writes run and its changes to st as [Record] does, or counts run when
 // it is a quiet repeat (see [Recorder]). It reports whether it wrote.
-func (r *Recorder) Record(ctx context.Context, id string, run Run, changes []Change) (bool, error) {
+func (r *Recorder) Record(ctx context.Context, st store.Store, id string, run Run, changes []Change) (bool, error) {
 	if run.Kind != KindSingle {
-		return true, Record(ctx, r.Store, r.Prefix, id, run, changes)
+		return true, Record(ctx, st, r.Prefix, id, run, changes)
 	}
 	o := outcomeOf(run)
 	r.mu.Lock()
@@ -74,7 +73,7 @@ func (r *Recorder) Record(ctx context.Context, id string, run Run, changes []Cha
 	// back to the next record.
 	r.last[run.Trigger] = quiet{outcome: o, at: run.Time}
 	r.mu.Unlock()
-	if err := Record(ctx, r.Store, r.Prefix, id, run, changes); err != nil {
+	if err := Record(ctx, st, r.Prefix, id, run, changes); err != nil {
 		r.mu.Lock()
 		if cur := r.last[run.Trigger]; cur.outcome == o && cur.at.Equal(run.Time) {
 			if seen {

@@ -94,7 +94,7 @@ func TestRecorderCoalescesQuietSingleRuns(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st, _ := store.Open("memory")
 			cs := &countingStore{Store: st}
-			rec := &history.Recorder{Store: cs, Prefix: "p:"}
+			rec := &history.Recorder{Prefix: "p:"}
 			ctx := context.Background()
 			var written []history.Run
 			for i, s := range tt.steps {
@@ -103,7 +103,7 @@ func TestRecorderCoalescesQuietSingleRuns(t *testing.T) {
 					changes = append(changes, change(j, ""))
 				}
 				before := cs.sets
-				wrote, err := rec.Record(ctx, "req", s.run, changes)
+				wrote, err := rec.Record(ctx, cs, "req", s.run, changes)
 				if err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
@@ -146,7 +146,7 @@ func TestRecorderKeepsCountsAcrossAFailedWrite(t *testing.T) {
 	}
 	st, _ := store.Open("memory")
 	fs := &failingStore{countingStore: countingStore{Store: st}}
-	rec := &history.Recorder{Store: fs, Prefix: "p:"}
+	rec := &history.Recorder{Prefix: "p:"}
 	ctx := context.Background()
 	steps := []struct {
 		run   history.Run
@@ -162,7 +162,7 @@ func TestRecorderKeepsCountsAcrossAFailedWrite(t *testing.T) {
 	}
 	for i, s := range steps {
 		fs.down = s.down
-		wrote, err := rec.Record(ctx, "r", s.run, nil)
+		wrote, err := rec.Record(ctx, fs, "r", s.run, nil)
 		if wrote != s.wrote || (err != nil) != s.down {
 			t.Fatalf("step %d: wrote %v, err %v", i, wrote, err)
 		}
