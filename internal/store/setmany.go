@@ -34,6 +34,11 @@ func SetMany(ctx context.Context, st Store, items []Item) error {
 	if b, ok := st.(BatchSetter); ok {
 		return b.SetMany(ctx, items)
 	}
+	return setEach(ctx, st, items)
+}
+
+// setEach writes items one Set each, going on past failures.
+func setEach(ctx context.Context, st Store, items []Item) error {
 	var errs []error
 	for _, it := range items {
 		if err := st.Set(ctx, it.Key, it.Value); err != nil {
@@ -112,7 +117,7 @@ type writeRequest struct {
 // gets one PutItem per item instead.
 func (s *Dynamo) SetMany(ctx context.Context, items []Item) error {
 	if s.noBatchWrite.Load() {
-		return s.putEach(ctx, items)
+		return setEach(ctx, s, items)
 	}
 	// BatchWriteItem refuses a key twice in one call: the last value wins.
 	last := make(map[string]int, len(items))
@@ -146,23 +151,12 @@ func (s *Dynamo) SetMany(ctx context.Context, items []Item) error {
 	var de *dynamoError
 	if errors.As(err, &de) && de.typ == "AccessDeniedException" {
 		s.noBatchWrite.Store(true)
-		return s.putEach(ctx, items)
+		return setEach(ctx, s, items)
 	}
 	if err != nil {
 		return s.fail("set many", "", err)
 	}
 	return nil
-}
-
-// putEach writes items one PutItem each.
-func (s *Dynamo) putEach(ctx context.Context, items []Item) error {
-	var errs []error
-	for _, it := range items {
-		if err := s.Set(ctx, it.Key, it.Value); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func (s *Dynamo) batchWrite(ctx context.Context, reqs []writeRequest) error {
