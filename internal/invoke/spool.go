@@ -156,11 +156,10 @@ func (s *spool) Close() error {
 	return err
 }
 
-// reader reads the spool from its start; closing it closes the spool.
+// spoolReader reads the spool from its start; closing it closes the spool.
 type spoolReader struct {
 	s   *spool
 	off int64
-	buf []byte
 }
 
 // Reader returns a reader of everything written; its Close closes s.
