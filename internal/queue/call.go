@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -104,8 +105,17 @@ func scrub(err error, secrets ...string) error {
 	return &scrubbed{text: text, cause: err}
 }
 
-// newHTTPClient is the client of the queue's API: net/http's default
-// transport, and timeout for each request.
+// transport is the senders' one transport, kept across invocations so that
+// a warm planner reuses its connections: net/http's defaults, with room for
+// the ten Invoke calls an SCF Send makes at once to one host.
+var transport = sync.OnceValue(func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = SCFMaxMessages
+	return t
+})
+
+// newHTTPClient is the client of the queue's API: the shared transport,
+// and timeout for each request.
 func newHTTPClient(timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout}
+	return &http.Client{Transport: transport(), Timeout: timeout}
 }
