@@ -2,6 +2,10 @@ package bench
 
 import (
 	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
@@ -69,4 +73,130 @@ func BenchmarkStoreRoundTrips(b *testing.B) {
 	}
 	b.ReportMetric(float64(runs[0]), "fleet-first-run-store-ops")
 	b.ReportMetric(float64(runs[1]), "fleet-second-run-store-ops")
+}
+
+// opLog is a store that records each operation's name and key family
+// (the key up to its appid or stamp).
+type opLog struct {
+	store.Store
+	mu  sync.Mutex
+	ops []string
+}
+
+func (l *opLog) add(op, key string) {
+	if i := strings.Index(key, ":wx"); i > 0 {
+		key = key[:i]
+	}
+	if i := strings.Index(key, ":2"); i > 0 { // history:run:<stamp>
+		key = key[:i]
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ops = append(l.ops, op+" "+key)
+}
+
+func (l *opLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.ops
+	l.ops = nil
+	slices.Sort(out)
+	return out
+}
+
+func (l *opLog) Get(ctx context.Context, k string) (store.Value, error) {
+	l.add("get", k)
+	return l.Store.Get(ctx, k)
+}
+
+func (l *opLog) GetMany(ctx context.Context, ks []string) (map[string]store.Value, error) {
+	l.add("getmany", ks[0])
+	return l.Store.GetMany(ctx, ks)
+}
+
+func (l *opLog) Set(ctx context.Context, k string, v store.Value) error {
+	l.add("set", k)
+	return l.Store.Set(ctx, k, v)
+}
+
+func (l *opLog) SetMany(ctx context.Context, items []store.Item) error {
+	l.mu.Lock()
+	l.ops = append(l.ops, "setmany")
+	l.mu.Unlock()
+	return store.SetMany(ctx, l.Store, items)
+}
+
+func (l *opLog) CompareAndSwap(ctx context.Context, k string, old []byte, v store.Value) (bool, error) {
+	l.add("cas", k)
+	return l.Store.CompareAndSwap(ctx, k, old, v)
+}
+
+func (l *opLog) CompareAndDelete(ctx context.Context, k string, old []byte) (bool, error) {
+	l.add("cad", k)
+	return l.Store.CompareAndDelete(ctx, k, old)
+}
+
+func (l *opLog) Delete(ctx context.Context, k string) error {
+	l.add("delete", k)
+	return l.Store.Delete(ctx, k)
+}
+
+func (l *opLog) Keys(ctx context.Context, prefix string) ([]string, error) {
+	l.add("keys", prefix)
+	return l.Store.Keys(ctx, prefix)
+}
+
+// TestNewWorkStoreRoundTrips holds what BenchmarkStoreRoundTrips shows:
+// a warm single-authorizer invocation touches the store not at all (its
+// history record is counted into the next minute's), and a later fleet
+// run of a warm instance adds one batch write (names learnt and the
+// history record) to what it read before names, history, silences,
+// owner robots and warnings existed: the token preload and the fleet's
+// listing.
+func TestNewWorkStoreRoundTrips(t *testing.T) {
+	srv := wechattest.NewServer()
+	defer srv.Close()
+	logs := func(h *invoke.Handler) *opLog {
+		l := &opLog{}
+		h.Runtimes.OpenStore = func(raw string, opts ...store.Option) (store.Store, error) {
+			st, err := store.Open(raw, opts...)
+			l.Store = st
+			return l, err
+		}
+		return l
+	}
+	h := newCore(t, configtest.MintingVars(srv.URL))
+	l := logs(h)
+	for i := range 20 {
+		ctx, cancel := lambdaContext()
+		out, err := h.Invoke(ctx, directAll)
+		cancel()
+		if err != nil || !bytes.Contains(out[:min(len(out), 200)], []byte(`"ok":true`)) {
+			t.Fatalf("invoke: %v %.300s", err, out)
+		}
+		if ops := l.take(); i > 0 && len(ops) > 0 {
+			t.Fatalf("warm invocation %d touched the store: %q", i, ops)
+		}
+	}
+
+	const n = 300
+	fsrv := newFleetServer(t, n, 0)
+	hf := newCore(t, fleetVars(fsrv))
+	lf := logs(hf)
+	ev := scheduleEvent(t)
+	for run := range 3 {
+		ctx, cancel := fleetContext()
+		out, err := hf.Invoke(ctx, ev)
+		cancel()
+		checkFleetEvent(t, out, err, n)
+		ops := lf.take()
+		if run == 0 {
+			continue
+		}
+		want := []string{"getmany wxcloudenv:token:authorizer", "getmany wxcloudenv:token:authorizer",
+			"keys wxcloudenv:fleet", "setmany"}
+		if !slices.Equal(ops, want) {
+			t.Fatalf("fleet run %d: store operations\n%q\nwant\n%q", run+1, ops, want)
+		}
+	}
 }

@@ -292,6 +292,17 @@ func (s *countingStore) CompareAndDelete(ctx context.Context, key string, old []
 	return s.Store.CompareAndDelete(ctx, key, old)
 }
 
+// SetMany is one batch (one round trip on Redis; BatchWriteItem calls of
+// 25 items sent at once on DynamoDB).
+func (s *countingStore) SetMany(ctx context.Context, items []store.Item) error {
+	keys := make([]string, len(items))
+	for i, it := range items {
+		keys[i] = it.Key
+	}
+	s.count("setmany", keys...)
+	return store.SetMany(ctx, s.Store, items)
+}
+
 func (s *countingStore) Delete(ctx context.Context, key string) error {
 	s.count("delete", key)
 	return s.Store.Delete(ctx, key)
