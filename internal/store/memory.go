@@ -17,6 +17,10 @@ type Memory struct {
 
 	mu sync.Mutex
 	m  map[string]memEntry
+	// private is set by Open: the store of WXCLOUDENV_STORE=memory, which
+	// only this process's runtime reaches (Local).
+	private bool
+	locals  map[string]any
 }
 
 // memEntry is a value as Memory keeps it: a fleet keeps tens of thousands,
@@ -154,6 +158,26 @@ func (s *Memory) Keys(_ context.Context, prefix string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// Local implements Locals. Only the store Open makes is private: a
+// Memory from NewMemory may stand for a store several instances share (the
+// tests' two keepers over one store), so it answers false.
+func (s *Memory) Local(name string, mk func() any) (any, bool) {
+	if !s.private {
+		return nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.locals[name]
+	if !ok {
+		if s.locals == nil {
+			s.locals = map[string]any{}
+		}
+		v = mk()
+		s.locals[name] = v
+	}
+	return v, true
 }
 
 // Close implements Store.

@@ -67,6 +67,7 @@ func Open(rawURL string, opts ...Option) (Store, error) {
 	if raw == "" || raw == "memory" || raw == "memory://" {
 		m := NewMemory()
 		m.Now = o.now
+		m.private = true // no other process reaches it (Local)
 		return m, nil
 	}
 	u, err := url.Parse(raw)

@@ -69,3 +69,14 @@ var ErrUnavailable = errors.New("store: unavailable")
 type PlainGetter interface {
 	GetPlain(ctx context.Context, key string) (Value, error)
 }
+
+// Locals is implemented by a store that only this process reads: the
+// memory store Open makes for WXCLOUDENV_STORE=memory. Its users may keep
+// live objects beside its keys (Local) instead of encoded copies of them
+// under keys: no other process could read the copies, and a runtime
+// rebuilt over the same store finds the objects again.
+type Locals interface {
+	// Local returns the object kept under name, made by mk the first
+	// time; ok is false when the store is not private after all.
+	Local(name string, mk func() any) (v any, ok bool)
+}

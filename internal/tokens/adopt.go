@@ -11,7 +11,10 @@ import (
 const adoptConcurrency = 8
 
 // adoption is a refresh token from WeChat's list for a key the store lacks.
-type adoption struct{ key, rt string }
+type adoption struct {
+	key, rt string
+	s       *slot // the authorizer's
+}
 
 // adopt writes each listed refresh token under its key unless the key
 // holds one by then (compare-and-swap against absence); a token written is
@@ -38,9 +41,7 @@ func (k *Keeper) adopt(ctx context.Context, list []adoption) error {
 			for a := range next {
 				wrote, err := k.st.CompareAndSwap(ctx, a.key, nil, store.Value{Data: encodeRefresh(a.rt, now)})
 				if wrote {
-					k.mu.Lock()
-					k.refresh[a.key] = knownRefresh{value: a.rt, loaded: now}
-					k.mu.Unlock()
+					a.s.preloaded(a.rt, now)
 				}
 				if err != nil {
 					mu.Lock()

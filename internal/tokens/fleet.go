@@ -150,12 +150,15 @@ func (k *Keeper) SaveAuthorization(ctx context.Context, componentAppID, authoriz
 	} else {
 		k.scrubber().KeepUntil(now.Add(wechat.DefaultTokenLifetime), accessToken)
 	}
+	s := k.slotFor(k.keys.AuthorizerToken(componentAppID, authorizerAppID), opAuthorizer)
 	if refreshToken != "" {
 		key := k.keys.Refresh(componentAppID, authorizerAppID)
-		if err := k.st.Set(ctx, key, store.Value{Data: encodeRefresh(refreshToken, now)}); err != nil {
+		if k.local(s) {
+			// A private store keeps no copy: the slot is the memory.
+		} else if err := k.st.Set(ctx, key, store.Value{Data: encodeRefresh(refreshToken, now)}); err != nil {
 			return k.storeError("save_authorization", "write the refresh token", err)
 		}
-		k.knowRefresh(key, refreshToken)
+		s.know(refreshToken)
 	}
 	if accessToken != "" {
 		if expiresIn <= 0 {
@@ -167,11 +170,12 @@ func (k *Keeper) SaveAuthorization(ctx context.Context, componentAppID, authoriz
 		if err != nil {
 			return err
 		}
-		key := k.keys.AuthorizerToken(componentAppID, authorizerAppID)
-		if err := k.st.Set(ctx, key, store.Value{Data: raw, Expires: tok.Expiry}); err != nil {
-			return k.storeError("save_authorization", "write the access token", err)
+		if !k.local(s) {
+			if err := k.st.Set(ctx, s.key, store.Value{Data: raw, Expires: tok.Expiry}); err != nil {
+				return k.storeError("save_authorization", "write the access token", err)
+			}
 		}
-		k.slotFor(key, "authorizer_token").set(tok, tok.Expiry.Add(-wechat.RefreshMargin(now, tok.Expiry)))
+		s.set(tok, tok.Expiry.Add(-wechat.RefreshMargin(now, tok.Expiry)))
 	}
 	return k.AddToFleet(ctx, componentAppID, authorizerAppID, now)
 }
@@ -182,12 +186,13 @@ func (k *Keeper) SaveAuthorization(ctx context.Context, componentAppID, authoriz
 func (k *Keeper) Forget(ctx context.Context, componentAppID, authorizerAppID string) error {
 	tokenKey := k.keys.AuthorizerToken(componentAppID, authorizerAppID)
 	refreshKey := k.keys.Refresh(componentAppID, authorizerAppID)
-	k.mu.Lock()
-	if s, ok := k.slots[tokenKey]; ok {
+	k.t.mu.Lock()
+	s, ok := k.t.slots[tokenKey]
+	k.t.mu.Unlock()
+	if ok {
 		s.set(nil, time.Time{}) // sources handed out keep the slot
+		s.know("")
 	}
-	delete(k.refresh, refreshKey)
-	k.mu.Unlock()
 	for _, key := range []string{tokenKey, refreshKey, k.keys.Fleet(componentAppID, authorizerAppID)} {
 		if err := k.st.Delete(ctx, key); err != nil {
 			return k.storeError("forget", "delete "+key, err)
@@ -212,8 +217,8 @@ func (k *Keeper) Preload(ctx context.Context, componentAppID string, authorizerA
 // needed. A refresh token the store holds is never
 // replaced: it may be newer (rotated) than the list's.
 func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, authorizerAppIDs []string, listed map[string]string) error {
-	if k.layout != LayoutOwn || len(authorizerAppIDs) == 0 {
-		return nil
+	if k.layout != LayoutOwn || len(authorizerAppIDs) == 0 || k.private {
+		return nil // a private store holds no authorizer's tokens: the slots do
 	}
 	keys := make([]string, 0, 2*len(authorizerAppIDs))
 	for _, a := range authorizerAppIDs {
@@ -243,14 +248,13 @@ func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, autho
 	var adopt []adoption
 	for i := 0; i < len(keys); i += 2 {
 		valid := false
+		s := k.slotFor(keys[i], opAuthorizer)
 		if v, ok := got[keys[i]]; ok {
-			valid = k.remember(k.slotFor(keys[i], "authorizer_token"), v.Data) != nil
+			valid = k.remember(s, v.Data) != nil
 		}
 		if v, ok := got[keys[i+1]]; ok {
 			if rt := k.decodeRefresh(v.Data); rt != "" {
-				k.mu.Lock()
-				k.refresh[keys[i+1]] = knownRefresh{value: rt, loaded: now}
-				k.mu.Unlock()
+				s.preloaded(rt, now)
 				continue
 			}
 		}
@@ -258,7 +262,7 @@ func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, autho
 		// list's refresh token when the mint succeeds; one with a valid
 		// access token makes no mint, so its refresh token is written here.
 		if rt := listed[authorizerAppIDs[i/2]]; rt != "" && valid {
-			adopt = append(adopt, adoption{key: keys[i+1], rt: rt})
+			adopt = append(adopt, adoption{key: keys[i+1], rt: rt, s: s})
 		}
 	}
 	return k.adopt(ctx, adopt)

@@ -45,7 +45,7 @@ func refreshRejected(err error) bool {
 // and stores the one that works in place of the rejected one (only if the
 // store still holds the rejected one: a token another instance stored
 // meanwhile is never replaced). When none works it returns cause.
-func (k *Keeper) heal(ctx context.Context, component wechat.TokenSource, componentAppID, authorizerAppID, key, rejected, fallback string, cause error) (*wechat.Token, error) {
+func (k *Keeper) heal(ctx context.Context, s *slot, component wechat.TokenSource, componentAppID, authorizerAppID, key, rejected, fallback string, cause error) (*wechat.Token, error) {
 	var candidates []string
 	k.mu.Lock()
 	lister := k.lister
@@ -75,8 +75,10 @@ func (k *Keeper) heal(ctx context.Context, component wechat.TokenSource, compone
 		if next != "" {
 			rt = next
 		}
-		k.knowRefresh(key, rt)
-		k.replaceRefresh(ctx, key, rejected, rt)
+		s.know(rt)
+		if !k.private {
+			k.replaceRefresh(ctx, key, rejected, rt)
+		}
 		return tok, nil
 	}
 	return nil, cause

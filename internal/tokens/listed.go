@@ -17,6 +17,23 @@ func (k *Keeper) SaveListed(ctx context.Context, componentAppID string, refresh 
 	if k.layout != LayoutOwn || len(refresh) == 0 {
 		return nil
 	}
+	if k.private {
+		// A private store's copy is the authorizer's slot: the workers
+		// this process runs mint from it.
+		for id, rt := range refresh {
+			if rt == "" {
+				continue
+			}
+			s := k.slotFor(k.keys.AuthorizerToken(componentAppID, id), opAuthorizer)
+			s.mu.Lock()
+			if s.refresh == "" {
+				s.refresh, s.loaded = rt, 0
+			}
+			s.mu.Unlock()
+			k.scrubber().KeepForUse(rt)
+		}
+		return nil
+	}
 	keys := make([]string, 0, len(refresh))
 	byKey := make(map[string]string, len(refresh))
 	for id, rt := range refresh {

@@ -14,17 +14,17 @@ type slotLock struct {
 // read or a mint, so the keeper holds a semaphore per slot in use, not
 // per slot.
 func (k *Keeper) lock(ctx context.Context, s *slot) (release func(), err error) {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[*slot]*slotLock{}
+	k.t.mu.Lock()
+	if k.t.locks == nil {
+		k.t.locks = map[*slot]*slotLock{}
 	}
-	l := k.locks[s]
+	l := k.t.locks[s]
 	if l == nil {
 		l = &slotLock{ch: make(chan struct{}, 1)}
-		k.locks[s] = l
+		k.t.locks[s] = l
 	}
 	l.refs++
-	k.mu.Unlock()
+	k.t.mu.Unlock()
 	select {
 	case l.ch <- struct{}{}:
 		return func() {
@@ -39,9 +39,9 @@ func (k *Keeper) lock(ctx context.Context, s *slot) (release func(), err error) 
 
 // unref drops one holder or waiter of s's lock, and the lock with the last.
 func (k *Keeper) unref(s *slot, l *slotLock) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.t.mu.Lock()
+	defer k.t.mu.Unlock()
 	if l.refs--; l.refs == 0 {
-		delete(k.locks, s)
+		delete(k.t.locks, s)
 	}
 }

@@ -10,34 +10,40 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
-// mintAuthorizer mints an authorizer token and saves a rotated refresh
-// token.
-func (k *Keeper) mintAuthorizer(ctx context.Context, component wechat.TokenSource, componentAppID, authorizerAppID, fallback string) (*wechat.Token, error) {
-	const op = "authorizer_token"
+// mintAuthorizer mints the token of s, an authorizer's slot, and saves a
+// rotated refresh token.
+func (k *Keeper) mintAuthorizer(ctx context.Context, s *slot, component wechat.TokenSource, componentAppID, authorizerAppID, fallback string) (*wechat.Token, error) {
 	key := k.keys.Refresh(componentAppID, authorizerAppID)
-	rt, inStore, err := k.refreshToken(ctx, key, fallback)
+	rt, inStore, err := k.refreshToken(ctx, s, key, fallback)
 	if err != nil {
 		return nil, err
 	}
 	if rt == "" {
-		return nil, &wechat.Error{Kind: wechat.KindConfig, Op: op,
+		return nil, &wechat.Error{Kind: wechat.KindConfig, Op: opAuthorizer,
 			Message: "no refresh token for authorizer " + authorizerAppID + ": set WECHAT_AUTHORIZER_REFRESH_TOKEN or authorize it through the authorization-event webhook"}
 	}
 	tok, next, err := wechat.MintAuthorizerToken(ctx, k.client, component, componentAppID, authorizerAppID, rt)
 	if err != nil && inStore && refreshRejected(err) {
 		// A restore or a failover may have put back an outdated token:
 		// WeChat's authorizer list holds the current one.
-		return k.heal(ctx, component, componentAppID, authorizerAppID, key, rt, fallback, err)
+		return k.heal(ctx, s, component, componentAppID, authorizerAppID, key, rt, fallback, err)
 	}
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case next != "":
-		k.knowRefresh(key, next)
-		// Without this write other instances would mint with a refresh
-		// token WeChat has replaced; this instance remembers it anyway.
-		_ = k.st.Set(ctx, key, store.Value{Data: encodeRefresh(next, k.now())})
+		if next == rt {
+			next = rt // the string in hand is kept, not the answer's copy
+		}
+		s.know(next)
+		if !k.private {
+			// Without this write other instances would mint with a refresh
+			// token WeChat has replaced; this instance remembers it anyway.
+			_ = k.st.Set(ctx, key, store.Value{Data: encodeRefresh(next, k.now())})
+		}
+	case !inStore && k.private:
+		s.know(rt)
 	case !inStore:
 		// The first value came from the variable: share it, unless another
 		// instance has stored one meanwhile.
@@ -66,28 +72,29 @@ func (k *Keeper) decodeRefresh(raw []byte) string {
 	return r.RefreshToken
 }
 
-// knowRefresh remembers a refresh token this instance saved.
-func (k *Keeper) knowRefresh(key, rt string) {
-	k.mu.Lock()
-	k.refresh[key] = knownRefresh{value: rt}
-	k.mu.Unlock()
-}
-
-// refreshToken returns the refresh token to mint with: one Preload read
-// moments ago, else the store's, else one this instance saved, else
-// fallback. inStore reports whether the store holds one.
-func (k *Keeper) refreshToken(ctx context.Context, key, fallback string) (rt string, inStore bool, err error) {
-	k.mu.Lock()
-	known, ok := k.refresh[key]
-	if ok && !known.loaded.IsZero() {
-		delete(k.refresh, key) // a preloaded value is used once
-		if k.now().Sub(known.loaded) < preloadFresh {
-			k.mu.Unlock()
-			return known.value, true, nil
+// refreshToken returns the refresh token to mint s's token with: one
+// Preload read moments ago, else the store's, else one this instance
+// saved, else fallback. inStore reports whether the store holds one (over
+// a private store: whether this instance keeps one).
+func (k *Keeper) refreshToken(ctx context.Context, s *slot, key, fallback string) (rt string, inStore bool, err error) {
+	s.mu.Lock()
+	known, loaded := s.refresh, s.loaded
+	ok := known != ""
+	if ok && loaded != 0 {
+		s.refresh, s.loaded = "", 0 // a preloaded value is used once
+		if k.now().Sub(time.Unix(0, loaded)) < preloadFresh {
+			s.mu.Unlock()
+			return known, true, nil
 		}
 		ok = false
 	}
-	k.mu.Unlock()
+	s.mu.Unlock()
+	if k.private {
+		if ok {
+			return known, true, nil
+		}
+		return fallback, false, nil
+	}
 	v, err := k.st.Get(ctx, key)
 	switch {
 	case err == nil:
@@ -96,12 +103,12 @@ func (k *Keeper) refreshToken(ctx context.Context, key, fallback string) (rt str
 		}
 	case !errors.Is(err, store.ErrNotFound):
 		if ok {
-			return known.value, false, nil
+			return known, false, nil
 		}
-		return "", false, k.storeError("authorizer_token", "read the refresh token", err)
+		return "", false, k.storeError(opAuthorizer, "read the refresh token", err)
 	}
 	if ok {
-		return known.value, false, nil
+		return known, false, nil
 	}
 	return fallback, false, nil
 }

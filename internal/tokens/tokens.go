@@ -84,19 +84,29 @@ type Keeper struct {
 	id       string
 	leaseSeq atomic.Uint64
 
+	// private: the store is this process's alone (store.Locals), and t
+	// lives with it. An authorizer's access and refresh tokens are then
+	// kept in its slot only, never copied into the store as well: a fleet
+	// would hold each twice.
+	private bool
+	t       *table
+
 	mu      sync.Mutex
-	slots   map[string]*slot
-	locks   map[*slot]*slotLock     // the slots being read or minted (lock.go)
-	refresh map[string]knownRefresh // refresh key → value this instance knows
-	lister  RefreshLister           // heals a rejected refresh token (heal.go)
-	tickets map[string]ticketSeen   // component appid → newest ticket seen (TicketCreated)
+	lister  RefreshLister         // heals a rejected refresh token (heal.go)
+	tickets map[string]ticketSeen // component appid → newest ticket seen (TicketCreated)
 }
 
-// knownRefresh is a refresh token this instance saved or preloaded.
-type knownRefresh struct {
-	value  string
-	loaded time.Time // when Preload read it; zero when this instance saved it
+// table is the keeper's memory of its keys. With a private store it is
+// kept with the store, so that a Keeper rebuilt over it (a changed
+// configuration) finds the tokens the store would have given it.
+type table struct {
+	mu    sync.Mutex
+	slots map[string]*slot
+	locks map[*slot]*slotLock // the slots being read or minted (lock.go)
 }
+
+// opAuthorizer is the operation of authorizer tokens.
+const opAuthorizer = "authorizer_token"
 
 // New returns a Keeper.
 func New(o Options) (*Keeper, error) {
@@ -138,11 +148,21 @@ func New(o Options) (*Keeper, error) {
 		_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 		o.InstanceID = hex.EncodeToString(b[:])
 	}
-	return &Keeper{
+	k := &Keeper{
 		st: o.Store, keys: Keys{Prefix: o.Prefix}, foreign: ForeignKeys{Layout: o.Layout, KeyPrefix: o.KeyPrefix},
 		client: o.Client, layout: o.Layout, now: o.Now, leaseTTL: o.LeaseTTL, poll: o.Poll, reread: o.RereadWait,
-		id: o.InstanceID, slots: map[string]*slot{}, refresh: map[string]knownRefresh{},
-	}, nil
+		id: o.InstanceID,
+	}
+	newTable := func() any { return &table{slots: map[string]*slot{}} }
+	if l, ok := o.Store.(store.Locals); ok && o.Layout == LayoutOwn {
+		if v, ok := l.Local("tokens", newTable); ok {
+			k.t, k.private = v.(*table), true
+		}
+	}
+	if k.t == nil {
+		k.t = newTable().(*table)
+	}
+	return k, nil
 }
 
 // Keys returns the key builder of the Keeper's own layout.
@@ -161,18 +181,41 @@ type slot struct {
 	due      time.Time // when tok is to be replaced
 	rejected string    // foreign layouts: the value WeChat last rejected
 	dropped  string    // own layout: the token WeChat last rejected
+	// An authorizer's slot keeps its refresh token: one this instance
+	// saved (loaded 0) or one Preload read (loaded: when, Unix nanos),
+	// which a mint uses once.
+	refresh string
+	loaded  int64
 }
 
 // slotFor returns the slot of key, creating it.
 func (k *Keeper) slotFor(key, op string) *slot {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	s, ok := k.slots[key]
+	k.t.mu.Lock()
+	defer k.t.mu.Unlock()
+	s, ok := k.t.slots[key]
 	if !ok {
 		s = &slot{key: key, op: op}
-		k.slots[key] = s
+		k.t.slots[key] = s
 	}
 	return s
+}
+
+// local reports whether s's token is kept in memory only: an
+// authorizer's, over a private store.
+func (k *Keeper) local(s *slot) bool { return k.private && s.op == opAuthorizer }
+
+// know remembers rt as the refresh token this instance saved.
+func (s *slot) know(rt string) {
+	s.mu.Lock()
+	s.refresh, s.loaded = rt, 0
+	s.mu.Unlock()
+}
+
+// preloaded remembers rt as read from the store at now.
+func (s *slot) preloaded(rt string, now time.Time) {
+	s.mu.Lock()
+	s.refresh, s.loaded = rt, max(now.UnixNano(), 1)
+	s.mu.Unlock()
 }
 
 // fresh returns the slot's token when it is not yet due.
@@ -266,6 +309,10 @@ func (o *ownSource) Invalidate(tok *wechat.Token) {
 	}
 	rejected := tok.Value.Reveal()
 	s.tok, s.due = nil, time.Time{}
+	if o.k.local(s) {
+		s.mu.Unlock() // no store holds it
+		return
+	}
 	// Until the compare-and-delete below lands, the store still holds
 	// the rejected token: another caller of this instance must not read
 	// it back into memory (remember refuses it).
@@ -293,6 +340,9 @@ func (k *Keeper) obtain(ctx context.Context, s *slot, mint mintFunc) (*wechat.To
 	for {
 		if tok := s.fresh(k.now()); tok != nil {
 			return tok, nil
+		}
+		if k.local(s) {
+			return k.mintLocal(ctx, s, mint)
 		}
 		tok, err := k.readStored(ctx, s)
 		if err != nil {
@@ -393,6 +443,19 @@ func (k *Keeper) mintLeased(ctx context.Context, s *slot, lease []byte, mint min
 	return tok, nil
 }
 
+// mintLocal mints the token of a slot kept in memory only. The slot's
+// lock keeps the instance's callers to one mint; no other instance reads
+// the store, so no lease is needed.
+func (k *Keeper) mintLocal(ctx context.Context, s *slot, mint mintFunc) (*wechat.Token, error) {
+	issued := k.now()
+	tok, err := mint(ctx)
+	if err != nil {
+		return s.fallback(k.now(), err)
+	}
+	s.set(tok, tok.Expiry.Add(-wechat.RefreshMargin(issued, tok.Expiry)))
+	return tok, nil
+}
+
 // storeError reports a store outage as kind store.
 func (k *Keeper) storeError(op, what string, err error) error {
 	return &wechat.Error{Kind: wechat.KindStore, Op: op, Retryable: true,
@@ -452,14 +515,16 @@ func (k *Keeper) Stable(appID, secret string) wechat.TokenSource {
 // from the store, else refreshFallback (WECHAT_AUTHORIZER_REFRESH_TOKEN);
 // a refresh token WeChat returns is saved to the store.
 func (k *Keeper) Authorizer(component wechat.TokenSource, componentAppID, authorizerAppID, refreshFallback string) wechat.TokenSource {
-	const op = "authorizer_token"
 	if k.layout != LayoutOwn {
-		return k.follow(k.foreign.AuthorizerToken(componentAppID, authorizerAppID), op)
+		return k.follow(k.foreign.AuthorizerToken(componentAppID, authorizerAppID), opAuthorizer)
 	}
-	k.scrubber().Keep(refreshFallback)
-	s := k.slotFor(k.keys.AuthorizerToken(componentAppID, authorizerAppID), op)
+	// Kept for its use: the variable's value is kept for the scrubber's
+	// life by the runtime already, and a fleet's values from the
+	// authorizer list are dropped once no longer used.
+	k.scrubber().KeepForUse(refreshFallback)
+	s := k.slotFor(k.keys.AuthorizerToken(componentAppID, authorizerAppID), opAuthorizer)
 	return &ownSource{k: k, s: s, mint: func(ctx context.Context) (*wechat.Token, error) {
-		return k.mintAuthorizer(ctx, component, componentAppID, authorizerAppID, refreshFallback)
+		return k.mintAuthorizer(ctx, s, component, componentAppID, authorizerAppID, refreshFallback)
 	}}
 }
 
