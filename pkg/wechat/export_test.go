@@ -46,3 +46,10 @@ const (
 
 // Mints returns how many mints the source has started.
 func (s *CachedTokenSource) Mints() int { return s.mintCount() }
+
+// ScrubberForms is how many forms a scrubber indexes.
+func ScrubberForms(s *Scrubber) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.forms
+}

@@ -34,8 +34,10 @@ type Scrubber struct {
 	byPrefix map[string][]string
 	// short are the forms shorter than indexBytes, longest first.
 	short []string
-	// all is every form, for dropping repeats.
-	all map[string]struct{}
+	// forms counts the forms indexed. A form is indexed once: its list
+	// (byPrefix) is ordered by length, then bytes, and searched before
+	// each insertion, so no set of every form is kept beside the index.
+	forms int
 	// forever holds the values kept for the scrubber's life, until those
 	// kept until a time.
 	forever map[string]struct{}
@@ -193,7 +195,7 @@ func (s *Scrubber) sweepLocked(now time.Time) {
 	if !expired {
 		return
 	}
-	s.all, s.byPrefix, s.short = nil, nil, nil
+	s.byPrefix, s.short, s.forms = nil, nil, 0
 	s.keepLocked(keys(s.forever))
 	s.keepLocked(keys(s.until))
 }
@@ -222,8 +224,7 @@ func keys[V any](m map[string]V) []string {
 
 // keepLocked adds values and their forms to the index.
 func (s *Scrubber) keepLocked(values []string) {
-	if s.all == nil {
-		s.all = map[string]struct{}{}
+	if s.byPrefix == nil {
 		s.byPrefix = map[string][]string{}
 	}
 	shortChanged := false
@@ -232,13 +233,12 @@ func (s *Scrubber) keepLocked(values []string) {
 			continue
 		}
 		for _, f := range secretForms(v) {
-			if _, ok := s.all[f]; ok {
-				continue
-			}
-			s.all[f] = struct{}{}
 			if len(f) < indexBytes {
-				s.short = append(s.short, f)
-				shortChanged = true
+				if !slices.Contains(s.short, f) {
+					s.short = append(s.short, f)
+					s.forms++
+					shortChanged = true
+				}
 				continue
 			}
 			// Forms of minSecretPrefixBytes or more are indexed by that
@@ -249,8 +249,14 @@ func (s *Scrubber) keepLocked(values []string) {
 				p = f[:minSecretPrefixBytes]
 			}
 			list := s.byPrefix[p]
-			at := sort.Search(len(list), func(j int) bool { return len(list[j]) < len(f) })
+			at := sort.Search(len(list), func(j int) bool {
+				return len(list[j]) < len(f) || len(list[j]) == len(f) && list[j] >= f
+			})
+			if at < len(list) && list[at] == f {
+				continue // kept already
+			}
 			s.byPrefix[p] = slices.Insert(list, at, f)
+			s.forms++
 		}
 	}
 	if shortChanged {
@@ -323,7 +329,7 @@ func (sc *Scrubber) scrubKept(s string) string {
 	}
 	sc.mu.RLock()
 	defer sc.mu.RUnlock()
-	if len(sc.all) == 0 {
+	if sc.forms == 0 {
 		return s
 	}
 	for _, sec := range sc.short {

@@ -136,3 +136,44 @@ func TestKeepSecretUntil(t *testing.T) {
 		t.Errorf("after a KeepUntil past its time: %q and %d values, want %q and 2", got, sc.Len(), want)
 	}
 }
+
+// TestKeepSharedPrefixOnce checks secrets that share their indexed prefix
+// (WeChat's refresh tokens all start "refreshtoken@@@"), kept in any order
+// and again through each way of keeping: each form is indexed once, and
+// every one, in each form, is still removed.
+func TestKeepSharedPrefixOnce(t *testing.T) {
+	t.Parallel()
+	const n = 300
+	values := make([]string, n)
+	for i := range values {
+		// Lengths differ as well as bytes: the list is ordered by both.
+		values[i] = fmt.Sprintf("refreshtoken@@@shared-%0*d", 4+i%3, i)
+	}
+	sc := wechat.NewScrubber()
+	for _, i := range rand.Perm(n) {
+		sc.KeepForUse(values[i])
+	}
+	forms := wechat.ScrubberForms(sc)
+	if forms != 2*n { // as given, and URL-encoded (%40)
+		t.Fatalf("%d forms indexed for %d values, want %d", forms, n, 2*n)
+	}
+	for _, i := range rand.Perm(n) {
+		sc.KeepUntil(time.Now().Add(time.Hour), values[i])
+		if i%2 == 0 {
+			sc.Keep(values[i])
+		}
+	}
+	if got := wechat.ScrubberForms(sc); got != forms {
+		t.Errorf("keeping the values again indexed %d forms, want %d", got, forms)
+	}
+	if got := sc.Len(); got != n {
+		t.Errorf("Len() = %d, want %d", got, n)
+	}
+	for _, v := range values {
+		for _, text := range []string{"x " + v + " y", "x " + url.QueryEscape(v) + " y"} {
+			if got := sc.Scrub(text); got != "x REDACTED y" {
+				t.Fatalf("Scrub(%q) = %q", text, got)
+			}
+		}
+	}
+}
