@@ -32,7 +32,7 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 	s := f.s
 	now := f.k.now()
 	s.mu.Lock()
-	if s.tok != nil && now.Before(s.due) {
+	if s.tok != nil && now.UnixNano() < s.due {
 		tok := s.tok
 		s.mu.Unlock()
 		return tok, nil
@@ -99,5 +99,5 @@ func (f *followSource) Invalidate(tok *wechat.Token) {
 		return
 	}
 	s.rejected = tok.Value.Reveal()
-	s.tok, s.due = nil, time.Time{}
+	s.tok, s.due = nil, 0
 }

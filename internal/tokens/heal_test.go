@@ -161,3 +161,47 @@ func TestPreloadWritesBackListed(t *testing.T) {
 	}
 
 }
+
+// TestPrivateStoreKeepsRefreshInMemory: over the memory store Open makes
+// (this process's alone) an authorizer's refresh token lives in the
+// keepers' memory, never in the store; a rejected one still heals from the
+// list, and a keeper rebuilt over the store mints with the healed one.
+func TestPrivateStoreKeepsRefreshInMemory(t *testing.T) {
+	t.Parallel()
+	const app = "wxprivate0001"
+	srv, c := setup(t)
+	srv.AddAuthorizers(app)
+	st, err := store.Open("memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp := wechat.StaticTokenSource(wechattest.ComponentAccessToken)
+	k := keeper(t, st, c)
+	k.SetRefreshLister(func(context.Context, string) (string, error) { return wechattest.RefreshTokenFor(app), nil })
+	if err := k.SaveAuthorization(t.Context(), wechattest.ComponentAppID, app, "", 0, "refreshtoken@@@restored-old"); err != nil {
+		t.Fatal(err)
+	}
+	src := k.Authorizer(comp, wechattest.ComponentAppID, app, "")
+	tok, err := src.Token(t.Context())
+	if err != nil {
+		t.Fatalf("Token: %v (the rejected refresh token did not heal)", err)
+	}
+	for _, key := range []string{k.Keys().Refresh(wechattest.ComponentAppID, app), k.Keys().AuthorizerToken(wechattest.ComponentAppID, app)} {
+		if _, err := st.Get(t.Context(), key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the private store holds %s: %v", key, err)
+		}
+	}
+	// A keeper rebuilt over the store finds the token, then mints with the
+	// healed refresh token once the token is rejected.
+	again := keeper(t, st, c).Authorizer(comp, wechattest.ComponentAppID, app, "")
+	if got, err := again.Token(t.Context()); err != nil || got.Value != tok.Value {
+		t.Fatalf("rebuilt keeper: %v; want the token in memory", err)
+	}
+	again.(wechat.Invalidator).Invalidate(tok)
+	if _, err := again.Token(t.Context()); err != nil {
+		t.Fatalf("mint with the healed refresh token: %v", err)
+	}
+	if got := srv.Calls(wechat.AuthorizerTokenPath); got != 3 { // rejected, healed, after the rejection
+		t.Errorf("authorizer token calls %d, want 3", got)
+	}
+}

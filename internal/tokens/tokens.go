@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -176,11 +177,13 @@ type slot struct {
 	key string
 	op  string
 
-	mu       sync.Mutex
-	tok      *wechat.Token
-	due      time.Time // when tok is to be replaced
-	rejected string    // foreign layouts: the value WeChat last rejected
-	dropped  string    // own layout: the token WeChat last rejected
+	mu  sync.Mutex
+	tok *wechat.Token
+	due int64 // when tok is to be replaced, Unix nanos (a fleet keeps thousands of slots)
+	// rejected is the value WeChat last rejected: with a foreign layout
+	// the key's, with the own layout the token still in the store until
+	// its compare-and-delete lands.
+	rejected string
 	// An authorizer's slot keeps its refresh token: one this instance
 	// saved (loaded 0) or one Preload read (loaded: when, Unix nanos),
 	// which a mint uses once.
@@ -222,7 +225,7 @@ func (s *slot) preloaded(rt string, now time.Time) {
 func (s *slot) fresh(now time.Time) *wechat.Token {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tok != nil && now.Before(s.due) {
+	if s.tok != nil && now.UnixNano() < s.due {
 		return s.tok
 	}
 	return nil
@@ -232,7 +235,10 @@ func (s *slot) fresh(now time.Time) *wechat.Token {
 // kept: a fleet's slots stay small between runs.
 func (s *slot) set(tok *wechat.Token, due time.Time) {
 	s.mu.Lock()
-	s.tok, s.due = tok, due
+	s.tok, s.due = tok, 0
+	if !due.IsZero() {
+		s.due = unixNanos(due)
+	}
 	s.mu.Unlock()
 }
 
@@ -273,6 +279,19 @@ func decodeToken(raw []byte) (tok *wechat.Token, due time.Time, ok bool) {
 	return tok, s.ExpiresAt.Add(-wechat.RefreshMargin(issued, s.ExpiresAt)), true
 }
 
+// unixNanos is t in Unix nanoseconds, within UnixNano's range.
+func unixNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanos):
+		return math.MinInt64
+	case t.After(maxNanos):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
+
 // mintFunc mints a token for a slot.
 type mintFunc func(ctx context.Context) (*wechat.Token, error)
 
@@ -308,7 +327,7 @@ func (o *ownSource) Invalidate(tok *wechat.Token) {
 		return
 	}
 	rejected := tok.Value.Reveal()
-	s.tok, s.due = nil, time.Time{}
+	s.tok, s.due = nil, 0
 	if o.k.local(s) {
 		s.mu.Unlock() // no store holds it
 		return
@@ -316,7 +335,7 @@ func (o *ownSource) Invalidate(tok *wechat.Token) {
 	// Until the compare-and-delete below lands, the store still holds
 	// the rejected token: another caller of this instance must not read
 	// it back into memory (remember refuses it).
-	s.dropped = rejected
+	s.rejected = rejected
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
@@ -398,7 +417,7 @@ func (k *Keeper) remember(s *slot, raw []byte) *wechat.Token {
 		return nil
 	}
 	s.mu.Lock()
-	dropped := s.dropped != "" && s.dropped == tok.Value.Reveal()
+	dropped := s.rejected != "" && s.rejected == tok.Value.Reveal()
 	s.mu.Unlock()
 	if dropped {
 		return nil // WeChat rejected this very token: mint (under the lease) or wait
