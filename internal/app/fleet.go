@@ -28,8 +28,9 @@ type fleet struct {
 
 	healMu   sync.Mutex // one list read at a time for healing (heal.go)
 	mu       sync.Mutex
-	listed   map[string]string // refresh tokens from the authorizer list
-	listedAt time.Time         // when the list was last read whole
+	listedAt time.Time // when the list was last read whole
+	// The refresh tokens the list gives are kept by the keeper, in each
+	// authorizer's slot (tokens.Keeper.SetListed), not in a map here.
 }
 
 // listFresh is how long a read of the authorizer list serves named runs.
@@ -48,9 +49,10 @@ func (f *fleet) Refresh(ctx context.Context) error {
 }
 
 // list reads every page of WeChat's authorizer list, calling add for each
-// appid, and keeps their refresh tokens.
+// appid, and gives the keeper their refresh tokens. It returns how many
+// refresh tokens the list gave.
 func (f *fleet) list(ctx context.Context, add func(string)) (int, error) {
-	listed := map[string]string{}
+	n := 0
 	var listErr error
 	for offset, page := 0, 0; page < maxListPages; page++ {
 		l, err := f.client.GetAuthorizerList(ctx, f.component, f.componentAppID, offset, wechat.MaxAuthorizerListCount)
@@ -60,8 +62,9 @@ func (f *fleet) list(ctx context.Context, add func(string)) (int, error) {
 		}
 		for _, e := range l.List {
 			add(e.AuthorizerAppID)
-			if r := e.RefreshToken.Reveal(); r != "" {
-				listed[e.AuthorizerAppID] = r
+			if r := e.RefreshToken.Reveal(); r != "" && e.AuthorizerAppID != "" {
+				f.keeper.SetListed(f.componentAppID, e.AuthorizerAppID, r)
+				n++
 			}
 		}
 		offset += len(l.List)
@@ -69,20 +72,12 @@ func (f *fleet) list(ctx context.Context, add func(string)) (int, error) {
 			break
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.listed == nil {
-		f.listed = map[string]string{}
-	}
-	for id, r := range listed {
-		if f.listed[id] != r {
-			f.listed[id] = r
-		}
-	}
 	if listErr == nil {
+		f.mu.Lock()
 		f.listedAt = time.Now()
+		f.mu.Unlock()
 	}
-	return len(listed), listErr
+	return n, listErr
 }
 
 // All merges the authorizers that authorization events put in the store
@@ -112,9 +107,7 @@ func (f *fleet) All(ctx context.Context) ([]string, error) {
 // Sources are not kept: the keeper's slot is the authorizer's memory, and
 // a source made per check costs the heap nothing between runs.
 func (f *fleet) Source(appid string) wechat.TokenSource {
-	f.mu.Lock()
-	fallback := f.listed[appid]
-	f.mu.Unlock()
+	fallback := f.keeper.Listed(f.componentAppID, appid)
 	if fallback == "" && appid == f.knownAppID {
 		fallback = f.knownRefresh
 	}
@@ -124,14 +117,8 @@ func (f *fleet) Source(appid string) wechat.TokenSource {
 // Preload reads the stored tokens of appids in batches, and writes back
 // the refresh tokens from the authorizer list that the store lacks.
 func (f *fleet) Preload(ctx context.Context, appids []string) error {
-	f.mu.Lock()
-	listed := make(map[string]string, len(f.listed))
-	for id, r := range f.listed {
-		listed[id] = r
-	}
-	f.mu.Unlock()
 	for i := 0; i < len(appids); i += preloadChunk {
-		if err := f.keeper.PreloadListed(ctx, f.componentAppID, appids[i:min(i+preloadChunk, len(appids))], listed); err != nil {
+		if err := f.keeper.PreloadFleet(ctx, f.componentAppID, appids[i:min(i+preloadChunk, len(appids))]); err != nil {
 			return err
 		}
 	}

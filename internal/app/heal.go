@@ -24,7 +24,5 @@ func (f *fleet) listedRefresh(ctx context.Context, appid string) (string, error)
 			return "", err
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.listed[appid], nil
+	return f.keeper.Listed(f.componentAppID, appid), nil
 }

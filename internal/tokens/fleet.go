@@ -217,6 +217,12 @@ func (k *Keeper) Preload(ctx context.Context, componentAppID string, authorizerA
 // needed. A refresh token the store holds is never
 // replaced: it may be newer (rotated) than the list's.
 func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, authorizerAppIDs []string, listed map[string]string) error {
+	return k.preload(ctx, componentAppID, authorizerAppIDs, func(appid string, _ *slot) string { return listed[appid] })
+}
+
+// preload is PreloadListed with the list's refresh token of each
+// authorizer given by listed.
+func (k *Keeper) preload(ctx context.Context, componentAppID string, authorizerAppIDs []string, listed func(appid string, s *slot) string) error {
 	if k.layout != LayoutOwn || len(authorizerAppIDs) == 0 || k.private {
 		return nil // a private store holds no authorizer's tokens: the slots do
 	}
@@ -261,7 +267,7 @@ func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, autho
 		// An authorizer whose access token must be minted stores the
 		// list's refresh token when the mint succeeds; one with a valid
 		// access token makes no mint, so its refresh token is written here.
-		if rt := listed[authorizerAppIDs[i/2]]; rt != "" && valid {
+		if rt := listed(authorizerAppIDs[i/2], s); rt != "" && valid {
 			adopt = append(adopt, adoption{key: keys[i+1], rt: rt, s: s})
 		}
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/internal/tokens"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
 )
@@ -115,6 +117,32 @@ func TestHealNeverReplacesNewer(t *testing.T) {
 // never replaced by the list's.
 func TestPreloadWritesBackListed(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		preload func(k *tokens.Keeper, ids []string, listed map[string]string) error
+	}{
+		{"PreloadListed", func(k *tokens.Keeper, ids []string, listed map[string]string) error {
+			return k.PreloadListed(context.Background(), wechattest.ComponentAppID, ids, listed)
+		}},
+		// The fleet's way: the list's tokens are kept in the slots.
+		{"SetListed and PreloadFleet", func(k *tokens.Keeper, ids []string, listed map[string]string) error {
+			for _, id := range ids {
+				k.SetListed(wechattest.ComponentAppID, id, listed[id])
+				if got := k.Listed(wechattest.ComponentAppID, id); got != listed[id] {
+					return fmt.Errorf("Listed(%s) = %q, want %q", id, got, listed[id])
+				}
+			}
+			return k.PreloadFleet(context.Background(), wechattest.ComponentAppID, ids)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			preloadWritesBackListed(t, tc.preload)
+		})
+	}
+}
+
+func preloadWritesBackListed(t *testing.T, preload func(k *tokens.Keeper, ids []string, listed map[string]string) error) {
 	srv, c := setup(t)
 	ids := []string{"wxlisted0001", "wxlisted0002", "wxrotated0003", "wxtomint0004"}
 	srv.AddAuthorizers(ids...)
@@ -133,7 +161,7 @@ func TestPreloadWritesBackListed(t *testing.T) {
 	for _, id := range ids {
 		listed[id] = wechattest.RefreshTokenFor(id)
 	}
-	if err := k.PreloadListed(t.Context(), wechattest.ComponentAppID, ids, listed); err != nil {
+	if err := preload(k, ids, listed); err != nil {
 		t.Fatal(err)
 	}
 	if n := srv.Calls(wechat.AuthorizerTokenPath); n != 0 {

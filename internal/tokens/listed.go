@@ -82,3 +82,47 @@ func (k *Keeper) SaveListed(ctx context.Context, componentAppID string, refresh 
 	}
 	return nil
 }
+
+// SetListed remembers the refresh token WeChat's authorizer list gave for
+// an authorizer, in the authorizer's slot: the fallback of its mint
+// (Listed) and what a rejected stored one heals from. An empty rt keeps
+// the one known.
+func (k *Keeper) SetListed(componentAppID, authorizerAppID, rt string) {
+	if rt == "" || k.layout != LayoutOwn {
+		return
+	}
+	s := k.slotFor(k.keys.AuthorizerToken(componentAppID, authorizerAppID), opAuthorizer)
+	s.mu.Lock()
+	switch {
+	case s.listed == rt:
+	case s.refresh == rt:
+		s.listed = s.refresh // one string for both
+	default:
+		s.listed = rt
+	}
+	s.mu.Unlock()
+}
+
+// Listed returns the refresh token SetListed remembered for an
+// authorizer, "" when none.
+func (k *Keeper) Listed(componentAppID, authorizerAppID string) string {
+	k.t.mu.Lock()
+	s := k.t.slots[k.keys.AuthorizerToken(componentAppID, authorizerAppID)]
+	k.t.mu.Unlock()
+	if s == nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listed
+}
+
+// PreloadFleet is PreloadListed with the refresh tokens SetListed
+// remembered as the list's.
+func (k *Keeper) PreloadFleet(ctx context.Context, componentAppID string, authorizerAppIDs []string) error {
+	return k.preload(ctx, componentAppID, authorizerAppIDs, func(_ string, s *slot) string {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.listed
+	})
+}

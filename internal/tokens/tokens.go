@@ -189,6 +189,10 @@ type slot struct {
 	// which a mint uses once.
 	refresh string
 	loaded  int64
+	// listed is the refresh token WeChat's authorizer list last gave for
+	// the authorizer (SetListed): a fleet keeps it here, not in a map of
+	// its own.
+	listed string
 }
 
 // slotFor returns the slot of key, creating it.
