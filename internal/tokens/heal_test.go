@@ -233,3 +233,38 @@ func TestPrivateStoreKeepsRefreshInMemory(t *testing.T) {
 		t.Errorf("authorizer token calls %d, want 3", got)
 	}
 }
+
+// TestPrivateStoreSaveListed: over a private store the refresh tokens of a
+// page of the authorizer list are kept in the authorizers' slots, where a
+// worker of the same process mints from; a refresh token already kept is
+// not replaced, and the store holds no copy.
+func TestPrivateStoreSaveListed(t *testing.T) {
+	t.Parallel()
+	const listedApp, rotatedApp = "wxprivlisted01", "wxprivrotated02"
+	srv, c := setup(t)
+	srv.AddAuthorizers(listedApp, rotatedApp)
+	st, err := store.Open("memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp := wechat.StaticTokenSource(wechattest.ComponentAccessToken)
+	planner := keeper(t, st, c)
+	// rotatedApp's slot keeps the current token; the list's is outdated.
+	if err := planner.SaveAuthorization(t.Context(), wechattest.ComponentAppID, rotatedApp, "", 0, wechattest.RefreshTokenFor(rotatedApp)); err != nil {
+		t.Fatal(err)
+	}
+	if err := planner.SaveListed(t.Context(), wechattest.ComponentAppID, map[string]string{
+		listedApp: wechattest.RefreshTokenFor(listedApp), rotatedApp: "refreshtoken@@@outdated",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	worker := keeper(t, st, c)
+	for _, app := range []string{listedApp, rotatedApp} {
+		if _, err := worker.Authorizer(comp, wechattest.ComponentAppID, app, "").Token(t.Context()); err != nil {
+			t.Errorf("%s: the worker could not mint: %v", app, err)
+		}
+		if _, err := st.Get(t.Context(), worker.Keys().Refresh(wechattest.ComponentAppID, app)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: the private store holds a refresh token: %v", app, err)
+		}
+	}
+}

@@ -20,18 +20,20 @@ func (k *Keeper) SaveListed(ctx context.Context, componentAppID string, refresh 
 	if k.private {
 		// A private store's copy is the authorizer's slot: the workers
 		// this process runs mint from it.
+		values := make([]string, 0, len(refresh))
 		for id, rt := range refresh {
 			if rt == "" {
 				continue
 			}
+			values = append(values, rt)
 			s := k.slotFor(k.keys.AuthorizerToken(componentAppID, id), opAuthorizer)
 			s.mu.Lock()
 			if s.refresh == "" {
 				s.refresh, s.loaded = rt, 0
 			}
 			s.mu.Unlock()
-			k.scrubber().KeepForUse(rt)
 		}
+		k.scrubber().KeepForUse(values...) // once: it sorts its list per call
 		return nil
 	}
 	keys := make([]string, 0, len(refresh))
