@@ -48,28 +48,28 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, &wechat.Error{Kind: wechat.KindTimeout, Op: s.op, Retryable: true,
+			return nil, &wechat.Error{Kind: wechat.KindTimeout, Op: s.op(), Retryable: true,
 				Message: "gave up waiting to re-read " + s.key, Err: ctx.Err()}
 		}
 	}
 	pg, ok := f.k.st.(store.PlainGetter)
 	if !ok {
-		return nil, &wechat.Error{Kind: wechat.KindConfig, Op: s.op,
+		return nil, &wechat.Error{Kind: wechat.KindConfig, Op: s.op(),
 			Message: fmt.Sprintf("the %s layout needs a redis:// or rediss:// store", f.k.layout)}
 	}
 	v, err := pg.GetPlain(ctx, s.key)
 	now = f.k.now()
 	switch {
 	case errors.Is(err, store.ErrNotFound) || (err == nil && (len(v.Data) == 0 || !v.Live(now))):
-		return nil, &wechat.Error{Kind: wechat.KindAuth, Op: s.op,
+		return nil, &wechat.Error{Kind: wechat.KindAuth, Op: s.op(),
 			Message: fmt.Sprintf("the key %q is missing or expired in the store; %s should keep it (this function never mints with the %s layout)",
 				s.key, f.k.foreign.service(), f.k.layout)}
 	case err != nil:
-		return nil, f.k.storeError(s.op, "read "+s.key, err)
+		return nil, f.k.storeError(s.op(), "read "+s.key, err)
 	}
 	value := string(v.Data)
 	if value == rejected {
-		return nil, &wechat.Error{Kind: wechat.KindAuth, Op: s.op,
+		return nil, &wechat.Error{Kind: wechat.KindAuth, Op: s.op(),
 			Message: fmt.Sprintf("WeChat rejected the token under the key %q and %s has not replaced it",
 				s.key, f.k.foreign.service())}
 	}

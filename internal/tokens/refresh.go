@@ -82,7 +82,7 @@ func (k *Keeper) refreshToken(ctx context.Context, s *slot, key, fallback string
 	ok := known != ""
 	if ok && loaded != 0 {
 		s.refresh, s.loaded = "", 0 // a preloaded value is used once
-		if k.now().Sub(time.Unix(0, loaded)) < preloadFresh {
+		if k.now().Sub(time.Unix(int64(loaded), 0)) < preloadFresh {
 			s.mu.Unlock()
 			return known, true, nil
 		}

@@ -109,6 +109,27 @@ type table struct {
 // opAuthorizer is the operation of authorizer tokens.
 const opAuthorizer = "authorizer_token"
 
+// opKind is a slot's token, as a byte: a fleet keeps thousands of slots.
+type opKind uint8
+
+// opNames are the operations of the kinds, by kind.
+var opNames = [...]string{"stable_token", "component_token", opAuthorizer}
+
+const kindAuthorizer opKind = 2
+
+// kindOf is op's kind; an unknown op is a stable token's.
+func kindOf(op string) opKind {
+	for i, n := range opNames {
+		if n == op {
+			return opKind(i)
+		}
+	}
+	return 0
+}
+
+// op is the operation of s's token, for errors.
+func (s *slot) op() string { return opNames[s.kind] }
+
 // New returns a Keeper.
 func New(o Options) (*Keeper, error) {
 	if o.Store == nil {
@@ -174,21 +195,21 @@ func (k *Keeper) Keys() Keys { return k.keys }
 // built when a mint needs it, and its semaphore exists only while held
 // or awaited (locks).
 type slot struct {
-	key string
-	op  string
-
-	mu  sync.Mutex
-	tok *wechat.Token
-	due int64 // when tok is to be replaced, Unix nanos (a fleet keeps thousands of slots)
+	key  string
+	mu   sync.Mutex
+	kind opKind // which token: its Op in errors
+	// loaded is when Preload read refresh (Unix seconds); 0 when this
+	// instance saved it.
+	loaded uint32
+	tok    *wechat.Token
+	due    int64 // when tok is to be replaced, Unix nanos (a fleet keeps thousands of slots)
 	// rejected is the value WeChat last rejected: with a foreign layout
 	// the key's, with the own layout the token still in the store until
 	// its compare-and-delete lands.
 	rejected string
 	// An authorizer's slot keeps its refresh token: one this instance
-	// saved (loaded 0) or one Preload read (loaded: when, Unix nanos),
-	// which a mint uses once.
+	// saved (loaded 0) or one Preload read, which a mint uses once.
 	refresh string
-	loaded  int64
 	// listed is the refresh token WeChat's authorizer list last gave for
 	// the authorizer (SetListed): a fleet keeps it here, not in a map of
 	// its own.
@@ -201,7 +222,7 @@ func (k *Keeper) slotFor(key, op string) *slot {
 	defer k.t.mu.Unlock()
 	s, ok := k.t.slots[key]
 	if !ok {
-		s = &slot{key: key, op: op}
+		s = &slot{key: key, kind: kindOf(op)}
 		k.t.slots[key] = s
 	}
 	return s
@@ -209,7 +230,7 @@ func (k *Keeper) slotFor(key, op string) *slot {
 
 // local reports whether s's token is kept in memory only: an
 // authorizer's, over a private store.
-func (k *Keeper) local(s *slot) bool { return k.private && s.op == opAuthorizer }
+func (k *Keeper) local(s *slot) bool { return k.private && s.kind == kindAuthorizer }
 
 // know remembers rt as the refresh token this instance saved.
 func (s *slot) know(rt string) {
@@ -221,7 +242,7 @@ func (s *slot) know(rt string) {
 // preloaded remembers rt as read from the store at now.
 func (s *slot) preloaded(rt string, now time.Time) {
 	s.mu.Lock()
-	s.refresh, s.loaded = rt, max(now.UnixNano(), 1)
+	s.refresh, s.loaded = rt, uint32(max(now.Unix(), 1))
 	s.mu.Unlock()
 }
 
@@ -314,7 +335,7 @@ func (o *ownSource) Token(ctx context.Context) (*wechat.Token, error) {
 	}
 	release, err := o.k.lock(ctx, o.s)
 	if err != nil {
-		return o.s.fallback(o.k.now(), &wechat.Error{Kind: wechat.KindTimeout, Op: o.s.op, Retryable: true,
+		return o.s.fallback(o.k.now(), &wechat.Error{Kind: wechat.KindTimeout, Op: o.s.op(), Retryable: true,
 			Message: "gave up waiting for a token", Err: err})
 	}
 	defer release()
@@ -378,7 +399,7 @@ func (k *Keeper) obtain(ctx context.Context, s *slot, mint mintFunc) (*wechat.To
 		leaseEnd := time.Now().Add(k.leaseTTL)
 		won, err := k.st.CompareAndSwap(ctx, k.keys.Lease(s.key), nil, store.Value{Data: lease, Expires: k.now().Add(k.leaseTTL)})
 		if err != nil {
-			return s.fallback(k.now(), k.storeError(s.op, "take the mint lease", err))
+			return s.fallback(k.now(), k.storeError(s.op(), "take the mint lease", err))
 		}
 		if won {
 			// The mint ends before the lease does, so that an instance
@@ -392,7 +413,7 @@ func (k *Keeper) obtain(ctx context.Context, s *slot, mint mintFunc) (*wechat.To
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return s.fallback(k.now(), &wechat.Error{Kind: wechat.KindTimeout, Op: s.op, Retryable: true,
+			return s.fallback(k.now(), &wechat.Error{Kind: wechat.KindTimeout, Op: s.op(), Retryable: true,
 				Message: "gave up waiting for another instance's mint", Err: ctx.Err()})
 		}
 		delay = min(delay*2, maxPoll)
@@ -407,7 +428,7 @@ func (k *Keeper) readStored(ctx context.Context, s *slot) (*wechat.Token, error)
 		return nil, nil
 	}
 	if err != nil {
-		return nil, k.storeError(s.op, "read the token", err)
+		return nil, k.storeError(s.op(), "read the token", err)
 	}
 	return k.remember(s, v.Data), nil
 }
@@ -456,7 +477,7 @@ func (k *Keeper) mintLeased(ctx context.Context, s *slot, lease []byte, mint min
 	}
 	raw, err := encodeToken(tok, issued)
 	if err != nil {
-		return nil, &wechat.Error{Kind: wechat.KindBadResponse, Op: s.op, Message: "the token does not encode"}
+		return nil, &wechat.Error{Kind: wechat.KindBadResponse, Op: s.op(), Message: "the token does not encode"}
 	}
 	due := tok.Expiry.Add(-wechat.RefreshMargin(issued, tok.Expiry))
 	s.set(tok, due)
