@@ -51,5 +51,9 @@ func (s *CachedTokenSource) Mints() int { return s.mintCount() }
 func ScrubberForms(s *Scrubber) int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.forms
+	n := len(s.short)
+	for _, l := range s.byPrefix {
+		n += len(l)
+	}
+	return n
 }

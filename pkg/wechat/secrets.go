@@ -24,29 +24,40 @@ import (
 // indexed by their first minSecretPrefixBytes bytes, those of indexBytes
 // or more by their first indexBytes, and Scrub looks each position of the
 // text up at most twice. Each secret is kept as given and in the forms it
-// takes when quoted (%q, JSON) or URL-encoded, when those differ.
+// takes when quoted (%q, JSON) or URL-encoded, when those differ; the
+// index is all it keeps: each form once, with its time.
 type Scrubber struct {
 	now func() time.Time
 
 	mu sync.RWMutex
-	// byPrefix maps the first indexBytes bytes of each long secret form to
-	// the forms that start with them, longest first.
-	byPrefix map[string][]string
+	// byPrefix maps the first indexBytes bytes of each long secret form
+	// (minSecretPrefixBytes when it is that long) to the forms that start
+	// with them, ordered by length, longest first, then by bytes.
+	byPrefix map[string][]kept
 	// short are the forms shorter than indexBytes, longest first.
-	short []string
-	// forms counts the forms indexed. A form is indexed once: its list
-	// (byPrefix) is ordered by length, then bytes, and searched before
-	// each insertion, so no set of every form is kept beside the index.
-	forms int
-	// forever holds the values kept for the scrubber's life, until those
-	// kept until a time.
-	forever map[string]struct{}
-	// until holds each value's time as Unix nanoseconds (a fleet keeps
-	// tens of thousands).
-	until map[string]int64
+	short []kept
+	// values counts the forms that are kept values themselves (Len).
+	values int
 	// nextSweep is when expired values are next dropped.
 	nextSweep time.Time
 }
+
+// kept is one indexed form, with how long it is kept. A fleet keeps tens
+// of thousands of forms, so the time and whether the form is a kept value
+// itself (not only the quoted or URL-encoded form of one) share one word:
+// the time in Unix nanoseconds, even, plus 1 for a value. A form is kept
+// until the latest time of the values it is a form of; foreverNanos is the
+// scrubber's life.
+type kept struct {
+	form string
+	w    int64
+}
+
+// foreverNanos is the time of values kept for the scrubber's life.
+const foreverNanos = math.MaxInt64 &^ 1
+
+func (e kept) until() int64  { return e.w &^ 1 }
+func (e kept) isValue() bool { return e.w&1 == 1 }
 
 // NewScrubber returns a scrubber that keeps nothing yet.
 func NewScrubber() *Scrubber { return &Scrubber{now: time.Now} }
@@ -75,21 +86,12 @@ const (
 // Values shorter than four bytes are ignored (they would match ordinary
 // text).
 func (s *Scrubber) Keep(values ...string) {
-	if s == nil || s.allKept(values) {
+	if s == nil || s.allKeptUntil(time.Time{}, foreverNanos, values) {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.forever == nil {
-		s.forever = map[string]struct{}{}
-	}
-	for _, v := range values {
-		if len(v) >= minSecretBytes {
-			delete(s.until, v) // for the scrubber's life now
-			s.forever[v] = struct{}{}
-		}
-	}
-	s.keepLocked(values)
+	s.keepLocked(values, foreverNanos)
 }
 
 // KeepUntil keeps values that stop mattering at a known time, such as a
@@ -111,7 +113,7 @@ func (s *Scrubber) KeepUntil(until time.Time, values ...string) {
 // keepUntil keeps values until until, unless every one is kept until at
 // least enough already (the fast path, under the read lock).
 func (s *Scrubber) keepUntil(now, until, enough time.Time, values []string) {
-	if s.allKeptUntil(now, enough, values) {
+	if s.allKeptUntil(now, min(unixNanos(enough), foreverNanos), values) {
 		return
 	}
 	s.mu.Lock()
@@ -120,26 +122,7 @@ func (s *Scrubber) keepUntil(now, until, enough time.Time, values []string) {
 		s.sweepLocked(now)
 		s.nextSweep = now.Add(secretSweepInterval)
 	}
-	if s.until == nil {
-		s.until = map[string]int64{}
-	}
-	var added []string // values not indexed yet
-	for _, v := range values {
-		if len(v) < minSecretBytes {
-			continue
-		}
-		if _, ok := s.forever[v]; ok {
-			continue
-		}
-		t, ok := s.until[v]
-		if !ok {
-			added = append(added, v)
-		}
-		if u := unixNanos(until); !ok || u > t {
-			s.until[v] = u
-		}
-	}
-	s.keepLocked(added)
+	s.keepLocked(values, min(unixNanos(until), foreverNanos))
 }
 
 // KeepForUse keeps values that last no known time (refresh tokens, verify
@@ -164,7 +147,7 @@ func (s *Scrubber) Len() int {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.forever) + len(s.until)
+	return s.values
 }
 
 // Sweep drops the values whose time has passed now, and reports how many
@@ -178,26 +161,43 @@ func (s *Scrubber) Sweep() int {
 	defer s.mu.Unlock()
 	s.sweepLocked(now)
 	s.nextSweep = now.Add(secretSweepInterval)
-	return len(s.forever) + len(s.until)
+	return s.values
 }
 
-// sweepLocked drops the values whose time has passed: it rebuilds the
-// index from the values still kept, so that a form two values share
-// stays as long as either does.
+// sweepLocked drops the forms whose time has passed: a form two values
+// share is kept until the later of their times, so it stays as long as
+// either value does.
 func (s *Scrubber) sweepLocked(now time.Time) {
-	expired := false
-	for v, t := range s.until {
-		if unixNanos(now) > t {
-			delete(s.until, v)
-			expired = true
+	t := unixNanos(now)
+	live := func(e kept) bool {
+		if t > e.until() {
+			if e.isValue() {
+				s.values--
+			}
+			return false
+		}
+		return true
+	}
+	for p, list := range s.byPrefix {
+		if list = keepLive(list, live); len(list) == 0 {
+			delete(s.byPrefix, p)
+		} else {
+			s.byPrefix[p] = list
 		}
 	}
-	if !expired {
-		return
+	s.short = keepLive(s.short, live)
+}
+
+// keepLive removes the entries live refuses, in place, keeping the order.
+func keepLive(list []kept, live func(kept) bool) []kept {
+	out := list[:0]
+	for _, e := range list {
+		if live(e) {
+			out = append(out, e)
+		}
 	}
-	s.byPrefix, s.short, s.forms = nil, nil, 0
-	s.keepLocked(keys(s.forever))
-	s.keepLocked(keys(s.until))
+	clear(list[len(out):]) // the dropped forms' strings are not held
+	return out
 }
 
 // unixNanos is t in Unix nanoseconds, within UnixNano's range (years
@@ -214,86 +214,92 @@ func unixNanos(t time.Time) int64 {
 
 var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// indexKey is the index key of a form of at least indexBytes.
+func indexKey(f string) string {
+	if len(f) >= minSecretPrefixBytes {
+		return f[:minSecretPrefixBytes]
 	}
-	return out
+	return f[:indexBytes]
 }
 
-// keepLocked adds values and their forms to the index.
-func (s *Scrubber) keepLocked(values []string) {
-	if s.byPrefix == nil {
-		s.byPrefix = map[string][]string{}
+// find returns the list that holds f, or would, and f's position in it;
+// ok reports whether f is there.
+func (s *Scrubber) find(f string) (list []kept, at int, ok bool) {
+	if len(f) < indexBytes {
+		for i, e := range s.short {
+			if e.form == f {
+				return s.short, i, true
+			}
+		}
+		return s.short, len(s.short), false
 	}
+	list = s.byPrefix[indexKey(f)]
+	at = sort.Search(len(list), func(j int) bool {
+		return len(list[j].form) < len(f) || len(list[j].form) == len(f) && list[j].form >= f
+	})
+	return list, at, at < len(list) && list[at].form == f
+}
+
+// keepLocked keeps values and their forms until until (Unix nanos, at
+// most foreverNanos), or later if kept so already.
+func (s *Scrubber) keepLocked(values []string, until int64) {
+	if s.byPrefix == nil {
+		s.byPrefix = map[string][]kept{}
+	}
+	until &^= 1
 	shortChanged := false
 	for _, v := range values {
 		if len(v) < minSecretBytes {
 			continue
 		}
-		for _, f := range secretForms(v) {
-			if len(f) < indexBytes {
-				if !slices.Contains(s.short, f) {
-					s.short = append(s.short, f)
-					s.forms++
-					shortChanged = true
+		for i, f := range secretForms(v) {
+			isValue := int64(0)
+			if i == 0 {
+				isValue = 1
+			}
+			list, at, ok := s.find(f)
+			if ok {
+				e := &list[at]
+				if isValue == 1 && !e.isValue() {
+					s.values++
 				}
+				e.w = max(e.until(), until) | e.w&1 | isValue
+				continue
+			}
+			s.values += int(isValue)
+			e := kept{form: f, w: until | isValue}
+			if len(f) < indexBytes {
+				s.short = append(s.short, e)
+				shortChanged = true
 				continue
 			}
 			// Forms of minSecretPrefixBytes or more are indexed by that
 			// many bytes: every match, whole or cut short, shares them.
 			// Shorter ones by indexBytes.
-			p := f[:indexBytes]
-			if len(f) >= minSecretPrefixBytes {
-				p = f[:minSecretPrefixBytes]
-			}
-			list := s.byPrefix[p]
-			at := sort.Search(len(list), func(j int) bool {
-				return len(list[j]) < len(f) || len(list[j]) == len(f) && list[j] >= f
-			})
-			if at < len(list) && list[at] == f {
-				continue // kept already
-			}
-			s.byPrefix[p] = slices.Insert(list, at, f)
-			s.forms++
+			s.byPrefix[indexKey(f)] = slices.Insert(list, at, e)
 		}
 	}
 	if shortChanged {
-		sort.SliceStable(s.short, func(i, j int) bool { return len(s.short[i]) > len(s.short[j]) })
+		sort.SliceStable(s.short, func(i, j int) bool { return len(s.short[i].form) > len(s.short[j].form) })
 	}
 }
 
-// allKept reports, under the read lock, whether every value is kept for
-// life already (or too short to keep).
-func (s *Scrubber) allKept(values []string) bool {
+// allKeptUntil reports, under the read lock, whether every value is kept
+// until at least until (Unix nanos; foreverNanos: for the scrubber's
+// life) and no sweep is due (now zero: none is looked at). The client
+// keeps the token of every call, and most are kept already.
+func (s *Scrubber) allKeptUntil(now time.Time, until int64, values []string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, v := range values {
-		if _, ok := s.forever[v]; !ok && len(v) >= minSecretBytes {
-			return false
-		}
-	}
-	return true
-}
-
-// allKeptUntil is allKept for KeepUntil: every value is kept for life or
-// until at least until, and no sweep is due. The client keeps the token
-// of every call, and most are kept already.
-func (s *Scrubber) allKeptUntil(now, until time.Time, values []string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if !now.Before(s.nextSweep) {
+	if !now.IsZero() && !now.Before(s.nextSweep) {
 		return false
 	}
 	for _, v := range values {
 		if len(v) < minSecretBytes {
 			continue
 		}
-		if _, ok := s.forever[v]; ok {
-			continue
-		}
-		if t, ok := s.until[v]; !ok || t < unixNanos(until) {
+		list, at, ok := s.find(v)
+		if !ok || !list[at].isValue() || list[at].until() < until&^1 {
 			return false
 		}
 	}
@@ -329,12 +335,12 @@ func (sc *Scrubber) scrubKept(s string) string {
 	}
 	sc.mu.RLock()
 	defer sc.mu.RUnlock()
-	if sc.forms == 0 {
+	if len(sc.byPrefix) == 0 && len(sc.short) == 0 {
 		return s
 	}
-	for _, sec := range sc.short {
-		if strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, Redacted)
+	for _, e := range sc.short {
+		if strings.Contains(s, e.form) {
+			s = strings.ReplaceAll(s, e.form, Redacted)
 		}
 	}
 	if len(sc.byPrefix) == 0 || len(s) < indexBytes {
@@ -377,9 +383,10 @@ func (sc *Scrubber) scrubKept(s string) string {
 // first) that text starts with, or of the longest prefix of at least
 // minSecretPrefixBytes of one that text starts with and ends at the end
 // of text or at a byte that differs; 0 when none.
-func longestMatch(text string, list []string) int {
+func longestMatch(text string, list []kept) int {
 	best := 0
-	for _, sec := range list {
+	for _, e := range list {
+		sec := e.form
 		if len(sec) <= best {
 			break
 		}

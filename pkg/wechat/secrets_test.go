@@ -177,3 +177,40 @@ func TestKeepSharedPrefixOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepSharedForm: a form two values share (one value is the other
+// URL-encoded) stays as long as either value does, whichever expires
+// first.
+func TestKeepSharedForm(t *testing.T) {
+	t.Parallel()
+	raw := "shared form+0123456789abcdef/xyz"
+	encoded := url.QueryEscape(raw) // a value of its own, and raw's form
+	for _, tc := range []struct {
+		name           string
+		rawFor, encFor time.Duration
+		want           string // Scrub of "raw encoded" after two hours
+	}{
+		{"the encoded value outlives", time.Hour, 3 * time.Hour, raw + " REDACTED"},
+		{"the raw value outlives", 3 * time.Hour, time.Hour, "REDACTED REDACTED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			sc := wechat.NewScrubberClock(func() time.Time { return now })
+			sc.KeepUntil(now.Add(tc.rawFor), raw)
+			sc.KeepUntil(now.Add(tc.encFor), encoded)
+			now = now.Add(2 * time.Hour)
+			sc.Sweep()
+			if got := sc.Scrub(raw + " " + encoded); got != tc.want {
+				t.Errorf("Scrub = %q, want %q", got, tc.want)
+			}
+			now = now.Add(2 * time.Hour)
+			if n := sc.Sweep(); n != 0 {
+				t.Errorf("%d values kept after both times, want 0", n)
+			}
+			if got := sc.Scrub(encoded); got != encoded {
+				t.Errorf("after both times: %q", got)
+			}
+		})
+	}
+}
