@@ -72,6 +72,12 @@ type Handler struct {
 	// Now stamps the event's time (time.Now by default). Deadlines and
 	// durations always use the real clock.
 	Now func() time.Time
+
+	// out is the writer under Logger when NewWithLog built it (nil
+	// otherwise), and logger that Logger: while Logger is still it, the
+	// summary line is appended by hand and written to out.
+	out    *lineWriter
+	logger *slog.Logger
 }
 
 // New returns a Handler for platform that reads its configuration from the
@@ -84,7 +90,18 @@ func New(platform string) *Handler {
 // NewWithLog is New with the log lines written to w.
 func NewWithLog(platform string, w io.Writer) *Handler {
 	lv := new(slog.LevelVar)
-	return &Handler{Platform: platform, Lookup: os.LookupEnv, Runtimes: &app.Cache{}, Level: lv, Logger: NewLogger(w, lv)}
+	out := &lineWriter{w: w}
+	l := NewLogger(out, lv)
+	return &Handler{Platform: platform, Lookup: os.LookupEnv, Runtimes: &app.Cache{}, Level: lv, Logger: l, out: out, logger: l}
+}
+
+// lines is the writer the summary line is appended to by hand, nil when
+// Logger is not the one NewWithLog built.
+func (h *Handler) lines() *lineWriter {
+	if h.out != nil && h.Logger == h.logger {
+		return h.out
+	}
+	return nil
 }
 
 // NewLogger returns the JSON logger a Handler uses, writing to w at level.
