@@ -10,6 +10,7 @@
 package invoke
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -224,9 +225,11 @@ func (inv *invocation) intake(ctx context.Context, payload []byte) (trigger.Payl
 	if inv.rt != nil && inv.h.Level != nil {
 		inv.h.Level.Set(inv.rt.Config.LogLevel)
 	}
-	if d, ok := queue.Detect(payload); ok {
-		out, err := inv.work(ctx, d)
-		return trigger.Payload{}, &finished{out: out, err: err}
+	if mayBeQueued(payload) {
+		if d, ok := queue.Detect(payload); ok {
+			out, err := inv.work(ctx, d)
+			return trigger.Payload{}, &finished{out: out, err: err}
+		}
 	}
 	req, perr := trigger.Parse(payload)
 	if perr != nil {
@@ -235,9 +238,12 @@ func (inv *invocation) intake(ctx context.Context, payload []byte) (trigger.Payl
 		return trigger.Payload{}, &finished{err: &InvocationError{Message: msg}}
 	}
 	inv.req = req
-	inv.tick = inv.stamp.UTC().Truncate(time.Minute)
-	if t, ok := queue.Tick(payload); ok {
-		inv.tick = t
+	if req.Kind == trigger.Schedule {
+		// The tick is what a queued fleet run plans (schedules only).
+		inv.tick = inv.stamp.UTC().Truncate(time.Minute)
+		if t, ok := queue.Tick(payload); ok {
+			inv.tick = t
+		}
 	}
 	if req.Kind == trigger.HTTP {
 		return inv.intakeHTTP(ctx)
@@ -248,6 +254,15 @@ func (inv *invocation) intake(ctx context.Context, payload []byte) (trigger.Payl
 		return trigger.Payload{}, &finished{err: &InvocationError{Message: msg}}
 	}
 	return req.Payload, nil
+}
+
+// mayBeQueued reports whether payload can be what queue.Detect
+// recognises, whose keys are Records, or run, batch and authorizers: it
+// holds one of the words Records and batch, or a \u escape (the only way
+// a JSON key can spell a letter otherwise). Most invocations are not, and
+// skip Detect's decode.
+func mayBeQueued(payload []byte) bool {
+	return bytes.Contains(payload, []byte("Records")) || bytes.Contains(payload, []byte("batch")) || bytes.Contains(payload, []byte(`\u`))
 }
 
 // answer is an encoded answer.
