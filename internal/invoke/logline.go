@@ -1,6 +1,7 @@
 package invoke
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -227,4 +228,33 @@ func appendLogString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// requestLogger is the logger with the request id on every line, as
+// Logger.With("request_id", …) gives it, but with the attribute added
+// when a line is written instead of formatted up front: most invocations
+// write no line through it.
+func (inv *invocation) requestLogger() *slog.Logger {
+	return slog.New(requestIDHandler{Handler: inv.logger().Handler(), id: inv.requestID})
+}
+
+// requestIDHandler adds request_id before each record's attributes.
+type requestIDHandler struct {
+	slog.Handler
+	id string
+}
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	r2 := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	r2.AddAttrs(slog.String("request_id", h.id))
+	r.Attrs(func(a slog.Attr) bool { r2.AddAttrs(a); return true })
+	return h.Handler.Handle(ctx, r2)
+}
+
+func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return h.Handler.WithAttrs(append([]slog.Attr{slog.String("request_id", h.id)}, as...))
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return h.Handler.WithAttrs([]slog.Attr{slog.String("request_id", h.id)}).WithGroup(name)
 }

@@ -128,3 +128,34 @@ func FuzzEventLine(f *testing.F) {
 		}
 	})
 }
+
+// TestRequestLogger: requestLogger's lines are those of Logger.With with
+// the request id, with attributes, groups and derived loggers alike.
+func TestRequestLogger(t *testing.T) {
+	t.Parallel()
+	write := func(l *slog.Logger) {
+		l.Info("one", "a", 1)
+		l.With("b", "x\n").Warn("two", slog.Group("g", "c", true))
+		l.WithGroup("grp").Error("three", "d", 2.5)
+		l.Debug("hidden")
+	}
+	var got, want bytes.Buffer
+	inv := &invocation{h: &Handler{Logger: NewLogger(&got, slog.LevelInfo)}, requestID: "req-\"1\""}
+	write(inv.requestLogger())
+	write(NewLogger(&want, slog.LevelInfo).With("request_id", inv.requestID))
+	g, w := strings.Split(got.String(), "\n"), strings.Split(want.String(), "\n")
+	if len(g) != 4 || len(g) != len(w) {
+		t.Fatalf("lines:\n%s\nwant\n%s", got.String(), want.String())
+	}
+	for i := range 3 {
+		var x, y map[string]any
+		if json.Unmarshal([]byte(g[i]), &x) != nil || json.Unmarshal([]byte(w[i]), &y) != nil {
+			t.Fatalf("not JSON: %s / %s", g[i], w[i])
+		}
+		delete(x, "time")
+		delete(y, "time")
+		if !reflect.DeepEqual(x, y) {
+			t.Errorf("line %d = %s, want %s", i, g[i], w[i])
+		}
+	}
+}
