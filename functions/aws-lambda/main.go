@@ -24,6 +24,7 @@ func (jsonAnswer) ContentType() string          { return "application/json" }
 
 func main() {
 	h := invoke.New(invoke.PlatformAWSLambda)
+	h.KeepWorkers = invoke.PlatformWorkers
 	invoke.RouteStdLog(h)
 	invoke.SetMemoryLimit(os.LookupEnv)
 	lambda.Start(func(ctx context.Context, event json.RawMessage) (io.Reader, error) {

@@ -50,6 +50,9 @@ const (
 	DefaultBudget = 60 * time.Second
 	// MaxAnswerBytes is the synchronous answer cap of Lambda and SCF (6 MB).
 	MaxAnswerBytes = 6 << 20
+	// PlatformWorkers is the KeepWorkers of the platform mains: one per
+	// operation an invocation runs at once, and one more.
+	PlatformWorkers = 4
 )
 
 // Handler runs invocations. Create it once per process with New; it is
@@ -73,6 +76,14 @@ type Handler struct {
 	// Now stamps the event's time (time.Now by default). Deadlines and
 	// durations always use the real clock.
 	Now func() time.Time
+
+	// KeepWorkers is how many goroutines that ran an operation are kept
+	// for the next invocations' operations (0: a new goroutine each time).
+	// A kept goroutine has grown its stack already, where a new one grows
+	// it again on every invocation, copying it each time. Kept goroutines
+	// never end: a platform main sets it, for the life of the process.
+	KeepWorkers int
+	workers     workers
 
 	// out is the writer under Logger when NewWithLog built it (nil
 	// otherwise), and logger that Logger: while Logger is still it, the
@@ -415,7 +426,7 @@ func (inv *invocation) execute(ctx context.Context, pl plan, dl deadlines) *Even
 	attempts := make([]atomic.Int64, len(pl.ops))
 	for i, op := range pl.ops {
 		octx := wechat.CountingAttempts(ctx, &attempts[i])
-		go func() {
+		h.workers.run(h.KeepWorkers, func() {
 			defer func() {
 				if r := recover(); r != nil {
 					inv.logPanic(r)
@@ -432,7 +443,7 @@ func (inv *invocation) execute(ctx context.Context, pl plan, dl deadlines) *Even
 				return
 			}
 			done <- inv.operation(octx, op, pl.env)
-		}()
+		})
 	}
 	got := make(map[string]Result, len(pl.ops))
 	grace := time.NewTimer(time.Until(dl.checks) + dl.collect)
