@@ -14,6 +14,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/history"
 	"github.com/wxcloudenv/wxcloudenv/internal/names"
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/internal/push"
@@ -58,6 +59,9 @@ type Runtime struct {
 	// Names keeps the fleet's authorizers' names (api_get_authorizer_info)
 	// in Store; nil when there is no fleet.
 	Names *names.Book
+	// History writes the runs the status page draws, coalescing quiet
+	// single runs (internal/history).
+	History *history.Recorder
 }
 
 // Deps are what a Runtime shares with the ones built before it.
@@ -133,11 +137,12 @@ func Build(c *config.Config, d Deps) (*Runtime, error) {
 			knownAppID: c.AuthorizerAppID, knownRefresh: c.AuthorizerRefreshToken}
 		keeper.SetRefreshLister(f.listedRefresh)
 		rt.Fleet = f
-		rt.Names = &names.Book{Store: st, Prefix: c.StorePrefix,
+		rt.Names = &names.Book{Store: st, Prefix: c.StorePrefix, Memo: &names.Memo{},
 			Lookup: func(ctx context.Context, appid string) (*wechat.AuthorizerInfo, error) {
 				return client.GetAuthorizerInfo(ctx, component, c.ComponentAppID, appid)
 			}}
 	}
+	rt.History = &history.Recorder{Prefix: c.StorePrefix}
 	rt.Warnings = warningsFor(c, client, keeper, component, st, rt.Fleet != nil)
 	rt.Push = &push.Handler{Token: c.ComponentToken, EncodingAESKey: c.ComponentEncodingAESKey, ComponentAppID: c.ComponentAppID,
 		Keeper: pushKeeper{keeper}, Store: st, Prefix: c.StorePrefix,

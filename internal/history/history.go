@@ -104,6 +104,10 @@ type Run struct {
 	DurationMS int64 `json:"duration_ms"`
 	// Failure names the kinds of the failed operations, when any.
 	Failure string `json:"failure,omitempty"`
+	// Runs is how many runs of one instance this record stands for: this
+	// one and the quiet single runs counted since its previous record
+	// (see [Recorder]); 0 and 1 both mean this run alone.
+	Runs int `json:"runs,omitempty"`
 }
 
 // Change is one change a run claimed (an entry of the event's "changes").
@@ -139,6 +143,9 @@ func changePrefix(prefix string) string { return prefix + "history:changes:" }
 // when it is smaller.
 func Record(ctx context.Context, st store.Store, prefix, id string, run Run, changes []Change) error {
 	run.Time = run.Time.UTC()
+	if run.Runs <= 1 {
+		run.Runs = 0
+	}
 	if run.Changes < len(changes) {
 		run.Changes = len(changes)
 	}

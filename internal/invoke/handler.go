@@ -30,6 +30,7 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/app"
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
 	"github.com/wxcloudenv/wxcloudenv/internal/queue"
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
@@ -180,6 +181,10 @@ type invocation struct {
 	tick        time.Time
 	planned     *queue.Planned
 	queuedNotes []Notification
+
+	// writes holds what the run writes to keys nobody else writes (names,
+	// its history record) for one batch at its end (history.go).
+	writes *store.Buffered
 }
 
 func (inv *invocation) logger() *slog.Logger {

@@ -7,14 +7,17 @@ import (
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/history"
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
 )
 
 // recordHistory keeps the run's summary and changes for the status page
-// (internal/history): one store write, two when something changed. Like
+// (internal/history): one store write, two when something changed, none
+// for a single run that repeats the instance's last (history.Recorder). Like
 // the alert state, a run narrowed to one env is not kept. A store failure
 // is logged and changes nothing else. ctx is the alert path's: it ends
 // before the answer is due.
 func (inv *invocation) recordHistory(ctx context.Context, ev *Event, pl plan) {
+	defer inv.flushWrites(ctx)
 	if pl.env != inv.rt.Config.Env {
 		return
 	}
@@ -34,6 +37,7 @@ func (inv *invocation) recordHistory(ctx context.Context, ev *Event, pl plan) {
 // as recordHistory keeps a run.
 func (inv *invocation) recordBatch(ctx context.Context, ev *Event, run string, i int) {
 	// One invocation may work several batches: each is its own record.
+	defer inv.flushWrites(ctx)
 	inv.record(ctx, ev, history.KindBatch, strconv.Itoa(i)+" of "+run, inv.requestID+"-b"+strconv.Itoa(i))
 }
 
@@ -61,7 +65,28 @@ func (inv *invocation) record(ctx context.Context, ev *Event, kind history.Kind,
 			Resource: c.Resource, Status: c.Status, Kind: c.Kind, ErrCode: c.ErrCode, Message: inv.scrub(c.Message), Since: c.Since})
 	}
 	run.DurationMS = time.Since(inv.start).Milliseconds()
-	if err := history.Record(ctx, inv.rt.Store, inv.rt.Config.StorePrefix, id, run, changes); err != nil {
+	if _, err := inv.rt.History.Record(ctx, inv.deferredWrites(), id, run, changes); err != nil {
 		inv.logger().Warn("the run history could not be kept", "request_id", inv.requestID, "kind", "store", "error", inv.scrub(err.Error()))
+	}
+}
+
+// deferredWrites is the run's buffer of writes to keys nobody else
+// writes: the names it learnt and its history record go to the store in
+// one batch (store.SetMany) when the run flushes it.
+func (inv *invocation) deferredWrites() *store.Buffered {
+	if inv.writes == nil {
+		inv.writes = store.NewBuffered(inv.rt.Store)
+	}
+	return inv.writes
+}
+
+// flushWrites writes the run's deferred writes; a failure is logged and
+// changes nothing else (the names are learnt again, the record is lost).
+func (inv *invocation) flushWrites(ctx context.Context) {
+	if inv.writes == nil || inv.writes.Pending() == 0 {
+		return
+	}
+	if err := inv.writes.Flush(ctx); err != nil {
+		inv.logger().Warn("the run history and the names learnt could not be kept", "request_id", inv.requestID, "kind", "store", "error", inv.scrub(err.Error()))
 	}
 }

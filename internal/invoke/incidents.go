@@ -100,6 +100,8 @@ func (inv *invocation) names(ctx context.Context, ev *Event, r *Result) map[stri
 		return nil
 	}
 	book := *inv.rt.Names
+	// What it learns is written with the run's history record, in one batch.
+	book.Store = inv.deferredWrites()
 	book.Budget = names.Budget
 	if dl, ok := ctx.Deadline(); ok {
 		book.Budget = min(book.Budget, time.Until(dl)/4)

@@ -77,6 +77,63 @@ type Book struct {
 	Budget      time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Memo, when set, keeps the entries in this instance between runs
+	// (shared by the copies of a Book).
+	Memo *Memo
+}
+
+// MemoReread is how often a [Memo] reads the store for the entries it
+// lacks: another instance's lookups reach it at most this late.
+const MemoReread = 10 * time.Minute
+
+// Memo keeps, in one instance, the entries its Book read or learnt until
+// each expires, so that a warm instance's later runs read the store only
+// for entries it lacks, and for those at most every [MemoReread]: a run
+// of a fleet whose names are known costs the store no round trip. It is
+// safe for concurrent use.
+type Memo struct {
+	mu     sync.Mutex
+	m      map[string]memoEntry
+	readAt time.Time
+}
+
+type memoEntry struct {
+	e   Entry
+	exp time.Time
+}
+
+// take puts into out the live entries of appids it holds, and returns
+// the others and whether the store was read for them lately.
+func (m *Memo) take(out Names, appids []string, now time.Time) (rest []string, fresh bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range appids {
+		if me, ok := m.m[id]; ok && now.Before(me.exp) {
+			out[id] = me.e
+			continue
+		}
+		delete(m.m, id)
+		rest = append(rest, id)
+	}
+	d := now.Sub(m.readAt)
+	return rest, !m.readAt.IsZero() && d >= 0 && d < MemoReread
+}
+
+// keep remembers e for appid until exp.
+func (m *Memo) keep(appid string, e Entry, exp time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil {
+		m.m = map[string]memoEntry{}
+	}
+	m.m[appid] = memoEntry{e: e, exp: exp}
+}
+
+// read records that the store was read for every entry lacking at now.
+func (m *Memo) read(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.readAt = now
 }
 
 // Key is the store key of appid's entry.
@@ -98,7 +155,8 @@ type Stats struct {
 	Missing int
 }
 
-// Load returns the entries of appids: it reads them all in one batch,
+// Load returns the entries of appids: it reads them all in one batch
+// (with a Memo: only those it lacks, at most every MemoReread),
 // then looks up at most PerRun of the missing ones within Budget — first
 // those in urgent (the authorizers of this run's changes), then the rest in
 // appids' order — and stores what it learnt. A store that cannot be read
@@ -109,19 +167,31 @@ func (b *Book) Load(ctx context.Context, appids, urgent []string) (Names, Stats,
 	if b.Now != nil {
 		now = b.Now
 	}
-	keys := make([]string, len(appids))
-	for i, id := range appids {
-		keys[i] = Key(b.Prefix, id)
-	}
 	out := make(Names, len(appids))
 	var st Stats
 	var errs []error
-	if len(keys) > 0 {
+	toRead := appids
+	if b.Memo != nil {
+		var fresh bool
+		toRead, fresh = b.Memo.take(out, appids, now())
+		st.Read = len(out)
+		if fresh {
+			toRead = nil
+		}
+	}
+	if len(toRead) > 0 {
+		readAt := now()
+		keys := make([]string, len(toRead))
+		for i, id := range toRead {
+			keys[i] = Key(b.Prefix, id)
+		}
 		got, err := b.Store.GetMany(ctx, keys)
 		if err != nil {
 			errs = append(errs, err)
+		} else if b.Memo != nil {
+			b.Memo.read(readAt)
 		}
-		for i, id := range appids {
+		for i, id := range toRead {
 			v, ok := got[keys[i]]
 			if !ok {
 				continue
@@ -130,6 +200,13 @@ func (b *Book) Load(ctx context.Context, appids, urgent []string) (Names, Stats,
 			if json.Unmarshal(v.Data, &e) == nil {
 				out[id] = e
 				st.Read++
+				if b.Memo != nil {
+					exp := v.Expires
+					if exp.IsZero() {
+						exp = readAt.Add(TTL)
+					}
+					b.Memo.keep(id, e, exp)
+				}
 			}
 		}
 	}
@@ -247,6 +324,11 @@ func (b *Book) lookup(ctx context.Context, todo []string, now func() time.Time) 
 				}
 				data, _ := json.Marshal(e) // an Entry always encodes
 				werr := b.Store.Set(ctx, Key(b.Prefix, id), store.Value{Data: data, Expires: exp})
+				if b.Memo != nil && werr == nil {
+					// A failed lookup is remembered too, so that it is not
+					// tried again before FailTTL.
+					b.Memo.keep(id, e, exp)
+				}
 				mu.Lock()
 				if err != nil {
 					failed++

@@ -174,3 +174,70 @@ type brokenStore struct{ store.Store }
 func (brokenStore) GetMany(context.Context, []string) (map[string]store.Value, error) {
 	return nil, store.ErrUnavailable
 }
+
+// readCounter counts the store's batch reads.
+type readCounter struct {
+	store.Store
+	reads atomic.Int64
+}
+
+func (r *readCounter) GetMany(ctx context.Context, keys []string) (map[string]store.Value, error) {
+	r.reads.Add(1)
+	return r.Store.GetMany(ctx, keys)
+}
+
+// TestMemo: with a Memo, a warm instance reads the store only for the
+// entries it lacks, and for those at most every MemoReread; what it read
+// or learnt serves later runs until it expires; another instance's
+// lookups reach it at the next reread.
+func TestMemo(t *testing.T) {
+	t.Parallel()
+	_, b, ids, calls := fake(t, 100)
+	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	b.Now = func() time.Time { return now }
+	shared := b.Store
+	shared.(*store.Memory).Now = func() time.Time { return now }
+	rc := &readCounter{Store: shared}
+	b.Store, b.Memo = rc, &names.Memo{}
+	ctx := context.Background()
+
+	// Another instance already learnt ids[50:60].
+	other := *b
+	other.Memo, other.Store, other.PerRun = nil, shared, 10
+	if _, _, err := other.Load(ctx, ids[50:60], nil); err != nil {
+		t.Fatal(err)
+	}
+	calls.Store(0)
+
+	_, st, err := b.Load(ctx, ids, nil)
+	if err != nil || rc.reads.Load() != 1 || st.Read != 10 || st.Looked != names.PerRun {
+		t.Fatalf("first run: %d reads, stats %+v, %v; want 1 read, 10 read, %d looked", rc.reads.Load(), st, err, names.PerRun)
+	}
+	// A minute later: no read; what was read and learnt is known.
+	now = now.Add(time.Minute)
+	got, st, err := b.Load(ctx, ids, nil)
+	if err != nil || rc.reads.Load() != 1 || st.Read != 10+names.PerRun {
+		t.Fatalf("second run: %d reads, stats %+v, %v; want no new read and %d known", rc.reads.Load(), st, err, 10+names.PerRun)
+	}
+	if got.Name(ids[55]) == "" {
+		t.Fatalf("another instance's name was not kept: %q", got.Name(ids[55]))
+	}
+	// Another instance learns ids[99]; this one sees it after MemoReread.
+	other.PerRun = 1
+	if _, _, err := other.Load(ctx, ids[99:], nil); err != nil {
+		t.Fatal(err)
+	}
+	b.PerRun = 1 // one lookup a run from here, so that ids[99] is not learnt by this one first
+	now = now.Add(names.MemoReread)
+	before := calls.Load()
+	got, _, err = b.Load(ctx, ids, nil)
+	if err != nil || rc.reads.Load() != 2 || got.Name(ids[99]) == "" || calls.Load() != before+1 {
+		t.Fatalf("after MemoReread: %d reads, %q, %d lookups, %v", rc.reads.Load(), got.Name(ids[99]), calls.Load()-before, err)
+	}
+	// Entries expire from the memo with their stored expiry.
+	now = now.Add(names.TTL + names.Spread + time.Minute)
+	_, st, err = b.Load(ctx, ids, nil)
+	if err != nil || rc.reads.Load() != 3 || st.Read != 0 {
+		t.Fatalf("a day later: %d reads, stats %+v, %v; want a read and nothing live", rc.reads.Load(), st, err)
+	}
+}

@@ -145,6 +145,39 @@ var cases = []struct {
 		mustSet(t, f.s, f.key("plain"), store.Value{Data: []byte("token-2"), Expires: exp})
 		wantValue(t, f.s, f.key("plain"), store.Value{Data: []byte("token-2"), Expires: exp})
 	}},
+	{"set many in one batch", func(t *testing.T, f fixture) {
+		if _, ok := f.s.(store.BatchSetter); !ok {
+			t.Fatalf("%T does not write in batches", f.s)
+		}
+		exp := f.clk.Now().Add(90 * time.Minute)
+		// More than one DynamoDB BatchWriteItem call (25 items), a key given
+		// twice (the last value wins), values with and without expiry.
+		var items []store.Item
+		for i := range 60 {
+			v := store.Value{Data: []byte("v" + strconv.Itoa(i))}
+			if i%2 == 0 {
+				v.Expires = exp
+			}
+			items = append(items, store.Item{Key: f.key("k" + strconv.Itoa(i)), Value: v})
+		}
+		items = append(items, store.Item{Key: f.key("k7"), Value: store.Value{Data: []byte("again"), Expires: exp}})
+		if err := store.SetMany(t.Context(), f.s, items); err != nil {
+			t.Fatalf("SetMany = %v", err)
+		}
+		for i := range 60 {
+			want := items[i].Value
+			if i == 7 {
+				want = items[60].Value
+			}
+			wantValue(t, f.s, f.key("k"+strconv.Itoa(i)), want)
+		}
+		if err := store.SetMany(t.Context(), f.s, nil); err != nil {
+			t.Fatalf("SetMany(nil) = %v", err)
+		}
+		f.clk.Advance(2 * time.Hour)
+		wantAbsent(t, f.s, f.key("k0"))
+		wantValue(t, f.s, f.key("k1"), items[1].Value)
+	}},
 	{"expired value is absent while the backend still holds it", func(t *testing.T, f fixture) {
 		k := f.key("soon")
 		v := store.Value{Data: []byte("v"), Expires: f.clk.Now().Add(time.Hour)}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,6 +44,8 @@ type Dynamo struct {
 	secrets  []string
 	// pageSize limits the items of one Scan page (0: DynamoDB's 1 MB).
 	pageSize int32
+	// noBatchWrite is set once the role was refused BatchWriteItem.
+	noBatchWrite atomic.Bool
 }
 
 var _ Store = (*Dynamo)(nil)

@@ -159,3 +159,49 @@ func TestDynamoRetriesThrottlingOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestDynamoSetManyWithoutBatchWrite: a role deployed before SetMany
+// existed is refused BatchWriteItem; the items are then written one
+// PutItem each, and later batches go straight to PutItem.
+func TestDynamoSetManyWithoutBatchWrite(t *testing.T) {
+	t.Parallel()
+	tableURL, env := storetest.StartDynamo(t)
+	target, err := url.Parse(env["AWS_ENDPOINT_URL_DYNAMODB"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batchWrites, puts atomic.Int32
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch op := r.Header.Get("X-Amz-Target"); {
+		case strings.HasSuffix(op, ".BatchWriteItem"):
+			batchWrites.Add(1)
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"__type":"com.amazon.coral.service#AccessDeniedException","message":"User: arn:aws:sts::1:assumed-role/fn is not authorized to perform: dynamodb:BatchWriteItem"}`)
+			return
+		case strings.HasSuffix(op, ".PutItem"):
+			puts.Add(1)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	env["AWS_ENDPOINT_URL_DYNAMODB"] = srv.URL
+	s, err := store.Open(tableURL, store.WithEnv(storetest.Lookup(env)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := []store.Item{{Key: "a", Value: store.Value{Data: []byte("1")}}, {Key: "b", Value: store.Value{Data: []byte("2")}}}
+	for round := range 2 {
+		if err := store.SetMany(t.Context(), s, items); err != nil {
+			t.Fatalf("round %d: SetMany() = %v", round, err)
+		}
+	}
+	if batchWrites.Load() != 1 || puts.Load() != 4 {
+		t.Fatalf("%d BatchWriteItem and %d PutItem calls, want 1 and 4", batchWrites.Load(), puts.Load())
+	}
+	got, err := s.GetMany(t.Context(), []string{"a", "b"})
+	if err != nil || string(got["a"].Data) != "1" || string(got["b"].Data) != "2" {
+		t.Fatalf("GetMany() = %v, %v", got, err)
+	}
+}

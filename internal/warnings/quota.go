@@ -164,17 +164,15 @@ func (c *Checker) takeLease(ctx context.Context, now time.Time) (bool, error) {
 	return c.Store.CompareAndSwap(ctx, key, cur.Data, v)
 }
 
-// recordFor is how long this instance uses a quota reading it read from
-// the store without reading the store again; another instance's newer
-// reading reaches it at most this late.
-const recordFor = time.Minute
-
-// cached returns the reading this instance last saw, while it serves.
+// cached returns the reading this instance last saw while it is younger
+// than QuotaEvery: readings are made once an hour across instances, so
+// the store holds nothing newer that matters before then, and a warm
+// instance reads the store for quotas once an hour, not every run.
 func (c *Checker) cached(now time.Time) *quotaRecord {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rec := c.seen
-	if rec == nil || now.Sub(c.seenAt) >= recordFor || now.Sub(c.seenAt) < 0 || now.Sub(rec.ReadAt) >= QuotaEvery {
+	if rec == nil || now.Sub(c.seenAt) < 0 || now.Sub(rec.ReadAt) >= QuotaEvery {
 		return nil
 	}
 	return rec

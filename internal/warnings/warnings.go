@@ -98,9 +98,10 @@ type Checker struct {
 	// Instance names this instance in the quota lease.
 	Instance string
 
-	mu     sync.Mutex   // guards seen
+	mu     sync.Mutex   // guards seen and ticket
 	seen   *quotaRecord // the last quota reading this instance saw
 	seenAt time.Time
+	ticket time.Time  // the newest ticket's CreateTime this instance saw
 	read   sync.Mutex // one quota reader per instance
 }
 
@@ -138,17 +139,34 @@ func (c *Checker) Check(ctx context.Context) Report {
 
 // checkTicket raises STALE when the newest verify ticket is more than
 // TicketStaleAfter old.
+//
+// A ticket is only ever replaced by a newer one, so while the newest this
+// instance saw is younger than TicketStaleAfter nothing can be stale and
+// the store is not read: a scheduled instance reads it about every 30
+// minutes, not every run, and always before raising STALE.
 func (c *Checker) checkTicket(ctx context.Context, r *Report) {
-	created, ok, err := c.Tickets.TicketCreated(ctx, c.ComponentAppID)
-	if err != nil {
-		r.Problems = append(r.Problems, "the verify ticket's age could not be read: "+c.scrub(err.Error()))
-		return
+	now := c.now()
+	c.mu.Lock()
+	created := c.ticket
+	c.mu.Unlock()
+	ok := !created.IsZero()
+	if age := now.Sub(created); !ok || age > TicketStaleAfter || age < 0 {
+		var err error
+		created, ok, err = c.Tickets.TicketCreated(ctx, c.ComponentAppID)
+		if err != nil {
+			r.Problems = append(r.Problems, "the verify ticket's age could not be read: "+c.scrub(err.Error()))
+			return
+		}
+		c.mu.Lock()
+		if created.After(c.ticket) || !ok {
+			c.ticket = created
+		}
+		c.mu.Unlock()
 	}
 	r.Checked = append(r.Checked, OperationComponent)
 	if !ok {
 		return // none pushed yet: nothing is aging
 	}
-	now := c.now()
 	age := now.Sub(created)
 	r.TicketAge, r.HasTicketAge = max(age, 0), true
 	if age <= TicketStaleAfter {

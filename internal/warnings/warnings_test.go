@@ -170,3 +170,61 @@ func TestQuotaUnreadable(t *testing.T) {
 		t.Errorf("the problem shows the token: %s", r.Problems[0])
 	}
 }
+
+// pushedTickets is a TicketSource whose newest ticket was pushed at the
+// last multiple of ten minutes before its clock, counting its reads.
+type pushedTickets struct {
+	now   func() time.Time
+	reads int
+}
+
+func (p *pushedTickets) TicketCreated(context.Context, string) (time.Time, bool, error) {
+	p.reads++
+	return p.now().Truncate(10 * time.Minute), true, nil
+}
+
+// getCounter counts the store's reads.
+type getCounter struct {
+	store.Store
+	gets int
+}
+
+func (g *getCounter) Get(ctx context.Context, key string) (store.Value, error) {
+	g.gets++
+	return g.Store.Get(ctx, key)
+}
+
+// TestWarmInstanceReadsTheStoreRarely: an instance run every five
+// minutes for two hours reads the verify ticket's age about every 30
+// minutes (never raising STALE while pushes arrive every 10) and the
+// shared quota reading once an hour, not every run.
+func TestWarmInstanceReadsTheStoreRarely(t *testing.T) {
+	t.Parallel()
+	srv := wechattest.NewServer()
+	t.Cleanup(srv.Close)
+	client, err := wechat.NewClient(wechat.WithBaseURLs(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := testNow().Truncate(time.Hour).Add(3 * time.Minute)
+	clock := func() time.Time { return now }
+	tk := &pushedTickets{now: clock}
+	st := &getCounter{Store: store.NewMemory()}
+	c := &warnings.Checker{ComponentAppID: wechattest.ComponentAppID, Tickets: tk, Store: st, Prefix: "wxcloudenv:",
+		Client: client, Component: wechat.StaticTokenSource(wechattest.ComponentAccessToken),
+		QuotaPaths: []string{wechat.AuthorizerTokenPath}, Now: clock, Instance: "a"}
+	const runs = 24
+	for i := range runs {
+		r := c.Check(t.Context())
+		if len(r.Alerts) != 0 || !r.HasTicketAge || r.TicketAge > warnings.TicketStaleAfter || !r.HasQuota {
+			t.Fatalf("run %d: alerts %+v, ticket age %v (%v), quota %v", i, r.Alerts, r.TicketAge, r.HasTicketAge, r.HasQuota)
+		}
+		now = now.Add(5 * time.Minute)
+	}
+	if tk.reads > runs/5 || tk.reads < 2 {
+		t.Errorf("the ticket's age was read %d times in %d runs, want about one run in six", tk.reads, runs)
+	}
+	if st.gets > 3 || srv.Calls(wechat.QuotaPath) != 2 {
+		t.Errorf("the quota reading was read %d times and WeChat's quotas %d times in two hours, want about once an hour", st.gets, srv.Calls(wechat.QuotaPath))
+	}
+}

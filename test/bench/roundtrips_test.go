@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/config/configtest"
@@ -69,4 +70,50 @@ func BenchmarkStoreRoundTrips(b *testing.B) {
 	}
 	b.ReportMetric(float64(runs[0]), "fleet-first-run-store-ops")
 	b.ReportMetric(float64(runs[1]), "fleet-second-run-store-ops")
+}
+
+// TestNewWorkStoreRoundTrips holds what BenchmarkStoreRoundTrips shows:
+// a warm single-authorizer invocation touches the store not at all (its
+// history record is counted into the next minute's), and a later fleet
+// run of a warm instance adds one batch write (names learnt and the
+// history record) to what it read before names, history, silences,
+// owner robots and warnings existed: the token preload and the fleet's
+// listing.
+func TestNewWorkStoreRoundTrips(t *testing.T) {
+	srv := wechattest.NewServer()
+	defer srv.Close()
+	h := newCore(t, configtest.MintingVars(srv.URL))
+	l := countStore(h)
+	for i := range 20 {
+		ctx, cancel := lambdaContext()
+		out, err := h.Invoke(ctx, directAll)
+		cancel()
+		if err != nil || !bytes.Contains(out[:min(len(out), 200)], []byte(`"ok":true`)) {
+			t.Fatalf("invoke: %v %.300s", err, out)
+		}
+		if ops := l.takeFamilies(); i > 0 && len(ops) > 0 {
+			t.Fatalf("warm invocation %d touched the store: %q", i, ops)
+		}
+	}
+
+	const n = 300
+	fsrv := newFleetServer(t, n, 0)
+	hf := newCore(t, fleetVars(fsrv))
+	lf := countStore(hf)
+	ev := scheduleEvent(t)
+	for run := range 3 {
+		ctx, cancel := fleetContext()
+		out, err := hf.Invoke(ctx, ev)
+		cancel()
+		checkFleetEvent(t, out, err, n)
+		ops := lf.takeFamilies()
+		if run == 0 {
+			continue
+		}
+		want := []string{"getmany wxcloudenv:token:authorizer", "getmany wxcloudenv:token:authorizer",
+			"keys wxcloudenv:fleet", "setmany"}
+		if !slices.Equal(ops, want) {
+			t.Fatalf("fleet run %d: store operations\n%q\nwant\n%q", run+1, ops, want)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -228,16 +229,45 @@ func TestStoreColdStartMintsNothing(t *testing.T) {
 
 // countingStore counts every operation on the token keys of the store it
 // wraps (tokens, leases, refresh tokens, tickets) in ops, and the others
-// (the alert state) in otherOps.
+// (the alert state) in otherOps; families records every operation with
+// its first key's family (the key up to an appid or a time stamp).
 type countingStore struct {
 	store.Store
 	ops      atomic.Int64
 	otherOps atomic.Int64
 	mu       sync.Mutex
 	log      []string
+	families []string
+}
+
+// family is key up to its appid or time stamp.
+func family(key string) string {
+	for _, cut := range []string{":wx", ":2"} {
+		if i := strings.Index(key, cut); i > 0 {
+			key = key[:i]
+		}
+	}
+	return key
+}
+
+// takeFamilies returns the operations recorded since the last call, sorted.
+func (s *countingStore) takeFamilies() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.families
+	s.families = nil
+	slices.Sort(out)
+	return out
 }
 
 func (s *countingStore) count(op string, keys ...string) {
+	s.mu.Lock()
+	if op == "setmany" || len(keys) == 0 {
+		s.families = append(s.families, op)
+	} else {
+		s.families = append(s.families, op+" "+family(keys[0]))
+	}
+	s.mu.Unlock()
 	defer func() {
 		if len(keys) > 0 && !isTokenKey(keys[0]) {
 			s.otherOps.Add(1)
@@ -290,6 +320,17 @@ func (s *countingStore) CompareAndSwap(ctx context.Context, key string, old []by
 func (s *countingStore) CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error) {
 	s.count("cad", key)
 	return s.Store.CompareAndDelete(ctx, key, old)
+}
+
+// SetMany is one batch (one round trip on Redis; BatchWriteItem calls of
+// 25 items sent at once on DynamoDB).
+func (s *countingStore) SetMany(ctx context.Context, items []store.Item) error {
+	keys := make([]string, len(items))
+	for i, it := range items {
+		keys[i] = it.Key
+	}
+	s.count("setmany", keys...)
+	return store.SetMany(ctx, s.Store, items)
 }
 
 func (s *countingStore) Delete(ctx context.Context, key string) error {

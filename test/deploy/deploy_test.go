@@ -175,7 +175,7 @@ func TestSAMTemplate(t *testing.T) {
 		statements = append(statements, l(m(p)["Statement"])...)
 	}
 	wantStatement := map[string]any{"Effect": "Allow", "Resource": map[string]any{"Fn::GetAtt": []any{"StoreTable", "Arn"}},
-		"Action": []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem", "dynamodb:Scan"}}
+		"Action": []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:Scan"}}
 	if len(statements) != 1 || !reflect.DeepEqual(statements[0], wantStatement) {
 		t.Errorf("policy statements = %v, want only %v", statements, wantStatement)
 	}

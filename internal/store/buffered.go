@@ -1,0 +1,92 @@
+package store
+
+import (
+	"context"
+	"sync"
+)
+
+// Buffered is a Store whose Sets wait for [Buffered.Flush], which writes
+// them in one batch ([SetMany]): a run that writes several keys nobody
+// else writes at once (authorizers' names, its history record) pays one
+// round trip for all of them. A buffered key reads back its buffered
+// value. Every other operation goes straight to the store underneath, so
+// keys compared and swapped must not also be Set through a Buffered.
+// A Buffered is safe for concurrent use.
+type Buffered struct {
+	Store
+
+	mu      sync.Mutex
+	pending []Item
+	at      map[string]int // key -> index in pending
+}
+
+// NewBuffered returns a Buffered over st.
+func NewBuffered(st Store) *Buffered { return &Buffered{Store: st} }
+
+// Set implements Store: v is written by the next Flush.
+func (b *Buffered) Set(_ context.Context, key string, v Value) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v = Value{Data: append([]byte(nil), v.Data...), Expires: v.Expires}
+	if i, ok := b.at[key]; ok {
+		b.pending[i].Value = v
+		return nil
+	}
+	if b.at == nil {
+		b.at = map[string]int{}
+	}
+	b.at[key] = len(b.pending)
+	b.pending = append(b.pending, Item{Key: key, Value: v})
+	return nil
+}
+
+// buffered returns key's buffered value.
+func (b *Buffered) buffered(key string) (Value, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i, ok := b.at[key]
+	if !ok {
+		return Value{}, false
+	}
+	return b.pending[i].Value, true
+}
+
+// Get implements Store.
+func (b *Buffered) Get(ctx context.Context, key string) (Value, error) {
+	if v, ok := b.buffered(key); ok {
+		return v, nil
+	}
+	return b.Store.Get(ctx, key)
+}
+
+// GetMany implements Store.
+func (b *Buffered) GetMany(ctx context.Context, keys []string) (map[string]Value, error) {
+	out, err := b.Store.GetMany(ctx, keys)
+	if out == nil {
+		out = map[string]Value{}
+	}
+	for _, k := range keys {
+		if v, ok := b.buffered(k); ok {
+			out[k] = v
+		}
+	}
+	return out, err
+}
+
+// Pending reports how many keys wait for Flush.
+func (b *Buffered) Pending() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending)
+}
+
+// Flush writes what was Set since the last Flush, in one batch. What
+// could not be written is dropped with the error: the keys a Buffered is
+// for are ones a later run writes again.
+func (b *Buffered) Flush(ctx context.Context) error {
+	b.mu.Lock()
+	items := b.pending
+	b.pending, b.at = nil, nil
+	b.mu.Unlock()
+	return SetMany(ctx, b.Store, items)
+}
