@@ -95,11 +95,29 @@ const AllAuthorizers = "all"
 // Variables lists every variable Config reads, in the order of its fields.
 var Variables = variableNames()
 
-func variableNames() []string {
+// field is what the tags of one field of Config say.
+type field struct {
+	name, def, secret string
+}
+
+// fields are Config's fields' tags, read once (by reflection, which
+// Parse and Secrets would otherwise repeat on every cold start).
+var fields = fieldTags()
+
+func fieldTags() []field {
 	t := reflect.TypeFor[Config]()
-	out := make([]string, 0, t.NumField())
-	for i := range t.NumField() {
-		out = append(out, t.Field(i).Tag.Get("envconfig"))
+	out := make([]field, t.NumField())
+	for i := range out {
+		tag := t.Field(i).Tag
+		out[i] = field{name: tag.Get("envconfig"), def: tag.Get("default"), secret: tag.Get("secret")}
+	}
+	return out
+}
+
+func variableNames() []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = f.name
 	}
 	return out
 }
@@ -126,14 +144,12 @@ func (e *Error) Error() string { return fmt.Sprintf("config: %s: %s", e.Variable
 func Parse(lookup Lookup) (*Config, error) {
 	c := defaults()
 	v := reflect.ValueOf(&c).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name := f.Tag.Get("envconfig")
+	for i, f := range fields {
+		name := f.name
 		raw, _ := lookup(name)
 		raw = strings.TrimSpace(raw)
 		if raw == "" {
-			raw = f.Tag.Get("default")
+			raw = f.def
 		}
 		if raw == "" {
 			continue
@@ -436,10 +452,8 @@ func (c *Config) Fleet() bool { return len(c.Authorizers) > 0 }
 func (c *Config) Secrets() []string {
 	var out []string
 	v := reflect.ValueOf(c).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		kind := t.Field(i).Tag.Get("secret")
-		if kind == "" {
+	for i, f := range fields {
+		if f.secret == "" {
 			continue
 		}
 		var vals []string
