@@ -1,7 +1,9 @@
 package queue
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,12 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
-	tcerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
-	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
-	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
-
 	"github.com/wxcloudenv/wxcloudenv/internal/config"
+	"github.com/wxcloudenv/wxcloudenv/internal/tc3"
 )
 
 // SCF's Invoke API takes an asynchronous event of up to 128 KB.
@@ -24,12 +22,27 @@ const (
 	SCFMaxBytes    = 128 << 10
 )
 
+// The Invoke call of Tencent Cloud API 3.0.
+const (
+	scfService = "scf"
+	scfVersion = "2018-04-16"
+	scfAction  = "Invoke"
+)
+
 // SCF sends each batch as an asynchronous invocation of a function (SCF's
-// Invoke API, InvocationType Event, the batch JSON as ClientContext),
-// signed TC3-HMAC-SHA256 by Tencent's own SDK.
+// Invoke API, InvocationType Event, the batch JSON as ClientContext). It
+// speaks Tencent Cloud API 3.0 over net/http, signed TC3-HMAC-SHA256
+// (package tc3): tencentcloud-sdk-go's common client linked 0.3 MB into
+// every binary for this one call (docs/queue.md).
 type SCF struct {
-	c                   *common.Client
+	hc                  *http.Client
+	endpoint            string
+	region              string
+	signer              tc3.Signer
 	namespace, function string
+	now                 func() time.Time
+	// backoff is the wait before retry number n (1 for the first).
+	backoff func(n int) time.Duration
 }
 
 // NewSCF returns a sender invoking namespace/function. The credentials are
@@ -56,19 +69,18 @@ func NewSCF(namespace, function, region, endpoint string, lookup Lookup, timeout
 		endpoint = config.DefaultSCFEndpoint
 	}
 	u, err := url.Parse(endpoint)
-	if err != nil || u.Host == "" {
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("queue: WXCLOUDENV_SCF_ENDPOINT is not a URL")
 	}
-	cp := profile.NewClientProfile()
-	cp.HttpProfile.Endpoint = u.Host
-	cp.HttpProfile.Scheme = strings.ToUpper(u.Scheme)
-	cp.HttpProfile.ReqMethod = http.MethodPost
-	cp.HttpProfile.ReqTimeout = max(1, int(timeout/time.Second))
-	cp.SignMethod = "TC3-HMAC-SHA256"
-	cp.DisableRegionBreaker = true
-	cred := common.NewTokenCredential(id, key, env("TENCENTCLOUD_SESSIONTOKEN"))
-	c := common.NewCommonClient(cred, region, cp)
-	return &SCF{c: c, namespace: namespace, function: function}, nil
+	return &SCF{
+		hc:        newHTTPClient(timeout),
+		endpoint:  u.Scheme + "://" + u.Host + "/",
+		region:    region,
+		signer:    tc3.Signer{ID: id, Key: key, Token: env("TENCENTCLOUD_SESSIONTOKEN")},
+		namespace: namespace, function: function,
+		now:     time.Now,
+		backoff: func(n int) time.Duration { return time.Duration(n) * 200 * time.Millisecond },
+	}, nil
 }
 
 // Limits implements Sender: each message is its own Invoke; ten go at once.
@@ -85,47 +97,108 @@ func (s *SCF) Send(ctx context.Context, msgs []Message) error {
 	return errors.Join(errs...)
 }
 
-// retryable are Tencent's error codes worth one more try.
+// retryable are Tencent's error codes worth one more try, and the client's
+// own for a failed connection or an HTTP status other than 200 (the codes
+// tencentcloud-sdk-go gives them).
 var retryable = map[string]bool{"InternalError": true, "RequestLimitExceeded": true, "ResourceUnavailable": true,
 	"InternalError.System": true, "ClientError.NetworkError": true, "ClientError.HttpStatusCodeError": true}
+
+// scfError is a failed Invoke: Tencent's error code and message, or the
+// client's own code for a failure to get an answer.
+type scfError struct {
+	Code, Message, RequestID string
+	cause                    error
+}
+
+func (e *scfError) Error() string {
+	s := "Code=" + e.Code + ", Message=" + e.Message
+	if e.RequestID != "" {
+		s += ", RequestId=" + e.RequestID
+	}
+	if e.cause != nil {
+		s += ": " + e.cause.Error()
+	}
+	return s
+}
+
+func (e *scfError) Unwrap() error { return e.cause }
 
 func (s *SCF) invoke(ctx context.Context, body []byte) error {
 	if len(body) > SCFMaxBytes {
 		return &SendError{Code: "ClientError.TooLarge", Err: fmt.Errorf("queue: a batch of %d bytes is over SCF's 128 KB asynchronous event", len(body))}
 	}
+	payload, err := json.Marshal(struct {
+		FunctionName   string
+		Namespace      string
+		InvocationType string
+		ClientContext  string
+	}{s.function, s.namespace, "Event", string(body)})
+	if err != nil {
+		return err
+	}
 	var last error
-	for attempt := 0; attempt < 3; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return last
-			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
-			}
+	for n := 0; n < attempts; n++ {
+		if n > 0 && !wait(ctx, s.backoff(n)) {
+			return last
 		}
-		req := tchttp.NewCommonRequest("scf", "2018-04-16", "Invoke")
-		req.SetContext(ctx)
-		if err := req.SetActionParameters(map[string]any{
-			"FunctionName":   s.function,
-			"Namespace":      s.namespace,
-			"InvocationType": "Event",
-			"ClientContext":  string(body),
-		}); err != nil {
-			return err
-		}
-		resp := tchttp.NewCommonResponse()
-		err := s.c.Send(req, resp)
+		err := s.send(ctx, payload)
 		if err == nil {
 			return nil
 		}
 		code := ""
-		var se *tcerr.TencentCloudSDKError
+		var se *scfError
 		if errors.As(err, &se) {
-			code = se.GetCode()
+			code = se.Code
 		}
-		last = &SendError{Code: code, Err: fmt.Errorf("queue: SCF Invoke of %s/%s: %w", s.namespace, s.function, err)}
+		last = &SendError{Code: code, Err: scrub(fmt.Errorf("queue: SCF Invoke of %s/%s: %w", s.namespace, s.function, err), s.signer.Key, s.signer.Token)}
 		if code != "" && !retryable[code] {
 			return last
 		}
 	}
 	return last
+}
+
+// send sends one signed Invoke and reads its answer.
+func (s *SCF) send(ctx context.Context, payload []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(payload))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-TC-Action", scfAction)
+	req.Header.Set("X-TC-Version", scfVersion)
+	req.Header.Set("X-TC-Region", s.region)
+	req.Header.Set("X-TC-Language", "zh-CN")
+	s.signer.Sign(req, scfService, payload, s.now())
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return &scfError{Code: "ClientError.NetworkError", Message: "Fail to get response", cause: err}
+	}
+	defer resp.Body.Close()
+	ans, err := readAnswer(resp.Body)
+	if err != nil {
+		return &scfError{Code: "ClientError.IOError", Message: "reading the answer", cause: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return &scfError{Code: "ClientError.HttpStatusCodeError", Message: fmt.Sprintf("HTTP %s: %.200s", resp.Status, ans)}
+	}
+	var out struct {
+		Response struct {
+			Error struct {
+				Code    string
+				Message string
+			}
+			RequestID string `json:"RequestId"`
+		}
+	}
+	if err := json.Unmarshal(ans, &out); err != nil {
+		return &scfError{Code: "ClientError.ParseJsonError", Message: "the answer is not JSON", cause: err}
+	}
+	if e := out.Response.Error; e.Code != "" {
+		return &scfError{Code: e.Code, Message: e.Message, RequestID: out.Response.RequestID}
+	}
+	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/awssig"
 )
 
 // The DynamoDB table's attributes. pk is the string partition key;
@@ -32,12 +34,12 @@ const batchGetMax = 100
 // Dynamo is a Store on one DynamoDB table (dynamodb://TABLE). Reads are
 // strongly consistent; compare-and-swap and compare-and-delete are
 // conditional writes. It speaks DynamoDB's JSON protocol over net/http,
-// signed with Signature Version 4 (sigv4.go): the AWS SDK's client linked
+// signed with Signature Version 4 (package awssig): the AWS SDK's client linked
 // 1.2 MB into every binary for the five calls below (BENCHMARKS.md).
 type Dynamo struct {
 	hc       *http.Client
 	endpoint string
-	signer   sigv4
+	signer   awssig.Signer
 	table    string
 	now      func() time.Time
 	where    string
@@ -92,7 +94,7 @@ func openDynamo(raw string, u *url.URL, o options) (Store, error) {
 	return &Dynamo{
 		hc:       &http.Client{Timeout: o.timeout},
 		endpoint: eu.String(),
-		signer:   sigv4{id: id, secret: secret, session: session, region: region, service: "dynamodb"},
+		signer:   awssig.Signer{ID: id, Secret: secret, Session: session, Region: region, Service: "dynamodb"},
 		table:    table, now: o.now, where: where, secrets: []string{secret, session},
 	}, nil
 }
@@ -216,7 +218,7 @@ func (s *Dynamo) send(ctx context.Context, op string, body []byte, out any) erro
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
 	req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
-	s.signer.sign(req, body, time.Now())
+	s.signer.Sign(req, body, time.Now())
 	resp, err := s.hc.Do(req)
 	if err != nil {
 		return err

@@ -1,4 +1,9 @@
-package store
+// Package awssig signs HTTP requests with AWS Signature Version 4
+// (docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html),
+// for the DynamoDB and SQS clients that speak AWS's JSON protocols over
+// net/http instead of linking the AWS SDK. Its signatures are tested
+// byte for byte against the SDK's own signer.
+package awssig
 
 import (
 	"crypto/hmac"
@@ -11,16 +16,17 @@ import (
 	"time"
 )
 
-// sigv4 signs requests with AWS Signature Version 4
-// (docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html)
-// for one service and region with static credentials. It signs the Host
-// header and every header the request carries (the DynamoDB client sets
-// only Content-Type, X-Amz-Target, X-Amz-Date and X-Amz-Security-Token),
+// Signer signs requests for one service and region with static
+// credentials. It signs the Host header, every header the request carries
+// (the clients set only Content-Type, X-Amz-Target and what Sign adds),
 // and Content-Length as the AWS SDK's signer does. The request must have
 // no query string.
-type sigv4 struct {
-	id, secret, session string
-	region, service     string
+type Signer struct {
+	// ID and Secret are the access key; Session is the session token of
+	// temporary credentials, or empty.
+	ID, Secret, Session string
+	// Region and Service name the scope, e.g. "us-east-1" and "sqs".
+	Region, Service string
 }
 
 func hmacSHA256(key []byte, data string) []byte {
@@ -29,15 +35,15 @@ func hmacSHA256(key []byte, data string) []byte {
 	return m.Sum(nil)
 }
 
-// sign sets X-Amz-Date, X-Amz-Security-Token (with a session token) and
-// Authorization on req, whose body is payload.
-func (s sigv4) sign(req *http.Request, payload []byte, now time.Time) {
+// Sign sets X-Amz-Date, X-Amz-Security-Token (with a session token) and
+// Authorization on req, whose body is payload, as of now.
+func (s Signer) Sign(req *http.Request, payload []byte, now time.Time) {
 	now = now.UTC()
 	amzDate := now.Format("20060102T150405Z")
 	day := amzDate[:8]
 	req.Header.Set("X-Amz-Date", amzDate)
-	if s.session != "" {
-		req.Header.Set("X-Amz-Security-Token", s.session)
+	if s.Session != "" {
+		req.Header.Set("X-Amz-Security-Token", s.Session)
 	}
 	host := req.Host
 	if host == "" {
@@ -71,13 +77,13 @@ func (s sigv4) sign(req *http.Request, payload []byte, now time.Time) {
 	}
 	signed := strings.Join(names, ";")
 	canon.WriteString("\n" + signed + "\n" + hex.EncodeToString(sum[:]))
-	scope := day + "/" + s.region + "/" + s.service + "/aws4_request"
+	scope := day + "/" + s.Region + "/" + s.Service + "/aws4_request"
 	creq := sha256.Sum256([]byte(canon.String()))
 	toSign := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(creq[:])
-	key := hmacSHA256([]byte("AWS4"+s.secret), day)
-	key = hmacSHA256(key, s.region)
-	key = hmacSHA256(key, s.service)
+	key := hmacSHA256([]byte("AWS4"+s.Secret), day)
+	key = hmacSHA256(key, s.Region)
+	key = hmacSHA256(key, s.Service)
 	key = hmacSHA256(key, "aws4_request")
 	sig := hex.EncodeToString(hmacSHA256(key, toSign))
-	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+s.id+"/"+scope+", SignedHeaders="+signed+", Signature="+sig)
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+s.ID+"/"+scope+", SignedHeaders="+signed+", Signature="+sig)
 }
