@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -14,24 +13,14 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/invoke"
 )
 
-// jsonAnswer hands the core's bytes to the runtime as they are, marked as
-// JSON. It has no exported fields, so aws-lambda-go streams the reader
-// instead of encoding the value.
-type jsonAnswer struct{ r *bytes.Reader }
-
-func (a jsonAnswer) Read(p []byte) (int, error) { return a.r.Read(p) }
-func (jsonAnswer) ContentType() string          { return "application/json" }
-
 func main() {
 	h := invoke.New(invoke.PlatformAWSLambda)
 	h.KeepWorkers = invoke.PlatformWorkers
 	invoke.RouteStdLog(h)
 	invoke.SetMemoryLimit(os.LookupEnv)
 	lambda.Start(func(ctx context.Context, event json.RawMessage) (io.Reader, error) {
-		out, err := h.Invoke(ctx, event)
-		if err != nil {
-			return nil, err
-		}
-		return jsonAnswer{bytes.NewReader(out)}, nil
+		// A fleet's answer is read from its spool as it is posted;
+		// aws-lambda-go closes it once posted.
+		return h.InvokeStream(ctx, event)
 	})
 }

@@ -30,7 +30,6 @@ type fleet struct {
 	mu       sync.Mutex
 	listed   map[string]string // refresh tokens from the authorizer list
 	listedAt time.Time         // when the list was last read whole
-	sources  map[string]wechat.TokenSource
 }
 
 // listFresh is how long a read of the authorizer list serves named runs.
@@ -78,7 +77,6 @@ func (f *fleet) list(ctx context.Context, add func(string)) (int, error) {
 	for id, r := range listed {
 		if f.listed[id] != r {
 			f.listed[id] = r
-			delete(f.sources, id) // its fallback changed
 		}
 	}
 	if listErr == nil {
@@ -111,22 +109,16 @@ func (f *fleet) All(ctx context.Context) ([]string, error) {
 
 // Source returns appid's token source: the stored (or rotated) refresh
 // token first, else the one the authorizer list gave, else the variable's.
+// Sources are not kept: the keeper's slot is the authorizer's memory, and
+// a source made per check costs the heap nothing between runs.
 func (f *fleet) Source(appid string) wechat.TokenSource {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if s, ok := f.sources[appid]; ok {
-		return s
-	}
 	fallback := f.listed[appid]
+	f.mu.Unlock()
 	if fallback == "" && appid == f.knownAppID {
 		fallback = f.knownRefresh
 	}
-	s := f.keeper.Authorizer(f.component, f.componentAppID, appid, fallback)
-	if f.sources == nil {
-		f.sources = map[string]wechat.TokenSource{}
-	}
-	f.sources[appid] = s
-	return s
+	return f.keeper.Authorizer(f.component, f.componentAppID, appid, fallback)
 }
 
 // Preload reads the stored tokens of appids in batches, and writes back

@@ -40,7 +40,7 @@ func InShard(appids []string, k, n int) []string {
 // the results in the items' order. Items not started when ctx ends, and
 // items whose do has not returned by grace after ctx ends, get cut(item)
 // instead: nothing is silently dropped, and Run returns by then even if a
-// do call never does.
+// do call never does (its result is then dropped).
 func Run[T any](ctx context.Context, items []string, concurrency int, grace time.Duration,
 	do func(ctx context.Context, item string) T, cut func(item string) T) []T {
 	if concurrency < 1 {
@@ -48,16 +48,17 @@ func Run[T any](ctx context.Context, items []string, concurrency int, grace time
 	}
 	concurrency = min(concurrency, len(items))
 	var (
-		mu   sync.Mutex
-		out  = make([]T, len(items))
-		done = make([]bool, len(items))
-		next int
-		wg   sync.WaitGroup
+		mu     sync.Mutex
+		out    = make([]T, len(items))
+		done   = make([]bool, len(items))
+		next   int
+		closed bool // Run has returned out: late results are dropped
+		wg     sync.WaitGroup
 	)
 	take := func() (int, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		if next >= len(items) || ctx.Err() != nil {
+		if next >= len(items) || ctx.Err() != nil || closed {
 			return 0, false
 		}
 		next++
@@ -74,7 +75,9 @@ func Run[T any](ctx context.Context, items []string, concurrency int, grace time
 				}
 				r := do(ctx, items[i])
 				mu.Lock()
-				out[i], done[i] = r, true
+				if !closed {
+					out[i], done[i] = r, true
+				}
 				mu.Unlock()
 			}
 		}()
@@ -93,13 +96,11 @@ func Run[T any](ctx context.Context, items []string, concurrency int, grace time
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	res := make([]T, len(items))
+	closed = true
 	for i := range items {
-		if done[i] {
-			res[i] = out[i]
-		} else {
-			res[i] = cut(items[i])
+		if !done[i] {
+			out[i] = cut(items[i])
 		}
 	}
-	return res
+	return out
 }

@@ -50,6 +50,7 @@ type Event struct {
 	Planned *queue.Planned `json:"planned,omitempty"`
 
 	warnings *warnings.Report // the platform's warnings (warnings.go)
+	sink     *spool           // where a large fleet's bytes go as they are written (fleetspool.go)
 }
 
 // Result is the outcome of one operation, or of one authorizer in a
@@ -82,6 +83,9 @@ type Result struct {
 	// whole needs (the authorizer list and the component token): the
 	// fleet-level scope was checked, and resolves what it had open.
 	whole bool
+	// spooled is where a fleet authorizer's response was set aside, out
+	// of the heap, while the run went on (fleetspool.go).
+	spooled spooledResponse
 }
 
 // ErrorInfo is a failed operation's "error" object.
@@ -143,7 +147,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, `,"compact":true`...)
 	}
 	b = append(b, `,"results":`...)
-	b = appendResults(b, e.Results, false, e.Compact)
+	b = appendResults(b, e.Results, false, e.Compact, e.sink)
 	b = append(b, `,"alerts":`...)
 	b = appendList(b, e.Alerts, true)
 	if e.Changes != nil {
@@ -171,13 +175,15 @@ func (e *Event) AppendJSON(b []byte) []byte {
 }
 
 // appendResults writes results as an object keyed by operation (or, in a
-// fleet, by authorizer).
-func appendResults(b []byte, rs []Result, byAuthorizer, compact bool) []byte {
+// fleet, by authorizer). With a sink, what is written so far goes to it
+// as a fleet's authorizers are written.
+func appendResults(b []byte, rs []Result, byAuthorizer, compact bool, sink *spool) []byte {
 	b = append(b, '{')
 	for i := range rs {
 		r := &rs[i]
 		if i > 0 {
 			b = append(b, ',')
+			b = flushTo(sink, b)
 		}
 		if byAuthorizer {
 			b = appendString(b, r.Authorizer)
@@ -202,13 +208,13 @@ func appendResults(b []byte, rs []Result, byAuthorizer, compact bool) []byte {
 			b = append(b, `,"failed":`...)
 			b = strconv.AppendInt(b, int64(r.Failed), 10)
 			b = append(b, `,"authorizers":`...)
-			b = appendResults(b, r.Authorizers, true, compact)
+			b = appendResults(b, r.Authorizers, true, compact, sink)
 		} else if r.OK && compact {
 			b = append(b, `,"items":`...)
 			b = strconv.AppendInt(b, int64(r.Items), 10)
 		} else if r.OK {
 			b = append(b, `,"response":`...)
-			b = append(b, r.Response...)
+			b = r.appendResponse(b)
 		}
 		if r.Error != nil {
 			b = append(b, `,"error":`...)

@@ -53,6 +53,7 @@ func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration) 
 			// A check the run's own deadline cut short says nothing about
 			// the merchant (docs/alerts.md#incidents-not-lines).
 			r.unreached = r.Error != nil && ctx.Err() != nil && cutShort(r.Error.Kind)
+			spoolResponse(inv.responses, &r)
 			return r
 		},
 		func(appid string) Result {

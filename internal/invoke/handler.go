@@ -91,6 +91,8 @@ type Handler struct {
 	// summary line is appended by hand and written to out.
 	out    *lineWriter
 	logger *slog.Logger
+
+	spoolMem int // how much of a spool stays in memory (fleetspool.go); 0: spoolMemBytes
 }
 
 // New returns a Handler for platform that reads its configuration from the
@@ -142,11 +144,22 @@ func (h *Handler) stamp() time.Time {
 // Invoke runs one invocation on the raw trigger JSON and returns the answer
 // bytes. It never panics.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) (out []byte, err error) {
+	out, s, err := h.invoke(ctx, payload)
+	if s == nil {
+		return out, err
+	}
+	return readAnswer(s)
+}
+
+// invoke runs one invocation: its answer is out, or a large fleet's is
+// the spool s (fleetspool.go), which the caller closes.
+func (h *Handler) invoke(ctx context.Context, payload []byte) (out []byte, s *spool, err error) {
 	inv := &invocation{h: h, start: time.Now(), stamp: h.stamp(), requestID: requestID(ctx)}
 	defer func() {
 		if r := recover(); r != nil {
 			inv.logPanic(r)
-			out, err = nil, &InvocationError{Message: "wxcloudenv: internal error; see the function's log for request " + inv.requestID}
+			_ = s.Close()
+			out, s, err = nil, nil, &InvocationError{Message: "wxcloudenv: internal error; see the function's log for request " + inv.requestID}
 		}
 	}()
 	return inv.run(ctx, payload)
@@ -181,6 +194,9 @@ type invocation struct {
 	tick        time.Time
 	planned     *queue.Planned
 	queuedNotes []Notification
+	// responses holds a fleet run's answers until the event is written
+	// (fleetspool.go).
+	responses *spool
 
 	// writes holds what the run writes to keys nobody else writes (names,
 	// its history record) for one batch at its end (history.go).
@@ -205,12 +221,16 @@ func (inv *invocation) scrub(s string) string {
 // run is the whole invocation: what is asked (the trigger; rejections,
 // health checks and pushes are answered there), the plan, the checks, the
 // alert path, the answer and its log line.
-func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) {
+func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, *spool, error) {
 	p, done := inv.intake(ctx, payload)
 	if done != nil {
-		return done.out, done.err
+		return done.out, nil, done.err
 	}
 	pl := inv.plan(p)
+	if pl.fleet() && !pl.queued {
+		inv.responses = &spool{limit: inv.h.spoolMem}
+		defer inv.responses.Close()
+	}
 	dl := inv.deadlines(ctx)
 	cctx, cancel := dl.checksCtx(ctx)
 	ev := inv.execute(cctx, pl, dl)
@@ -224,7 +244,7 @@ func (inv *invocation) run(ctx context.Context, payload []byte) ([]byte, error) 
 	ev.Notifications = append(ev.Notifications, inv.queuedNotes...)
 	a := inv.encode(ev)
 	inv.logEvent(ev, alerts.Metrics(run, tracked), a.status, a.failure)
-	return a.out, a.err
+	return a.out, a.body, a.err
 }
 
 // finished is an invocation answered before any check ran, its line
@@ -284,6 +304,7 @@ func mayBeQueued(payload []byte) bool {
 // answer is an encoded answer.
 type answer struct {
 	out     []byte
+	body    *spool // the answer, when a fleet's is spooled (out is then nil)
 	status  int    // the HTTP status, 0 outside HTTP
 	failure string // what went wrong, for the log line
 	err     error  // the invocation's failure (never for HTTP: its answer says it)
@@ -297,6 +318,9 @@ func (inv *invocation) encode(ev *Event) answer {
 	isHTTP := inv.req.Kind == trigger.HTTP
 	compactable := inv.req.Kind == trigger.Schedule
 	build := func() answer {
+		if !isHTTP && inv.responses != nil {
+			return inv.buildStream(ev)
+		}
 		body := ev.AppendJSON(make([]byte, 0, inv.sizeHint(ev)))
 		if !isHTTP {
 			return answer{out: body}
@@ -309,6 +333,7 @@ func (inv *invocation) encode(ev *Event) answer {
 	for size > inv.answerCap() || !built {
 		if size > inv.answerCap() {
 			if !compactable || ev.Compact {
+				_ = a.body.Close()
 				err := inv.tooLarge(size)
 				if isHTTP {
 					e := errorAnswer(http.StatusBadGateway, "response_too_large", err.Error())
@@ -318,10 +343,12 @@ func (inv *invocation) encode(ev *Event) answer {
 			}
 			ev.Compact = true
 		}
+		_ = a.body.Close() // a full event over the cap, rebuilt compact
 		a, built = build(), true
-		size = len(a.out)
+		size = a.size()
 	}
 	if compactable && wholeRunFailed(ev) {
+		_ = a.body.Close()
 		msg := inv.scrub("wxcloudenv: scheduled run failed: " + failures(ev))
 		return answer{failure: msg, err: &InvocationError{Message: msg}}
 	}
@@ -546,8 +573,8 @@ func minAnswerBytes(ev *Event) int {
 	n := 0
 	for _, r := range ev.Results {
 		n += len(r.Response)
-		for _, a := range r.Authorizers {
-			n += len(a.Response)
+		for i := range r.Authorizers {
+			n += r.Authorizers[i].responseLen()
 		}
 	}
 	return n

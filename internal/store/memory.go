@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -15,11 +16,46 @@ type Memory struct {
 	Now func() time.Time
 
 	mu sync.Mutex
-	m  map[string]Value
+	m  map[string]memEntry
+}
+
+// memEntry is a value as Memory keeps it: a fleet keeps tens of thousands,
+// so the expiry is Unix nanoseconds (0: none), not a time.Time.
+type memEntry struct {
+	data []byte
+	exp  int64
+}
+
+// maxExpiry is the latest expiry a memEntry tells apart (UnixNano's range).
+var maxExpiry = time.Unix(0, math.MaxInt64)
+
+// entryOf copies v for keeping.
+func entryOf(v Value) memEntry {
+	e := memEntry{data: bytes.Clone(v.Data)}
+	switch {
+	case v.Expires.IsZero():
+	case v.Expires.After(maxExpiry):
+		e.exp = maxExpiry.UnixNano()
+	default:
+		e.exp = v.Expires.UnixNano()
+		if e.exp == 0 {
+			e.exp = 1 // the Unix epoch itself: long past, still an expiry
+		}
+	}
+	return e
+}
+
+// value copies e for a caller.
+func (e memEntry) value() Value {
+	v := Value{Data: bytes.Clone(e.data)}
+	if e.exp != 0 {
+		v.Expires = time.Unix(0, e.exp)
+	}
+	return v
 }
 
 // NewMemory returns an empty Memory store.
-func NewMemory() *Memory { return &Memory{m: map[string]Value{}} }
+func NewMemory() *Memory { return &Memory{m: map[string]memEntry{}} }
 
 func (s *Memory) now() time.Time {
 	if s.Now != nil {
@@ -29,19 +65,17 @@ func (s *Memory) now() time.Time {
 }
 
 // live returns the live value under key. Callers hold s.mu.
-func (s *Memory) live(key string) (Value, bool) {
-	v, ok := s.m[key]
+func (s *Memory) live(key string) (memEntry, bool) {
+	e, ok := s.m[key]
 	if !ok {
-		return Value{}, false
+		return memEntry{}, false
 	}
-	if !v.Live(s.now()) {
+	if e.exp != 0 && s.now().UnixNano() >= e.exp {
 		delete(s.m, key)
-		return Value{}, false
+		return memEntry{}, false
 	}
-	return v, true
+	return e, true
 }
-
-func clone(v Value) Value { return Value{Data: bytes.Clone(v.Data), Expires: v.Expires} }
 
 // Get implements Store.
 func (s *Memory) Get(_ context.Context, key string) (Value, error) {
@@ -51,7 +85,7 @@ func (s *Memory) Get(_ context.Context, key string) (Value, error) {
 	if !ok {
 		return Value{}, ErrNotFound
 	}
-	return clone(v), nil
+	return v.value(), nil
 }
 
 // GetMany implements Store.
@@ -61,7 +95,7 @@ func (s *Memory) GetMany(_ context.Context, keys []string) (map[string]Value, er
 	out := make(map[string]Value, len(keys))
 	for _, k := range keys {
 		if v, ok := s.live(k); ok {
-			out[k] = clone(v)
+			out[k] = v.value()
 		}
 	}
 	return out, nil
@@ -71,7 +105,7 @@ func (s *Memory) GetMany(_ context.Context, keys []string) (map[string]Value, er
 func (s *Memory) Set(_ context.Context, key string, v Value) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.m[key] = clone(v)
+	s.m[key] = entryOf(v)
 	return nil
 }
 
@@ -80,10 +114,10 @@ func (s *Memory) CompareAndSwap(_ context.Context, key string, old []byte, v Val
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := s.live(key)
-	if old == nil && ok || old != nil && (!ok || !bytes.Equal(cur.Data, old)) {
+	if old == nil && ok || old != nil && (!ok || !bytes.Equal(cur.data, old)) {
 		return false, nil
 	}
-	s.m[key] = clone(v)
+	s.m[key] = entryOf(v)
 	return true, nil
 }
 
@@ -92,7 +126,7 @@ func (s *Memory) CompareAndDelete(_ context.Context, key string, old []byte) (bo
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := s.live(key)
-	if !ok || !bytes.Equal(cur.Data, old) {
+	if !ok || !bytes.Equal(cur.data, old) {
 		return false, nil
 	}
 	delete(s.m, key)

@@ -171,7 +171,7 @@ func (k *Keeper) SaveAuthorization(ctx context.Context, componentAppID, authoriz
 		if err := k.st.Set(ctx, key, store.Value{Data: raw, Expires: tok.Expiry}); err != nil {
 			return k.storeError("save_authorization", "write the access token", err)
 		}
-		k.slotFor(key, "authorizer_token").set(tok, raw, tok.Expiry.Add(-wechat.RefreshMargin(now, tok.Expiry)))
+		k.slotFor(key, "authorizer_token").set(tok, tok.Expiry.Add(-wechat.RefreshMargin(now, tok.Expiry)))
 	}
 	return k.AddToFleet(ctx, componentAppID, authorizerAppID, now)
 }
@@ -184,7 +184,7 @@ func (k *Keeper) Forget(ctx context.Context, componentAppID, authorizerAppID str
 	refreshKey := k.keys.Refresh(componentAppID, authorizerAppID)
 	k.mu.Lock()
 	if s, ok := k.slots[tokenKey]; ok {
-		s.set(nil, nil, time.Time{}) // sources handed out keep the slot
+		s.set(nil, time.Time{}) // sources handed out keep the slot
 	}
 	delete(k.refresh, refreshKey)
 	k.mu.Unlock()

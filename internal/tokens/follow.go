@@ -85,7 +85,7 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 		s.rejected = ""
 	}
 	s.mu.Unlock()
-	s.set(tok, v.Data, due)
+	s.set(tok, due)
 	return tok, nil
 }
 
@@ -99,5 +99,5 @@ func (f *followSource) Invalidate(tok *wechat.Token) {
 		return
 	}
 	s.rejected = tok.Value.Reveal()
-	s.tok, s.raw, s.due = nil, nil, time.Time{}
+	s.tok, s.due = nil, time.Time{}
 }

@@ -12,7 +12,6 @@
 package tokens
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -87,6 +86,7 @@ type Keeper struct {
 
 	mu      sync.Mutex
 	slots   map[string]*slot
+	locks   map[*slot]*slotLock     // the slots being read or minted (lock.go)
 	refresh map[string]knownRefresh // refresh key → value this instance knows
 	lister  RefreshLister           // heals a rejected refresh token (heal.go)
 	tickets map[string]ticketSeen   // component appid → newest ticket seen (TicketCreated)
@@ -148,19 +148,19 @@ func New(o Options) (*Keeper, error) {
 // Keys returns the key builder of the Keeper's own layout.
 func (k *Keeper) Keys() Keys { return k.keys }
 
-// slot is the memory of one token key.
+// slot is the memory of one token key. A fleet keeps one per authorizer
+// between runs, so it holds no more than the token: its lease key is
+// built when a mint needs it, and its semaphore exists only while held
+// or awaited (locks).
 type slot struct {
-	key   string
-	lease string
-	op    string
-	sem   chan struct{} // held while the instance reads the store or mints
+	key string
+	op  string
 
 	mu       sync.Mutex
 	tok      *wechat.Token
-	raw      []byte    // the stored bytes that hold tok
 	due      time.Time // when tok is to be replaced
 	rejected string    // foreign layouts: the value WeChat last rejected
-	dropped  []byte    // own layout: the stored bytes of the token WeChat last rejected
+	dropped  string    // own layout: the token WeChat last rejected
 }
 
 // slotFor returns the slot of key, creating it.
@@ -169,7 +169,7 @@ func (k *Keeper) slotFor(key, op string) *slot {
 	defer k.mu.Unlock()
 	s, ok := k.slots[key]
 	if !ok {
-		s = &slot{key: key, lease: k.keys.Lease(key), op: op, sem: make(chan struct{}, 1)}
+		s = &slot{key: key, op: op}
 		k.slots[key] = s
 	}
 	return s
@@ -185,10 +185,11 @@ func (s *slot) fresh(now time.Time) *wechat.Token {
 	return nil
 }
 
-// set remembers tok, stored as raw, to be replaced at due.
-func (s *slot) set(tok *wechat.Token, raw []byte, due time.Time) {
+// set remembers tok, to be replaced at due. The stored bytes are not
+// kept: a fleet's slots stay small between runs.
+func (s *slot) set(tok *wechat.Token, due time.Time) {
 	s.mu.Lock()
-	s.tok, s.raw, s.due = tok, raw, due
+	s.tok, s.due = tok, due
 	s.mu.Unlock()
 }
 
@@ -245,13 +246,12 @@ func (o *ownSource) Token(ctx context.Context) (*wechat.Token, error) {
 	if tok := o.s.fresh(o.k.now()); tok != nil {
 		return tok, nil
 	}
-	select {
-	case o.s.sem <- struct{}{}:
-	case <-ctx.Done():
+	release, err := o.k.lock(ctx, o.s)
+	if err != nil {
 		return o.s.fallback(o.k.now(), &wechat.Error{Kind: wechat.KindTimeout, Op: o.s.op, Retryable: true,
-			Message: "gave up waiting for a token", Err: ctx.Err()})
+			Message: "gave up waiting for a token", Err: err})
 	}
-	defer func() { <-o.s.sem }()
+	defer release()
 	return o.k.obtain(ctx, o.s, o.mint)
 }
 
@@ -264,24 +264,30 @@ func (o *ownSource) Invalidate(tok *wechat.Token) {
 		s.mu.Unlock() // not the token in memory: nothing to drop
 		return
 	}
-	raw := s.raw
-	s.tok, s.raw, s.due = nil, nil, time.Time{}
+	rejected := tok.Value.Reveal()
+	s.tok, s.due = nil, time.Time{}
 	// Until the compare-and-delete below lands, the store still holds
 	// the rejected token: another caller of this instance must not read
 	// it back into memory (remember refuses it).
-	s.dropped = raw
+	s.dropped = rejected
 	s.mu.Unlock()
-	if raw == nil {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	// A failure leaves the rejected token in the store: the next reader
-	// meets the rejection again and drops it then.
-	_, _ = o.k.st.CompareAndDelete(ctx, s.key, raw)
+	// The stored bytes are read back and deleted only if they still hold
+	// the rejected token: a newer one stays. A failure leaves the
+	// rejected token in the store: the next reader meets the rejection
+	// again and drops it then.
+	v, err := o.k.st.Get(ctx, s.key)
+	if err != nil {
+		return
+	}
+	if cur, _, ok := decodeToken(v.Data); ok && cur.Value.Reveal() == rejected {
+		_, _ = o.k.st.CompareAndDelete(ctx, s.key, v.Data)
+	}
 }
 
-// obtain reads the store and mints under the lease. The caller holds s.sem.
+// obtain reads the store and mints under the lease. The caller holds the
+// slot's lock.
 func (k *Keeper) obtain(ctx context.Context, s *slot, mint mintFunc) (*wechat.Token, error) {
 	delay := k.poll
 	for {
@@ -297,7 +303,7 @@ func (k *Keeper) obtain(ctx context.Context, s *slot, mint mintFunc) (*wechat.To
 		}
 		lease := []byte(fmt.Sprintf("%s/%d", k.id, k.leaseSeq.Add(1)))
 		leaseEnd := time.Now().Add(k.leaseTTL)
-		won, err := k.st.CompareAndSwap(ctx, s.lease, nil, store.Value{Data: lease, Expires: k.now().Add(k.leaseTTL)})
+		won, err := k.st.CompareAndSwap(ctx, k.keys.Lease(s.key), nil, store.Value{Data: lease, Expires: k.now().Add(k.leaseTTL)})
 		if err != nil {
 			return s.fallback(k.now(), k.storeError(s.op, "take the mint lease", err))
 		}
@@ -342,12 +348,12 @@ func (k *Keeper) remember(s *slot, raw []byte) *wechat.Token {
 		return nil
 	}
 	s.mu.Lock()
-	dropped := s.dropped != nil && bytes.Equal(s.dropped, raw)
+	dropped := s.dropped != "" && s.dropped == tok.Value.Reveal()
 	s.mu.Unlock()
 	if dropped {
 		return nil // WeChat rejected this very token: mint (under the lease) or wait
 	}
-	s.set(tok, raw, due)
+	s.set(tok, due)
 	if !now.Before(due) {
 		return nil
 	}
@@ -360,7 +366,7 @@ func (k *Keeper) mintLeased(ctx context.Context, s *slot, lease []byte, mint min
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
-		_, _ = k.st.CompareAndDelete(cctx, s.lease, lease) // else it expires
+		_, _ = k.st.CompareAndDelete(cctx, k.keys.Lease(s.key), lease) // else it expires
 	}()
 	// Another instance may have stored a token between our read and the
 	// lease: read again before minting.
@@ -380,7 +386,7 @@ func (k *Keeper) mintLeased(ctx context.Context, s *slot, lease []byte, mint min
 		return nil, &wechat.Error{Kind: wechat.KindBadResponse, Op: s.op, Message: "the token does not encode"}
 	}
 	due := tok.Expiry.Add(-wechat.RefreshMargin(issued, tok.Expiry))
-	s.set(tok, raw, due)
+	s.set(tok, due)
 	// A failed write keeps the token in memory; other instances then mint
 	// their own, which is all a store outage allows.
 	_ = k.st.Set(ctx, s.key, store.Value{Data: raw, Expires: tok.Expiry})

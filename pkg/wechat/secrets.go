@@ -1,6 +1,7 @@
 package wechat
 
 import (
+	"math"
 	"net/url"
 	"slices"
 	"sort"
@@ -38,7 +39,9 @@ type Scrubber struct {
 	// forever holds the values kept for the scrubber's life, until those
 	// kept until a time.
 	forever map[string]struct{}
-	until   map[string]time.Time
+	// until holds each value's time as Unix nanoseconds (a fleet keeps
+	// tens of thousands).
+	until map[string]int64
 	// nextSweep is when expired values are next dropped.
 	nextSweep time.Time
 }
@@ -116,7 +119,7 @@ func (s *Scrubber) keepUntil(now, until, enough time.Time, values []string) {
 		s.nextSweep = now.Add(secretSweepInterval)
 	}
 	if s.until == nil {
-		s.until = map[string]time.Time{}
+		s.until = map[string]int64{}
 	}
 	var added []string // values not indexed yet
 	for _, v := range values {
@@ -130,8 +133,8 @@ func (s *Scrubber) keepUntil(now, until, enough time.Time, values []string) {
 		if !ok {
 			added = append(added, v)
 		}
-		if until.After(t) {
-			s.until[v] = until
+		if u := unixNanos(until); !ok || u > t {
+			s.until[v] = u
 		}
 	}
 	s.keepLocked(added)
@@ -182,7 +185,7 @@ func (s *Scrubber) Sweep() int {
 func (s *Scrubber) sweepLocked(now time.Time) {
 	expired := false
 	for v, t := range s.until {
-		if now.After(t) {
+		if unixNanos(now) > t {
 			delete(s.until, v)
 			expired = true
 		}
@@ -194,6 +197,20 @@ func (s *Scrubber) sweepLocked(now time.Time) {
 	s.keepLocked(keys(s.forever))
 	s.keepLocked(keys(s.until))
 }
+
+// unixNanos is t in Unix nanoseconds, within UnixNano's range (years
+// 1678 to 2262).
+func unixNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanos):
+		return math.MinInt64
+	case t.After(maxNanos):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 func keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
@@ -270,7 +287,7 @@ func (s *Scrubber) allKeptUntil(now, until time.Time, values []string) bool {
 		if _, ok := s.forever[v]; ok {
 			continue
 		}
-		if t, ok := s.until[v]; !ok || t.Before(until) {
+		if t, ok := s.until[v]; !ok || t < unixNanos(until) {
 			return false
 		}
 	}
