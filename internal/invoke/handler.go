@@ -477,28 +477,36 @@ func (inv *invocation) execute(ctx context.Context, pl plan, dl deadlines) *Even
 			done <- inv.operation(octx, op, pl.env)
 		})
 	}
-	got := make(map[string]Result, len(pl.ops))
+	// The results by the position of their operation in pl.ops (each
+	// operation is there once).
+	got := make([]Result, len(pl.ops))
+	have := make([]bool, len(pl.ops))
 	grace := time.NewTimer(time.Until(dl.checks) + dl.collect)
 	defer grace.Stop()
 collect:
-	for len(got) < len(pl.ops) {
+	for n := 0; n < len(pl.ops); {
 		select {
 		case r := <-done:
-			got[r.Operation] = r
+			for i, op := range pl.ops {
+				if op == r.Operation && !have[i] {
+					got[i], have[i] = r, true
+					n++
+					break
+				}
+			}
 		case <-grace.C:
 			break collect
 		}
 	}
 	for i, op := range pl.ops {
-		r, ok := got[op]
-		if !ok {
+		if !have[i] {
 			// Stuck past the grace: report the requests it did send.
-			r = Result{Operation: op, Attempts: int(attempts[i].Load()), Duration: time.Since(inv.start), unreached: true, Error: &ErrorInfo{Kind: string(wechat.KindTimeout),
+			got[i] = Result{Operation: op, Attempts: int(attempts[i].Load()), Duration: time.Since(inv.start), unreached: true, Error: &ErrorInfo{Kind: string(wechat.KindTimeout),
 				Retryable: true, Message: "the operation was cut off at the invocation's deadline"}}
 		}
-		ev.OK = ev.OK && r.OK
-		ev.Results = append(ev.Results, r)
+		ev.OK = ev.OK && got[i].OK
 	}
+	ev.Results = got
 	for _, r := range ev.Results {
 		ev.Alerts = append(ev.Alerts, r.alerts...)
 	}
