@@ -61,7 +61,7 @@ type summary struct {
 // the same members in the same order.
 func (inv *invocation) appendEventLine(b []byte, ev *Event, s summary) []byte {
 	b = append(b, `{"time":"`...)
-	b = s.now.AppendFormat(b, time.RFC3339Nano)
+	b = appendTime(b, s.now, false)
 	b = append(b, `","level":`...)
 	b = appendLogString(b, s.level.String())
 	b = append(b, `,"msg":"invocation"`...)
