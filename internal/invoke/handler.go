@@ -481,8 +481,11 @@ func (inv *invocation) execute(ctx context.Context, pl plan, dl deadlines) *Even
 	// operation is there once).
 	got := make([]Result, len(pl.ops))
 	have := make([]bool, len(pl.ops))
-	grace := time.NewTimer(time.Until(dl.checks) + dl.collect)
-	defer grace.Stop()
+	// Operations stuck past the checks' deadline are awaited until the
+	// grace ends; its timer starts only when ctx (which ends at that
+	// deadline) is done, so most invocations start none.
+	ctxDone := ctx.Done()
+	var grace <-chan time.Time
 collect:
 	for n := 0; n < len(pl.ops); {
 		select {
@@ -494,7 +497,12 @@ collect:
 					break
 				}
 			}
-		case <-grace.C:
+		case <-ctxDone:
+			ctxDone = nil
+			t := time.NewTimer(time.Until(dl.checks) + dl.collect)
+			defer t.Stop()
+			grace = t.C
+		case <-grace:
 			break collect
 		}
 	}
