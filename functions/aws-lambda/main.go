@@ -15,6 +15,7 @@ import (
 
 func main() {
 	h := invoke.New(invoke.PlatformAWSLambda)
+	h.KeepWorkers = invoke.PlatformWorkers
 	invoke.RouteStdLog(h)
 	invoke.SetMemoryLimit(os.LookupEnv)
 	lambda.Start(func(ctx context.Context, event json.RawMessage) (io.Reader, error) {

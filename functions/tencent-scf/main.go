@@ -29,6 +29,7 @@ func main() {
 		os.Exit(2)
 	}
 	h := invoke.New(invoke.PlatformTencentSCF)
+	h.KeepWorkers = invoke.PlatformWorkers
 	invoke.RouteStdLog(h)
 	invoke.SetMemoryLimit(os.LookupEnv)
 	err := scfrpc.ListenAndServe(h)

@@ -49,6 +49,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/order"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/trunc"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
@@ -332,7 +333,7 @@ func Update(ctx context.Context, st store.Store, prefix string, now time.Time, r
 
 // finish sorts the claimed changes.
 func finish(out *Outcome) *Outcome {
-	order := func(a, b Change) int {
+	byChange := func(a, b Change) int {
 		if a.Change != b.Change {
 			return cmp.Compare(rank(a.Change), rank(b.Change))
 		}
@@ -343,8 +344,8 @@ func finish(out *Outcome) *Outcome {
 			cmp.Compare(a.Resource, b.Resource),
 		)
 	}
-	slices.SortFunc(out.Changes, order)
-	slices.SortFunc(out.Reminders, order)
+	order.SortFunc(out.Changes, byChange)
+	order.SortFunc(out.Reminders, byChange)
 	if out.Changes == nil {
 		out.Changes = []Change{}
 	}

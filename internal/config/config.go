@@ -3,7 +3,9 @@
 // Parse is a pure function of a lookup, so that tests need no process
 // environment and SCF's per-invocation variables are read the same way as
 // Lambda's. The struct tags of Config are the one source of the variables'
-// names, defaults and descriptions; internal/config/usage prints them.
+// names, defaults and descriptions; internal/config/usage prints them, and
+// Parse reads a written-out copy (fields) that a test holds to them, so
+// that a cold start does not read them by reflection.
 //
 // A variable that is set but empty counts as unset, because deploy tools
 // commonly pass empty parameters through. A value out of range is an error
@@ -16,7 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,11 +96,56 @@ const AllAuthorizers = "all"
 // Variables lists every variable Config reads, in the order of its fields.
 var Variables = variableNames()
 
+// field is one field of Config: what its tags say (TestFieldsMatchTags
+// holds the two together) and where Parse writes it.
+type field struct {
+	name, def, secret string
+	ptr               func(c *Config) any // the field's address
+}
+
+// fields are Config's fields in order, written out so that a cold start
+// reads no struct tags by reflection.
+var fields = [...]field{
+	{name: "WECHAT_API_BASE_URL", def: "", secret: "", ptr: func(c *Config) any { return &c.BaseURLs }},
+	{name: "WECHAT_ACCESS_TOKEN", def: "", secret: "true", ptr: func(c *Config) any { return &c.AccessToken }},
+	{name: "WECHAT_COMPONENT_ACCESS_TOKEN", def: "", secret: "true", ptr: func(c *Config) any { return &c.ComponentAccessToken }},
+	{name: "WECHAT_COMPONENT_APPID", def: "", secret: "", ptr: func(c *Config) any { return &c.ComponentAppID }},
+	{name: "WECHAT_COMPONENT_APPSECRET", def: "", secret: "true", ptr: func(c *Config) any { return &c.ComponentAppSecret }},
+	{name: "WECHAT_COMPONENT_VERIFY_TICKET", def: "", secret: "true", ptr: func(c *Config) any { return &c.ComponentVerifyTicket }},
+	{name: "WECHAT_AUTHORIZER_APPID", def: "", secret: "", ptr: func(c *Config) any { return &c.AuthorizerAppID }},
+	{name: "WECHAT_AUTHORIZER_REFRESH_TOKEN", def: "", secret: "true", ptr: func(c *Config) any { return &c.AuthorizerRefreshToken }},
+	{name: "WECHAT_APPID", def: "", secret: "", ptr: func(c *Config) any { return &c.AppID }},
+	{name: "WECHAT_APPSECRET", def: "", secret: "true", ptr: func(c *Config) any { return &c.AppSecret }},
+	{name: "WECHAT_ENV", def: "", secret: "", ptr: func(c *Config) any { return &c.Env }},
+	{name: "WECHAT_TIMEOUT", def: "", secret: "", ptr: func(c *Config) any { return &c.Timeout }},
+	{name: "WECHAT_RETRIES", def: "", secret: "", ptr: func(c *Config) any { return &c.Retries }},
+	{name: "WECHAT_MAX_RESPONSE_BYTES", def: "", secret: "", ptr: func(c *Config) any { return &c.MaxResponseBytes }},
+	{name: "WXCLOUDENV_OPERATIONS", def: "getenvinfo,describecloudbaserunenvs", secret: "", ptr: func(c *Config) any { return &c.Operations }},
+	{name: "WXCLOUDENV_API_KEY", def: "", secret: "true", ptr: func(c *Config) any { return &c.APIKey }},
+	{name: "LOG_LEVEL", def: "info", secret: "", ptr: func(c *Config) any { return &c.LogLevel }},
+	{name: "WXCLOUDENV_STORE", def: "memory", secret: "url", ptr: func(c *Config) any { return &c.Store }},
+	{name: "WXCLOUDENV_STORE_PREFIX", def: "wxcloudenv:", secret: "", ptr: func(c *Config) any { return &c.StorePrefix }},
+	{name: "WXCLOUDENV_TOKEN_LAYOUT", def: "wxcloudenv", secret: "", ptr: func(c *Config) any { return &c.TokenLayout }},
+	{name: "WXCLOUDENV_TOKEN_KEY_PREFIX", def: "", secret: "", ptr: func(c *Config) any { return &c.TokenKeyPrefix }},
+	{name: "WECHAT_COMPONENT_TOKEN", def: "", secret: "true", ptr: func(c *Config) any { return &c.ComponentToken }},
+	{name: "WECHAT_COMPONENT_ENCODING_AES_KEY", def: "", secret: "true", ptr: func(c *Config) any { return &c.ComponentEncodingAESKey }},
+	{name: "WXCLOUDENV_AUTHORIZERS", def: "", secret: "", ptr: func(c *Config) any { return &c.Authorizers }},
+	{name: "WXCLOUDENV_CONCURRENCY", def: "16", secret: "", ptr: func(c *Config) any { return &c.Concurrency }},
+	{name: "WXCLOUDENV_NOTIFY", def: "", secret: "true", ptr: func(c *Config) any { return &c.Notify }},
+	{name: "WXCLOUDENV_NOTIFY_DINGTALK_SECRET", def: "", secret: "true", ptr: func(c *Config) any { return &c.NotifyDingTalkSecret }},
+	{name: "WXCLOUDENV_NOTIFY_FEISHU_SECRET", def: "", secret: "true", ptr: func(c *Config) any { return &c.NotifyFeishuSecret }},
+	{name: "WXCLOUDENV_NOTIFY_REPEAT", def: "24h", secret: "", ptr: func(c *Config) any { return &c.NotifyRepeat }},
+	{name: "WXCLOUDENV_NOTIFY_GROUP_MIN", def: "3", secret: "", ptr: func(c *Config) any { return &c.NotifyGroupMin }},
+	{name: "WXCLOUDENV_FLEET_QUEUE", def: "", secret: "", ptr: func(c *Config) any { return &c.FleetQueue }},
+	{name: "WXCLOUDENV_FLEET_BATCH", def: "100", secret: "", ptr: func(c *Config) any { return &c.FleetBatch }},
+	{name: "WXCLOUDENV_SCF_REGION", def: "", secret: "", ptr: func(c *Config) any { return &c.SCFRegion }},
+	{name: "WXCLOUDENV_SCF_ENDPOINT", def: "", secret: "", ptr: func(c *Config) any { return &c.SCFEndpoint }},
+}
+
 func variableNames() []string {
-	t := reflect.TypeFor[Config]()
-	out := make([]string, 0, t.NumField())
-	for i := range t.NumField() {
-		out = append(out, t.Field(i).Tag.Get("envconfig"))
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = f.name
 	}
 	return out
 }
@@ -125,20 +171,17 @@ func (e *Error) Error() string { return fmt.Sprintf("config: %s: %s", e.Variable
 // validates every value.
 func Parse(lookup Lookup) (*Config, error) {
 	c := defaults()
-	v := reflect.ValueOf(&c).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name := f.Tag.Get("envconfig")
+	for _, f := range fields {
+		name := f.name
 		raw, _ := lookup(name)
 		raw = strings.TrimSpace(raw)
 		if raw == "" {
-			raw = f.Tag.Get("default")
+			raw = f.def
 		}
 		if raw == "" {
 			continue
 		}
-		if problem := set(v.Field(i), raw); problem != "" {
+		if problem := set(f.ptr(&c), raw); problem != "" {
 			return nil, &Error{Variable: name, Problem: problem}
 		}
 	}
@@ -159,10 +202,10 @@ func defaults() Config {
 	}
 }
 
-// set parses raw into the field fv and returns what is wrong with it, in
-// words that never quote the value.
-func set(fv reflect.Value, raw string) string {
-	switch p := fv.Addr().Interface().(type) {
+// set parses raw into the field at ptr and returns what is wrong with it,
+// in words that never quote the value.
+func set(ptr any, raw string) string {
+	switch p := ptr.(type) {
 	case *string:
 		*p = raw
 	case *[]string:
@@ -193,7 +236,7 @@ func set(fv reflect.Value, raw string) string {
 			return "want debug, info, warn or error"
 		}
 	default:
-		return "unsupported type " + fv.Type().String()
+		return fmt.Sprintf("unsupported type %T", ptr)
 	}
 	return ""
 }
@@ -435,19 +478,16 @@ func (c *Config) Fleet() bool { return len(c.Authorizers) > 0 }
 // query values, and the whole URL.
 func (c *Config) Secrets() []string {
 	var out []string
-	v := reflect.ValueOf(c).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		kind := t.Field(i).Tag.Get("secret")
-		if kind == "" {
+	for _, f := range fields {
+		if f.secret == "" {
 			continue
 		}
 		var vals []string
-		switch fv := v.Field(i).Interface().(type) {
-		case string:
-			vals = []string{fv}
-		case []string:
-			vals = fv
+		switch p := f.ptr(c).(type) {
+		case *string:
+			vals = []string{*p}
+		case *[]string:
+			vals = *p
 		}
 		for _, s := range vals {
 			if s == "" || s == "memory" {

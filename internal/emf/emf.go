@@ -25,6 +25,8 @@ package emf
 
 import (
 	"log/slog"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -163,4 +165,76 @@ func DimensionValue(s string) string {
 		return "local"
 	}
 	return s
+}
+
+// AppendJSON appends to b the members that Attrs gives a JSON log line,
+// in the same order and with the same values, without reflection: the
+// "_aws" metadata, the FunctionName dimension and the metric values, as
+// `"_aws":{…},"FunctionName":"…","Alerts":0,…` (no braces around them,
+// no comma before them). A metric value that is not finite is written as
+// null.
+func AppendJSON(b []byte, functionName string, now time.Time, m Metrics) []byte {
+	b = append(b, `"_aws":{"Timestamp":`...)
+	b = strconv.AppendInt(b, now.UnixMilli(), 10)
+	b = append(b, `,"CloudWatchMetrics":[{"Namespace":"`+Namespace+`","Dimensions":[["`+Dimension+`"]],"Metrics":[`+
+		`{"Name":"`+MetricAlerts+`","Unit":"Count"},{"Name":"`+MetricFailedOperations+`","Unit":"Count"},`+
+		`{"Name":"`+MetricAuthorizers+`","Unit":"Count"},{"Name":"`+MetricFailedAuthorizers+`","Unit":"Count"},`+
+		`{"Name":"`+MetricDroppedNotifications+`","Unit":"Count"},{"Name":"`+MetricSilencedChanges+`","Unit":"Count"}`...)
+	if m.VerifyTicketAgeSeconds != nil {
+		b = append(b, `,{"Name":"`+MetricVerifyTicketAgeSeconds+`","Unit":"Seconds"}`...)
+	}
+	if m.QuotaRemainingPercent != nil {
+		b = append(b, `,{"Name":"`+MetricQuotaRemainingPercent+`","Unit":"Percent"}`...)
+	}
+	b = append(b, `]}]},"`+Dimension+`":"`...)
+	// DimensionValue is printable ASCII: only " and \ need escaping.
+	dim := DimensionValue(functionName)
+	for i := 0; i < len(dim); i++ {
+		if c := dim[i]; c == '"' || c == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, dim[i])
+	}
+	b = append(b, `","`+MetricAlerts+`":`...)
+	b = strconv.AppendInt(b, int64(m.Alerts), 10)
+	b = append(b, `,"`+MetricFailedOperations+`":`...)
+	b = strconv.AppendInt(b, int64(m.FailedOperations), 10)
+	b = append(b, `,"`+MetricAuthorizers+`":`...)
+	b = strconv.AppendInt(b, int64(m.Authorizers), 10)
+	b = append(b, `,"`+MetricFailedAuthorizers+`":`...)
+	b = strconv.AppendInt(b, int64(m.FailedAuthorizers), 10)
+	b = append(b, `,"`+MetricDroppedNotifications+`":`...)
+	b = strconv.AppendInt(b, int64(m.DroppedNotifications), 10)
+	b = append(b, `,"`+MetricSilencedChanges+`":`...)
+	b = strconv.AppendInt(b, int64(m.SilencedChanges), 10)
+	if v := m.VerifyTicketAgeSeconds; v != nil {
+		b = append(b, `,"`+MetricVerifyTicketAgeSeconds+`":`...)
+		b = AppendFloat(b, *v)
+	}
+	if v := m.QuotaRemainingPercent; v != nil {
+		b = append(b, `,"`+MetricQuotaRemainingPercent+`":`...)
+		b = AppendFloat(b, *v)
+	}
+	return b
+}
+
+// AppendFloat appends f as encoding/json writes a float64 (which is what
+// log/slog's JSON handler writes), or null when f is not finite.
+func AppendFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	format := byte('f')
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// 1e-07 as encoding/json writes it: 1e-7.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }

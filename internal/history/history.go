@@ -151,7 +151,7 @@ func Record(ctx context.Context, st store.Store, prefix, id string, run Run, cha
 	}
 	suffix := run.Time.Format(stampLayout) + ":" + cleanID(id)
 	expires := run.Time.Add(TTL)
-	data, err := json.Marshal(run)
+	data, err := marshalRun(run)
 	if err != nil {
 		return fmt.Errorf("history: encode run: %w", err)
 	}

@@ -12,10 +12,11 @@ package incident
 
 import (
 	"cmp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/order"
 )
 
 // DefaultGroupMin is WXCLOUDENV_NOTIFY_GROUP_MIN's default: changes that
@@ -168,7 +169,7 @@ func Group(items []Item, least int) (incidents []Incident, of []int) {
 		if len(members) < least || coverage(items, members) < least {
 			continue
 		}
-		slices.SortStableFunc(members, func(a, b int) int {
+		order.SortStableFunc(members, func(a, b int) int {
 			return cmp.Or(strings.Compare(items[a].Authorizer, items[b].Authorizer), strings.Compare(items[a].Env, items[b].Env))
 		})
 		first := &items[members[0]]
@@ -195,7 +196,7 @@ func Group(items []Item, least int) (incidents []Incident, of []int) {
 		}
 		incidents = append(incidents, inc)
 	}
-	slices.SortStableFunc(incidents, func(a, b Incident) int {
+	order.SortStableFunc(incidents, func(a, b Incident) int {
 		return cmp.Or(cmp.Compare(Priority(&items[a.Members[0]]), Priority(&items[b.Members[0]])), cmp.Compare(b.Count, a.Count),
 			strings.Compare(a.Key, b.Key))
 	})

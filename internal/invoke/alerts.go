@@ -20,7 +20,7 @@ func (inv *invocation) alerts(ctx context.Context, ev *Event, run alerts.Run, pl
 		Now:      inv.stamp,
 		Platform: inv.h.Platform,
 		Function: inv.functionName(),
-		Log:      inv.logger().With("request_id", inv.requestID),
+		Log:      inv.requestLogger(),
 	})
 	if !out.Tracked {
 		return out

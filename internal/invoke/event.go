@@ -140,7 +140,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = append(b, `,"request_id":`...)
 	b = appendString(b, e.RequestID)
 	b = append(b, `,"time":"`...)
-	b = e.Time.UTC().AppendFormat(b, TimeFormat)
+	b = appendTime(b, e.Time.UTC(), true)
 	b = append(b, `","ok":`...)
 	b = strconv.AppendBool(b, e.OK)
 	if e.Compact {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/queue"
 	"github.com/wxcloudenv/wxcloudenv/internal/trigger"
 )
 
@@ -70,4 +71,38 @@ func FuzzRouting(f *testing.F) {
 			t.Fatalf("invalid env %q accepted", p.Env)
 		}
 	})
+}
+
+// FuzzMayBeQueued: whatever queue.Detect recognises, mayBeQueued lets
+// through to it.
+func FuzzMayBeQueued(f *testing.F) {
+	for _, s := range []string{`{"Records":[{"messageId":"m1","eventSource":"aws:sqs","body":"{}"}]}`,
+		`{"\u0052ecords":[{"messageId":"m1","eventSource":"aws:sqs","body":"{}"}]}`,
+		`{"run":"r","batch":1,"authorizers":["wxA"]}`, `{"run":"r","b\u0061tch":1,"authorizers":["wxA"]}`, `{}`, `{"env":"a"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if _, ok := queue.Detect(raw); ok && !mayBeQueued(raw) {
+			t.Fatalf("queue.Detect recognises %q, mayBeQueued does not", raw)
+		}
+	})
+}
+
+// TestMayBeQueued: the seeds Detect recognises pass, and the common
+// triggers do not.
+func TestMayBeQueued(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{`{"Records":[{"messageId":"m1","eventSource":"aws:sqs","body":"{}"}]}`,
+		`{"\u0052ecords":[{"messageId":"m1","eventSource":"aws:sqs","body":"{}"}]}`, `{"run":"r","b\u0061tch":1,"authorizers":["wxA"]}`} {
+		if _, ok := queue.Detect([]byte(s)); !ok || !mayBeQueued([]byte(s)) {
+			t.Errorf("%s: Detect %v, mayBeQueued %v", s, ok, mayBeQueued([]byte(s)))
+		}
+	}
+	files, _ := filepath.Glob("../../events/*.json")
+	for _, file := range files {
+		b, _ := os.ReadFile(file)
+		if mayBeQueued(b) {
+			t.Errorf("%s: mayBeQueued", file)
+		}
+	}
 }

@@ -10,6 +10,7 @@
 package invoke
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -50,6 +51,9 @@ const (
 	DefaultBudget = 60 * time.Second
 	// MaxAnswerBytes is the synchronous answer cap of Lambda and SCF (6 MB).
 	MaxAnswerBytes = 6 << 20
+	// PlatformWorkers is the KeepWorkers of the platform mains: one per
+	// operation an invocation runs at once, and one more.
+	PlatformWorkers = 4
 )
 
 // Handler runs invocations. Create it once per process with New; it is
@@ -74,6 +78,20 @@ type Handler struct {
 	// durations always use the real clock.
 	Now func() time.Time
 
+	// KeepWorkers is how many goroutines that ran an operation are kept
+	// for the next invocations' operations (0: a new goroutine each time).
+	// A kept goroutine has grown its stack already, where a new one grows
+	// it again on every invocation, copying it each time. Kept goroutines
+	// never end: a platform main sets it, for the life of the process.
+	KeepWorkers int
+	workers     workers
+
+	// out is the writer under Logger when NewWithLog built it (nil
+	// otherwise), and logger that Logger: while Logger is still it, the
+	// summary line is appended by hand and written to out.
+	out    *lineWriter
+	logger *slog.Logger
+
 	spoolMem int // how much of a spool stays in memory (fleetspool.go); 0: spoolMemBytes
 }
 
@@ -87,7 +105,18 @@ func New(platform string) *Handler {
 // NewWithLog is New with the log lines written to w.
 func NewWithLog(platform string, w io.Writer) *Handler {
 	lv := new(slog.LevelVar)
-	return &Handler{Platform: platform, Lookup: os.LookupEnv, Runtimes: &app.Cache{}, Level: lv, Logger: NewLogger(w, lv)}
+	out := &lineWriter{w: w}
+	l := NewLogger(out, lv)
+	return &Handler{Platform: platform, Lookup: os.LookupEnv, Runtimes: &app.Cache{}, Level: lv, Logger: l, out: out, logger: l}
+}
+
+// lines is the writer the summary line is appended to by hand, nil when
+// Logger is not the one NewWithLog built.
+func (h *Handler) lines() *lineWriter {
+	if h.out != nil && h.Logger == h.logger {
+		return h.out
+	}
+	return nil
 }
 
 // NewLogger returns the JSON logger a Handler uses, writing to w at level.
@@ -232,9 +261,11 @@ func (inv *invocation) intake(ctx context.Context, payload []byte) (trigger.Payl
 	if inv.rt != nil && inv.h.Level != nil {
 		inv.h.Level.Set(inv.rt.Config.LogLevel)
 	}
-	if d, ok := queue.Detect(payload); ok {
-		out, err := inv.work(ctx, d)
-		return trigger.Payload{}, &finished{out: out, err: err}
+	if mayBeQueued(payload) {
+		if d, ok := queue.Detect(payload); ok {
+			out, err := inv.work(ctx, d)
+			return trigger.Payload{}, &finished{out: out, err: err}
+		}
 	}
 	req, perr := trigger.Parse(payload)
 	if perr != nil {
@@ -243,9 +274,12 @@ func (inv *invocation) intake(ctx context.Context, payload []byte) (trigger.Payl
 		return trigger.Payload{}, &finished{err: &InvocationError{Message: msg}}
 	}
 	inv.req = req
-	inv.tick = inv.stamp.UTC().Truncate(time.Minute)
-	if t, ok := queue.Tick(payload); ok {
-		inv.tick = t
+	if req.Kind == trigger.Schedule {
+		// The tick is what a queued fleet run plans (schedules only).
+		inv.tick = inv.stamp.UTC().Truncate(time.Minute)
+		if t, ok := queue.Tick(payload); ok {
+			inv.tick = t
+		}
 	}
 	if req.Kind == trigger.HTTP {
 		return inv.intakeHTTP(ctx)
@@ -256,6 +290,15 @@ func (inv *invocation) intake(ctx context.Context, payload []byte) (trigger.Payl
 		return trigger.Payload{}, &finished{err: &InvocationError{Message: msg}}
 	}
 	return req.Payload, nil
+}
+
+// mayBeQueued reports whether payload can be what queue.Detect
+// recognises, whose keys are Records, or run, batch and authorizers: it
+// holds one of the words Records and batch, or a \u escape (the only way
+// a JSON key can spell a letter otherwise). Most invocations are not, and
+// skip Detect's decode.
+func mayBeQueued(payload []byte) bool {
+	return bytes.Contains(payload, []byte("Records")) || bytes.Contains(payload, []byte("batch")) || bytes.Contains(payload, []byte(`\u`))
 }
 
 // answer is an encoded answer.
@@ -415,7 +458,7 @@ func (inv *invocation) execute(ctx context.Context, pl plan, dl deadlines) *Even
 	attempts := make([]atomic.Int64, len(pl.ops))
 	for i, op := range pl.ops {
 		octx := wechat.CountingAttempts(ctx, &attempts[i])
-		go func() {
+		h.workers.run(h.KeepWorkers, func() {
 			defer func() {
 				if r := recover(); r != nil {
 					inv.logPanic(r)
@@ -432,30 +475,46 @@ func (inv *invocation) execute(ctx context.Context, pl plan, dl deadlines) *Even
 				return
 			}
 			done <- inv.operation(octx, op, pl.env)
-		}()
+		})
 	}
-	got := make(map[string]Result, len(pl.ops))
-	grace := time.NewTimer(time.Until(dl.checks) + dl.collect)
-	defer grace.Stop()
+	// The results by the position of their operation in pl.ops (each
+	// operation is there once).
+	got := make([]Result, len(pl.ops))
+	have := make([]bool, len(pl.ops))
+	// Operations stuck past the checks' deadline are awaited until the
+	// grace ends; its timer starts only when ctx (which ends at that
+	// deadline) is done, so most invocations start none.
+	ctxDone := ctx.Done()
+	var grace <-chan time.Time
 collect:
-	for len(got) < len(pl.ops) {
+	for n := 0; n < len(pl.ops); {
 		select {
 		case r := <-done:
-			got[r.Operation] = r
-		case <-grace.C:
+			for i, op := range pl.ops {
+				if op == r.Operation && !have[i] {
+					got[i], have[i] = r, true
+					n++
+					break
+				}
+			}
+		case <-ctxDone:
+			ctxDone = nil
+			t := time.NewTimer(time.Until(dl.checks) + dl.collect)
+			defer t.Stop()
+			grace = t.C
+		case <-grace:
 			break collect
 		}
 	}
 	for i, op := range pl.ops {
-		r, ok := got[op]
-		if !ok {
+		if !have[i] {
 			// Stuck past the grace: report the requests it did send.
-			r = Result{Operation: op, Attempts: int(attempts[i].Load()), Duration: time.Since(inv.start), unreached: true, Error: &ErrorInfo{Kind: string(wechat.KindTimeout),
+			got[i] = Result{Operation: op, Attempts: int(attempts[i].Load()), Duration: time.Since(inv.start), unreached: true, Error: &ErrorInfo{Kind: string(wechat.KindTimeout),
 				Retryable: true, Message: "the operation was cut off at the invocation's deadline"}}
 		}
-		ev.OK = ev.OK && r.OK
-		ev.Results = append(ev.Results, r)
+		ev.OK = ev.OK && got[i].OK
 	}
+	ev.Results = got
 	for _, r := range ev.Results {
 		ev.Alerts = append(ev.Alerts, r.alerts...)
 	}

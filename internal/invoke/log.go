@@ -25,7 +25,25 @@ func (inv *invocation) logEvent(ev *Event, m emf.Metrics, status int, failure st
 	if !l.Enabled(context.Background(), level) {
 		return
 	}
-	attrs := inv.baseAttrs(status)
+	warningMetrics(ev, &m)
+	s := summary{now: time.Now(), level: level, duration: time.Since(inv.start), status: status, fn: inv.functionName(), m: m}
+	if failure != "" {
+		s.failure = inv.scrub(failure)
+	}
+	if lw := inv.h.lines(); lw != nil {
+		// The Handler's own logger: the line is appended by hand, as
+		// slog's JSON handler would write it, without its reflection.
+		bp := linePool.Get().(*[]byte)
+		lw.writeLine(bp, inv.appendEventLine(*bp, ev, s))
+		return
+	}
+	logAttrs(l, level, "invocation", inv.eventAttrs(ev, s))
+}
+
+// eventAttrs are the summary line's attributes, for a Logger the Handler
+// did not build.
+func (inv *invocation) eventAttrs(ev *Event, s summary) []slog.Attr {
+	attrs := inv.baseAttrsOf(s.status, s.duration)
 	attrs = append(attrs, slog.Bool("ok", ev.OK))
 	// Groups are built as attributes, not slog.Group's ...any, which boxes
 	// every attribute.
@@ -66,12 +84,10 @@ func (inv *invocation) logEvent(ev *Event, m emf.Metrics, status int, failure st
 	if ev.Notifications != nil {
 		attrs = append(attrs, slog.Any("notifications", ev.Notifications))
 	}
-	if failure != "" {
-		attrs = append(attrs, slog.String("error", inv.scrub(failure)))
+	if s.failure != "" {
+		attrs = append(attrs, slog.String("error", s.failure))
 	}
-	warningMetrics(ev, &m)
-	attrs = append(attrs, emf.Attrs(inv.functionName(), inv.stamp, m)...)
-	logAttrs(l, level, "invocation", attrs)
+	return append(attrs, emf.Attrs(s.fn, inv.stamp, s.m)...)
 }
 
 // noAlerts is the empty alert list as the log line shows it.
@@ -100,6 +116,11 @@ func (inv *invocation) logRejected(msg string, status int, detail string) {
 // baseAttrs are the attributes of every line of the invocation; status is
 // the HTTP status, 0 outside HTTP.
 func (inv *invocation) baseAttrs(status int) []slog.Attr {
+	return inv.baseAttrsOf(status, time.Since(inv.start))
+}
+
+// baseAttrsOf is baseAttrs with the invocation's duration so far, d.
+func (inv *invocation) baseAttrsOf(status int, d time.Duration) []slog.Attr {
 	attrs := []slog.Attr{
 		slog.String("request_id", inv.requestID),
 		slog.String("platform", inv.h.Platform),
@@ -110,6 +131,6 @@ func (inv *invocation) baseAttrs(status int) []slog.Attr {
 	if status != 0 {
 		attrs = append(attrs, slog.Int("status", status))
 	}
-	attrs = append(attrs, slog.Float64("duration_ms", Millis(time.Since(inv.start))))
+	attrs = append(attrs, slog.Float64("duration_ms", Millis(d)))
 	return attrs
 }

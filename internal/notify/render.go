@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/incident"
+	"github.com/wxcloudenv/wxcloudenv/internal/order"
 	"github.com/wxcloudenv/wxcloudenv/internal/trunc"
 )
 
@@ -158,7 +158,7 @@ func Render(k Kind, r Report) Message {
 		prio, label := classify(c)
 		entries = append(entries, entry{prio: prio, label: label, c: c, count: 1})
 	}
-	slices.SortStableFunc(entries, func(a, b entry) int { return a.prio - b.prio })
+	order.SortStableFunc(entries, func(a, b entry) int { return a.prio - b.prio })
 
 	title := titleOf(r, nNew, nResolved, nRemind)
 	head := title + "\n"

@@ -21,6 +21,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/order"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 )
 
@@ -388,7 +389,7 @@ func (b *Book) List(ctx context.Context, now time.Time) ([]Silence, error) {
 		}
 		out = append(out, s)
 	}
-	slices.SortFunc(out, func(a, b Silence) int {
+	order.SortFunc(out, func(a, b Silence) int {
 		if c := b.StartsAt.Compare(a.StartsAt); c != 0 {
 			return c
 		}

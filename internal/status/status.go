@@ -26,6 +26,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/history"
+	"github.com/wxcloudenv/wxcloudenv/internal/order"
 	"github.com/wxcloudenv/wxcloudenv/internal/robots"
 	"github.com/wxcloudenv/wxcloudenv/internal/silence"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
@@ -276,7 +277,7 @@ func silences(active []silence.Silence, open []alertstate.Open) ([]Silence, int)
 		}
 		out = append(out, Silence{ID: s.ID, Matchers: m, EndsAt: s.EndsAt, Comment: s.Comment, CreatedBy: s.CreatedBy})
 	}
-	slices.SortFunc(out, func(a, b Silence) int { return cmp.Or(a.EndsAt.Compare(b.EndsAt), cmp.Compare(a.ID, b.ID)) })
+	order.SortFunc(out, func(a, b Silence) int { return cmp.Or(a.EndsAt.Compare(b.EndsAt), cmp.Compare(a.ID, b.ID)) })
 	covered := 0
 	if len(active) > 0 {
 		for _, o := range open {
@@ -308,12 +309,12 @@ func split(open []alertstate.Open) (alerts, failures []Alert) {
 			alerts = append(alerts, a)
 		}
 	}
-	order := func(a, b Alert) int {
+	byOrder := func(a, b Alert) int {
 		return cmp.Or(a.Since.Compare(b.Since), cmp.Compare(a.Authorizer, b.Authorizer), cmp.Compare(a.Operation, b.Operation),
 			cmp.Compare(a.Env, b.Env), cmp.Compare(a.Resource, b.Resource))
 	}
-	slices.SortFunc(alerts, order)
-	slices.SortFunc(failures, order)
+	order.SortFunc(alerts, byOrder)
+	order.SortFunc(failures, byOrder)
 	return alerts, failures
 }
 
@@ -366,7 +367,7 @@ func group(alerts, failures []Alert) []Incident {
 			g.Since = a.Since
 		}
 	}
-	slices.SortStableFunc(list, func(a, b *Incident) int {
+	order.SortStableFunc(list, func(a, b *Incident) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), a.Since.Compare(b.Since), cmp.Compare(a.Key, b.Key))
 	})
 	out := make([]Incident, 0, min(len(list), MaxIncidents))
@@ -547,6 +548,6 @@ func LoadAuthorizer(ctx context.Context, src Source, appid string) (*AuthorizerD
 		}
 		d.Envs = append(d.Envs, EnvSeen{Env: c.Env, Resource: c.Resource, Status: st, At: c.Time})
 	}
-	slices.SortStableFunc(d.Envs, func(a, b EnvSeen) int { return cmp.Or(cmp.Compare(a.Env, b.Env), cmp.Compare(a.Resource, b.Resource)) })
+	order.SortStableFunc(d.Envs, func(a, b EnvSeen) int { return cmp.Or(cmp.Compare(a.Env, b.Env), cmp.Compare(a.Resource, b.Resource)) })
 	return d, errors.Join(errs...)
 }

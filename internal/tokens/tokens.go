@@ -82,7 +82,8 @@ type Keeper struct {
 	leaseTTL time.Duration
 	poll     time.Duration
 	reread   time.Duration
-	id       string
+	id       string    // InstanceID, or "" until instanceID draws one
+	idOnce   sync.Once // draws id on the first lease: crypto/rand's first use costs a cold start about 60 µs
 	leaseSeq atomic.Uint64
 
 	// private: the store is this process's alone (store.Locals), and t
@@ -165,11 +166,6 @@ func New(o Options) (*Keeper, error) {
 	if o.RereadWait <= 0 {
 		o.RereadWait = DefaultRereadWait
 	}
-	if o.InstanceID == "" {
-		var b [8]byte
-		_, _ = rand.Read(b[:]) // never fails (crypto/rand)
-		o.InstanceID = hex.EncodeToString(b[:])
-	}
 	k := &Keeper{
 		st: o.Store, keys: Keys{Prefix: o.Prefix}, foreign: ForeignKeys{Layout: o.Layout, KeyPrefix: o.KeyPrefix},
 		client: o.Client, layout: o.Layout, now: o.Now, leaseTTL: o.LeaseTTL, poll: o.Poll, reread: o.RereadWait,
@@ -185,6 +181,19 @@ func New(o Options) (*Keeper, error) {
 		k.t = newTable().(*table)
 	}
 	return k, nil
+}
+
+// instanceID names this instance in its leases: Options.InstanceID, or
+// random, drawn on first use.
+func (k *Keeper) instanceID() string {
+	k.idOnce.Do(func() {
+		if k.id == "" {
+			var b [8]byte
+			_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+			k.id = hex.EncodeToString(b[:])
+		}
+	})
+	return k.id
 }
 
 // Keys returns the key builder of the Keeper's own layout.
@@ -395,7 +404,7 @@ func (k *Keeper) obtain(ctx context.Context, s *slot, mint mintFunc) (*wechat.To
 		if tok != nil {
 			return tok, nil
 		}
-		lease := []byte(fmt.Sprintf("%s/%d", k.id, k.leaseSeq.Add(1)))
+		lease := []byte(fmt.Sprintf("%s/%d", k.instanceID(), k.leaseSeq.Add(1)))
 		leaseEnd := time.Now().Add(k.leaseTTL)
 		won, err := k.st.CompareAndSwap(ctx, k.keys.Lease(s.key), nil, store.Value{Data: lease, Expires: k.now().Add(k.leaseTTL)})
 		if err != nil {

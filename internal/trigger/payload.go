@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -37,43 +36,48 @@ func ParsePayload(raw []byte) (Payload, error) {
 		}
 		return Payload{}, &PayloadError{Reason: "data after the JSON object"}
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if _, err := dec.Token(); err != nil { // {
-		return Payload{}, &PayloadError{Reason: jsonReason(err)}
-	}
+	// Valid JSON: the members are scanned, not decoded one by one.
 	var p Payload
-	seen := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
+	var seen [4]bool // by index in payloadKeys
+	var err error
+	members(raw, func(key, v []byte) {
 		if err != nil {
-			return Payload{}, &PayloadError{Reason: jsonReason(err)}
+			return
 		}
-		key, _ := t.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return Payload{}, &PayloadError{Reason: jsonReason(err)}
+		k := payloadKey(key)
+		if k < 0 {
+			err = unknownField(string(key))
+			return
 		}
-		if !slices.Contains(payloadKeys, key) {
-			return Payload{}, unknownField(key)
+		if seen[k] {
+			err = &PayloadError{Reason: "the field " + payloadKeys[k] + " is given twice"}
+			return
 		}
-		if seen[key] {
-			return Payload{}, &PayloadError{Reason: "the field " + key + " is given twice"}
-		}
-		seen[key] = true
+		seen[k] = true
 		if string(v) == "null" {
-			continue
+			return
 		}
-		if err := p.set(key, v); err != nil {
-			return Payload{}, err
-		}
-	}
-	if _, err := dec.Token(); err != nil { // }
-		return Payload{}, &PayloadError{Reason: jsonReason(err)}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Payload{}, &PayloadError{Reason: "data after the JSON object"}
+		err = p.set(payloadKeys[k], v)
+	})
+	if err != nil {
+		return Payload{}, err
 	}
 	return p, nil
+}
+
+// payloadKey is key's index in payloadKeys, -1 when it is none of them.
+func payloadKey(key []byte) int {
+	switch string(key) {
+	case "operations":
+		return 0
+	case "env":
+		return 1
+	case "authorizers":
+		return 2
+	case "shard":
+		return 3
+	}
+	return -1
 }
 
 // unknownField names a key only when it differs from a known one by case.

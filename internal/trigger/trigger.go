@@ -117,34 +117,25 @@ func Parse(raw []byte) (*Request, error) {
 	if raw[0] != '{' {
 		return nil, &PayloadError{Reason: "the event is not a JSON object"}
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &top); err != nil {
-		return nil, &PayloadError{Reason: "the event is not valid JSON: " + jsonReason(err)}
+	if !json.Valid(raw) {
+		var v any
+		return nil, &PayloadError{Reason: "the event is not valid JSON: " + jsonReason(json.Unmarshal(raw, &v))}
 	}
-	has := func(k string) bool { v, ok := top[k]; return ok && string(v) != "null" }
-	str := func(k string) string {
-		var s string
-		_ = json.Unmarshal(top[k], &s)
-		return s
-	}
-	var ctx map[string]json.RawMessage
-	if has("requestContext") {
-		_ = json.Unmarshal(top["requestContext"], &ctx)
-	}
-	ctxHas := func(k string) bool { v, ok := ctx[k]; return ok && string(v) != "null" }
-
+	// The top-level members are scanned, not decoded into a map: most
+	// events are a small direct payload or a schedule.
+	s := shapeOf(raw)
 	switch {
-	case str("version") == "2.0" && ctxHas("http"):
+	case stringValue(s.version) == "2.0" && present(s.ctxHTTP):
 		return parseV2(raw)
-	case has("httpMethod") && ctxHas("serviceId"):
-		return parseSCFHTTP(raw, top, SourceSCFAPIGateway)
-	case has("httpMethod") && has("resource") && has("requestContext"):
+	case present(s.httpMethod) && present(s.ctxServiceID):
+		return parseSCFHTTP(raw, SourceSCFAPIGateway)
+	case present(s.httpMethod) && present(s.resource) && present(s.requestContext):
 		return parseV1(raw)
-	case has("httpMethod") && has("path") && has("headers") && !has("requestContext"):
-		return parseSCFHTTP(raw, top, SourceSCFFunctionURL)
-	case has("detail-type") && has("source"):
-		return parseEventBridge(str("source"), str("detail-type"))
-	case str("Type") == "Timer" && has("TriggerName"):
+	case present(s.httpMethod) && present(s.path) && present(s.headers) && !present(s.requestContext):
+		return parseSCFHTTP(raw, SourceSCFFunctionURL)
+	case present(s.detailType) && present(s.source):
+		return parseEventBridge(stringValue(s.source), stringValue(s.detailType))
+	case stringValue(s.typ) == "Timer" && present(s.triggerName):
 		return parseTimer(raw)
 	}
 	p, err := ParsePayload(raw)
@@ -243,11 +234,13 @@ func parseV2(raw []byte) (*Request, error) {
 	return &Request{Kind: HTTP, Source: SourceAPIGatewayV2, HTTP: hr}, nil
 }
 
-func parseSCFHTTP(raw []byte, top map[string]json.RawMessage, src Source) (*Request, error) {
+func parseSCFHTTP(raw []byte, src Source) (*Request, error) {
 	var ev scfevents.APIGatewayRequest
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, &PayloadError{Reason: "SCF HTTP event: " + jsonReason(err)}
 	}
+	var top map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &top) // valid JSON: an object always decodes
 	var b64 bool
 	_ = json.Unmarshal(top["isBase64Encoded"], &b64) // scf-go-lib's type has no such field
 	h := http.Header{}

@@ -65,6 +65,7 @@ type Client struct {
 	backoffBase time.Duration
 	backoffMax  time.Duration
 	userAgent   string
+	uaHeader    []string // the User-Agent header's value
 	now         func() time.Time
 	scrub       *Scrubber
 
@@ -100,6 +101,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		c.scrub = &Scrubber{now: func() time.Time { return c.now() }}
 	}
 	c.hc = noRedirects(c.hc)
+	c.uaHeader = []string{c.userAgent}
 	return c, nil
 }
 
@@ -299,11 +301,7 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 	if err != nil {
 		return nil, 0, Health{}, &Error{Kind: KindConfig, Op: cl.op, Message: "cannot build the request", Err: c.scrub.sanitize(err, c.secretsOf(cl, token)...)}
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if c.userAgent != "" {
-		req.Header.Set("User-Agent", c.userAgent)
-	}
+	req.Header = c.header()
 	hr, err := c.hc.Do(req)
 	if err != nil {
 		return nil, 0, Health{}, c.transportError(ctx, actx, cl, err, token, 0)
@@ -364,6 +362,20 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, cl *call, token str
 		return raw, hr.StatusCode, Health{}, aerr
 	}
 	return raw, hr.StatusCode, health, nil
+}
+
+// jsonHeader is the value of Content-Type and Accept.
+var jsonHeader = []string{"application/json"}
+
+// header returns a request's header: Content-Type and Accept JSON, and the
+// User-Agent. The value slices are shared by every request, never
+// written: net/http only reads them, and an Add would append to a copy
+// (their capacity is their length).
+func (c *Client) header() http.Header {
+	if c.userAgent == "" {
+		return http.Header{"Content-Type": jsonHeader, "Accept": jsonHeader}
+	}
+	return http.Header{"Content-Type": jsonHeader, "Accept": jsonHeader, "User-Agent": c.uaHeader}
 }
 
 // isDecompressError reports whether err comes from decoding a gzip body

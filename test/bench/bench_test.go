@@ -31,10 +31,12 @@ import (
 var directAll = []byte(`{}`)
 
 // newCore returns the core configured by env through the environment, as
-// on a platform, logging to io.Discard.
+// on a platform (the mains keep their operations' goroutines), logging to
+// io.Discard.
 func newCore(tb testing.TB, env map[string]string) *invoke.Handler {
 	tb.Helper()
 	h := invoke.NewWithLog(invoke.PlatformAWSLambda, io.Discard)
+	h.KeepWorkers = invoke.PlatformWorkers
 	h.Lookup = config.Map(env)
 	tb.Cleanup(func() {
 		if h.Runtimes.HTTPClient != nil {

@@ -208,6 +208,7 @@ func BenchmarkPairedFirstInvoke(b *testing.B) {
 			return
 		}
 		h := invoke.NewWithLog(invoke.PlatformAWSLambda, io.Discard)
+		h.KeepWorkers = invoke.PlatformWorkers
 		h.Lookup = config.Map(env)
 		out, err := h.Invoke(ctx, directAll)
 		if h.Runtimes.HTTPClient != nil {
