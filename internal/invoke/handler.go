@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -200,7 +201,8 @@ type invocation struct {
 
 	// writes holds what the run writes to keys nobody else writes (names,
 	// its history record) for one batch at its end (history.go).
-	writes *store.Buffered
+	writes     *store.Buffered
+	writesOnce sync.Once
 }
 
 func (inv *invocation) logger() *slog.Logger {

@@ -73,20 +73,20 @@ func (inv *invocation) record(ctx context.Context, ev *Event, kind history.Kind,
 // deferredWrites is the run's buffer of writes to keys nobody else
 // writes: the names it learnt and its history record go to the store in
 // one batch (store.SetMany) when the run flushes it.
+// A queued invocation works its batches at once: each may ask.
 func (inv *invocation) deferredWrites() *store.Buffered {
-	if inv.writes == nil {
-		inv.writes = store.NewBuffered(inv.rt.Store)
-	}
+	inv.writesOnce.Do(func() { inv.writes = store.NewBuffered(inv.rt.Store) })
 	return inv.writes
 }
 
 // flushWrites writes the run's deferred writes; a failure is logged and
 // changes nothing else (the names are learnt again, the record is lost).
 func (inv *invocation) flushWrites(ctx context.Context) {
-	if inv.writes == nil || inv.writes.Pending() == 0 {
+	w := inv.deferredWrites()
+	if w.Pending() == 0 {
 		return
 	}
-	if err := inv.writes.Flush(ctx); err != nil {
+	if err := w.Flush(ctx); err != nil {
 		inv.logger().Warn("the run history and the names learnt could not be kept", "request_id", inv.requestID, "kind", "store", "error", inv.scrub(err.Error()))
 	}
 }
