@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/jsonw"
 )
 
 // marshalRun is json.Marshal(run), byte for byte, written by hand: the
@@ -18,14 +20,14 @@ func marshalRun(r Run) ([]byte, error) {
 	b = append(b, `{"time":"`...)
 	b = r.Time.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","kind":`...)
-	b = appendString(b, string(r.Kind))
+	b = jsonw.AppendString(b, string(r.Kind))
 	if r.Trigger != "" {
 		b = append(b, `,"trigger":`...)
-		b = appendString(b, r.Trigger)
+		b = jsonw.AppendString(b, r.Trigger)
 	}
 	if r.Part != "" {
 		b = append(b, `,"part":`...)
-		b = appendString(b, r.Part)
+		b = jsonw.AppendString(b, r.Part)
 	}
 	b = append(b, `,"ok":`...)
 	b = strconv.AppendBool(b, r.OK)
@@ -41,7 +43,7 @@ func marshalRun(r Run) ([]byte, error) {
 	b = strconv.AppendInt(b, r.DurationMS, 10)
 	if r.Failure != "" {
 		b = append(b, `,"failure":`...)
-		b = appendString(b, r.Failure)
+		b = jsonw.AppendString(b, r.Failure)
 	}
 	b = appendOmitZero(b, `,"runs":`, r.Runs)
 	return append(b, '}'), nil
@@ -53,18 +55,4 @@ func appendOmitZero(b []byte, key string, n int) []byte {
 	}
 	b = append(b, key...)
 	return strconv.AppendInt(b, int64(n), 10)
-}
-
-// appendString writes s as json.Marshal does: plain ASCII as is, anything
-// to escape through json.Marshal itself.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

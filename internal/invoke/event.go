@@ -10,6 +10,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/incident"
+	"github.com/wxcloudenv/wxcloudenv/internal/jsonw"
 	"github.com/wxcloudenv/wxcloudenv/internal/queue"
 	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
 )
@@ -134,11 +135,11 @@ const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
 // in as received, never re-encoded.
 func (e *Event) AppendJSON(b []byte) []byte {
 	b = append(b, `{"source":"`+EventSource+`","platform":`...)
-	b = appendString(b, e.Platform)
+	b = jsonw.AppendString(b, e.Platform)
 	b = append(b, `,"trigger":`...)
-	b = appendString(b, e.Trigger)
+	b = jsonw.AppendString(b, e.Trigger)
 	b = append(b, `,"request_id":`...)
-	b = appendString(b, e.RequestID)
+	b = jsonw.AppendString(b, e.RequestID)
 	b = append(b, `,"time":"`...)
 	b = appendTime(b, e.Time.UTC(), true)
 	b = append(b, `","ok":`...)
@@ -186,14 +187,14 @@ func appendResults(b []byte, rs []Result, byAuthorizer, compact bool, sink *spoo
 			b = flushTo(sink, b)
 		}
 		if byAuthorizer {
-			b = appendString(b, r.Authorizer)
+			b = jsonw.AppendString(b, r.Authorizer)
 		} else {
-			b = appendString(b, r.Operation)
+			b = jsonw.AppendString(b, r.Operation)
 		}
 		b = append(b, ':', '{')
 		if r.Name != "" {
 			b = append(b, `"name":`...)
-			b = appendString(b, r.Name)
+			b = jsonw.AppendString(b, r.Name)
 			b = append(b, ',')
 		}
 		b = append(b, `"ok":`...)
@@ -300,16 +301,4 @@ func decodeResults(data json.RawMessage, byAuthorizer bool) ([]Result, error) {
 // Millis returns d in milliseconds rounded to a tenth.
 func Millis(d time.Duration) float64 {
 	return math.Round(float64(d)/float64(time.Millisecond)*10) / 10
-}
-
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

@@ -18,11 +18,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/nanos"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
@@ -271,7 +271,7 @@ func (s *slot) set(tok *wechat.Token, due time.Time) {
 	s.mu.Lock()
 	s.tok, s.due = tok, 0
 	if !due.IsZero() {
-		s.due = unixNanos(due)
+		s.due = nanos.Of(due)
 	}
 	s.mu.Unlock()
 }
@@ -312,19 +312,6 @@ func decodeToken(raw []byte) (tok *wechat.Token, due time.Time, ok bool) {
 	tok = wechat.NewToken(s.Token, s.ExpiresAt)
 	return tok, s.ExpiresAt.Add(-wechat.RefreshMargin(issued, s.ExpiresAt)), true
 }
-
-// unixNanos is t in Unix nanoseconds, within UnixNano's range.
-func unixNanos(t time.Time) int64 {
-	switch {
-	case t.Before(minNanos):
-		return math.MinInt64
-	case t.After(maxNanos):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 // mintFunc mints a token for a slot.
 type mintFunc func(ctx context.Context) (*wechat.Token, error)

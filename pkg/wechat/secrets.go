@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wxcloudenv/wxcloudenv/internal/nanos"
 )
 
 // Scrubber removes secrets from texts: configuration values kept for its
@@ -113,7 +115,7 @@ func (s *Scrubber) KeepUntil(until time.Time, values ...string) {
 // keepUntil keeps values until until, unless every one is kept until at
 // least enough already (the fast path, under the read lock).
 func (s *Scrubber) keepUntil(now, until, enough time.Time, values []string) {
-	if s.allKeptUntil(now, min(unixNanos(enough), foreverNanos), values) {
+	if s.allKeptUntil(now, min(nanos.Of(enough), foreverNanos), values) {
 		return
 	}
 	s.mu.Lock()
@@ -122,7 +124,7 @@ func (s *Scrubber) keepUntil(now, until, enough time.Time, values []string) {
 		s.sweepLocked(now)
 		s.nextSweep = now.Add(secretSweepInterval)
 	}
-	s.keepLocked(values, min(unixNanos(until), foreverNanos))
+	s.keepLocked(values, min(nanos.Of(until), foreverNanos))
 }
 
 // KeepForUse keeps values that last no known time (refresh tokens, verify
@@ -168,7 +170,7 @@ func (s *Scrubber) Sweep() int {
 // share is kept until the later of their times, so it stays as long as
 // either value does.
 func (s *Scrubber) sweepLocked(now time.Time) {
-	t := unixNanos(now)
+	t := nanos.Of(now)
 	live := func(e kept) bool {
 		if t > e.until() {
 			if e.isValue() {
@@ -199,20 +201,6 @@ func keepLive(list []kept, live func(kept) bool) []kept {
 	clear(list[len(out):]) // the dropped forms' strings are not held
 	return out
 }
-
-// unixNanos is t in Unix nanoseconds, within UnixNano's range (years
-// 1678 to 2262).
-func unixNanos(t time.Time) int64 {
-	switch {
-	case t.Before(minNanos):
-		return math.MinInt64
-	case t.After(maxNanos):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 // indexKey is the index key of a form of at least indexBytes.
 func indexKey(f string) string {
