@@ -64,8 +64,13 @@ func runOf(ev *Event) alerts.Run {
 			run.Failures = append(run.Failures, alerts.Failure{Operation: r.Operation, Kind: r.Error.Kind,
 				ErrCode: r.Error.ErrCode, Message: r.Error.Message})
 		}
-		for j := range r.Authorizers {
-			add(&r.Authorizers[j])
+		for j := range r.auths {
+			a := &r.auths[j]
+			run.Checked = append(run.Checked, alerts.Scope{Operation: r.Operation, Authorizer: a.Authorizer})
+			if a.Error != nil {
+				run.Failures = append(run.Failures, alerts.Failure{Authorizer: a.Authorizer, Operation: r.Operation,
+					Kind: a.Error.Kind, ErrCode: a.Error.ErrCode, Message: a.Error.Message})
+			}
 		}
 	}
 	run.Checked = append(run.Checked, warningScopes(ev)...)

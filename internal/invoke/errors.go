@@ -125,8 +125,8 @@ func failedKinds(r *Result, fn func(kind string)) {
 	if r.Error != nil {
 		fn(r.Error.Kind)
 	}
-	for i := range r.Authorizers {
-		if a := &r.Authorizers[i]; a.Error != nil {
+	for i := range r.auths {
+		if a := &r.auths[i]; a.Error != nil {
 			fn(a.Error.Kind)
 		}
 	}

@@ -74,7 +74,7 @@ type Result struct {
 	Fleet       bool     `json:"-"`
 	Total       int      `json:"total,omitempty"`
 	Failed      int      `json:"failed,omitempty"`
-	Authorizers []Result `json:"-"` // written as an object keyed by appid
+	Authorizers []Result `json:"-"` // a decoded event's, written as an object keyed by appid
 
 	alerts []Alert
 	// unreached is set for a fleet authorizer the run's deadline came
@@ -87,6 +87,11 @@ type Result struct {
 	// spooled is where a fleet authorizer's response was set aside, out
 	// of the heap, while the run went on (fleetspool.go).
 	spooled spooledResponse
+	// auths are a fleet run's authorizers, compact (fleetcompact.go);
+	// Authorizers are a decoded event's. responses is the spool their
+	// responses were set aside in.
+	auths     []authResult
+	responses *spool
 }
 
 // ErrorInfo is a failed operation's "error" object.
@@ -181,48 +186,71 @@ func (e *Event) AppendJSON(b []byte) []byte {
 func appendResults(b []byte, rs []Result, byAuthorizer, compact bool, sink *spool) []byte {
 	b = append(b, '{')
 	for i := range rs {
-		r := &rs[i]
 		if i > 0 {
 			b = append(b, ',')
 			b = flushTo(sink, b)
 		}
-		if byAuthorizer {
-			b = jsonw.AppendString(b, r.Authorizer)
-		} else {
-			b = jsonw.AppendString(b, r.Operation)
-		}
-		b = append(b, ':', '{')
-		if r.Name != "" {
-			b = append(b, `"name":`...)
-			b = jsonw.AppendString(b, r.Name)
+		b = appendResult(b, &rs[i], byAuthorizer, compact, sink)
+	}
+	return append(b, '}')
+}
+
+// appendAuths writes a fleet run's compact authorizers as appendResults
+// writes Results.
+func appendAuths(b []byte, r *Result, compact bool, sink *spool) []byte {
+	b = append(b, '{')
+	for i := range r.auths {
+		if i > 0 {
 			b = append(b, ',')
+			b = flushTo(sink, b)
 		}
-		b = append(b, `"ok":`...)
-		b = strconv.AppendBool(b, r.OK)
-		b = append(b, `,"attempts":`...)
-		b = strconv.AppendInt(b, int64(r.Attempts), 10)
-		b = append(b, `,"duration_ms":`...)
-		b = strconv.AppendFloat(b, Millis(r.Duration), 'f', -1, 64)
-		if r.Fleet {
-			b = append(b, `,"total":`...)
-			b = strconv.AppendInt(b, int64(r.Total), 10)
-			b = append(b, `,"failed":`...)
-			b = strconv.AppendInt(b, int64(r.Failed), 10)
-			b = append(b, `,"authorizers":`...)
+		x := r.auths[i].result(r.Operation, r.responses)
+		b = appendResult(b, &x, true, compact, sink)
+	}
+	return append(b, '}')
+}
+
+// appendResult writes one result, keyed by its operation or authorizer.
+func appendResult(b []byte, r *Result, byAuthorizer, compact bool, sink *spool) []byte {
+	if byAuthorizer {
+		b = jsonw.AppendString(b, r.Authorizer)
+	} else {
+		b = jsonw.AppendString(b, r.Operation)
+	}
+	b = append(b, ':', '{')
+	if r.Name != "" {
+		b = append(b, `"name":`...)
+		b = jsonw.AppendString(b, r.Name)
+		b = append(b, ',')
+	}
+	b = append(b, `"ok":`...)
+	b = strconv.AppendBool(b, r.OK)
+	b = append(b, `,"attempts":`...)
+	b = strconv.AppendInt(b, int64(r.Attempts), 10)
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendFloat(b, Millis(r.Duration), 'f', -1, 64)
+	if r.Fleet {
+		b = append(b, `,"total":`...)
+		b = strconv.AppendInt(b, int64(r.Total), 10)
+		b = append(b, `,"failed":`...)
+		b = strconv.AppendInt(b, int64(r.Failed), 10)
+		b = append(b, `,"authorizers":`...)
+		if r.auths != nil {
+			b = appendAuths(b, r, compact, sink)
+		} else {
 			b = appendResults(b, r.Authorizers, true, compact, sink)
-		} else if r.OK && compact {
-			b = append(b, `,"items":`...)
-			b = strconv.AppendInt(b, int64(r.Items), 10)
-		} else if r.OK {
-			b = append(b, `,"response":`...)
-			b = r.appendResponse(b)
 		}
-		if r.Error != nil {
-			b = append(b, `,"error":`...)
-			eb, _ := json.Marshal(r.Error)
-			b = append(b, eb...)
-		}
-		b = append(b, '}')
+	} else if r.OK && compact {
+		b = append(b, `,"items":`...)
+		b = strconv.AppendInt(b, int64(r.Items), 10)
+	} else if r.OK {
+		b = append(b, `,"response":`...)
+		b = r.appendResponse(b)
+	}
+	if r.Error != nil {
+		b = append(b, `,"error":`...)
+		eb, _ := json.Marshal(r.Error)
+		b = append(b, eb...)
 	}
 	return append(b, '}')
 }

@@ -47,32 +47,23 @@ func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration) 
 		// each authorizer then reports the store's failure itself.
 		inv.logger().Debug("preloading the fleet's tokens failed", "request_id", inv.requestID, "error", inv.scrub(err.Error()))
 	}
-	res.Authorizers = fleet.Run(ctx, appids, inv.rt.Config.Concurrency, grace,
-		func(ctx context.Context, appid string) Result {
+	res.responses = inv.responses
+	res.auths = fleet.Run(ctx, appids, inv.rt.Config.Concurrency, grace,
+		func(ctx context.Context, appid string) authResult {
 			r := inv.operationWith(ctx, op, pl.env, f.Source(appid), appid)
 			// A check the run's own deadline cut short says nothing about
 			// the merchant (docs/alerts.md#incidents-not-lines).
 			r.unreached = r.Error != nil && ctx.Err() != nil && cutShort(r.Error.Kind)
 			spoolResponse(inv.responses, &r)
-			return r
+			return compactAuth(&r)
 		},
-		func(appid string) Result {
-			return Result{Operation: op, Authorizer: appid, Duration: time.Since(start), unreached: true, Error: &ErrorInfo{
+		func(appid string) authResult {
+			return authResult{Authorizer: appid, Duration: time.Since(start), unreached: true, Error: &ErrorInfo{
 				Kind: string(wechat.KindTimeout), Retryable: true,
 				Message: "not reached before the invocation's deadline; narrow the run with a shard or raise the function's timeout"}}
 		})
 	res.OK = listErr == nil
-	for i := range res.Authorizers {
-		a := &res.Authorizers[i]
-		res.Attempts += a.Attempts
-		res.Items += a.Items
-		res.alerts = append(res.alerts, a.alerts...)
-		if !a.OK {
-			res.Failed++
-			res.OK = false
-		}
-	}
-	res.Total = len(res.Authorizers)
+	res.total()
 	if listErr != nil {
 		res.Error = inv.errorInfo(op, listErr)
 		if res.Error.Message != "" {

@@ -9,7 +9,7 @@ import (
 // authorizer's response is set aside in a spool as its check ends, and the
 // event is written to another spool as it is built, which is the answer a
 // platform main streams (docs/contract.md#memory-and-tmp). The heap holds
-// one small Result per authorizer, not its answer.
+// one compact authResult per authorizer (fleetcompact.go), not its answer.
 
 // flushBytes is how much of an event is built in memory before it goes to
 // its sink.
@@ -49,14 +49,6 @@ func (r *Result) appendResponse(b []byte) []byte {
 		return append(out, "null"...)
 	}
 	return out
-}
-
-// responseLen is the length of r's response, wherever it is.
-func (r *Result) responseLen() int {
-	if r.spooled.s != nil {
-		return int(r.spooled.n)
-	}
-	return len(r.Response)
 }
 
 // flushTo writes b to sink once it holds flushBytes, and returns what is

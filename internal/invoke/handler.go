@@ -563,7 +563,7 @@ func (inv *invocation) sizeHint(ev *Event) int {
 		n += minAnswerBytes(ev)
 	}
 	for _, r := range ev.Results {
-		n += 256 + len(r.Authorizers)*128
+		n += 256 + len(r.auths)*128
 	}
 	return n
 }
@@ -591,8 +591,8 @@ func minAnswerBytes(ev *Event) int {
 	n := 0
 	for _, r := range ev.Results {
 		n += len(r.Response)
-		for i := range r.Authorizers {
-			n += r.Authorizers[i].responseLen()
+		for i := range r.auths {
+			n += r.auths[i].responseLen()
 		}
 	}
 	return n

@@ -49,8 +49,8 @@ func (inv *invocation) incidents(ctx context.Context, ev *Event, run alerts.Run,
 	if len(a.Causes) > 0 {
 		ev.PlatformFailures = a.Causes
 	}
-	for i := range r.Authorizers {
-		if e := r.Authorizers[i].Error; e != nil && a.InhibitedBy[i] != "" {
+	for i := range r.auths {
+		if e := r.auths[i].Error; e != nil && a.InhibitedBy[i] != "" {
 			e.InhibitedBy = a.InhibitedBy[i]
 		}
 	}
@@ -96,7 +96,7 @@ func (inv *invocation) cutOff(ev *Event, run alerts.Run, pl plan) alerts.Run {
 // the alert path's time) and puts them on the fleet's results and the
 // alerts; failures of authorizers without permission set 49 say so.
 func (inv *invocation) names(ctx context.Context, ev *Event, r *Result) map[string]string {
-	if inv.rt.Names == nil || len(r.Authorizers) == 0 {
+	if inv.rt.Names == nil || len(r.auths) == 0 {
 		return nil
 	}
 	book := *inv.rt.Names
@@ -110,9 +110,9 @@ func (inv *invocation) names(ctx context.Context, ev *Event, r *Result) map[stri
 		// Too little time left: the state and the robots come first.
 		return nil
 	}
-	appids := make([]string, len(r.Authorizers))
-	for i := range r.Authorizers {
-		appids[i] = r.Authorizers[i].Authorizer
+	appids := make([]string, len(r.auths))
+	for i := range r.auths {
+		appids[i] = r.auths[i].Authorizer
 	}
 	entries, st, err := book.Load(ctx, appids, urgentOf(ev, r))
 	if err != nil {
@@ -125,8 +125,8 @@ func (inv *invocation) names(ctx context.Context, ev *Event, r *Result) map[stri
 			out[id] = e.Name
 		}
 	}
-	for i := range r.Authorizers {
-		a := &r.Authorizers[i]
+	for i := range r.auths {
+		a := &r.auths[i]
 		e := entries[a.Authorizer]
 		a.Name = e.Name
 		if a.Error != nil && !a.unreached && e.LacksCloudDevelopment() && ownFailure(a.Error.Kind) {
@@ -157,8 +157,8 @@ func urgentOf(ev *Event, r *Result) []string {
 			rest = append(rest, appid)
 		}
 	}
-	for i := range r.Authorizers {
-		if a := &r.Authorizers[i]; a.Error != nil && !a.unreached {
+	for i := range r.auths {
+		if a := &r.auths[i]; a.Error != nil && !a.unreached {
 			add(cause{a.Error.Kind, a.Error.ErrCode}, a.Authorizer)
 		}
 	}
@@ -183,12 +183,12 @@ func ownFailure(kind string) bool {
 // advice is what a deadline line tells to change, with this run's numbers.
 func advice(r *Result, concurrency int) string {
 	reached := 0
-	for i := range r.Authorizers {
-		if !r.Authorizers[i].unreached {
+	for i := range r.auths {
+		if !r.auths[i].unreached {
 			reached++
 		}
 	}
-	total := len(r.Authorizers)
+	total := len(r.auths)
 	if reached == 0 || reached == total {
 		return ""
 	}
@@ -199,7 +199,7 @@ func advice(r *Result, concurrency int) string {
 
 // factsOf is what root cause needs of a fleet result.
 func factsOf(r *Result) incident.Facts {
-	f := incident.Facts{Operation: r.Operation, Checks: make([]incident.Check, len(r.Authorizers))}
+	f := incident.Facts{Operation: r.Operation, Checks: make([]incident.Check, len(r.auths))}
 	if r.Error != nil {
 		// The fleet as a whole could not be read: the list, or the
 		// component token the list needs.
@@ -210,8 +210,8 @@ func factsOf(r *Result) incident.Facts {
 		f.List = &incident.Failure{Op: op, Kind: r.Error.Kind, ErrCode: r.Error.ErrCode,
 			Message: strings.TrimPrefix(r.Error.Message, fleetWholePrefix)}
 	}
-	for i := range r.Authorizers {
-		a := &r.Authorizers[i]
+	for i := range r.auths {
+		a := &r.auths[i]
 		c := incident.Check{Authorizer: a.Authorizer, Reached: !a.unreached, Failed: a.Error != nil}
 		if a.Error != nil {
 			c.Op, c.Kind, c.ErrCode = a.Error.op, a.Error.Kind, a.Error.ErrCode
@@ -228,11 +228,11 @@ func factsOf(r *Result) incident.Facts {
 func platformRun(run alerts.Run, r *Result, a incident.Analysis, pl plan, inhibitedOps map[string]bool) alerts.Run {
 	inhibited := map[string]bool{}
 	reached := 0
-	for i := range r.Authorizers {
+	for i := range r.auths {
 		if a.InhibitedBy[i] != "" {
-			inhibited[r.Authorizers[i].Authorizer] = true
+			inhibited[r.auths[i].Authorizer] = true
 		}
-		if !r.Authorizers[i].unreached {
+		if !r.auths[i].unreached {
 			reached++
 		}
 	}

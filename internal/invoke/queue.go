@@ -264,41 +264,35 @@ func (inv *invocation) checkBatch(ctx context.Context, appids []string, dl deadl
 		return res, "the store is unavailable: " + err.Error()
 	}
 	cut := false
-	res.Authorizers = fleet.Run(ctx, appids, inv.rt.Config.Concurrency, dl.fleet,
-		func(ctx context.Context, appid string) Result {
+	res.auths = fleet.Run(ctx, appids, inv.rt.Config.Concurrency, dl.fleet,
+		func(ctx context.Context, appid string) authResult {
 			select {
 			case sem <- struct{}{}:
 				defer func() { <-sem }()
 			case <-ctx.Done():
-				return Result{Operation: op, Authorizer: appid, Error: &ErrorInfo{Kind: string(wechat.KindTimeout), Retryable: true,
+				return authResult{Authorizer: appid, Error: &ErrorInfo{Kind: string(wechat.KindTimeout), Retryable: true,
 					Message: "not reached before the invocation's deadline"}}
 			}
-			return inv.operationWith(ctx, op, "", f.Source(appid), appid)
+			r := inv.operationWith(ctx, op, "", f.Source(appid), appid)
+			return compactAuth(&r)
 		},
-		func(appid string) Result {
+		func(appid string) authResult {
 			cut = true
-			return Result{Operation: op, Authorizer: appid, Error: &ErrorInfo{Kind: string(wechat.KindTimeout), Retryable: true,
+			return authResult{Authorizer: appid, Error: &ErrorInfo{Kind: string(wechat.KindTimeout), Retryable: true,
 				Message: "not reached before the invocation's deadline"}}
 		})
 	res.OK = true
+	res.total()
 	retry := ""
-	for i := range res.Authorizers {
-		a := &res.Authorizers[i]
-		res.Attempts += a.Attempts
-		res.Items += a.Items
-		res.alerts = append(res.alerts, a.alerts...)
-		if !a.OK {
-			res.Failed++
-			res.OK = false
-			if a.Error != nil && a.Error.Kind == string(wechat.KindStore) && retry == "" {
-				retry = "the store is unavailable for authorizer " + a.Authorizer
-			}
+	for i := range res.auths {
+		if a := &res.auths[i]; !a.OK && a.Error != nil && a.Error.Kind == string(wechat.KindStore) {
+			retry = "the store is unavailable for authorizer " + a.Authorizer
+			break
 		}
 	}
 	if cut || time.Now().After(dl.checks) && ctx.Err() != nil {
 		retry = "the deadline was reached before the batch finished"
 	}
-	res.Total = len(res.Authorizers)
 	res.Duration = time.Since(start)
 	return res, strings.TrimSpace(retry)
 }
