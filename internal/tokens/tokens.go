@@ -244,15 +244,26 @@ func (k *Keeper) local(s *slot) bool { return k.private && s.kind == kindAuthori
 // know remembers rt as the refresh token this instance saved.
 func (s *slot) know(rt string) {
 	s.mu.Lock()
-	s.refresh, s.loaded = rt, 0
+	s.refresh, s.loaded = s.shared(rt), 0
 	s.mu.Unlock()
 }
 
 // preloaded remembers rt as read from the store at now.
 func (s *slot) preloaded(rt string, now time.Time) {
 	s.mu.Lock()
-	s.refresh, s.loaded = rt, uint32(max(now.Unix(), 1))
+	s.refresh, s.loaded = s.shared(rt), uint32(max(now.Unix(), 1))
 	s.mu.Unlock()
+}
+
+// shared returns the string the slot holds already when rt equals it (a
+// fleet's listed refresh token is most often the one a mint returns), so
+// that a slot holds one copy of its refresh token, not two. Callers hold
+// s.mu.
+func (s *slot) shared(rt string) string {
+	if rt != "" && rt == s.listed {
+		return s.listed
+	}
+	return rt
 }
 
 // fresh returns the slot's token when it is not yet due.
