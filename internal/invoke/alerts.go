@@ -39,24 +39,41 @@ func (inv *invocation) alerts(ctx context.Context, ev *Event, run alerts.Run, pl
 }
 
 // runOf is what the run saw, for the alert path.
-func runOf(ev *Event) alerts.Run {
+func runOf(ev *Event) alerts.Run { return collectRun(ev, true) }
+
+// collectRun is runOf, its checked scopes left out unless checked is
+// set: a fleet's are as many as its authorizers, and a run that has them
+// already need not hold them twice.
+func collectRun(ev *Event, checked bool) alerts.Run {
 	var run alerts.Run
-	add := func(r *Result) {
-		run.Checked = append(run.Checked, alerts.Scope{Operation: r.Operation, Authorizer: r.Authorizer})
-		if r.Error != nil {
-			run.Failures = append(run.Failures, alerts.Failure{Authorizer: r.Authorizer, Operation: r.Operation,
-				Kind: r.Error.Kind, ErrCode: r.Error.ErrCode, Message: r.Error.Message})
+	if checked {
+		n := 1
+		for i := range ev.Results {
+			n += 1 + len(ev.Results[i].auths)
+		}
+		if ev.warnings != nil {
+			n += len(ev.warnings.Checked)
+		}
+		run.Checked = make([]alerts.Scope, 0, n)
+	}
+	check := func(s alerts.Scope) {
+		if checked {
+			run.Checked = append(run.Checked, s)
 		}
 	}
 	for i := range ev.Results {
 		r := &ev.Results[i]
 		if !r.Fleet {
-			add(r)
+			check(alerts.Scope{Operation: r.Operation, Authorizer: r.Authorizer})
+			if r.Error != nil {
+				run.Failures = append(run.Failures, alerts.Failure{Authorizer: r.Authorizer, Operation: r.Operation,
+					Kind: r.Error.Kind, ErrCode: r.Error.ErrCode, Message: r.Error.Message})
+			}
 			continue
 		}
 		if r.whole {
 			// The fleet as a whole was read: what it had open resolves.
-			run.Checked = append(run.Checked, alerts.Scope{Operation: r.Operation})
+			check(alerts.Scope{Operation: r.Operation})
 		}
 		if r.Error != nil {
 			// The fleet as a whole could not be read: that is the
@@ -66,14 +83,16 @@ func runOf(ev *Event) alerts.Run {
 		}
 		for j := range r.auths {
 			a := &r.auths[j]
-			run.Checked = append(run.Checked, alerts.Scope{Operation: r.Operation, Authorizer: a.Authorizer})
+			check(alerts.Scope{Operation: r.Operation, Authorizer: a.Authorizer})
 			if a.Error != nil {
 				run.Failures = append(run.Failures, alerts.Failure{Authorizer: a.Authorizer, Operation: r.Operation,
 					Kind: a.Error.Kind, ErrCode: a.Error.ErrCode, Message: a.Error.Message})
 			}
 		}
 	}
-	run.Checked = append(run.Checked, warningScopes(ev)...)
+	if checked {
+		run.Checked = append(run.Checked, warningScopes(ev)...)
+	}
 	run.Alerts = ev.Alerts
 	return run
 }

@@ -68,7 +68,11 @@ func (inv *invocation) incidents(ctx context.Context, ev *Event, run alerts.Run,
 			}
 		}
 	}
-	return platformRun(runOf(ev), r, a, pl, inhibitedOps), named
+	// The names may have changed failures' messages; what was checked is
+	// as run has it (runOf), not collected twice.
+	now := collectRun(ev, false)
+	now.Checked = run.Checked
+	return platformRun(now, r, a, pl, inhibitedOps), named
 }
 
 // cutOff handles a fleet run whose operation the deadline cut off before
