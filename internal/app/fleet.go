@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -81,21 +82,20 @@ func (f *fleet) list(ctx context.Context, add func(string)) (int, error) {
 }
 
 // All merges the authorizers that authorization events put in the store
-// with WeChat's authorizer list, read 500 at a time.
+// with WeChat's authorizer list, read 500 at a time, and returns each
+// once, sorted (a fleet of 10,000 needs no set of its appids beside the
+// list).
 func (f *fleet) All(ctx context.Context) ([]string, error) {
-	seen := map[string]bool{}
-	var out []string
-	add := func(id string) {
-		if id != "" && !seen[id] {
-			seen[id] = true
+	members, storeErr := f.keeper.FleetMembers(ctx, f.componentAppID)
+	out := slices.Clone(members)
+	_, listErr := f.list(ctx, func(id string) {
+		if id != "" {
 			out = append(out, id)
 		}
-	}
-	members, storeErr := f.keeper.FleetMembers(ctx, f.componentAppID)
-	for _, id := range members {
-		add(id)
-	}
-	_, listErr := f.list(ctx, add)
+	})
+	out = slices.DeleteFunc(out, func(id string) bool { return id == "" })
+	slices.Sort(out)
+	out = slices.Compact(out)
 	if listErr != nil {
 		return out, listErr
 	}

@@ -370,8 +370,9 @@ func fingerprint(lookup config.Lookup) string {
 // platform's authorizers are, and each one's token.
 type Fleet interface {
 	// All lists every authorizer of the platform: those authorization
-	// events keep in the store, merged with WeChat's authorizer list. It
-	// returns what it could read even when it also returns an error.
+	// events keep in the store, merged with WeChat's authorizer list,
+	// each once. It returns what it could read even when it also returns
+	// an error; the slice is the caller's.
 	All(ctx context.Context) (appids []string, err error)
 	// Source returns the token source of one authorizer.
 	Source(appid string) wechat.TokenSource

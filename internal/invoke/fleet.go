@@ -38,7 +38,10 @@ func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration) 
 	// The list was read, with the component token: the fleet as a whole
 	// was checked.
 	res.whole = listErr == nil && refreshErr == nil
-	appids = slices.Clone(appids)
+	if !pl.all {
+		// The configuration's list is not the run's to sort (All's is).
+		appids = slices.Clone(appids)
+	}
 	slices.Sort(appids)
 	appids = slices.Compact(appids)
 	appids = fleet.InShard(appids, pl.shardK, pl.shardN)
