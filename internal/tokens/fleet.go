@@ -280,12 +280,17 @@ func (k *Keeper) preload(ctx context.Context, componentAppID string, authorizerA
 //
 // A read serves this instance for TicketSeenFor (warm invocations do not
 // read the store each time); a ticket this instance saves is seen at once.
-func (k *Keeper) TicketCreated(ctx context.Context, componentAppID string) (time.Time, bool, error) {
+// A ticket is only ever replaced by a newer one, so a caller that only
+// needs to know whether the newest is older than some age passes that age
+// as fresh: while the ticket seen is younger, the store is not read again
+// (0: TicketSeenFor alone).
+func (k *Keeper) TicketCreated(ctx context.Context, componentAppID string, fresh time.Duration) (time.Time, bool, error) {
 	now := k.now()
 	k.mu.Lock()
 	seen, ok := k.tickets[componentAppID]
 	k.mu.Unlock()
-	if ok && now.Sub(seen.readAt) < TicketSeenFor && now.Sub(seen.readAt) >= 0 {
+	read, age := now.Sub(seen.readAt), now.Sub(seen.created)
+	if ok && (read >= 0 && read < TicketSeenFor || !seen.created.IsZero() && age >= 0 && age < fresh) {
 		return seen.created, !seen.created.IsZero(), nil
 	}
 	v, err := k.st.Get(ctx, k.keys.Ticket(componentAppID))

@@ -74,7 +74,9 @@ type Report struct {
 
 // TicketSource reads when the newest kept verify ticket was created.
 type TicketSource interface {
-	TicketCreated(ctx context.Context, componentAppID string) (time.Time, bool, error)
+	// TicketCreated may answer from what it read before while the ticket
+	// it saw is younger than fresh (a ticket only gets newer).
+	TicketCreated(ctx context.Context, componentAppID string, fresh time.Duration) (time.Time, bool, error)
 }
 
 // Checker checks one platform. Set the fields before the first Check; it
@@ -98,10 +100,9 @@ type Checker struct {
 	// Instance names this instance in the quota lease.
 	Instance string
 
-	mu     sync.Mutex   // guards seen and ticket
+	mu     sync.Mutex   // guards seen
 	seen   *quotaRecord // the last quota reading this instance saw
 	seenAt time.Time
-	ticket time.Time  // the newest ticket's CreateTime this instance saw
 	read   sync.Mutex // one quota reader per instance
 }
 
@@ -140,29 +141,17 @@ func (c *Checker) Check(ctx context.Context) Report {
 // checkTicket raises STALE when the newest verify ticket is more than
 // TicketStaleAfter old.
 //
-// A ticket is only ever replaced by a newer one, so while the newest this
-// instance saw is younger than TicketStaleAfter nothing can be stale and
-// the store is not read: a scheduled instance reads it about every 30
-// minutes, not every run, and always before raising STALE.
+// While the newest ticket seen is younger than TicketStaleAfter nothing
+// can be stale, so the source need not read the store again: a scheduled
+// instance reads it about every 30 minutes, not every run, and always
+// before raising STALE.
 func (c *Checker) checkTicket(ctx context.Context, r *Report) {
-	now := c.now()
-	c.mu.Lock()
-	created := c.ticket
-	c.mu.Unlock()
-	ok := !created.IsZero()
-	if age := now.Sub(created); !ok || age > TicketStaleAfter || age < 0 {
-		var err error
-		created, ok, err = c.Tickets.TicketCreated(ctx, c.ComponentAppID)
-		if err != nil {
-			r.Problems = append(r.Problems, "the verify ticket's age could not be read: "+c.scrub(err.Error()))
-			return
-		}
-		c.mu.Lock()
-		if created.After(c.ticket) || !ok {
-			c.ticket = created
-		}
-		c.mu.Unlock()
+	created, ok, err := c.Tickets.TicketCreated(ctx, c.ComponentAppID, TicketStaleAfter)
+	if err != nil {
+		r.Problems = append(r.Problems, "the verify ticket's age could not be read: "+c.scrub(err.Error()))
+		return
 	}
+	now := c.now()
 	r.Checked = append(r.Checked, OperationComponent)
 	if !ok {
 		return // none pushed yet: nothing is aging

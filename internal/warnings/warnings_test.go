@@ -2,12 +2,14 @@ package warnings_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
+	"github.com/wxcloudenv/wxcloudenv/internal/tokens"
 	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat/wechattest"
@@ -20,7 +22,7 @@ type tickets struct {
 	err     error
 }
 
-func (t tickets) TicketCreated(context.Context, string) (time.Time, bool, error) {
+func (t tickets) TicketCreated(context.Context, string, time.Duration) (time.Time, bool, error) {
 	return t.created, t.ok, t.err
 }
 
@@ -171,33 +173,31 @@ func TestQuotaUnreadable(t *testing.T) {
 	}
 }
 
-// pushedTickets is a TicketSource whose newest ticket was pushed at the
-// last multiple of ten minutes before its clock, counting its reads.
-type pushedTickets struct {
-	now   func() time.Time
-	reads int
-}
-
-func (p *pushedTickets) TicketCreated(context.Context, string) (time.Time, bool, error) {
-	p.reads++
-	return p.now().Truncate(10 * time.Minute), true, nil
-}
-
-// getCounter counts the store's reads.
+// getCounter counts the store's reads of the verify ticket and of the
+// quota reading.
 type getCounter struct {
 	store.Store
-	gets int
+	mu                 sync.Mutex
+	ticketGets, quotas int
 }
 
 func (g *getCounter) Get(ctx context.Context, key string) (store.Value, error) {
-	g.gets++
+	g.mu.Lock()
+	switch {
+	case strings.Contains(key, "ticket:"):
+		g.ticketGets++
+	case strings.Contains(key, "quota:"):
+		g.quotas++
+	}
+	g.mu.Unlock()
 	return g.Store.Get(ctx, key)
 }
 
 // TestWarmInstanceReadsTheStoreRarely: an instance run every five
-// minutes for two hours reads the verify ticket's age about every 30
-// minutes (never raising STALE while pushes arrive every 10) and the
-// shared quota reading once an hour, not every run.
+// minutes for two hours, while another instance receives WeChat's pushes
+// every 10 minutes, reads the verify ticket's age about every 30 minutes
+// (never raising STALE) and the shared quota reading once an hour, not
+// every run.
 func TestWarmInstanceReadsTheStoreRarely(t *testing.T) {
 	t.Parallel()
 	srv := wechattest.NewServer()
@@ -206,25 +206,43 @@ func TestWarmInstanceReadsTheStoreRarely(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
 	now := testNow().Truncate(time.Hour).Add(3 * time.Minute)
-	clock := func() time.Time { return now }
-	tk := &pushedTickets{now: clock}
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	st := &getCounter{Store: store.NewMemory()}
-	c := &warnings.Checker{ComponentAppID: wechattest.ComponentAppID, Tickets: tk, Store: st, Prefix: "wxcloudenv:",
+	newKeeper := func(s store.Store) *tokens.Keeper {
+		k, err := tokens.New(tokens.Options{Store: s, Client: client, Prefix: "wxcloudenv:", Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	// The pushes' instance shares the store; only the scheduled one's
+	// reads are counted.
+	pushes, scheduled := newKeeper(st.Store), newKeeper(st)
+	c := &warnings.Checker{ComponentAppID: wechattest.ComponentAppID, Tickets: scheduled, Store: st, Prefix: "wxcloudenv:",
 		Client: client, Component: wechat.StaticTokenSource(wechattest.ComponentAccessToken),
 		QuotaPaths: []string{wechat.AuthorizerTokenPath}, Now: clock, Instance: "a"}
 	const runs = 24
 	for i := range runs {
+		if t0 := clock(); t0.Minute()%10 < 5 {
+			// This run's ten minutes' push, received by the other instance.
+			if _, err := pushes.SaveTicket(t.Context(), wechattest.ComponentAppID, fmt.Sprintf("ticket-%d", i), t0.Truncate(10*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		r := c.Check(t.Context())
 		if len(r.Alerts) != 0 || !r.HasTicketAge || r.TicketAge > warnings.TicketStaleAfter || !r.HasQuota {
 			t.Fatalf("run %d: alerts %+v, ticket age %v (%v), quota %v", i, r.Alerts, r.TicketAge, r.HasTicketAge, r.HasQuota)
 		}
+		mu.Lock()
 		now = now.Add(5 * time.Minute)
+		mu.Unlock()
 	}
-	if tk.reads > runs/5 || tk.reads < 2 {
-		t.Errorf("the ticket's age was read %d times in %d runs, want about one run in six", tk.reads, runs)
+	if st.ticketGets > runs/5 || st.ticketGets < 2 {
+		t.Errorf("the ticket's age was read %d times in %d runs, want about one run in six", st.ticketGets, runs)
 	}
-	if st.gets > 3 || srv.Calls(wechat.QuotaPath) != 2 {
-		t.Errorf("the quota reading was read %d times and WeChat's quotas %d times in two hours, want about once an hour", st.gets, srv.Calls(wechat.QuotaPath))
+	if st.quotas > 3 || srv.Calls(wechat.QuotaPath) != 2 {
+		t.Errorf("the quota reading was read %d times and WeChat's quotas %d times in two hours, want about once an hour", st.quotas, srv.Calls(wechat.QuotaPath))
 	}
 }
