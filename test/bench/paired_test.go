@@ -151,6 +151,13 @@ func BenchmarkPairedWarm(b *testing.B) {
 		run(true)
 		run(false)
 	}
+	pairedInProcess(b, run, 50)
+}
+
+// pairedInProcess times run(true) (the baseline) and run(false) (the
+// core) alternately, b.N times each, and reports both sides' wall time,
+// then the objects and bytes each allocates per run over allocRuns runs.
+func pairedInProcess(b *testing.B, run func(isBase bool), allocRuns int) {
 	var wall pairedSums
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -164,7 +171,7 @@ func BenchmarkPairedWarm(b *testing.B) {
 	wall.report(b, "ns")
 	var allocs, heap pairedSums
 	for _, isBase := range []bool{true, false} {
-		n, by := allocsPerRun(50, func() { run(isBase) })
+		n, by := allocsPerRun(allocRuns, func() { run(isBase) })
 		allocs.add(isBase, n)
 		heap.add(isBase, by)
 	}
@@ -218,25 +225,7 @@ func BenchmarkPairedFirstInvoke(b *testing.B) {
 			b.Fatalf("core: %v %.300s", err, out)
 		}
 	}
-	var wall pairedSums
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		for _, isBase := range []bool{i%2 == 0, i%2 != 0} {
-			start := time.Now()
-			run(isBase)
-			wall.add(isBase, float64(time.Since(start).Nanoseconds()))
-		}
-	}
-	b.StopTimer()
-	wall.report(b, "ns")
-	var allocs, heap pairedSums
-	for _, isBase := range []bool{true, false} {
-		n, by := allocsPerRun(20, func() { run(isBase) })
-		allocs.add(isBase, n)
-		heap.add(isBase, by)
-	}
-	allocs.report(b, "allocs")
-	heap.report(b, "B")
+	pairedInProcess(b, run, 20)
 }
 
 // procCPU is a live process's user+system CPU time from /proc (clock
