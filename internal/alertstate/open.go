@@ -43,32 +43,26 @@ func ListOpen(ctx context.Context, st store.Store, prefix, authorizer string) ([
 	}
 	slices.Sort(keys)
 	var out []Open
-	for chunk := range slices.Chunk(keys, openBatch) {
-		vals, err := st.GetMany(ctx, chunk)
-		if err != nil {
-			return out, fmt.Errorf("alertstate: read %d shards: %w", len(chunk), err)
+	err = store.Each(ctx, st, keys, openBatch, func(k string, v store.Value) bool {
+		op, auth, ok := strings.Cut(strings.TrimPrefix(k, base), ":")
+		if !ok {
+			return true
 		}
-		for _, k := range chunk {
-			v, ok := vals[k]
-			if !ok {
-				continue
-			}
-			op, auth, ok := strings.Cut(strings.TrimPrefix(k, base), ":")
-			if !ok {
-				continue
-			}
-			if auth == "-" {
-				auth = ""
-			}
-			var s shardState
-			if json.Unmarshal(v.Data, &s) != nil {
-				continue
-			}
-			for _, e := range s.Entries {
-				out = append(out, Open{Authorizer: auth, Operation: op, Env: e.Env, Resource: e.Resource, Status: e.Status,
-					Kind: e.Kind, ErrCode: e.ErrCode, Message: e.Message, Since: e.Since})
-			}
+		if auth == "-" {
+			auth = ""
 		}
+		var s shardState
+		if json.Unmarshal(v.Data, &s) != nil {
+			return true
+		}
+		for _, e := range s.Entries {
+			out = append(out, Open{Authorizer: auth, Operation: op, Env: e.Env, Resource: e.Resource, Status: e.Status,
+				Kind: e.Kind, ErrCode: e.ErrCode, Message: e.Message, Since: e.Since})
+		}
+		return true
+	})
+	if err != nil {
+		return out, fmt.Errorf("alertstate: shards: %w", err)
 	}
 	return out, nil
 }

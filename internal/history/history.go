@@ -222,51 +222,39 @@ func Load(ctx context.Context, st store.Store, prefix string, q Query) (*History
 			h.RunsOmitted = len(keys) - MaxRuns
 			keys = keys[:MaxRuns]
 		}
-		for chunk := range slices.Chunk(keys, runBatch) {
-			vals, err := st.GetMany(ctx, chunk)
-			if err != nil {
-				return h, fmt.Errorf("history: read %d runs: %w", len(chunk), err)
+		err := store.Each(ctx, st, keys, runBatch, func(_ string, v store.Value) bool {
+			var r Run
+			if json.Unmarshal(v.Data, &r) == nil {
+				h.Runs = append(h.Runs, r)
 			}
-			for _, k := range chunk {
-				v, ok := vals[k]
-				if !ok {
-					continue
-				}
-				var r Run
-				if json.Unmarshal(v.Data, &r) == nil {
-					h.Runs = append(h.Runs, r)
-				}
-			}
+			return true
+		})
+		if err != nil {
+			return h, fmt.Errorf("history: runs: %w", err)
 		}
 	}
 	if q.MaxChanges <= 0 {
 		return h, nil
 	}
-	for chunk := range slices.Chunk(changeKeys, changeBatch) {
-		vals, err := st.GetMany(ctx, chunk)
-		if err != nil {
-			return h, fmt.Errorf("history: read %d change records: %w", len(chunk), err)
+	err = store.Each(ctx, st, changeKeys, changeBatch, func(_ string, v store.Value) bool {
+		var rec record
+		if json.Unmarshal(v.Data, &rec) != nil {
+			return true
 		}
-		for _, k := range chunk {
-			v, ok := vals[k]
-			if !ok {
+		for _, c := range rec.Changes {
+			if q.Authorizer != "" && c.Authorizer != q.Authorizer {
 				continue
 			}
-			var rec record
-			if json.Unmarshal(v.Data, &rec) != nil {
-				continue
+			if len(h.Changes) == q.MaxChanges {
+				h.MoreChanges = true
+				return false
 			}
-			for _, c := range rec.Changes {
-				if q.Authorizer != "" && c.Authorizer != q.Authorizer {
-					continue
-				}
-				if len(h.Changes) == q.MaxChanges {
-					h.MoreChanges = true
-					return h, nil
-				}
-				h.Changes = append(h.Changes, c)
-			}
+			h.Changes = append(h.Changes, c)
 		}
+		return true
+	})
+	if err != nil {
+		return h, fmt.Errorf("history: change records: %w", err)
 	}
 	return h, nil
 }

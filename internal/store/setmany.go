@@ -186,3 +186,23 @@ func (s *Dynamo) batchWrite(ctx context.Context, reqs []writeRequest) error {
 	}
 	return nil
 }
+
+// Each reads keys batch at a time (GetMany) and calls fn, in keys' order,
+// for each key that holds a live value, until fn returns false. Memory is
+// bounded by one batch, whatever the number of keys. The error is the
+// first read's that failed; the keys before it were handed to fn.
+func Each(ctx context.Context, st Store, keys []string, batch int, fn func(key string, v Value) bool) error {
+	for start := 0; start < len(keys); start += batch {
+		chunk := keys[start:min(start+batch, len(keys))]
+		vals, err := st.GetMany(ctx, chunk)
+		if err != nil {
+			return fmt.Errorf("read %d keys: %w", len(chunk), err)
+		}
+		for _, k := range chunk {
+			if v, ok := vals[k]; ok && !fn(k, v) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
