@@ -109,6 +109,10 @@ type Input struct {
 	// Names are the authorizers' names by appid, for the changes and the
 	// robots' lines.
 	Names map[string]string
+	// Store, when set, is the run's view of the Tracker's Store for the
+	// state and the owner robots it reads (a store.Buffered that read
+	// them ahead); writes are made in the Tracker's Store all the same.
+	Store store.Store
 }
 
 // Outcome is what the alert path adds to the event.
@@ -170,9 +174,13 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 		targets []target
 		ok      bool
 	}
+	reads := in.Store
+	if reads == nil {
+		reads = t.Store
+	}
 	tch := make(chan loaded, 1)
 	go func() {
-		tg, ok := t.targets(ctx, log)
+		tg, ok := t.targets(ctx, reads, log)
 		tch <- loaded{tg, ok}
 	}()
 	robots := t.Notifier != nil && (len(t.Notifier.Channels) > 0 || t.owners.Load())
@@ -187,7 +195,7 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	}
 	run := in.Run
 	run.Scrubber = t.Scrubber
-	st, err := alertstate.Update(uctx, t.Store, t.Prefix, in.Now, run, t.Repeat)
+	st, err := alertstate.Update(uctx, reads, t.Prefix, in.Now, run, t.Repeat)
 	out := Outcome{Tracked: true, StateErr: err}
 	if err != nil {
 		log.Warn("the alert state could not be kept", "error", t.Scrubber.Scrub(err.Error()))
@@ -229,6 +237,18 @@ func (t *Tracker) Track(ctx context.Context, in Input) Outcome {
 	}
 	return out
 }
+
+// ReadsState reports whether a run tracked at now would read the state
+// and the owner robots: not when this tracker confirmed the state moments
+// ago (a run that sees the same answers from that), unless silences are
+// kept. A run may read them ahead (Input.Store).
+func (t *Tracker) ReadsState(now time.Time) bool {
+	return t.Silences != nil || !t.memo.fresh(now)
+}
+
+// ReadsRobots reports whether a run that reads the state reads the owner
+// robots too.
+func (t *Tracker) ReadsRobots() bool { return t.Store != nil && t.Notifier != nil }
 
 // name sets each change's authorizer name from names.
 func name(changes []Change, names map[string]string) {
@@ -287,6 +307,13 @@ func (m *memo) recall(sum uint64, now time.Time) ([]time.Time, bool) {
 		return nil, false
 	}
 	return m.since, true
+}
+
+// fresh reports whether a confirmation moments old is kept.
+func (m *memo) fresh(now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.set && now.Sub(m.at) < memoFor
 }
 
 func (m *memo) forget() {

@@ -22,7 +22,7 @@ func (t *Tracker) Deliver(ctx context.Context, in Input, claimed []Change) Outco
 	}
 	// The platform robots and the authorizers' own robots
 	// (docs/silences-and-robots.md#owner-robots).
-	targets, read := t.targets(ctx, log)
+	targets, read := t.targets(ctx, t.Store, log)
 	if len(targets) == 0 {
 		return out
 	}

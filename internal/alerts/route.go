@@ -7,6 +7,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/notify"
 	"github.com/wxcloudenv/wxcloudenv/internal/robots"
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
 )
 
 // target is one robot and what it hears (docs/silences-and-robots.md#owner-robots):
@@ -58,7 +59,7 @@ func shares(targets []target, claimed []Change) [][]Change {
 // everything already); a robot several authorizers registered is one
 // target that hears all of theirs. ok is false when the owner robots
 // could not all be read (logged): the run is then not settled.
-func (t *Tracker) targets(ctx context.Context, log *slog.Logger) (out []target, ok bool) {
+func (t *Tracker) targets(ctx context.Context, st store.Store, log *slog.Logger) (out []target, ok bool) {
 	var platform []notify.Channel
 	if t.Notifier != nil {
 		platform = t.Notifier.Channels
@@ -69,10 +70,10 @@ func (t *Tracker) targets(ctx context.Context, log *slog.Logger) (out []target, 
 	if t.Store == nil || t.Notifier == nil {
 		return out, true
 	}
-	owners, err := robots.Load(ctx, t.Store, t.Prefix)
+	owners, err := robots.Load(ctx, st, t.Prefix)
 	if err != nil && ctx.Err() == nil {
 		// Once more: what the owner robots miss now is not owed to them.
-		owners, err = robots.Load(ctx, t.Store, t.Prefix)
+		owners, err = robots.Load(ctx, st, t.Prefix)
 	}
 	ok = err == nil
 	if err != nil {

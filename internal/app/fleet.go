@@ -115,11 +115,22 @@ func (f *fleet) Source(appid string) wechat.TokenSource {
 }
 
 // Preload reads the stored tokens of appids in batches, and writes back
-// the refresh tokens from the authorizer list that the store lacks.
-func (f *fleet) Preload(ctx context.Context, appids []string) error {
+// the refresh tokens from the authorizer list that the store lacks; each
+// batch also reads what ahead asks for along with it (nil: nothing).
+func (f *fleet) Preload(ctx context.Context, appids []string, ahead ReadAhead) error {
 	for i := 0; i < len(appids); i += preloadChunk {
-		if err := f.keeper.PreloadFleet(ctx, f.componentAppID, appids[i:min(i+preloadChunk, len(appids))]); err != nil {
+		chunk := appids[i:min(i+preloadChunk, len(appids))]
+		var keys []string
+		var extra func() []string
+		if ahead != nil {
+			extra = func() []string { keys = ahead.AheadKeys(chunk); return keys }
+		}
+		vals, err := f.keeper.PreloadFleet(ctx, f.componentAppID, chunk, extra)
+		if err != nil {
 			return err
+		}
+		if vals != nil && ahead != nil {
+			ahead.Supply(keys, vals)
 		}
 	}
 	return nil

@@ -366,6 +366,16 @@ func fingerprint(lookup config.Lookup) string {
 	return b.String()
 }
 
+// ReadAhead is what a fleet run reads along with its tokens, in the
+// preload's batches (store.Buffered's read-ahead): keys it would
+// otherwise read in round trips of their own.
+type ReadAhead interface {
+	// AheadKeys returns the keys to read in the batch of appids' tokens.
+	AheadKeys(appids []string) []string
+	// Supply receives the live values among keys, as GetMany returns them.
+	Supply(keys []string, vals map[string]store.Value)
+}
+
 // Fleet supplies a fleet run (docs/contract.md#the-fleet): who the
 // platform's authorizers are, and each one's token.
 type Fleet interface {
@@ -377,8 +387,9 @@ type Fleet interface {
 	// Source returns the token source of one authorizer.
 	Source(appid string) wechat.TokenSource
 	// Preload reads the stored tokens of many authorizers in batches, so
-	// that Source needs no round trip of its own for them.
-	Preload(ctx context.Context, appids []string) error
+	// that Source needs no round trip of its own for them; when it reads
+	// the store, each batch also reads what ahead asks for (nil: nothing).
+	Preload(ctx context.Context, appids []string, ahead ReadAhead) error
 	// Refresh reads WeChat's authorizer list when this process has not
 	// read it lately, so that named authorizers whose refresh token is in
 	// no store can still be minted.

@@ -21,6 +21,7 @@ func (inv *invocation) alerts(ctx context.Context, ev *Event, run alerts.Run, pl
 		Platform: inv.h.Platform,
 		Function: inv.functionName(),
 		Log:      inv.requestLogger(),
+		Store:    inv.runStore(),
 	})
 	if !out.Tracked {
 		return out

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/wxcloudenv/wxcloudenv/internal/app"
 	"github.com/wxcloudenv/wxcloudenv/internal/fleet"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
@@ -16,7 +17,12 @@ import (
 // reported as timeout, never dropped. A failure to read the fleet as a
 // whole (the authorizer list, the component token) is the fleet result's
 // own error, beside the results of the authorizers that could be read.
-func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration) Result {
+//
+// ahead (nil: none) reads along with the fleet's tokens what the run
+// reads once (ahead.go); what it has not read once the tokens are
+// preloaded is read as before.
+func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration, ahead *runAhead) Result {
+	defer ahead.done()
 	start := time.Now()
 	op := wechat.OpGetEnvInfo
 	res := Result{Operation: op, Fleet: true}
@@ -45,7 +51,13 @@ func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration) 
 	slices.Sort(appids)
 	appids = slices.Compact(appids)
 	appids = fleet.InShard(appids, pl.shardK, pl.shardN)
-	if err := f.Preload(ctx, appids); err != nil && listErr == nil {
+	var ra app.ReadAhead
+	if ahead != nil {
+		ra = ahead
+	}
+	err := f.Preload(ctx, appids, ra)
+	ahead.done()
+	if err != nil && listErr == nil {
 		// A store that cannot be read in bulk is read per authorizer;
 		// each authorizer then reports the store's failure itself.
 		inv.logger().Debug("preloading the fleet's tokens failed", "request_id", inv.requestID, "error", inv.scrub(err.Error()))

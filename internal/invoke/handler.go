@@ -455,6 +455,7 @@ func (d deadlines) alertsCtx(ctx context.Context) (context.Context, context.Canc
 func (inv *invocation) execute(ctx context.Context, pl plan, dl deadlines) *Event {
 	h := inv.h
 	ev := &Event{Platform: h.Platform, Trigger: string(inv.req.Kind), RequestID: inv.requestID, Time: inv.stamp, OK: true}
+	ahead := inv.startAhead(pl)
 	addWarnings := inv.startWarnings(ctx)
 	done := make(chan Result, len(pl.ops))
 	attempts := make([]atomic.Int64, len(pl.ops))
@@ -473,7 +474,7 @@ func (inv *invocation) execute(ctx context.Context, pl plan, dl deadlines) *Even
 				return
 			}
 			if op == wechat.OpGetEnvInfo && pl.fleet() {
-				done <- inv.fleet(ctx, pl, dl.fleet)
+				done <- inv.fleet(ctx, pl, dl.fleet, ahead)
 				return
 			}
 			done <- inv.operation(octx, op, pl.env)
@@ -516,6 +517,9 @@ collect:
 		}
 		ev.OK = ev.OK && got[i].OK
 	}
+	// A fleet stuck past the grace may never read ahead: the alert path
+	// reads what it needs itself.
+	ahead.done()
 	ev.Results = got
 	for _, r := range ev.Results {
 		ev.Alerts = append(ev.Alerts, r.alerts...)

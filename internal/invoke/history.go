@@ -70,9 +70,11 @@ func (inv *invocation) record(ctx context.Context, ev *Event, kind history.Kind,
 	}
 }
 
-// deferredWrites is the run's buffer of writes to keys nobody else
-// writes: the names it learnt and its history record go to the store in
-// one batch (store.SetMany) when the run flushes it.
+// deferredWrites is the run's view of the store: writes to keys nobody
+// else writes at once (the names it learnt, its history record, a quota
+// reading made under the hour's lease) go to the store in one batch
+// (store.SetMany) when the run flushes it, and a fleet run's reads of what
+// it read ahead are answered from its token preload's batches (ahead.go).
 // A queued invocation works its batches at once: each may ask.
 func (inv *invocation) deferredWrites() *store.Buffered {
 	inv.writesOnce.Do(func() { inv.writes = store.NewBuffered(inv.rt.Store) })
@@ -80,13 +82,14 @@ func (inv *invocation) deferredWrites() *store.Buffered {
 }
 
 // flushWrites writes the run's deferred writes; a failure is logged and
-// changes nothing else (the names are learnt again, the record is lost).
+// changes nothing else (the names are learnt again, the record is lost,
+// the quota reading is made again after the lease's hour).
 func (inv *invocation) flushWrites(ctx context.Context) {
 	w := inv.deferredWrites()
 	if w.Pending() == 0 {
 		return
 	}
 	if err := w.Flush(ctx); err != nil {
-		inv.logger().Warn("the run history and the names learnt could not be kept", "request_id", inv.requestID, "kind", "store", "error", inv.scrub(err.Error()))
+		inv.logger().Warn("the run history, the names learnt and the quota reading could not be kept", "request_id", inv.requestID, "kind", "store", "error", inv.scrub(err.Error()))
 	}
 }

@@ -260,7 +260,7 @@ func (inv *invocation) checkBatch(ctx context.Context, appids []string, dl deadl
 		res.Duration = time.Since(start)
 		return res, "" // a configuration error: the next tick reports the batch missing
 	}
-	if err := f.Preload(ctx, appids); err != nil {
+	if err := f.Preload(ctx, appids, nil); err != nil {
 		return res, "the store is unavailable: " + err.Error()
 	}
 	cut := false

@@ -6,6 +6,7 @@ import (
 
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/emf"
+	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
 )
 
@@ -25,7 +26,7 @@ func (inv *invocation) startWarnings(ctx context.Context) func(ev *Event, until 
 				done <- warnings.Report{}
 			}
 		}()
-		done <- w.Check(ctx)
+		done <- w.CheckWith(ctx, inv.runStore())
 	}()
 	return func(ev *Event, until time.Time) {
 		t := time.NewTimer(time.Until(until))
@@ -37,6 +38,15 @@ func (inv *invocation) startWarnings(ctx context.Context) func(ev *Event, until 
 			inv.logger().Warn("the platform's warnings were not checked before the deadline", "request_id", inv.requestID)
 		}
 	}
+}
+
+// runStore is the run's view of the store (deferredWrites: reads it read
+// ahead, writes kept for its batch), or nil when there is no store.
+func (inv *invocation) runStore() store.Store {
+	if inv.rt.Store == nil {
+		return nil
+	}
+	return inv.deferredWrites()
 }
 
 // addWarnings adds a warning report's alerts to ev; the operations it

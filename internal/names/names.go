@@ -129,11 +129,46 @@ func (m *Memo) keep(appid string, e Entry, exp time.Time) {
 	m.m[appid] = memoEntry{e: e, exp: exp}
 }
 
+// lacking returns the appids whose entries take would not find, or none
+// when the store was read for them lately; it changes nothing.
+func (m *Memo) lacking(appids []string, now time.Time) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if d := now.Sub(m.readAt); !m.readAt.IsZero() && d >= 0 && d < MemoReread {
+		return nil
+	}
+	var out []string
+	for _, id := range appids {
+		if me, ok := m.m[id]; !ok || !now.Before(me.exp) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // read records that the store was read for every entry lacking at now.
 func (m *Memo) read(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.readAt = now
+}
+
+// Reads returns the store keys a Load of appids would read now (with a
+// Memo: those of the entries it lacks, none when it read them lately),
+// for a run to read ahead in a batch it makes anyway.
+func (b *Book) Reads(appids []string) []string {
+	if b.Memo != nil {
+		now := time.Now
+		if b.Now != nil {
+			now = b.Now
+		}
+		appids = b.Memo.lacking(appids, now())
+	}
+	keys := make([]string, len(appids))
+	for i, id := range appids {
+		keys[i] = Key(b.Prefix, id)
+	}
+	return keys
 }
 
 // Key is the store key of appid's entry.

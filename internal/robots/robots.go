@@ -277,14 +277,21 @@ type Owner struct {
 	Channels   []notify.Channel
 }
 
-// Load reads every authorizer's robots in one batch, sorted by appid. A
-// shard that cannot be decoded is left out and named in the error, with
-// what could be read returned beside it.
-func Load(ctx context.Context, st store.Store, prefix string) ([]Owner, error) {
+// Keys returns the registry's keys, which Load reads: a run may read them
+// ahead in a batch it makes anyway.
+func Keys(prefix string) []string {
 	keys := make([]string, Shards)
 	for i := range keys {
 		keys[i] = shardKeyN(prefix, i)
 	}
+	return keys
+}
+
+// Load reads every authorizer's robots in one batch, sorted by appid. A
+// shard that cannot be decoded is left out and named in the error, with
+// what could be read returned beside it.
+func Load(ctx context.Context, st store.Store, prefix string) ([]Owner, error) {
+	keys := Keys(prefix)
 	vals, err := st.GetMany(ctx, keys)
 	if err != nil {
 		return nil, fmt.Errorf("robots: read the registry: %w", err)

@@ -9,15 +9,20 @@ import (
 // them in one batch ([SetMany]): a run that writes several keys nobody
 // else writes at once (authorizers' names, its history record) pays one
 // round trip for all of them. A buffered key reads back its buffered
-// value. Every other operation goes straight to the store underneath, so
-// keys compared and swapped must not also be Set through a Buffered.
-// A Buffered is safe for concurrent use.
+// value. Reads may also be answered by a read-ahead ([Buffered.Expect]).
+// Every other operation goes straight to the store underneath, so keys
+// compared and swapped must not also be Set through a Buffered. A
+// Buffered is safe for concurrent use.
 type Buffered struct {
 	Store
 
 	mu      sync.Mutex
 	pending []Item
 	at      map[string]int // key -> index in pending
+
+	ahead     map[string]*aheadEntry // read-ahead (ahead.go)
+	abandoned bool
+	changed   chan struct{} // closed when the read-ahead changes
 }
 
 // NewBuffered returns a Buffered over st.
@@ -56,12 +61,50 @@ func (b *Buffered) Get(ctx context.Context, key string) (Value, error) {
 	if v, ok := b.buffered(key); ok {
 		return v, nil
 	}
+	v, have, found, err := b.fromAhead(ctx, key)
+	switch {
+	case err != nil:
+		return Value{}, err
+	case found && have:
+		return v, nil
+	case found:
+		return Value{}, ErrNotFound
+	}
 	return b.Store.Get(ctx, key)
 }
 
-// GetMany implements Store.
+// GetMany implements Store: keys the read-ahead answers cost no round
+// trip; the others are read in one.
 func (b *Buffered) GetMany(ctx context.Context, keys []string) (map[string]Value, error) {
-	out, err := b.Store.GetMany(ctx, keys)
+	rest := keys
+	var out map[string]Value
+	if b.expecting() {
+		out = make(map[string]Value, len(keys))
+		rest = make([]string, 0, len(keys))
+		for _, k := range keys {
+			v, have, found, err := b.fromAhead(ctx, k)
+			switch {
+			case err != nil:
+				return nil, err
+			case !found:
+				rest = append(rest, k)
+			case have:
+				out[k] = v
+			}
+		}
+	}
+	var err error
+	if len(rest) > 0 {
+		var got map[string]Value
+		got, err = b.Store.GetMany(ctx, rest)
+		if out == nil {
+			out = got
+		} else {
+			for k, v := range got {
+				out[k] = v
+			}
+		}
+	}
 	if out == nil {
 		out = map[string]Value{}
 	}

@@ -217,23 +217,31 @@ func (k *Keeper) Preload(ctx context.Context, componentAppID string, authorizerA
 // needed. A refresh token the store holds is never
 // replaced: it may be newer (rotated) than the list's.
 func (k *Keeper) PreloadListed(ctx context.Context, componentAppID string, authorizerAppIDs []string, listed map[string]string) error {
-	return k.preload(ctx, componentAppID, authorizerAppIDs, func(appid string, _ *slot) string { return listed[appid] })
+	_, err := k.preload(ctx, componentAppID, authorizerAppIDs, func(appid string, _ *slot) string { return listed[appid] }, nil)
+	return err
 }
 
 // preload is PreloadListed with the list's refresh token of each
-// authorizer given by listed.
-func (k *Keeper) preload(ctx context.Context, componentAppID string, authorizerAppIDs []string, listed func(appid string, s *slot) string) error {
+// authorizer given by listed, and extra's keys (listed.go) read in the
+// same batch.
+func (k *Keeper) preload(ctx context.Context, componentAppID string, authorizerAppIDs []string, listed func(appid string, s *slot) string, extra func() []string) (map[string]store.Value, error) {
 	if k.layout != LayoutOwn || len(authorizerAppIDs) == 0 || k.private {
-		return nil // a private store holds no authorizer's tokens: the slots do
+		return nil, nil // a private store holds no authorizer's tokens: the slots do
 	}
 	keys := make([]string, 0, 2*len(authorizerAppIDs))
 	for _, a := range authorizerAppIDs {
 		keys = append(keys, k.keys.AuthorizerToken(componentAppID, a), k.keys.Refresh(componentAppID, a))
 	}
+	n := len(keys)
+	if extra != nil {
+		keys = append(keys, extra()...)
+	}
 	got, err := k.st.GetMany(ctx, keys)
 	if err != nil {
-		return k.storeError("preload", "read the fleet's tokens", err)
+		return nil, k.storeError("preload", "read the fleet's tokens", err)
 	}
+	more := extraValues(got, keys[n:])
+	keys = keys[:n]
 	// Keep every value at once: the scrubber sorts its list per call. A
 	// token until it expires, a refresh token for its use.
 	sc := k.scrubber()
@@ -271,7 +279,7 @@ func (k *Keeper) preload(ctx context.Context, componentAppID string, authorizerA
 			adopt = append(adopt, adoption{key: keys[i+1], rt: rt, s: s})
 		}
 	}
-	return k.adopt(ctx, adopt)
+	return more, k.adopt(ctx, adopt)
 }
 
 // TicketCreated returns the CreateTime of the verify ticket the store

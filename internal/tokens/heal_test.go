@@ -132,7 +132,8 @@ func TestPreloadWritesBackListed(t *testing.T) {
 					return fmt.Errorf("Listed(%s) = %q, want %q", id, got, listed[id])
 				}
 			}
-			return k.PreloadFleet(context.Background(), wechattest.ComponentAppID, ids)
+			_, err := k.PreloadFleet(context.Background(), wechattest.ComponentAppID, ids, nil)
+			return err
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

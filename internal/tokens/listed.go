@@ -120,11 +120,27 @@ func (k *Keeper) Listed(componentAppID, authorizerAppID string) string {
 }
 
 // PreloadFleet is PreloadListed with the refresh tokens SetListed
-// remembered as the list's.
-func (k *Keeper) PreloadFleet(ctx context.Context, componentAppID string, authorizerAppIDs []string) error {
+// remembered as the list's. When it reads the store, the same batch reads
+// the keys extra returns (extra nil: none), for the caller's run: their
+// live values are returned (a non-nil map). It returns nil when it read
+// nothing (a private store, a foreign layout).
+func (k *Keeper) PreloadFleet(ctx context.Context, componentAppID string, authorizerAppIDs []string, extra func() []string) (map[string]store.Value, error) {
 	return k.preload(ctx, componentAppID, authorizerAppIDs, func(_ string, s *slot) string {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.listed
-	})
+	}, extra)
+}
+
+// extraValues takes out of got the values of extra's keys, which are not
+// the preload's (a non-nil map).
+func extraValues(got map[string]store.Value, extra []string) map[string]store.Value {
+	out := make(map[string]store.Value, len(extra))
+	for _, key := range extra {
+		if v, ok := got[key]; ok {
+			out[key] = v
+			delete(got, key)
+		}
+	}
+	return out
 }

@@ -28,21 +28,21 @@ func QuotaLeaseKey(prefix, componentAppID string) string {
 	return prefix + "lease:quota:" + componentAppID
 }
 
-// checkQuota reads the shared quota reading, reads WeChat's quotas when
-// the reading is an hour old and this instance wins the hour's lease, and
-// raises LOW for each path under QuotaLowPercent.
-func (c *Checker) checkQuota(ctx context.Context, r *Report) {
+// checkQuota reads the shared quota reading (through st), reads WeChat's
+// quotas when the reading is an hour old and this instance wins the hour's
+// lease, and raises LOW for each path under QuotaLowPercent.
+func (c *Checker) checkQuota(ctx context.Context, st store.Store, r *Report) {
 	key := QuotaKey(c.Prefix, c.ComponentAppID)
 	now := c.now()
 	rec := c.cached(now)
 	if rec == nil {
 		var err error
-		if rec, err = c.readRecord(ctx, key); err != nil {
+		if rec, err = readRecord(ctx, st, key); err != nil {
 			r.Problems = append(r.Problems, "the quota reading could not be read: "+c.scrub(err.Error()))
 			return
 		}
 		if rec == nil || now.Sub(rec.ReadAt) >= QuotaEvery {
-			if fresh, problem := c.readQuotas(ctx, key, now); fresh != nil {
+			if fresh, problem := c.readQuotas(ctx, st, key, now); fresh != nil {
 				rec = fresh
 			} else if problem != "" {
 				r.Problems = append(r.Problems, problem)
@@ -73,8 +73,8 @@ func (c *Checker) checkQuota(ctx context.Context, r *Report) {
 	r.QuotaPercent, r.HasQuota = lowest(shares), true
 }
 
-func (c *Checker) readRecord(ctx context.Context, key string) (*quotaRecord, error) {
-	v, err := c.Store.Get(ctx, key)
+func readRecord(ctx context.Context, st store.Store, key string) (*quotaRecord, error) {
+	v, err := st.Get(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -88,10 +88,13 @@ func (c *Checker) readRecord(ctx context.Context, key string) (*quotaRecord, err
 	return &rec, nil
 }
 
-// readQuotas takes the hour's lease and reads every path's quota. It
+// readQuotas takes the hour's lease and reads every path's quota, and
+// writes the reading through st (with the run's batch when st is the
+// run's store.Buffered: the lease keeps the other instances from reading
+// the quotas meanwhile, and they use the last reading until it lands). It
 // returns the new reading, or nil when another instance holds the lease
 // (nothing to say) or every read failed (problem says why).
-func (c *Checker) readQuotas(ctx context.Context, key string, now time.Time) (*quotaRecord, string) {
+func (c *Checker) readQuotas(ctx context.Context, st store.Store, key string, now time.Time) (*quotaRecord, string) {
 	c.read.Lock()
 	defer c.read.Unlock()
 	won, err := c.takeLease(ctx, now)
@@ -126,7 +129,7 @@ func (c *Checker) readQuotas(ctx context.Context, key string, now time.Time) (*q
 	data, err := json.Marshal(rec)
 	if err == nil {
 		// Kept a day: a reading older than QuotaTrusted is not used anyway.
-		err = c.Store.Set(ctx, key, store.Value{Data: data, Expires: now.Add(24 * time.Hour)})
+		err = st.Set(ctx, key, store.Value{Data: data, Expires: now.Add(24 * time.Hour)})
 	}
 	if err != nil {
 		problem = "the quota reading could not be kept: " + c.scrub(err.Error())

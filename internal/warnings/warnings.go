@@ -125,6 +125,16 @@ func (c *Checker) now() time.Time {
 // Check runs every check that applies. It never fails: what could not be
 // checked is in Problems, and its operation is not in Checked.
 func (c *Checker) Check(ctx context.Context) Report {
+	if c == nil {
+		return Report{}
+	}
+	return c.CheckWith(ctx, c.Store)
+}
+
+// CheckWith is Check through st, the run's view of Store: the quota
+// reading may be answered by its read-ahead, and a new reading written
+// with its batch (store.Buffered); the lease is taken in Store itself.
+func (c *Checker) CheckWith(ctx context.Context, st store.Store) Report {
 	var r Report
 	if c == nil {
 		return r
@@ -132,10 +142,25 @@ func (c *Checker) Check(ctx context.Context) Report {
 	if c.Tickets != nil && c.ComponentAppID != "" {
 		c.checkTicket(ctx, &r)
 	}
-	if c.Component != nil && c.Client != nil && c.Store != nil && len(c.QuotaPaths) > 0 {
-		c.checkQuota(ctx, &r)
+	if c.quotas() && st != nil {
+		c.checkQuota(ctx, st, &r)
 	}
 	return r
+}
+
+// quotas reports whether the checker reads quotas.
+func (c *Checker) quotas() bool {
+	return c.Component != nil && c.Client != nil && c.Store != nil && len(c.QuotaPaths) > 0
+}
+
+// Reads returns the store keys the next Check reads (the shared quota
+// reading, when this instance holds none younger than QuotaEvery), for a
+// run to read ahead in a batch it makes anyway.
+func (c *Checker) Reads() []string {
+	if c == nil || !c.quotas() || c.cached(c.now()) != nil {
+		return nil
+	}
+	return []string{QuotaKey(c.Prefix, c.ComponentAppID)}
 }
 
 // checkTicket raises STALE when the newest verify ticket is more than
