@@ -13,12 +13,13 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
 
-// runAhead is a fleet run's read-ahead (docs/store.md#round-trips): what
-// the run reads once — the shared quota reading, the authorizers' names,
-// their alert state and the owner robots — is read in the batches of its
-// token preload (app.ReadAhead), which it makes anyway, and answered from
-// there by the run's store.Buffered (deferredWrites). Keys it reads ahead
-// in vain cost no round trip; keys it misses are read as before.
+// runAhead is a fleet run's read-ahead
+// (docs/store.md#round-trips-of-a-run): what the run reads once — the
+// shared quota reading, the authorizers' names, their alert state and the
+// owner robots — is read in the batches of its token preload
+// (app.ReadAhead), which it makes anyway, and answered from there by the
+// run's store.Buffered (deferredWrites). Keys it reads ahead in vain cost
+// no round trip; keys it misses are read as before.
 type runAhead struct {
 	buf    *store.Buffered
 	prefix string

@@ -246,3 +246,58 @@ func TestWarmInstanceReadsTheStoreRarely(t *testing.T) {
 		t.Errorf("the quota reading was read %d times and WeChat's quotas %d times in two hours, want about once an hour", st.quotas, srv.Calls(wechat.QuotaPath))
 	}
 }
+
+// TestQuotaReadingWithTheRunsBatch: through a run's store.Buffered the
+// shared reading is read from its read-ahead and a new one waits for the
+// run's batch, while the hour's lease is taken in the store at once: an
+// instance checking before the batch lands reads no quotas, and one
+// checking after it sees the reading.
+func TestQuotaReadingWithTheRunsBatch(t *testing.T) {
+	t.Parallel()
+	srv := wechattest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.SetQuota(wechat.AuthorizerTokenPath, 2000, 1950)
+	client, err := wechat.NewClient(wechat.WithBaseURLs(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &getCounter{Store: store.NewMemory()}
+	now := testNow()
+	checker := func(id string) *warnings.Checker {
+		return &warnings.Checker{ComponentAppID: wechattest.ComponentAppID, Store: st, Prefix: "wxcloudenv:",
+			Client: client, Component: wechat.StaticTokenSource(wechattest.ComponentAccessToken),
+			QuotaPaths: []string{wechat.AuthorizerTokenPath}, Now: func() time.Time { return now }, Instance: id}
+	}
+	a, b := checker("a"), checker("b")
+	key := warnings.QuotaKey("wxcloudenv:", wechattest.ComponentAppID)
+	if r := a.Reads(); len(r) != 1 || r[0] != key {
+		t.Fatalf("Reads = %q, want the quota reading's key", r)
+	}
+	run := store.NewBuffered(st)
+	run.Expect(a.Reads()...)
+	run.Supply([]string{key}, nil) // read ahead: no reading yet
+	r := a.CheckWith(t.Context(), run)
+	if len(r.Alerts) != 1 || r.Alerts[0].Status != warnings.StatusLow || st.quotas != 0 {
+		t.Fatalf("first check: alerts %+v, %d store reads of the reading; want LOW from the read-ahead", r.Alerts, st.quotas)
+	}
+	if run.Pending() != 1 {
+		t.Fatalf("%d writes wait for the batch, want the reading", run.Pending())
+	}
+	if _, err := st.Store.Get(t.Context(), warnings.QuotaLeaseKey("wxcloudenv:", wechattest.ComponentAppID)); err != nil {
+		t.Fatalf("the lease is not in the store: %v", err)
+	}
+	// Before the batch: another instance holds back (the lease) and has
+	// no reading to judge by.
+	if r := b.Check(t.Context()); len(r.Alerts) != 0 || srv.Calls(wechat.QuotaPath) != 1 {
+		t.Fatalf("another instance before the batch: alerts %+v, %d quota reads", r.Alerts, srv.Calls(wechat.QuotaPath))
+	}
+	if err := run.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if r := checker("c").Check(t.Context()); len(r.Alerts) != 1 || srv.Calls(wechat.QuotaPath) != 1 {
+		t.Fatalf("after the batch: alerts %+v, %d quota reads", r.Alerts, srv.Calls(wechat.QuotaPath))
+	}
+	if a.Reads() != nil {
+		t.Errorf("a holds a reading of this hour, yet Reads = %q", a.Reads())
+	}
+}
