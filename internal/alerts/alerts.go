@@ -109,9 +109,11 @@ type Input struct {
 	// Names are the authorizers' names by appid, for the changes and the
 	// robots' lines.
 	Names map[string]string
-	// Store, when set, is the run's view of the Tracker's Store for the
-	// state and the owner robots it reads (a store.Buffered that read
-	// them ahead); writes are made in the Tracker's Store all the same.
+	// Store, when set, is the run's view of the Tracker's Store (a
+	// store.Buffered over it, which may have read the state and the owner
+	// robots ahead): the state and the registry are read through it, and
+	// the state compared and swapped through it, which a Buffered passes
+	// to the store beneath. Nil: the Tracker's Store.
 	Store store.Store
 }
 
