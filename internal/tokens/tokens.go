@@ -103,9 +103,9 @@ type Keeper struct {
 // configuration) finds the tokens the store would have given it.
 type table struct {
 	mu    sync.Mutex
-	slots map[string]*slot          // stable and component tokens, and followed keys, by store key
+	slots map[string]*slot           // stable and component tokens, and followed keys, by store key
 	auths map[string]authorizerSlots // authorizers' own-layout tokens, by component appid
-	locks map[*slot]*slotLock // the slots being read or minted (lock.go)
+	locks map[*slot]*slotLock        // the slots being read or minted (lock.go)
 }
 
 // opAuthorizer is the operation of authorizer tokens.
@@ -266,6 +266,14 @@ func (s *slot) rejectedValue() string {
 func (s *slot) setRejected(v string) {
 	if v != "" || s.rare != nil {
 		s.more().rejected = v
+		s.tidy()
+	}
+}
+
+// tidy drops rare once it holds nothing. Callers hold s.mu.
+func (s *slot) tidy() {
+	if s.rare != nil && *s.rare == (slotRare{}) {
+		s.rare = nil
 	}
 }
 
@@ -287,12 +295,14 @@ func (s *slot) setListed(rt string) {
 		s.listedIsRefresh = true
 		if s.rare != nil {
 			s.rare.listed = ""
+			s.tidy()
 		}
 		return
 	}
 	s.listedIsRefresh = false
 	if rt != "" || s.rare != nil {
 		s.more().listed = rt
+		s.tidy()
 	}
 }
 
