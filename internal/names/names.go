@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/fnv"
+	"slices"
 	"sync"
 	"time"
 
@@ -167,7 +168,9 @@ func (b *Book) Load(ctx context.Context, appids, urgent []string) (Names, Stats,
 	if b.Now != nil {
 		now = b.Now
 	}
-	out := make(Names, len(appids))
+	// Not sized for appids: a fleet's first runs know few names, and a
+	// map sized for 10,000 entries costs about a megabyte.
+	out := Names{}
 	var st Stats
 	var errs []error
 	toRead := appids
@@ -237,9 +240,15 @@ func (b *Book) missing(have Names, appids, urgent []string) []string {
 	if limit <= 0 {
 		limit = PerRun
 	}
-	inRun := make(map[string]bool, len(appids))
-	for _, id := range appids {
-		inRun[id] = true
+	// Whether an urgent appid is in the run: a fleet's appids are sorted,
+	// and then a search finds it without a set of every appid.
+	inRun := func(id string) bool { _, ok := slices.BinarySearch(appids, id); return ok }
+	if !slices.IsSorted(appids) {
+		set := make(map[string]bool, len(appids))
+		for _, id := range appids {
+			set[id] = true
+		}
+		inRun = func(id string) bool { return set[id] }
 	}
 	var todo []string
 	seen := map[string]bool{}
@@ -247,7 +256,7 @@ func (b *Book) missing(have Names, appids, urgent []string) []string {
 		if len(todo) >= limit {
 			return false
 		}
-		if _, ok := have[id]; ok || seen[id] || !inRun[id] {
+		if _, ok := have[id]; ok || seen[id] || !inRun(id) {
 			return true
 		}
 		seen[id] = true
