@@ -104,20 +104,26 @@ type memoEntry struct {
 }
 
 // take puts into out the live entries of appids it holds, and returns
-// the others and whether the store was read for them lately.
+// whether the store was read lately for those it lacks and, when it was
+// not, which those are.
 func (m *Memo) take(out Names, appids []string, now time.Time) (rest []string, fresh bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	d := now.Sub(m.readAt)
+	fresh = !m.readAt.IsZero() && d >= 0 && d < MemoReread
 	for _, id := range appids {
 		if me, ok := m.m[id]; ok && now.Before(me.exp) {
 			out[id] = me.e
 			continue
 		}
 		delete(m.m, id)
-		rest = append(rest, id)
+		if !fresh {
+			// Listed only for a read: a fleet's first runs lack every
+			// name, and the list would be its every appid.
+			rest = append(rest, id)
+		}
 	}
-	d := now.Sub(m.readAt)
-	return rest, !m.readAt.IsZero() && d >= 0 && d < MemoReread
+	return rest, fresh
 }
 
 // keep remembers e for appid until exp.
