@@ -32,7 +32,7 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 	s := f.s
 	now := f.k.now()
 	s.mu.Lock()
-	if s.tok != "" && now.UnixNano() < s.due {
+	if s.tok != "" && now.Unix() < int64(s.due) {
 		tok := s.token()
 		s.mu.Unlock()
 		return tok, nil

@@ -18,11 +18,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/nanos"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
@@ -216,9 +216,11 @@ type slot struct {
 	// loaded is when Preload read refresh (Unix seconds); 0 when this
 	// instance saved it.
 	loaded uint32
-	tok    string // the token, "" when none
-	exp    int64  // its expiry, Unix nanos; 0 unknown
-	due    int64  // when tok is to be replaced, Unix nanos
+	// exp is the token's expiry (0: unknown) and due when it is to be
+	// replaced (0: now), Unix seconds rounded down: a token is never kept
+	// past its expiry, and a slot is 64 bytes instead of 80.
+	exp, due uint32
+	tok      string // the token, "" when none
 	// An authorizer's slot keeps its refresh token: one this instance
 	// saved (loaded 0) or one Preload read, which a mint uses once.
 	refresh string
@@ -325,7 +327,7 @@ func (s *slot) token() *wechat.Token {
 	}
 	var exp time.Time
 	if s.exp != 0 {
-		exp = time.Unix(0, s.exp)
+		exp = time.Unix(int64(s.exp), 0)
 	}
 	return wechat.NewToken(s.tok, exp)
 }
@@ -397,10 +399,19 @@ func (s *slot) preloaded(rt string, now time.Time) {
 func (s *slot) fresh(now time.Time) *wechat.Token {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tok != "" && now.UnixNano() < s.due {
+	if s.tok != "" && now.Unix() < int64(s.due) {
 		return s.token()
 	}
 	return nil
+}
+
+// unixSeconds is t in Unix seconds for a slot, rounded down; 0 for the
+// zero time, and the largest uint32 past 2106.
+func unixSeconds(t time.Time) uint32 {
+	if t.IsZero() {
+		return 0
+	}
+	return uint32(min(max(t.Unix(), 1), math.MaxUint32))
 }
 
 // set remembers tok, to be replaced at due. The stored bytes are not
@@ -412,13 +423,7 @@ func (s *slot) set(tok *wechat.Token, due time.Time) {
 	if tok == nil {
 		return
 	}
-	s.tok = tok.Value.Reveal()
-	if !tok.Expiry.IsZero() {
-		s.exp = nanos.Of(tok.Expiry)
-	}
-	if !due.IsZero() {
-		s.due = nanos.Of(due)
-	}
+	s.tok, s.exp, s.due = tok.Value.Reveal(), unixSeconds(tok.Expiry), unixSeconds(due)
 }
 
 // drop forgets the token if it is v, and reports whether it was. Callers
@@ -436,7 +441,7 @@ func (s *slot) drop(v string) bool {
 func (s *slot) fallback(now time.Time, err error) (*wechat.Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tok != "" && (s.exp == 0 || now.UnixNano() < s.exp) {
+	if s.tok != "" && (s.exp == 0 || now.Unix() < int64(s.exp)) {
 		return s.token(), nil
 	}
 	return nil, err
