@@ -173,7 +173,7 @@ bench: ## benchmarks beside their baseline, BENCHCOUNT runs each; prints medians
 .PHONY: fuzz
 # Every fuzz target, as package:Target.
 FUZZ_TARGETS := internal/trigger:FuzzParse internal/trigger:FuzzParsePayload internal/trigger:FuzzParseQuery \
-	internal/invoke:FuzzInvoke internal/invoke:FuzzRouting pkg/wechat:FuzzCheckAnswer pkg/wechat:FuzzMintAnswer \
+	internal/invoke:FuzzInvoke internal/invoke:FuzzRouting pkg/wechat:FuzzCheckAnswer pkg/wechat:FuzzMintAnswer pkg/wechat:FuzzEncodedForms \
 	pkg/wechat/internal/scan:FuzzScan pkg/wechat/internal/scan:FuzzStreamedScan internal/authevent:FuzzEnvelope internal/authevent:FuzzDecrypt \
 	internal/notify:FuzzRender internal/trunc:FuzzCut internal/emf:FuzzValidate internal/store:FuzzCodec internal/store:FuzzRedactedHidesPassword \
 	internal/robots:FuzzBody internal/silence:FuzzParse

@@ -199,13 +199,16 @@ func appendResults(b []byte, rs []Result, byAuthorizer, compact bool, sink *spoo
 // writes Results.
 func appendAuths(b []byte, r *Result, compact bool, sink *spool) []byte {
 	b = append(b, '{')
+	// One Result serves every authorizer: appendResult's pointer escapes
+	// (it is recursive), and one per authorizer would be 10,000 of them.
+	x := new(Result)
 	for i := range r.auths {
 		if i > 0 {
 			b = append(b, ',')
 			b = flushTo(sink, b)
 		}
-		x := r.auths[i].result(r.Operation, r.responses)
-		b = appendResult(b, &x, true, compact, sink)
+		*x = r.auths[i].result(r.Operation, r.responses)
+		b = appendResult(b, x, true, compact, sink)
 	}
 	return append(b, '}')
 }

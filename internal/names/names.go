@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/fnv"
+	"slices"
 	"sync"
 	"time"
 
@@ -103,20 +104,26 @@ type memoEntry struct {
 }
 
 // take puts into out the live entries of appids it holds, and returns
-// the others and whether the store was read for them lately.
+// whether the store was read lately for those it lacks and, when it was
+// not, which those are.
 func (m *Memo) take(out Names, appids []string, now time.Time) (rest []string, fresh bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	d := now.Sub(m.readAt)
+	fresh = !m.readAt.IsZero() && d >= 0 && d < MemoReread
 	for _, id := range appids {
 		if me, ok := m.m[id]; ok && now.Before(me.exp) {
 			out[id] = me.e
 			continue
 		}
 		delete(m.m, id)
-		rest = append(rest, id)
+		if !fresh {
+			// Listed only for a read: a fleet's first runs lack every
+			// name, and the list would be its every appid.
+			rest = append(rest, id)
+		}
 	}
-	d := now.Sub(m.readAt)
-	return rest, !m.readAt.IsZero() && d >= 0 && d < MemoReread
+	return rest, fresh
 }
 
 // keep remembers e for appid until exp.
@@ -202,7 +209,9 @@ func (b *Book) Load(ctx context.Context, appids, urgent []string) (Names, Stats,
 	if b.Now != nil {
 		now = b.Now
 	}
-	out := make(Names, len(appids))
+	// Not sized for appids: a fleet's first runs know few names, and a
+	// map sized for 10,000 entries costs about a megabyte.
+	out := Names{}
 	var st Stats
 	var errs []error
 	toRead := appids
@@ -272,9 +281,15 @@ func (b *Book) missing(have Names, appids, urgent []string) []string {
 	if limit <= 0 {
 		limit = PerRun
 	}
-	inRun := make(map[string]bool, len(appids))
-	for _, id := range appids {
-		inRun[id] = true
+	// Whether an urgent appid is in the run: a fleet's appids are sorted,
+	// and then a search finds it without a set of every appid.
+	inRun := func(id string) bool { _, ok := slices.BinarySearch(appids, id); return ok }
+	if !slices.IsSorted(appids) {
+		set := make(map[string]bool, len(appids))
+		for _, id := range appids {
+			set[id] = true
+		}
+		inRun = func(id string) bool { return set[id] }
 	}
 	var todo []string
 	seen := map[string]bool{}
@@ -282,7 +297,7 @@ func (b *Book) missing(have Names, appids, urgent []string) []string {
 		if len(todo) >= limit {
 			return false
 		}
-		if _, ok := have[id]; ok || seen[id] || !inRun[id] {
+		if _, ok := have[id]; ok || seen[id] || !inRun(id) {
 			return true
 		}
 		seen[id] = true

@@ -241,3 +241,34 @@ func TestMemo(t *testing.T) {
 		t.Fatalf("a day later: %d reads, stats %+v, %v; want a read and nothing live", rc.reads.Load(), st, err)
 	}
 }
+
+// TestLoadUrgentOutsideRun: an urgent appid that is not among the run's
+// is never looked up, whether the run's appids are sorted (a fleet's) or
+// not.
+func TestLoadUrgentOutsideRun(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		sorted bool
+	}{{"sorted", true}, {"unsorted", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, b, ids, calls := fake(t, 10)
+			run := append([]string(nil), ids[:5]...)
+			if !tc.sorted {
+				run[0], run[4] = run[4], run[0]
+			}
+			b.PerRun = 3
+			got, st, err := b.Load(context.Background(), run, []string{ids[9], ids[3]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := got[ids[9]]; ok || calls.Load() != 3 || st.Looked != 3 {
+				t.Fatalf("looked up %d (stats %+v), names %v: want 3 lookups and none for %s", calls.Load(), st, got, ids[9])
+			}
+			if got.Name(ids[3]) == "" {
+				t.Fatalf("the urgent appid in the run was not learnt first: %v", got)
+			}
+		})
+	}
+}

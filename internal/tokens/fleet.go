@@ -150,7 +150,7 @@ func (k *Keeper) SaveAuthorization(ctx context.Context, componentAppID, authoriz
 	} else {
 		k.scrubber().KeepUntil(now.Add(wechat.DefaultTokenLifetime), accessToken)
 	}
-	s := k.slotFor(k.keys.AuthorizerToken(componentAppID, authorizerAppID), opAuthorizer)
+	s := k.authorizerSlot(componentAppID, authorizerAppID)
 	if refreshToken != "" {
 		key := k.keys.Refresh(componentAppID, authorizerAppID)
 		if k.local(s) {
@@ -171,7 +171,7 @@ func (k *Keeper) SaveAuthorization(ctx context.Context, componentAppID, authoriz
 			return err
 		}
 		if !k.local(s) {
-			if err := k.st.Set(ctx, s.key, store.Value{Data: raw, Expires: tok.Expiry}); err != nil {
+			if err := k.st.Set(ctx, s.key(), store.Value{Data: raw, Expires: tok.Expiry}); err != nil {
 				return k.storeError("save_authorization", "write the access token", err)
 			}
 		}
@@ -186,10 +186,7 @@ func (k *Keeper) SaveAuthorization(ctx context.Context, componentAppID, authoriz
 func (k *Keeper) Forget(ctx context.Context, componentAppID, authorizerAppID string) error {
 	tokenKey := k.keys.AuthorizerToken(componentAppID, authorizerAppID)
 	refreshKey := k.keys.Refresh(componentAppID, authorizerAppID)
-	k.t.mu.Lock()
-	s, ok := k.t.slots[tokenKey]
-	k.t.mu.Unlock()
-	if ok {
+	if s := k.findAuthorizerSlot(componentAppID, authorizerAppID); s != nil {
 		s.set(nil, time.Time{}) // sources handed out keep the slot
 		s.know("")
 	}
@@ -262,7 +259,7 @@ func (k *Keeper) preload(ctx context.Context, componentAppID string, authorizerA
 	var adopt []adoption
 	for i := 0; i < len(keys); i += 2 {
 		valid := false
-		s := k.slotFor(keys[i], opAuthorizer)
+		s := k.authorizerSlot(componentAppID, authorizerAppIDs[i/2])
 		if v, ok := got[keys[i]]; ok {
 			valid = k.remember(s, v.Data) != nil
 		}

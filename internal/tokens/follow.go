@@ -32,15 +32,15 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 	s := f.s
 	now := f.k.now()
 	s.mu.Lock()
-	if s.tok != nil && now.UnixNano() < s.due {
-		tok := s.tok
+	if s.tok != "" && now.Unix() < int64(s.due) {
+		tok := s.token()
 		s.mu.Unlock()
 		return tok, nil
 	}
 	// The rejected value stays marked until the key holds another: every
 	// caller (an operation, the quota reader, a name lookup) that comes
 	// after a rejection sees it, not just the first.
-	rejected := s.rejected
+	rejected := s.rejectedValue()
 	s.mu.Unlock()
 	if rejected != "" {
 		t := time.NewTimer(f.k.reread)
@@ -49,7 +49,7 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 		case <-ctx.Done():
 			t.Stop()
 			return nil, &wechat.Error{Kind: wechat.KindTimeout, Op: s.op(), Retryable: true,
-				Message: "gave up waiting to re-read " + s.key, Err: ctx.Err()}
+				Message: "gave up waiting to re-read " + s.key(), Err: ctx.Err()}
 		}
 	}
 	pg, ok := f.k.st.(store.PlainGetter)
@@ -57,21 +57,21 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 		return nil, &wechat.Error{Kind: wechat.KindConfig, Op: s.op(),
 			Message: fmt.Sprintf("the %s layout needs a redis:// or rediss:// store", f.k.layout)}
 	}
-	v, err := pg.GetPlain(ctx, s.key)
+	v, err := pg.GetPlain(ctx, s.key())
 	now = f.k.now()
 	switch {
 	case errors.Is(err, store.ErrNotFound) || (err == nil && (len(v.Data) == 0 || !v.Live(now))):
 		return nil, &wechat.Error{Kind: wechat.KindAuth, Op: s.op(),
 			Message: fmt.Sprintf("the key %q is missing or expired in the store; %s should keep it (this function never mints with the %s layout)",
-				s.key, f.k.foreign.service(), f.k.layout)}
+				s.key(), f.k.foreign.service(), f.k.layout)}
 	case err != nil:
-		return nil, f.k.storeError(s.op(), "read "+s.key, err)
+		return nil, f.k.storeError(s.op(), "read "+s.key(), err)
 	}
 	value := string(v.Data)
 	if value == rejected {
 		return nil, &wechat.Error{Kind: wechat.KindAuth, Op: s.op(),
 			Message: fmt.Sprintf("WeChat rejected the token under the key %q and %s has not replaced it",
-				s.key, f.k.foreign.service())}
+				s.key(), f.k.foreign.service())}
 	}
 	// Minted tells the client that this source can replace the token: a
 	// rejection then leads to one re-read, never to a mint.
@@ -81,8 +81,8 @@ func (f *followSource) Token(ctx context.Context) (*wechat.Token, error) {
 		due = now.Add(followTTL)
 	}
 	s.mu.Lock()
-	if s.rejected == rejected {
-		s.rejected = ""
+	if s.rejectedValue() == rejected {
+		s.setRejected("")
 	}
 	s.mu.Unlock()
 	s.set(tok, due)
@@ -95,9 +95,8 @@ func (f *followSource) Invalidate(tok *wechat.Token) {
 	s := f.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if tok == nil || s.tok == nil || s.tok.Value != tok.Value {
+	if tok == nil || !s.drop(tok.Value.Reveal()) {
 		return
 	}
-	s.rejected = tok.Value.Reveal()
-	s.tok, s.due = nil, 0
+	s.setRejected(tok.Value.Reveal())
 }

@@ -26,10 +26,10 @@ func (k *Keeper) SaveListed(ctx context.Context, componentAppID string, refresh 
 				continue
 			}
 			values = append(values, rt)
-			s := k.slotFor(k.keys.AuthorizerToken(componentAppID, id), opAuthorizer)
+			s := k.authorizerSlot(componentAppID, id)
 			s.mu.Lock()
 			if s.refresh == "" {
-				s.refresh, s.loaded = rt, 0
+				s.setRefresh(rt, 0)
 			}
 			s.mu.Unlock()
 		}
@@ -93,14 +93,10 @@ func (k *Keeper) SetListed(componentAppID, authorizerAppID, rt string) {
 	if rt == "" || k.layout != LayoutOwn {
 		return
 	}
-	s := k.slotFor(k.keys.AuthorizerToken(componentAppID, authorizerAppID), opAuthorizer)
+	s := k.authorizerSlot(componentAppID, authorizerAppID)
 	s.mu.Lock()
-	switch {
-	case s.listed == rt:
-	case s.refresh == rt:
-		s.listed = s.refresh // one string for both
-	default:
-		s.listed = rt
+	if s.listedValue() != rt {
+		s.setListed(rt)
 	}
 	s.mu.Unlock()
 }
@@ -108,15 +104,13 @@ func (k *Keeper) SetListed(componentAppID, authorizerAppID, rt string) {
 // Listed returns the refresh token SetListed remembered for an
 // authorizer, "" when none.
 func (k *Keeper) Listed(componentAppID, authorizerAppID string) string {
-	k.t.mu.Lock()
-	s := k.t.slots[k.keys.AuthorizerToken(componentAppID, authorizerAppID)]
-	k.t.mu.Unlock()
+	s := k.findAuthorizerSlot(componentAppID, authorizerAppID)
 	if s == nil {
 		return ""
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.listed
+	return s.listedValue()
 }
 
 // PreloadFleet is PreloadListed with the refresh tokens SetListed
@@ -128,7 +122,7 @@ func (k *Keeper) PreloadFleet(ctx context.Context, componentAppID string, author
 	return k.preload(ctx, componentAppID, authorizerAppIDs, func(_ string, s *slot) string {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.listed
+		return s.listedValue()
 	}, extra)
 }
 

@@ -81,7 +81,7 @@ func (k *Keeper) refreshToken(ctx context.Context, s *slot, key, fallback string
 	known, loaded := s.refresh, s.loaded
 	ok := known != ""
 	if ok && loaded != 0 {
-		s.refresh, s.loaded = "", 0 // a preloaded value is used once
+		s.setRefresh("", 0) // a preloaded value is used once
 		if k.now().Sub(time.Unix(int64(loaded), 0)) < preloadFresh {
 			s.mu.Unlock()
 			return known, true, nil

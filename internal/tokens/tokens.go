@@ -18,11 +18,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/wxcloudenv/wxcloudenv/internal/nanos"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/pkg/wechat"
 )
@@ -103,8 +103,9 @@ type Keeper struct {
 // configuration) finds the tokens the store would have given it.
 type table struct {
 	mu    sync.Mutex
-	slots map[string]*slot
-	locks map[*slot]*slotLock // the slots being read or minted (lock.go)
+	slots map[string]*slot           // stable and component tokens, and followed keys, by store key
+	auths map[string]authorizerSlots // authorizers' own-layout tokens, by component appid
+	locks map[*slot]*slotLock        // the slots being read or minted (lock.go)
 }
 
 // opAuthorizer is the operation of authorizer tokens.
@@ -171,7 +172,7 @@ func New(o Options) (*Keeper, error) {
 		client: o.Client, layout: o.Layout, now: o.Now, leaseTTL: o.LeaseTTL, poll: o.Poll, reread: o.RereadWait,
 		id: o.InstanceID,
 	}
-	newTable := func() any { return &table{slots: map[string]*slot{}} }
+	newTable := func() any { return &table{slots: map[string]*slot{}, auths: map[string]authorizerSlots{}} }
 	if l, ok := o.Store.(store.Locals); ok && o.Layout == LayoutOwn {
 		if v, ok := l.Local("tokens", newTable); ok {
 			k.t, k.private = v.(*table), true
@@ -200,30 +201,139 @@ func (k *Keeper) instanceID() string {
 func (k *Keeper) Keys() Keys { return k.keys }
 
 // slot is the memory of one token key. A fleet keeps one per authorizer
-// between runs, so it holds no more than the token: its lease key is
-// built when a mint needs it, and its semaphore exists only while held
-// or awaited (locks).
+// between runs, so it holds no more than the token (its value and times,
+// not a *wechat.Token: one is made for each caller) and the refresh
+// token: its lease key is built when a mint needs it, its semaphore
+// exists only while held or awaited (locks), and what few slots need (the
+// store key over a private store's authorizers, a rejected token, a listed
+// refresh token other than the slot's own) is in rare.
 type slot struct {
-	key  string
 	mu   sync.Mutex
 	kind opKind // which token: its Op in errors
+	// listedIsRefresh: the refresh token WeChat's authorizer list last
+	// gave (SetListed) is refresh itself, the common case.
+	listedIsRefresh bool
 	// loaded is when Preload read refresh (Unix seconds); 0 when this
 	// instance saved it.
 	loaded uint32
-	tok    *wechat.Token
-	due    int64 // when tok is to be replaced, Unix nanos (a fleet keeps thousands of slots)
+	// exp is the token's expiry (0: unknown) and due when it is to be
+	// replaced (0: now), Unix seconds rounded down: a token is never kept
+	// past its expiry, and a slot is 64 bytes instead of 80.
+	exp, due uint32
+	tok      string // the token, "" when none
+	// An authorizer's slot keeps its refresh token: one this instance
+	// saved (loaded 0) or one Preload read, which a mint uses once.
+	refresh string
+	rare    *slotRare
+}
+
+// slotRare is what a slot seldom holds.
+type slotRare struct {
+	// key is the slot's store key: "" for an authorizer's over a private
+	// store, which never reads or writes it.
+	key string
 	// rejected is the value WeChat last rejected: with a foreign layout
 	// the key's, with the own layout the token still in the store until
 	// its compare-and-delete lands.
 	rejected string
-	// An authorizer's slot keeps its refresh token: one this instance
-	// saved (loaded 0) or one Preload read, which a mint uses once.
-	refresh string
-	// listed is the refresh token WeChat's authorizer list last gave for
-	// the authorizer (SetListed): a fleet keeps it here, not in a map of
-	// its own.
+	// listed is the list's refresh token when it is not refresh.
 	listed string
 }
+
+// key is the slot's store key.
+func (s *slot) key() string {
+	if s.rare == nil {
+		return ""
+	}
+	return s.rare.key
+}
+
+// more returns s.rare, creating it. Callers hold s.mu or own s alone.
+func (s *slot) more() *slotRare {
+	if s.rare == nil {
+		s.rare = &slotRare{}
+	}
+	return s.rare
+}
+
+// rejectedValue returns the value WeChat last rejected. Callers hold s.mu.
+func (s *slot) rejectedValue() string {
+	if s.rare == nil {
+		return ""
+	}
+	return s.rare.rejected
+}
+
+// setRejected marks v as rejected ("" clears the mark). Callers hold s.mu.
+func (s *slot) setRejected(v string) {
+	if v != "" || s.rare != nil {
+		s.more().rejected = v
+		s.tidy()
+	}
+}
+
+// tidy drops rare once it holds nothing. Callers hold s.mu.
+func (s *slot) tidy() {
+	if s.rare != nil && *s.rare == (slotRare{}) {
+		s.rare = nil
+	}
+}
+
+// listedValue returns the list's refresh token. Callers hold s.mu.
+func (s *slot) listedValue() string {
+	if s.listedIsRefresh {
+		return s.refresh
+	}
+	if s.rare == nil {
+		return ""
+	}
+	return s.rare.listed
+}
+
+// setListed remembers rt as the list's refresh token, sharing the
+// slot's own when they are equal. Callers hold s.mu.
+func (s *slot) setListed(rt string) {
+	if rt != "" && rt == s.refresh {
+		s.listedIsRefresh = true
+		if s.rare != nil {
+			s.rare.listed = ""
+			s.tidy()
+		}
+		return
+	}
+	s.listedIsRefresh = false
+	if rt != "" || s.rare != nil {
+		s.more().listed = rt
+		s.tidy()
+	}
+}
+
+// setRefresh replaces the slot's refresh token, keeping what the list
+// gave. Callers hold s.mu.
+func (s *slot) setRefresh(rt string, loaded uint32) {
+	listed := s.listedValue()
+	if rt != "" && rt == listed {
+		rt = listed // one string for both
+	}
+	s.refresh, s.loaded = rt, loaded
+	s.setListed(listed)
+}
+
+// token returns the slot's token as a *wechat.Token, nil when none.
+// Callers hold s.mu.
+func (s *slot) token() *wechat.Token {
+	if s.tok == "" {
+		return nil
+	}
+	var exp time.Time
+	if s.exp != 0 {
+		exp = time.Unix(int64(s.exp), 0)
+	}
+	return wechat.NewToken(s.tok, exp)
+}
+
+// authorizerSlots are the slots of one component's authorizers, by appid.
+type authorizerSlots map[string]*slot
 
 // slotFor returns the slot of key, creating it.
 func (k *Keeper) slotFor(key, op string) *slot {
@@ -231,10 +341,40 @@ func (k *Keeper) slotFor(key, op string) *slot {
 	defer k.t.mu.Unlock()
 	s, ok := k.t.slots[key]
 	if !ok {
-		s = &slot{key: key, kind: kindOf(op)}
+		s = &slot{kind: kindOf(op), rare: &slotRare{key: key}}
 		k.t.slots[key] = s
 	}
 	return s
+}
+
+// authorizerSlot returns the slot of an authorizer's token, creating it.
+// A fleet keeps one per authorizer, so they are kept by appid, and over a
+// private store (which never reads or writes them) without a store key.
+func (k *Keeper) authorizerSlot(componentAppID, authorizerAppID string) *slot {
+	k.t.mu.Lock()
+	defer k.t.mu.Unlock()
+	byID := k.t.auths[componentAppID]
+	if byID == nil {
+		byID = authorizerSlots{}
+		k.t.auths[componentAppID] = byID
+	}
+	s, ok := byID[authorizerAppID]
+	if !ok {
+		s = &slot{kind: kindAuthorizer}
+		if !k.private {
+			s.rare = &slotRare{key: k.keys.AuthorizerToken(componentAppID, authorizerAppID)}
+		}
+		byID[authorizerAppID] = s
+	}
+	return s
+}
+
+// findAuthorizerSlot returns the slot of an authorizer's token, nil when
+// it has none.
+func (k *Keeper) findAuthorizerSlot(componentAppID, authorizerAppID string) *slot {
+	k.t.mu.Lock()
+	defer k.t.mu.Unlock()
+	return k.t.auths[componentAppID][authorizerAppID]
 }
 
 // local reports whether s's token is kept in memory only: an
@@ -244,47 +384,56 @@ func (k *Keeper) local(s *slot) bool { return k.private && s.kind == kindAuthori
 // know remembers rt as the refresh token this instance saved.
 func (s *slot) know(rt string) {
 	s.mu.Lock()
-	s.refresh, s.loaded = s.shared(rt), 0
+	s.setRefresh(rt, 0)
 	s.mu.Unlock()
 }
 
 // preloaded remembers rt as read from the store at now.
 func (s *slot) preloaded(rt string, now time.Time) {
 	s.mu.Lock()
-	s.refresh, s.loaded = s.shared(rt), uint32(max(now.Unix(), 1))
+	s.setRefresh(rt, uint32(max(now.Unix(), 1)))
 	s.mu.Unlock()
-}
-
-// shared returns the string the slot holds already when rt equals it (a
-// fleet's listed refresh token is most often the one a mint returns), so
-// that a slot holds one copy of its refresh token, not two. Callers hold
-// s.mu.
-func (s *slot) shared(rt string) string {
-	if rt != "" && rt == s.listed {
-		return s.listed
-	}
-	return rt
 }
 
 // fresh returns the slot's token when it is not yet due.
 func (s *slot) fresh(now time.Time) *wechat.Token {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tok != nil && now.UnixNano() < s.due {
-		return s.tok
+	if s.tok != "" && now.Unix() < int64(s.due) {
+		return s.token()
 	}
 	return nil
+}
+
+// unixSeconds is t in Unix seconds for a slot, rounded down; 0 for the
+// zero time, and the largest uint32 past 2106.
+func unixSeconds(t time.Time) uint32 {
+	if t.IsZero() {
+		return 0
+	}
+	return uint32(min(max(t.Unix(), 1), math.MaxUint32))
 }
 
 // set remembers tok, to be replaced at due. The stored bytes are not
 // kept: a fleet's slots stay small between runs.
 func (s *slot) set(tok *wechat.Token, due time.Time) {
 	s.mu.Lock()
-	s.tok, s.due = tok, 0
-	if !due.IsZero() {
-		s.due = nanos.Of(due)
+	defer s.mu.Unlock()
+	s.tok, s.exp, s.due = "", 0, 0
+	if tok == nil {
+		return
 	}
-	s.mu.Unlock()
+	s.tok, s.exp, s.due = tok.Value.Reveal(), unixSeconds(tok.Expiry), unixSeconds(due)
+}
+
+// drop forgets the token if it is v, and reports whether it was. Callers
+// hold s.mu.
+func (s *slot) drop(v string) bool {
+	if s.tok == "" || s.tok != v {
+		return false
+	}
+	s.tok, s.exp, s.due = "", 0, 0
+	return true
 }
 
 // fallback returns the slot's token while it is still valid, though due,
@@ -292,8 +441,8 @@ func (s *slot) set(tok *wechat.Token, due time.Time) {
 func (s *slot) fallback(now time.Time, err error) (*wechat.Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tok != nil && (s.tok.Expiry.IsZero() || now.Before(s.tok.Expiry)) {
-		return s.tok, nil
+	if s.tok != "" && (s.exp == 0 || now.Unix() < int64(s.exp)) {
+		return s.token(), nil
 	}
 	return nil, err
 }
@@ -354,12 +503,11 @@ func (o *ownSource) Token(ctx context.Context) (*wechat.Token, error) {
 func (o *ownSource) Invalidate(tok *wechat.Token) {
 	s := o.s
 	s.mu.Lock()
-	if tok == nil || s.tok == nil || s.tok.Value != tok.Value {
+	if tok == nil || !s.drop(tok.Value.Reveal()) {
 		s.mu.Unlock() // not the token in memory: nothing to drop
 		return
 	}
 	rejected := tok.Value.Reveal()
-	s.tok, s.due = nil, 0
 	if o.k.local(s) {
 		s.mu.Unlock() // no store holds it
 		return
@@ -367,7 +515,7 @@ func (o *ownSource) Invalidate(tok *wechat.Token) {
 	// Until the compare-and-delete below lands, the store still holds
 	// the rejected token: another caller of this instance must not read
 	// it back into memory (remember refuses it).
-	s.rejected = rejected
+	s.setRejected(rejected)
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
@@ -375,12 +523,12 @@ func (o *ownSource) Invalidate(tok *wechat.Token) {
 	// the rejected token: a newer one stays. A failure leaves the
 	// rejected token in the store: the next reader meets the rejection
 	// again and drops it then.
-	v, err := o.k.st.Get(ctx, s.key)
+	v, err := o.k.st.Get(ctx, s.key())
 	if err != nil {
 		return
 	}
 	if cur, _, ok := decodeToken(v.Data); ok && cur.Value.Reveal() == rejected {
-		_, _ = o.k.st.CompareAndDelete(ctx, s.key, v.Data)
+		_, _ = o.k.st.CompareAndDelete(ctx, s.key(), v.Data)
 	}
 }
 
@@ -404,7 +552,7 @@ func (k *Keeper) obtain(ctx context.Context, s *slot, mint mintFunc) (*wechat.To
 		}
 		lease := []byte(fmt.Sprintf("%s/%d", k.instanceID(), k.leaseSeq.Add(1)))
 		leaseEnd := time.Now().Add(k.leaseTTL)
-		won, err := k.st.CompareAndSwap(ctx, k.keys.Lease(s.key), nil, store.Value{Data: lease, Expires: k.now().Add(k.leaseTTL)})
+		won, err := k.st.CompareAndSwap(ctx, k.keys.Lease(s.key()), nil, store.Value{Data: lease, Expires: k.now().Add(k.leaseTTL)})
 		if err != nil {
 			return s.fallback(k.now(), k.storeError(s.op(), "take the mint lease", err))
 		}
@@ -430,7 +578,7 @@ func (k *Keeper) obtain(ctx context.Context, s *slot, mint mintFunc) (*wechat.To
 // readStored reads the slot's key: a token not yet due is remembered and
 // returned; a valid but due one is remembered as a fallback only.
 func (k *Keeper) readStored(ctx context.Context, s *slot) (*wechat.Token, error) {
-	v, err := k.st.Get(ctx, s.key)
+	v, err := k.st.Get(ctx, s.key())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -449,7 +597,7 @@ func (k *Keeper) remember(s *slot, raw []byte) *wechat.Token {
 		return nil
 	}
 	s.mu.Lock()
-	dropped := s.rejected != "" && s.rejected == tok.Value.Reveal()
+	dropped := s.rejectedValue() != "" && s.rejectedValue() == tok.Value.Reveal()
 	s.mu.Unlock()
 	if dropped {
 		return nil // WeChat rejected this very token: mint (under the lease) or wait
@@ -467,7 +615,7 @@ func (k *Keeper) mintLeased(ctx context.Context, s *slot, lease []byte, mint min
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
-		_, _ = k.st.CompareAndDelete(cctx, k.keys.Lease(s.key), lease) // else it expires
+		_, _ = k.st.CompareAndDelete(cctx, k.keys.Lease(s.key()), lease) // else it expires
 	}()
 	// Another instance may have stored a token between our read and the
 	// lease: read again before minting.
@@ -490,7 +638,7 @@ func (k *Keeper) mintLeased(ctx context.Context, s *slot, lease []byte, mint min
 	s.set(tok, due)
 	// A failed write keeps the token in memory; other instances then mint
 	// their own, which is all a store outage allows.
-	_ = k.st.Set(ctx, s.key, store.Value{Data: raw, Expires: tok.Expiry})
+	_ = k.st.Set(ctx, s.key(), store.Value{Data: raw, Expires: tok.Expiry})
 	return tok, nil
 }
 
@@ -573,7 +721,7 @@ func (k *Keeper) Authorizer(component wechat.TokenSource, componentAppID, author
 	// life by the runtime already, and a fleet's values from the
 	// authorizer list are dropped once no longer used.
 	k.scrubber().KeepForUse(refreshFallback)
-	s := k.slotFor(k.keys.AuthorizerToken(componentAppID, authorizerAppID), opAuthorizer)
+	s := k.authorizerSlot(componentAppID, authorizerAppID)
 	return &ownSource{k: k, s: s, mint: func(ctx context.Context) (*wechat.Token, error) {
 		return k.mintAuthorizer(ctx, s, component, componentAppID, authorizerAppID, refreshFallback)
 	}}

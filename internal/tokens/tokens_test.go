@@ -437,7 +437,7 @@ func TestStoreOutage(t *testing.T) {
 	// Due for renewal (within the last 5 minutes), yet valid: still used.
 	clk.Add(2*time.Hour - 2*time.Minute)
 	got, err := src.Token(t.Context())
-	if err != nil || got != tok {
+	if err != nil || got.Value != tok.Value {
 		t.Errorf("due token with the store down: %v, %v", got, err)
 	}
 	if srv.Calls(wechat.StableTokenPath) != 1 {

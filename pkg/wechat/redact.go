@@ -96,8 +96,8 @@ func (sc *Scrubber) Scrub(s string, secrets ...string) string {
 			continue
 		}
 		for _, f := range secretForms(sec) {
-			if strings.Contains(s, f) {
-				s = strings.ReplaceAll(s, f, Redacted)
+			if strings.Contains(s, f.text) {
+				s = strings.ReplaceAll(s, f.text, Redacted)
 			}
 		}
 	}

@@ -2,10 +2,8 @@ package wechat
 
 import (
 	"math"
-	"net/url"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -45,21 +43,26 @@ type Scrubber struct {
 }
 
 // kept is one indexed form, with how long it is kept. A fleet keeps tens
-// of thousands of forms, so the time and whether the form is a kept value
-// itself (not only the quoted or URL-encoded form of one) share one word:
-// the time in Unix nanoseconds, even, plus 1 for a value. A form is kept
+// of thousands of forms, so the time, the form's encoding and whether the
+// form is a kept value itself (not only the quoted or URL-encoded form of
+// one) share one word: the time in Unix nanoseconds, a multiple of 8,
+// plus the encoding (forms.go) times 2, plus 1 for a value. A form is kept
 // until the latest time of the values it is a form of; foreverNanos is the
 // scrubber's life.
 type kept struct {
+	// form is the form, or with an encoding the value that encoding
+	// writes as the form (forms of indexBytes or more only).
 	form string
 	w    int64
 }
 
 // foreverNanos is the time of values kept for the scrubber's life.
-const foreverNanos = math.MaxInt64 &^ 1
+const foreverNanos = math.MaxInt64 &^ 7
 
-func (e kept) until() int64  { return e.w &^ 1 }
+func (e kept) until() int64  { return e.w &^ 7 }
 func (e kept) isValue() bool { return e.w&1 == 1 }
+func (e kept) enc() uint8    { return uint8(e.w>>1) & 3 }
+func (e kept) len() int      { return encodedLen(e.enc(), e.form) }
 
 // NewScrubber returns a scrubber that keeps nothing yet.
 func NewScrubber() *Scrubber { return &Scrubber{now: time.Now} }
@@ -223,9 +226,10 @@ func (s *Scrubber) find(f string) (list []kept, at int, ok bool) {
 	}
 	list = s.byPrefix[indexKey(f)]
 	at = sort.Search(len(list), func(j int) bool {
-		return len(list[j].form) < len(f) || len(list[j].form) == len(f) && list[j].form >= f
+		n := list[j].len()
+		return n < len(f) || n == len(f) && encodedCompare(list[j].enc(), list[j].form, f) >= 0
 	})
-	return list, at, at < len(list) && list[at].form == f
+	return list, at, at < len(list) && list[at].len() == len(f) && encodedCompare(list[at].enc(), list[at].form, f) == 0
 }
 
 // keepLocked keeps values and their forms until until (Unix nanos, at
@@ -234,7 +238,7 @@ func (s *Scrubber) keepLocked(values []string, until int64) {
 	if s.byPrefix == nil {
 		s.byPrefix = map[string][]kept{}
 	}
-	until &^= 1
+	until &^= 7
 	shortChanged := false
 	for _, v := range values {
 		if len(v) < minSecretBytes {
@@ -245,26 +249,33 @@ func (s *Scrubber) keepLocked(values []string, until int64) {
 			if i == 0 {
 				isValue = 1
 			}
-			list, at, ok := s.find(f)
+			list, at, ok := s.find(f.text)
 			if ok {
 				e := &list[at]
 				if isValue == 1 && !e.isValue() {
 					s.values++
 				}
-				e.w = max(e.until(), until) | e.w&1 | isValue
+				e.w = max(e.until(), until) | e.w&7 | isValue
 				continue
 			}
 			s.values += int(isValue)
-			e := kept{form: f, w: until | isValue}
-			if len(f) < indexBytes {
+			e := kept{form: f.text, w: until | isValue}
+			if len(f.text) < indexBytes {
 				s.short = append(s.short, e)
 				shortChanged = true
 				continue
 			}
 			// Forms of minSecretPrefixBytes or more are indexed by that
 			// many bytes: every match, whole or cut short, shares them.
-			// Shorter ones by indexBytes.
-			s.byPrefix[indexKey(f)] = slices.Insert(list, at, e)
+			// Shorter ones by indexBytes. An encoded form is kept as its
+			// value, and its index key copied out of the form, which is
+			// not kept.
+			key := indexKey(f.text)
+			if f.enc != encNone {
+				e = kept{form: v, w: until | int64(f.enc)<<1 | isValue}
+				key = strings.Clone(key)
+			}
+			s.byPrefix[key] = slices.Insert(list, at, e)
 		}
 	}
 	if shortChanged {
@@ -287,31 +298,11 @@ func (s *Scrubber) allKeptUntil(now time.Time, until int64, values []string) boo
 			continue
 		}
 		list, at, ok := s.find(v)
-		if !ok || !list[at].isValue() || list[at].until() < until&^1 {
+		if !ok || !list[at].isValue() || list[at].until() < until&^7 {
 			return false
 		}
 	}
 	return true
-}
-
-// secretForms returns v and the forms it takes escaped: inside a Go or
-// JSON quoted string and URL-encoded.
-func secretForms(v string) []string {
-	forms := []string{v}
-	add := func(f string) {
-		for _, g := range forms {
-			if g == f {
-				return
-			}
-		}
-		forms = append(forms, f)
-	}
-	if q := strconv.Quote(v); len(q) >= 2 {
-		add(q[1 : len(q)-1])
-	}
-	add(url.QueryEscape(v))
-	add(url.PathEscape(v))
-	return forms
 }
 
 // scrubKept removes every kept secret, and every prefix of at least
@@ -374,14 +365,14 @@ func (sc *Scrubber) scrubKept(s string) string {
 func longestMatch(text string, list []kept) int {
 	best := 0
 	for _, e := range list {
-		sec := e.form
-		if len(sec) <= best {
+		l := e.len()
+		if l <= best {
 			break
 		}
-		if strings.HasPrefix(text, sec) {
-			return len(sec)
+		n := encodedCommonPrefix(e.enc(), e.form, text)
+		if n == l {
+			return l
 		}
-		n := commonPrefix(text, sec)
 		if n >= minSecretPrefixBytes && n > best {
 			best = n
 		}
