@@ -11,11 +11,11 @@ import (
 // run's later reads of them are answered from it.
 
 // aheadEntry is one expected key: waiting for its batch, or answered
-// (have: the key was live).
+// (v: its live value, nil when it had none). Most keys read ahead are
+// absent (the alert state of a healthy authorizer): they cost a map entry.
 type aheadEntry struct {
 	answered bool
-	have     bool
-	v        Value
+	v        *Value
 }
 
 // Expect says that keys will be read in a batch someone else makes
@@ -31,11 +31,11 @@ func (b *Buffered) Expect(keys ...string) {
 		return
 	}
 	if b.ahead == nil {
-		b.ahead = make(map[string]*aheadEntry, len(keys))
+		b.ahead = make(map[string]aheadEntry, len(keys))
 	}
 	for _, k := range keys {
 		if _, ok := b.ahead[k]; !ok {
-			b.ahead[k] = &aheadEntry{}
+			b.ahead[k] = aheadEntry{}
 		}
 	}
 }
@@ -61,8 +61,11 @@ func (b *Buffered) Supply(keys []string, vals map[string]Value) {
 	defer b.mu.Unlock()
 	for _, k := range keys {
 		if e, ok := b.ahead[k]; ok && !e.answered {
-			v, have := vals[k]
-			*e = aheadEntry{answered: true, have: have, v: v}
+			e.answered = true
+			if v, have := vals[k]; have {
+				e.v = &v
+			}
+			b.ahead[k] = e
 		}
 	}
 	b.wake()
@@ -105,7 +108,10 @@ func (b *Buffered) fromAhead(ctx context.Context, key string) (v Value, have, fo
 		if e.answered {
 			delete(b.ahead, key) // once: a later read sees the store
 			b.mu.Unlock()
-			return e.v, e.have, true, nil
+			if e.v == nil {
+				return Value{}, false, true, nil
+			}
+			return *e.v, true, true, nil
 		}
 		if b.changed == nil {
 			b.changed = make(chan struct{})

@@ -20,7 +20,7 @@ type Buffered struct {
 	pending []Item
 	at      map[string]int // key -> index in pending
 
-	ahead     map[string]*aheadEntry // read-ahead (ahead.go)
+	ahead     map[string]aheadEntry // read-ahead (ahead.go)
 	abandoned bool
 	changed   chan struct{} // closed when the read-ahead changes
 }
