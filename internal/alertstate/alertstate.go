@@ -264,7 +264,6 @@ type shardState struct {
 // shard is the work on one (operation, authorizer) pair.
 type shard struct {
 	scope    Scope
-	key      string
 	alerts   []int // indexes into Run.Alerts
 	failures []int // indexes into Run.Failures
 }
@@ -288,7 +287,7 @@ func Update(ctx context.Context, st store.Store, prefix string, now time.Time, r
 		AlertSince:   make([]time.Time, len(run.Alerts)),
 		FailureSince: make([]time.Time, len(run.Failures)),
 	}
-	shards := group(prefix, run)
+	shards := group(run)
 	pending := shards
 	for attempt := 0; attempt < maxAttempts && len(pending) > 0; attempt++ {
 		var lost []*shard
@@ -298,7 +297,7 @@ func Update(ctx context.Context, st store.Store, prefix string, now time.Time, r
 			chunk := pending[start:min(start+readChunk, len(pending))]
 			keys := make([]string, len(chunk))
 			for i, s := range chunk {
-				keys[i] = s.key
+				keys[i] = Key(prefix, s.scope) // per chunk: a fleet has a shard per authorizer
 			}
 			vals, err := st.GetMany(ctx, keys)
 			if err != nil {
@@ -312,7 +311,7 @@ func Update(ctx context.Context, st store.Store, prefix string, now time.Time, r
 					return finish(out), fmt.Errorf("alertstate: %d of %d shards not written before the deadline: %w (%w)",
 						len(pending)-start-i, len(shards), store.ErrUnavailable, err)
 				}
-				won, err := commit(ctx, st, s, vals[s.key], now, run, repeat, out)
+				won, err := commit(ctx, st, s, keys[i], vals[keys[i]], now, run, repeat, out)
 				if err != nil {
 					// The store is failing: stop writing, keep what was
 					// committed.
@@ -360,14 +359,14 @@ func rank(change string) int {
 }
 
 // group splits run into shards, one per checked pair, in a stable order.
-func group(prefix string, run Run) []*shard {
+func group(run Run) []*shard {
 	by := map[Scope]*shard{}
 	var list []*shard
 	get := func(s Scope) *shard {
 		if sh, ok := by[s]; ok {
 			return sh
 		}
-		sh := &shard{scope: s, key: Key(prefix, s)}
+		sh := &shard{scope: s}
 		by[s] = sh
 		list = append(list, sh)
 		return sh
@@ -391,7 +390,7 @@ func alertID(env, resource string) string { return env + "\x00" + resource }
 // commit computes one shard's new state from its stored value and writes it
 // if anything changed. It reports false when another writer got there
 // first; the shard's results are then not added to out.
-func commit(ctx context.Context, st store.Store, s *shard, old store.Value, now time.Time, run Run, repeat time.Duration, out *Outcome) (bool, error) {
+func commit(ctx context.Context, st store.Store, s *shard, key string, old store.Value, now time.Time, run Run, repeat time.Duration, out *Outcome) (bool, error) {
 	var prev shardState
 	if old.Data != nil {
 		if err := json.Unmarshal(old.Data, &prev); err != nil {
@@ -507,9 +506,9 @@ func commit(ctx context.Context, st store.Store, s *shard, old store.Value, now 
 	case len(next.Entries) == 0 && old.Data == nil:
 		// Nothing was open and nothing is: no key to write.
 	case len(next.Entries) == 0:
-		ok, err := st.CompareAndDelete(ctx, s.key, old.Data)
+		ok, err := st.CompareAndDelete(ctx, key, old.Data)
 		if err != nil {
-			return false, fmt.Errorf("alertstate: delete shard %s: %w", s.key, err)
+			return false, fmt.Errorf("alertstate: delete shard %s: %w", key, err)
 		}
 		if !ok {
 			return false, nil
@@ -517,14 +516,14 @@ func commit(ctx context.Context, st store.Store, s *shard, old store.Value, now 
 	case dirty || refresh:
 		data, err := json.Marshal(next)
 		if err != nil {
-			return false, fmt.Errorf("alertstate: encode shard %s: %w", s.key, err)
+			return false, fmt.Errorf("alertstate: encode shard %s: %w", key, err)
 		}
 		if bytes.Equal(data, old.Data) && !refresh {
 			break
 		}
-		ok, err := st.CompareAndSwap(ctx, s.key, old.Data, store.Value{Data: data, Expires: now.Add(TTL)})
+		ok, err := st.CompareAndSwap(ctx, key, old.Data, store.Value{Data: data, Expires: now.Add(TTL)})
 		if err != nil {
-			return false, fmt.Errorf("alertstate: write shard %s: %w", s.key, err)
+			return false, fmt.Errorf("alertstate: write shard %s: %w", key, err)
 		}
 		if !ok {
 			return false, nil
