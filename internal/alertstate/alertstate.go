@@ -358,29 +358,51 @@ func rank(change string) int {
 	return 1
 }
 
-// group splits run into shards, one per checked pair, in a stable order.
+// group splits run into shards, one per checked pair, in a stable order:
+// the checked pairs in their order, then the others with alerts or
+// failures in the order they first appear. A fleet checks a pair per
+// authorizer and few have alerts or failures, so only those are looked up
+// by pair, and the others' shards are one slice. Run.Checked holds each
+// pair once (a pair repeated would be tracked twice, which the compare-
+// and-swap of each write makes harmless).
 func group(run Run) []*shard {
-	by := map[Scope]*shard{}
-	var list []*shard
-	get := func(s Scope) *shard {
-		if sh, ok := by[s]; ok {
+	marked := map[Scope]*shard{}
+	var order []*shard
+	mark := func(s Scope) *shard {
+		if sh, ok := marked[s]; ok {
 			return sh
 		}
 		sh := &shard{scope: s}
-		by[s] = sh
-		list = append(list, sh)
+		marked[s] = sh
+		order = append(order, sh)
 		return sh
 	}
-	for _, s := range run.Checked {
-		get(s)
-	}
 	for i, a := range run.Alerts {
-		sh := get(Scope{Operation: a.Operation, Authorizer: a.Authorizer})
+		sh := mark(Scope{Operation: a.Operation, Authorizer: a.Authorizer})
 		sh.alerts = append(sh.alerts, i)
 	}
 	for i, f := range run.Failures {
-		sh := get(Scope{Operation: f.Operation, Authorizer: f.Authorizer})
+		sh := mark(Scope{Operation: f.Operation, Authorizer: f.Authorizer})
 		sh.failures = append(sh.failures, i)
+	}
+	plain := make([]shard, 0, len(run.Checked))
+	list := make([]*shard, 0, len(run.Checked)+len(order))
+	placed := make(map[*shard]bool, len(order))
+	for _, s := range run.Checked {
+		if sh, ok := marked[s]; ok {
+			if !placed[sh] {
+				placed[sh] = true
+				list = append(list, sh)
+			}
+			continue
+		}
+		plain = append(plain, shard{scope: s})
+		list = append(list, &plain[len(plain)-1])
+	}
+	for _, sh := range order {
+		if !placed[sh] {
+			list = append(list, sh)
+		}
 	}
 	return list
 }
