@@ -264,7 +264,6 @@ type shardState struct {
 // shard is the work on one (operation, authorizer) pair.
 type shard struct {
 	scope    Scope
-	key      string
 	alerts   []int // indexes into Run.Alerts
 	failures []int // indexes into Run.Failures
 }
@@ -288,7 +287,7 @@ func Update(ctx context.Context, st store.Store, prefix string, now time.Time, r
 		AlertSince:   make([]time.Time, len(run.Alerts)),
 		FailureSince: make([]time.Time, len(run.Failures)),
 	}
-	shards := group(prefix, run)
+	shards := group(run)
 	pending := shards
 	for attempt := 0; attempt < maxAttempts && len(pending) > 0; attempt++ {
 		var lost []*shard
@@ -298,7 +297,7 @@ func Update(ctx context.Context, st store.Store, prefix string, now time.Time, r
 			chunk := pending[start:min(start+readChunk, len(pending))]
 			keys := make([]string, len(chunk))
 			for i, s := range chunk {
-				keys[i] = s.key
+				keys[i] = Key(prefix, s.scope) // per chunk: a fleet has a shard per authorizer
 			}
 			vals, err := st.GetMany(ctx, keys)
 			if err != nil {
@@ -312,7 +311,7 @@ func Update(ctx context.Context, st store.Store, prefix string, now time.Time, r
 					return finish(out), fmt.Errorf("alertstate: %d of %d shards not written before the deadline: %w (%w)",
 						len(pending)-start-i, len(shards), store.ErrUnavailable, err)
 				}
-				won, err := commit(ctx, st, s, vals[s.key], now, run, repeat, out)
+				won, err := commit(ctx, st, s, keys[i], vals[keys[i]], now, run, repeat, out)
 				if err != nil {
 					// The store is failing: stop writing, keep what was
 					// committed.
@@ -359,29 +358,51 @@ func rank(change string) int {
 	return 1
 }
 
-// group splits run into shards, one per checked pair, in a stable order.
-func group(prefix string, run Run) []*shard {
-	by := map[Scope]*shard{}
-	var list []*shard
-	get := func(s Scope) *shard {
-		if sh, ok := by[s]; ok {
+// group splits run into shards, one per checked pair, in a stable order:
+// the checked pairs in their order, then the others with alerts or
+// failures in the order they first appear. A fleet checks a pair per
+// authorizer and few have alerts or failures, so only those are looked up
+// by pair, and the others' shards are one slice. Run.Checked holds each
+// pair once (a pair repeated would be tracked twice, which the compare-
+// and-swap of each write makes harmless).
+func group(run Run) []*shard {
+	marked := map[Scope]*shard{}
+	var order []*shard
+	mark := func(s Scope) *shard {
+		if sh, ok := marked[s]; ok {
 			return sh
 		}
-		sh := &shard{scope: s, key: Key(prefix, s)}
-		by[s] = sh
-		list = append(list, sh)
+		sh := &shard{scope: s}
+		marked[s] = sh
+		order = append(order, sh)
 		return sh
 	}
-	for _, s := range run.Checked {
-		get(s)
-	}
 	for i, a := range run.Alerts {
-		sh := get(Scope{Operation: a.Operation, Authorizer: a.Authorizer})
+		sh := mark(Scope{Operation: a.Operation, Authorizer: a.Authorizer})
 		sh.alerts = append(sh.alerts, i)
 	}
 	for i, f := range run.Failures {
-		sh := get(Scope{Operation: f.Operation, Authorizer: f.Authorizer})
+		sh := mark(Scope{Operation: f.Operation, Authorizer: f.Authorizer})
 		sh.failures = append(sh.failures, i)
+	}
+	plain := make([]shard, 0, len(run.Checked))
+	list := make([]*shard, 0, len(run.Checked)+len(order))
+	placed := make(map[*shard]bool, len(order))
+	for _, s := range run.Checked {
+		if sh, ok := marked[s]; ok {
+			if !placed[sh] {
+				placed[sh] = true
+				list = append(list, sh)
+			}
+			continue
+		}
+		plain = append(plain, shard{scope: s})
+		list = append(list, &plain[len(plain)-1])
+	}
+	for _, sh := range order {
+		if !placed[sh] {
+			list = append(list, sh)
+		}
 	}
 	return list
 }
@@ -391,7 +412,7 @@ func alertID(env, resource string) string { return env + "\x00" + resource }
 // commit computes one shard's new state from its stored value and writes it
 // if anything changed. It reports false when another writer got there
 // first; the shard's results are then not added to out.
-func commit(ctx context.Context, st store.Store, s *shard, old store.Value, now time.Time, run Run, repeat time.Duration, out *Outcome) (bool, error) {
+func commit(ctx context.Context, st store.Store, s *shard, key string, old store.Value, now time.Time, run Run, repeat time.Duration, out *Outcome) (bool, error) {
 	var prev shardState
 	if old.Data != nil {
 		if err := json.Unmarshal(old.Data, &prev); err != nil {
@@ -507,9 +528,9 @@ func commit(ctx context.Context, st store.Store, s *shard, old store.Value, now 
 	case len(next.Entries) == 0 && old.Data == nil:
 		// Nothing was open and nothing is: no key to write.
 	case len(next.Entries) == 0:
-		ok, err := st.CompareAndDelete(ctx, s.key, old.Data)
+		ok, err := st.CompareAndDelete(ctx, key, old.Data)
 		if err != nil {
-			return false, fmt.Errorf("alertstate: delete shard %s: %w", s.key, err)
+			return false, fmt.Errorf("alertstate: delete shard %s: %w", key, err)
 		}
 		if !ok {
 			return false, nil
@@ -517,14 +538,14 @@ func commit(ctx context.Context, st store.Store, s *shard, old store.Value, now 
 	case dirty || refresh:
 		data, err := json.Marshal(next)
 		if err != nil {
-			return false, fmt.Errorf("alertstate: encode shard %s: %w", s.key, err)
+			return false, fmt.Errorf("alertstate: encode shard %s: %w", key, err)
 		}
 		if bytes.Equal(data, old.Data) && !refresh {
 			break
 		}
-		ok, err := st.CompareAndSwap(ctx, s.key, old.Data, store.Value{Data: data, Expires: now.Add(TTL)})
+		ok, err := st.CompareAndSwap(ctx, key, old.Data, store.Value{Data: data, Expires: now.Add(TTL)})
 		if err != nil {
-			return false, fmt.Errorf("alertstate: write shard %s: %w", s.key, err)
+			return false, fmt.Errorf("alertstate: write shard %s: %w", key, err)
 		}
 		if !ok {
 			return false, nil

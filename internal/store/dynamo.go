@@ -294,7 +294,7 @@ func (s *Dynamo) Get(ctx context.Context, key string) (Value, error) {
 // GetMany implements Store with consistent BatchGetItem calls of at most
 // 100 keys, retrying unprocessed keys with a short backoff.
 func (s *Dynamo) GetMany(ctx context.Context, keys []string) (map[string]Value, error) {
-	out := make(map[string]Value, len(keys))
+	out := map[string]Value{} // grown as keys are found: a fleet asks for many it may not hold
 	seen := make(map[string]bool, len(keys))
 	uniq := make([]string, 0, len(keys))
 	for _, k := range keys {

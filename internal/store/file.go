@@ -127,7 +127,7 @@ func (s *File) Get(ctx context.Context, key string) (Value, error) {
 
 // GetMany implements Store.
 func (s *File) GetMany(ctx context.Context, keys []string) (map[string]Value, error) {
-	out := make(map[string]Value, len(keys))
+	out := map[string]Value{} // grown as keys are found: a fleet asks for many it may not hold
 	err := s.view(ctx, func(b *bolt.Bucket) error {
 		for _, k := range keys {
 			v, ok, err := s.live(b, k)

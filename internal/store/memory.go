@@ -96,7 +96,7 @@ func (s *Memory) Get(_ context.Context, key string) (Value, error) {
 func (s *Memory) GetMany(_ context.Context, keys []string) (map[string]Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]Value, len(keys))
+	out := map[string]Value{} // grown as keys are found: a fleet asks for many it may not hold
 	for _, k := range keys {
 		if v, ok := s.live(k); ok {
 			out[k] = v.value()

@@ -174,7 +174,7 @@ const mgetBatch = 500
 
 // GetMany implements Store with MGET.
 func (s *Redis) GetMany(ctx context.Context, keys []string) (map[string]Value, error) {
-	out := make(map[string]Value, len(keys))
+	out := map[string]Value{} // grown as keys are found: a fleet asks for many it may not hold
 	now := s.now()
 	for start := 0; start < len(keys); start += mgetBatch {
 		chunk := keys[start:min(start+mgetBatch, len(keys))]
