@@ -2,6 +2,7 @@ package alerts_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -42,8 +43,9 @@ func (r *readLog) take() []string {
 
 // TestTrackReadAhead: a run whose state and owner robots were read ahead
 // (Input.Store, a store.Buffered) reads neither again; a shard another
-// instance changed since the read-ahead loses its compare-and-swap and is
-// read again, so the run's changes are the store's, not the read-ahead's.
+// instance wrote since the read-ahead (one that was there, one that was
+// not) loses its compare-and-swap and is read again, so the run's changes
+// are the store's, not the read-ahead's.
 func TestTrackReadAhead(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -59,17 +61,21 @@ func TestTrackReadAhead(t *testing.T) {
 		t.Fatalf("first run: %+v", out.Changes)
 	}
 
-	// This instance's run reads ahead, as a fleet run's token preload does.
+	// This instance's run reads ahead, as a fleet run's token preload does:
+	// the registry by name, the authorizers' shards as a group.
 	in := newInstance(t, st, prefix, srv)
 	if !in.tr.ReadsState(time.Now()) || !in.tr.ReadsRobots() {
 		t.Fatal("a new tracker would not read the state and the robots")
 	}
 	run := store.NewBuffered(st)
 	keys := robots.Keys(prefix)
-	for _, s := range haltedRun(2).Checked {
-		keys = append(keys, alertstate.Key(prefix, s))
-	}
 	run.Expect(keys...)
+	ids := []string{"wx0000", "wx0001", "wx0002"}
+	family := alertstate.OperationKeys(prefix, "getenvinfo")
+	run.ExpectEach(family, ids)
+	for _, id := range ids {
+		keys = append(keys, family+id)
+	}
 	vals, err := st.Store.GetMany(ctx, keys)
 	if err != nil {
 		t.Fatal(err)
@@ -77,19 +83,20 @@ func TestTrackReadAhead(t *testing.T) {
 	run.Supply(keys, vals)
 	st.take()
 
-	// Meanwhile the other instance sees wx0001 halt in a second env.
-	second := haltedRun(2)
+	// Meanwhile the other instance sees wx0001 halt in a second env, and
+	// wx0002 halt.
+	second := haltedRun(3)
 	second.Alerts = append(second.Alerts, alerts.Alert{Authorizer: "wx0001", Operation: "getenvinfo", Env: "env-b",
 		Resource: "environment", Status: "HALTED", Message: "environment env-b is HALTED, not NORMAL"})
-	if out := other.track(ctx, t0.Add(time.Minute), second); len(out.Changes) != 1 {
+	if out := other.track(ctx, t0.Add(time.Minute), second); len(out.Changes) != 2 {
 		t.Fatalf("the other instance: %+v", out.Changes)
 	}
 	st.take()
 	received := len(srv.ReceivedBy(ownerKeyA))
 
-	// This run sees both authorizers recover.
-	healthy := alerts.Run{Checked: haltedRun(2).Checked}
-	out := in.tr.Track(ctx, alerts.Input{Run: healthy, Now: t0.Add(2 * time.Minute), Platform: "local", Function: "ahead-test", Store: run})
+	// This run sees wx0000 and wx0001 recover, and wx0002 halted.
+	seen := alerts.Run{Checked: haltedRun(3).Checked, Alerts: haltedRun(3).Alerts[2:]}
+	out := in.tr.Track(ctx, alerts.Input{Run: seen, Now: t0.Add(2 * time.Minute), Platform: "local", Function: "ahead-test", Store: run})
 	resolved := map[string]int{}
 	for _, c := range out.Changes {
 		if c.Change == alerts.ChangeResolved {
@@ -97,10 +104,14 @@ func TestTrackReadAhead(t *testing.T) {
 		}
 	}
 	if len(out.Changes) != 3 || resolved["wx0000"] != 1 || resolved["wx0001"] != 2 {
-		t.Fatalf("changes %+v, want wx0000's alert and both of wx0001's resolved", out.Changes)
+		t.Fatalf("changes %+v, want wx0000's alert and both of wx0001's resolved, and wx0002's outage not claimed again", out.Changes)
 	}
-	if reads := st.take(); len(reads) != 1 || reads[0] != alertstate.Key(prefix, alerts.Scope{Operation: "getenvinfo", Authorizer: "wx0001"}) {
-		t.Errorf("read from the store: %q; want only wx0001's shard, after its compare-and-swap was lost", reads)
+	if !out.AlertSince[0].Equal(t0.Add(time.Minute)) {
+		t.Errorf("wx0002's alert since %v, want the other instance's %v", out.AlertSince[0], t0.Add(time.Minute))
+	}
+	want := []string{family + "wx0001", family + "wx0002"}
+	if reads := st.take(); !slices.Equal(slices.Sorted(slices.Values(reads)), want) {
+		t.Errorf("read from the store: %q; want only %q, after their compare-and-swaps were lost", reads, want)
 	}
 	if got := srv.ReceivedBy(ownerKeyA); len(got) != received+1 || !strings.Contains(got[len(got)-1].Text, "wx0000") {
 		t.Errorf("the owner robot read ahead got %d messages, want %d", len(got), received+1)

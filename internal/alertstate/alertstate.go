@@ -274,8 +274,12 @@ func Key(prefix string, s Scope) string {
 	if a == "" {
 		a = "-"
 	}
-	return prefix + "alerts:" + s.Operation + ":" + a
+	return OperationKeys(prefix, s.Operation) + a
 }
+
+// OperationKeys is how the keys of operation's shards start: the key of
+// (operation, authorizer) is OperationKeys + authorizer.
+func OperationKeys(prefix, operation string) string { return prefix + "alerts:" + operation + ":" }
 
 // Update loads the previous state of the checked pairs from st (keys under
 // prefix), compares it with run at now, claims the changes and the reminders

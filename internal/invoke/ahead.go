@@ -7,6 +7,7 @@ import (
 	"github.com/wxcloudenv/wxcloudenv/internal/alerts"
 	"github.com/wxcloudenv/wxcloudenv/internal/alertstate"
 	"github.com/wxcloudenv/wxcloudenv/internal/incident"
+	"github.com/wxcloudenv/wxcloudenv/internal/names"
 	"github.com/wxcloudenv/wxcloudenv/internal/robots"
 	"github.com/wxcloudenv/wxcloudenv/internal/store"
 	"github.com/wxcloudenv/wxcloudenv/internal/warnings"
@@ -73,15 +74,21 @@ func (a *runAhead) AheadKeys(appids []string) []string {
 			keys = append(keys, robots.Keys(a.prefix)...)
 		}
 	}
-	if a.names {
-		keys = append(keys, a.inv.rt.Names.Reads(appids)...)
-	}
-	if a.state {
-		for _, id := range appids {
-			keys = append(keys, alertstate.Key(a.prefix, alerts.Scope{Operation: wechat.OpGetEnvInfo, Authorizer: id}))
+	a.buf.Expect(keys...)
+	// The authorizers' keys are expected as groups (no entry each: most
+	// are absent), and built for the batch only.
+	each := func(family string, ids []string) {
+		a.buf.ExpectEach(family, ids)
+		for _, id := range ids {
+			keys = append(keys, family+id)
 		}
 	}
-	a.buf.Expect(keys...)
+	if a.names {
+		each(names.Key(a.prefix, ""), a.inv.rt.Names.Lacking(appids))
+	}
+	if a.state {
+		each(alertstate.OperationKeys(a.prefix, wechat.OpGetEnvInfo), appids)
+	}
 	return keys
 }
 

@@ -136,17 +136,23 @@ func (m *Memo) keep(appid string, e Entry, exp time.Time) {
 	m.m[appid] = memoEntry{e: e, exp: exp}
 }
 
-// lacking returns the appids whose entries take would not find, or none
-// when the store was read for them lately; it changes nothing.
+// lacking returns the appids whose entries take would not find (appids
+// itself when it is all of them), or none when the store was read for
+// them lately; it changes nothing.
 func (m *Memo) lacking(appids []string, now time.Time) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if d := now.Sub(m.readAt); !m.readAt.IsZero() && d >= 0 && d < MemoReread {
 		return nil
 	}
-	var out []string
-	for _, id := range appids {
-		if me, ok := m.m[id]; !ok || !now.Before(me.exp) {
+	has := func(id string) bool { me, ok := m.m[id]; return ok && now.Before(me.exp) }
+	i := slices.IndexFunc(appids, has)
+	if i < 0 {
+		return appids
+	}
+	out := slices.Clone(appids[:i])
+	for _, id := range appids[i+1:] {
+		if !has(id) {
 			out = append(out, id)
 		}
 	}
@@ -160,22 +166,19 @@ func (m *Memo) read(now time.Time) {
 	m.readAt = now
 }
 
-// Reads returns the store keys a Load of appids would read now (with a
-// Memo: those of the entries it lacks, none when it read them lately),
-// for a run to read ahead in a batch it makes anyway.
-func (b *Book) Reads(appids []string) []string {
-	if b.Memo != nil {
-		now := time.Now
-		if b.Now != nil {
-			now = b.Now
-		}
-		appids = b.Memo.lacking(appids, now())
+// Lacking returns the appids whose entries a Load of appids would read
+// from the store now (with a Memo: those it lacks, none when it read them
+// lately), for a run to read ahead in a batch it makes anyway; appids
+// itself when it is all of them.
+func (b *Book) Lacking(appids []string) []string {
+	if b.Memo == nil {
+		return appids
 	}
-	keys := make([]string, len(appids))
-	for i, id := range appids {
-		keys[i] = Key(b.Prefix, id)
+	now := time.Now
+	if b.Now != nil {
+		now = b.Now
 	}
-	return keys
+	return b.Memo.lacking(appids, now())
 }
 
 // Key is the store key of appid's entry.

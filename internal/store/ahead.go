@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // The read-ahead of a Buffered: keys a run will read once (the quota
@@ -10,12 +12,20 @@ import (
 // read in a batch that happens anyway (the fleet's token preload), and the
 // run's later reads of them are answered from it.
 
-// aheadEntry is one expected key: waiting for its batch, or answered
-// (v: its live value, nil when it had none). Most keys read ahead are
-// absent (the alert state of a healthy authorizer): they cost a map entry.
+// aheadEntry is one key expected by name: waiting for its batch, or
+// answered (v: its live value, nil when it had none).
 type aheadEntry struct {
 	answered bool
 	v        *Value
+}
+
+// aheadGroup is the keys family+id of sorted ids, expected without an
+// entry each: most are absent (the alert state of a healthy authorizer),
+// and a fleet of 10,000 would otherwise hold an entry for every one.
+type aheadGroup struct {
+	family   string
+	ids      []string
+	answered bool
 }
 
 // Expect says that keys will be read in a batch someone else makes
@@ -40,8 +50,33 @@ func (b *Buffered) Expect(keys ...string) {
 	}
 }
 
-// Waiting returns the expected keys no batch has answered yet, for the
-// next batch read to include.
+// ExpectEach is Expect of family+id for each id of ids, which must be
+// sorted (ids is kept, not copied), with a difference that saves keeping
+// a key each: a key the batch found live is answered once, like
+// Expect's, but one it found absent reads as absent until the run writes
+// it through b (CompareAndSwap, CompareAndDelete, Delete). Unsorted ids
+// are expected key by key.
+func (b *Buffered) ExpectEach(family string, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	if !slices.IsSorted(ids) {
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = family + id
+		}
+		b.Expect(keys...)
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.abandoned {
+		b.groups = append(b.groups, aheadGroup{family: family, ids: ids})
+	}
+}
+
+// Waiting returns the keys expected by name that no batch has answered
+// yet, for the next batch read to include.
 func (b *Buffered) Waiting() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -54,8 +89,9 @@ func (b *Buffered) Waiting() []string {
 	return out
 }
 
-// Supply answers the expected keys among keys, read in one batch: vals
-// holds the live ones (as GetMany returns them).
+// Supply answers what was expected and not yet answered (every key
+// expected so far must have been in the batch): vals holds the live
+// values among keys, as GetMany returns them.
 func (b *Buffered) Supply(keys []string, vals map[string]Value) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -68,10 +104,24 @@ func (b *Buffered) Supply(keys []string, vals map[string]Value) {
 			b.ahead[k] = e
 		}
 	}
+	for k, v := range vals {
+		if _, named := b.ahead[k]; named {
+			continue
+		}
+		if g := b.group(k); g != nil && !g.answered {
+			if b.live == nil {
+				b.live = map[string]Value{}
+			}
+			b.live[k] = v
+		}
+	}
+	for i := range b.groups {
+		b.groups[i].answered = true
+	}
 	b.wake()
 }
 
-// Abandon gives up the keys still waiting: their reads go to the store.
+// Abandon gives up what is still waiting: its reads go to the store.
 // What was supplied is still answered. Abandon is safe to call more than
 // once.
 func (b *Buffered) Abandon() {
@@ -83,6 +133,7 @@ func (b *Buffered) Abandon() {
 			delete(b.ahead, k)
 		}
 	}
+	b.groups = slices.DeleteFunc(b.groups, func(g aheadGroup) bool { return !g.answered })
 	b.wake()
 }
 
@@ -94,24 +145,73 @@ func (b *Buffered) wake() {
 	}
 }
 
+// wrote says the run wrote key through b: its reads go to the store.
+func (b *Buffered) wrote(key string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.expectingLocked() {
+		return
+	}
+	delete(b.ahead, key)
+	delete(b.live, key)
+	if b.written == nil {
+		b.written = map[string]bool{}
+	}
+	b.written[key] = true
+}
+
+// group returns the group that covers key, or nil. b.mu is held.
+func (b *Buffered) group(key string) *aheadGroup {
+	for i := range b.groups {
+		g := &b.groups[i]
+		if id, ok := strings.CutPrefix(key, g.family); ok {
+			if _, found := slices.BinarySearch(g.ids, id); found {
+				return g
+			}
+		}
+	}
+	return nil
+}
+
 // fromAhead answers key from the read-ahead: found reports whether it
 // did (have: the key was live), and err is set when the context ended
 // while the key was still waiting.
 func (b *Buffered) fromAhead(ctx context.Context, key string) (v Value, have, found bool, err error) {
 	for {
 		b.mu.Lock()
-		e, ok := b.ahead[key]
-		if !ok {
+		waiting := false
+		if e, ok := b.ahead[key]; ok {
+			if e.answered {
+				delete(b.ahead, key) // once: a later read sees the store
+				b.mu.Unlock()
+				if e.v == nil {
+					return Value{}, false, true, nil
+				}
+				return *e.v, true, true, nil
+			}
+			waiting = true
+		} else if !b.written[key] {
+			if v, ok := b.live[key]; ok {
+				// Once, as by name; the store answers later reads.
+				delete(b.live, key)
+				if b.written == nil {
+					b.written = map[string]bool{}
+				}
+				b.written[key] = true
+				b.mu.Unlock()
+				return v, true, true, nil
+			}
+			if g := b.group(key); g != nil {
+				if g.answered {
+					b.mu.Unlock()
+					return Value{}, false, true, nil
+				}
+				waiting = true
+			}
+		}
+		if !waiting {
 			b.mu.Unlock()
 			return Value{}, false, false, nil
-		}
-		if e.answered {
-			delete(b.ahead, key) // once: a later read sees the store
-			b.mu.Unlock()
-			if e.v == nil {
-				return Value{}, false, true, nil
-			}
-			return *e.v, true, true, nil
 		}
 		if b.changed == nil {
 			b.changed = make(chan struct{})
@@ -126,9 +226,32 @@ func (b *Buffered) fromAhead(ctx context.Context, key string) (v Value, have, fo
 	}
 }
 
-// expecting reports whether any key is read ahead.
+// expecting reports whether anything is read ahead.
 func (b *Buffered) expecting() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.ahead) > 0
+	return b.expectingLocked()
+}
+
+func (b *Buffered) expectingLocked() bool { return len(b.ahead) > 0 || len(b.groups) > 0 }
+
+// CompareAndSwap implements Store: in the store beneath; key is then read
+// from there.
+func (b *Buffered) CompareAndSwap(ctx context.Context, key string, old []byte, v Value) (bool, error) {
+	b.wrote(key)
+	return b.Store.CompareAndSwap(ctx, key, old, v)
+}
+
+// CompareAndDelete implements Store: in the store beneath; key is then
+// read from there.
+func (b *Buffered) CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error) {
+	b.wrote(key)
+	return b.Store.CompareAndDelete(ctx, key, old)
+}
+
+// Delete implements Store: in the store beneath; key is then read from
+// there.
+func (b *Buffered) Delete(ctx context.Context, key string) error {
+	b.wrote(key)
+	return b.Store.Delete(ctx, key)
 }

@@ -117,3 +117,77 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// TestBufferedReadAheadEach: keys expected as a group (family + sorted
+// ids) are answered from the batch; one found live once, one found absent
+// until the run writes it through the Buffered; a group not yet supplied
+// makes its reads wait, and one abandoned sends them to the store;
+// unsorted ids are expected key by key.
+func TestBufferedReadAheadEach(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	under := &readCounter{Store: store.NewMemory()}
+	for k, v := range map[string]string{"names:wx1": "one", "names:wx3": "three", "alerts:x:wx2": "state-2"} {
+		if err := under.Set(ctx, k, store.Value{Data: []byte(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := store.NewBuffered(under)
+	ids := []string{"wx1", "wx2"}
+	b.ExpectEach("names:", ids)
+	b.ExpectEach("alerts:x:", ids)
+	if w := b.Waiting(); len(w) != 0 {
+		t.Fatalf("groups listed as waiting keys: %q", w)
+	}
+	// Not supplied yet: a read waits.
+	got := make(chan string, 1)
+	go func() {
+		v, err := b.Get(ctx, "names:wx1")
+		got <- string(v.Data) + " " + errString(err)
+	}()
+	batch := []string{"names:wx1", "names:wx2", "alerts:x:wx1", "alerts:x:wx2"}
+	vals, err := under.Store.GetMany(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// wx1's state is written after the batch was read.
+	if err := under.Set(ctx, "alerts:x:wx1", store.Value{Data: []byte("state-1-later")}); err != nil {
+		t.Fatal(err)
+	}
+	b.Supply(batch, vals)
+	if s := <-got; s != "one <nil>" {
+		t.Fatalf("waiting Get = %s", s)
+	}
+	m, err := b.GetMany(ctx, []string{"names:wx1", "names:wx2", "names:wx3", "alerts:x:wx1", "alerts:x:wx2"})
+	if err != nil || len(m) != 3 || string(m["names:wx1"].Data) != "one" || string(m["names:wx3"].Data) != "three" || string(m["alerts:x:wx2"].Data) != "state-2" {
+		t.Fatalf("GetMany = %v, %v; want wx1's name from the store now, wx3's (not expected) from the store, wx2's state from the batch, wx1's state absent as read", m, err)
+	}
+	if under.getManys.Load() != 1 || !slices.Equal(under.last, []string{"names:wx1", "names:wx3"}) {
+		t.Fatalf("store reads: %d, last %q", under.getManys.Load(), under.last)
+	}
+	// Absent until written: a compare-and-swap that loses sends the key
+	// to the store.
+	if _, err := b.Get(ctx, "alerts:x:wx1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("absent key read again: %v", err)
+	}
+	if won, err := b.CompareAndSwap(ctx, "alerts:x:wx1", nil, store.Value{Data: []byte("mine")}); won || err != nil {
+		t.Fatalf("CompareAndSwap over a later write = %v, %v", won, err)
+	}
+	if v, err := b.Get(ctx, "alerts:x:wx1"); err != nil || string(v.Data) != "state-1-later" {
+		t.Fatalf("after the lost swap: %q, %v", v.Data, err)
+	}
+
+	// Abandoned before its batch: the store answers.
+	b2 := store.NewBuffered(under)
+	b2.ExpectEach("names:", []string{"wx3"})
+	b2.Abandon()
+	if v, err := b2.Get(ctx, "names:wx3"); err != nil || string(v.Data) != "three" {
+		t.Fatalf("abandoned group: %q, %v", v.Data, err)
+	}
+	// Unsorted ids: by name.
+	b3 := store.NewBuffered(under)
+	b3.ExpectEach("names:", []string{"wx3", "wx1"})
+	if w := b3.Waiting(); len(w) != 2 {
+		t.Fatalf("unsorted ids: waiting %q", w)
+	}
+}

@@ -9,10 +9,10 @@ import (
 // them in one batch ([SetMany]): a run that writes several keys nobody
 // else writes at once (authorizers' names, its history record) pays one
 // round trip for all of them. A buffered key reads back its buffered
-// value. Reads may also be answered by a read-ahead ([Buffered.Expect]).
-// Every other operation goes straight to the store underneath, so keys
-// compared and swapped must not also be Set through a Buffered. A
-// Buffered is safe for concurrent use.
+// value. Reads may also be answered by a read-ahead ([Buffered.Expect],
+// [Buffered.ExpectEach]). Every other operation goes straight to the
+// store underneath, so keys compared and swapped must not also be Set
+// through a Buffered. A Buffered is safe for concurrent use.
 type Buffered struct {
 	Store
 
@@ -20,7 +20,12 @@ type Buffered struct {
 	pending []Item
 	at      map[string]int // key -> index in pending
 
-	ahead     map[string]aheadEntry // read-ahead (ahead.go)
+	// The read-ahead (ahead.go): keys expected by name, groups of keys,
+	// the live values of the groups' keys, the keys the run wrote since.
+	ahead     map[string]aheadEntry
+	groups    []aheadGroup
+	live      map[string]Value
+	written   map[string]bool
 	abandoned bool
 	changed   chan struct{} // closed when the read-ahead changes
 }
