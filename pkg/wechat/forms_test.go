@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // encoders are the net/url functions the encodings stand for.
@@ -79,4 +80,25 @@ func FuzzEncodedForms(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestKeptSize holds an indexed form, of which a fleet keeps tens of
+// thousands, to 16 bytes.
+func TestKeptSize(t *testing.T) {
+	if n := unsafe.Sizeof(kept{}); n > 16 {
+		t.Errorf("a kept form is %d bytes, want 16", n)
+	}
+}
+
+// TestKeptSecs: times round up to the second; the scrubber's life stays
+// itself.
+func TestKeptSecs(t *testing.T) {
+	for _, tc := range []struct {
+		nanos int64
+		want  uint32
+	}{{0, 0}, {-5, 0}, {1, 1}, {1e9, 1}, {1e9 + 1, 2}, {foreverNanos, foreverSecs}, {1 << 62, foreverSecs - 1}} {
+		if got := keptSecs(tc.nanos); got != tc.want {
+			t.Errorf("keptSecs(%d) = %d, want %d", tc.nanos, got, tc.want)
+		}
+	}
 }

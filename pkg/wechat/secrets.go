@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/wxcloudenv/wxcloudenv/internal/nanos"
 )
@@ -42,27 +43,57 @@ type Scrubber struct {
 	nextSweep time.Time
 }
 
-// kept is one indexed form, with how long it is kept. A fleet keeps tens
-// of thousands of forms, so the time, the form's encoding and whether the
-// form is a kept value itself (not only the quoted or URL-encoded form of
-// one) share one word: the time in Unix nanoseconds, a multiple of 8,
-// plus the encoding (forms.go) times 2, plus 1 for a value. A form is kept
-// until the latest time of the values it is a form of; foreverNanos is the
-// scrubber's life.
+// kept is one indexed form, with how long it is kept: 16 bytes, since a
+// fleet keeps tens of thousands. The form's bytes are those of the string
+// it was kept from (form); its length shares a word with the form's
+// encoding (forms.go) and whether the form is a kept value itself (not
+// only the quoted or URL-encoded form of one); the time is in Unix
+// seconds, rounded up. A form is kept until the latest time of the values
+// it is a form of; foreverSecs is the scrubber's life.
 type kept struct {
-	// form is the form, or with an encoding the value that encoding
-	// writes as the form (forms of indexBytes or more only).
-	form string
-	w    int64
+	p    *byte  // the first byte of the form, or of the value an encoding writes as it
+	n    uint32 // its length, the encoding times lenLimit, keptValue
+	secs uint32 // kept until, Unix seconds
 }
 
-// foreverNanos is the time of values kept for the scrubber's life.
-const foreverNanos = math.MaxInt64 &^ 7
+const (
+	// lenLimit bounds the length of a kept secret: longer values are not
+	// kept (no configuration or token comes near it).
+	lenLimit  = 1 << 29
+	keptValue = 1 << 31
+	// foreverSecs is the time of values kept for the scrubber's life.
+	foreverSecs = math.MaxUint32
+	// foreverNanos stands for it where times are Unix nanoseconds.
+	foreverNanos = math.MaxInt64
+)
 
-func (e kept) until() int64  { return e.w &^ 7 }
-func (e kept) isValue() bool { return e.w&1 == 1 }
-func (e kept) enc() uint8    { return uint8(e.w>>1) & 3 }
-func (e kept) len() int      { return encodedLen(e.enc(), e.form) }
+func newKept(form string, enc uint8, value bool, secs uint32) kept {
+	n := uint32(len(form)) | uint32(enc)<<29
+	if value {
+		n |= keptValue
+	}
+	return kept{p: unsafe.StringData(form), n: n, secs: secs}
+}
+
+// form is the string kept: the form itself, or with an encoding the value
+// the encoding writes as the form.
+func (e kept) form() string  { return unsafe.String(e.p, e.n%lenLimit) }
+func (e kept) until() uint32 { return e.secs }
+func (e kept) isValue() bool { return e.n&keptValue != 0 }
+func (e kept) enc() uint8    { return uint8(e.n>>29) & 3 }
+func (e kept) len() int      { return encodedLen(e.enc(), e.form()) }
+
+// keptSecs is a time in Unix nanoseconds (foreverNanos or more: the
+// scrubber's life) as a kept form's, rounded up.
+func keptSecs(nanos int64) uint32 {
+	if nanos >= foreverNanos {
+		return foreverSecs
+	}
+	if nanos <= 0 {
+		return 0
+	}
+	return uint32(min((nanos+1e9-1)/1e9, foreverSecs-1))
+}
 
 // NewScrubber returns a scrubber that keeps nothing yet.
 func NewScrubber() *Scrubber { return &Scrubber{now: time.Now} }
@@ -173,7 +204,7 @@ func (s *Scrubber) Sweep() int {
 // share is kept until the later of their times, so it stays as long as
 // either value does.
 func (s *Scrubber) sweepLocked(now time.Time) {
-	t := nanos.Of(now)
+	t := keptSecs(nanos.Of(now.Truncate(time.Second))) // now, rounded down
 	live := func(e kept) bool {
 		if t > e.until() {
 			if e.isValue() {
@@ -218,7 +249,7 @@ func indexKey(f string) string {
 func (s *Scrubber) find(f string) (list []kept, at int, ok bool) {
 	if len(f) < indexBytes {
 		for i, e := range s.short {
-			if e.form == f {
+			if e.form() == f {
 				return s.short, i, true
 			}
 		}
@@ -227,9 +258,9 @@ func (s *Scrubber) find(f string) (list []kept, at int, ok bool) {
 	list = s.byPrefix[indexKey(f)]
 	at = sort.Search(len(list), func(j int) bool {
 		n := list[j].len()
-		return n < len(f) || n == len(f) && encodedCompare(list[j].enc(), list[j].form, f) >= 0
+		return n < len(f) || n == len(f) && encodedCompare(list[j].enc(), list[j].form(), f) >= 0
 	})
-	return list, at, at < len(list) && list[at].len() == len(f) && encodedCompare(list[at].enc(), list[at].form, f) == 0
+	return list, at, at < len(list) && list[at].len() == len(f) && encodedCompare(list[at].enc(), list[at].form(), f) == 0
 }
 
 // keepLocked keeps values and their forms until until (Unix nanos, at
@@ -238,28 +269,28 @@ func (s *Scrubber) keepLocked(values []string, until int64) {
 	if s.byPrefix == nil {
 		s.byPrefix = map[string][]kept{}
 	}
-	until &^= 7
+	secs := keptSecs(until)
 	shortChanged := false
 	for _, v := range values {
-		if len(v) < minSecretBytes {
+		if len(v) < minSecretBytes || len(v) >= lenLimit/3 { // an encoded form is at most three times as long
 			continue
 		}
 		for i, f := range secretForms(v) {
-			isValue := int64(0)
-			if i == 0 {
-				isValue = 1
-			}
+			isValue := i == 0
 			list, at, ok := s.find(f.text)
 			if ok {
 				e := &list[at]
-				if isValue == 1 && !e.isValue() {
+				if isValue && !e.isValue() {
 					s.values++
+					e.n |= keptValue
 				}
-				e.w = max(e.until(), until) | e.w&7 | isValue
+				e.secs = max(e.secs, secs)
 				continue
 			}
-			s.values += int(isValue)
-			e := kept{form: f.text, w: until | isValue}
+			if isValue {
+				s.values++
+			}
+			e := newKept(f.text, encNone, isValue, secs)
 			if len(f.text) < indexBytes {
 				s.short = append(s.short, e)
 				shortChanged = true
@@ -272,14 +303,14 @@ func (s *Scrubber) keepLocked(values []string, until int64) {
 			// not kept.
 			key := indexKey(f.text)
 			if f.enc != encNone {
-				e = kept{form: v, w: until | int64(f.enc)<<1 | isValue}
+				e = newKept(v, f.enc, isValue, secs)
 				key = strings.Clone(key)
 			}
 			s.byPrefix[key] = slices.Insert(list, at, e)
 		}
 	}
 	if shortChanged {
-		sort.SliceStable(s.short, func(i, j int) bool { return len(s.short[i].form) > len(s.short[j].form) })
+		sort.SliceStable(s.short, func(i, j int) bool { return s.short[i].len() > s.short[j].len() })
 	}
 }
 
@@ -298,7 +329,7 @@ func (s *Scrubber) allKeptUntil(now time.Time, until int64, values []string) boo
 			continue
 		}
 		list, at, ok := s.find(v)
-		if !ok || !list[at].isValue() || list[at].until() < until&^7 {
+		if !ok || !list[at].isValue() || list[at].until() < keptSecs(until) {
 			return false
 		}
 	}
@@ -318,8 +349,8 @@ func (sc *Scrubber) scrubKept(s string) string {
 		return s
 	}
 	for _, e := range sc.short {
-		if strings.Contains(s, e.form) {
-			s = strings.ReplaceAll(s, e.form, Redacted)
+		if f := e.form(); strings.Contains(s, f) {
+			s = strings.ReplaceAll(s, f, Redacted)
 		}
 	}
 	if len(sc.byPrefix) == 0 || len(s) < indexBytes {
@@ -369,7 +400,7 @@ func longestMatch(text string, list []kept) int {
 		if l <= best {
 			break
 		}
-		n := encodedCommonPrefix(e.enc(), e.form, text)
+		n := encodedCommonPrefix(e.enc(), e.form(), text)
 		if n == l {
 			return l
 		}
