@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -367,6 +368,22 @@ func (k *Keeper) authorizerSlot(componentAppID, authorizerAppID string) *slot {
 		byID[authorizerAppID] = s
 	}
 	return s
+}
+
+// AuthorizerIDs returns, sorted, the appids of a platform's authorizers
+// whose tokens the keeper holds in memory: the strings it keeps them by,
+// which a fleet's list can use instead of the copies each read of
+// WeChat's authorizer list decodes anew.
+func (k *Keeper) AuthorizerIDs(componentAppID string) []string {
+	k.t.mu.Lock()
+	byID := k.t.auths[componentAppID]
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	k.t.mu.Unlock()
+	slices.Sort(ids)
+	return ids
 }
 
 // findAuthorizerSlot returns the slot of an authorizer's token, nil when
