@@ -83,10 +83,10 @@ func collectRun(ev *Event, checked bool) alerts.Run {
 				ErrCode: r.Error.ErrCode, Message: r.Error.Message})
 		}
 		for j := range r.auths {
-			a := &r.auths[j]
-			check(alerts.Scope{Operation: r.Operation, Authorizer: a.Authorizer})
+			a, id := &r.auths[j], r.appids[j]
+			check(alerts.Scope{Operation: r.Operation, Authorizer: id})
 			if a.Error != nil {
-				run.Failures = append(run.Failures, alerts.Failure{Authorizer: a.Authorizer, Operation: r.Operation,
+				run.Failures = append(run.Failures, alerts.Failure{Authorizer: id, Operation: r.Operation,
 					Kind: a.Error.Kind, ErrCode: a.Error.ErrCode, Message: a.Error.Message})
 			}
 		}

@@ -92,6 +92,10 @@ type Result struct {
 	// responses were set aside in.
 	auths     []authResult
 	responses *spool
+	// appids are the fleet run's authorizers, auths[i] being appids[i]'s
+	// outcome, and names their names where known (incidents.go).
+	appids []string
+	names  map[string]string
 }
 
 // ErrorInfo is a failed operation's "error" object.
@@ -207,7 +211,8 @@ func appendAuths(b []byte, r *Result, compact bool, sink *spool) []byte {
 			b = append(b, ',')
 			b = flushTo(sink, b)
 		}
-		*x = r.auths[i].result(r.Operation, r.responses)
+		id := r.appids[i]
+		*x = r.auths[i].result(r.Operation, id, r.names[id], r.responses)
 		b = appendResult(b, x, true, compact, sink)
 	}
 	return append(b, '}')

@@ -63,6 +63,7 @@ func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration, 
 		inv.logger().Debug("preloading the fleet's tokens failed", "request_id", inv.requestID, "error", inv.scrub(err.Error()))
 	}
 	res.responses = inv.responses
+	res.appids = appids
 	res.auths = fleet.Run(ctx, appids, inv.rt.Config.Concurrency, grace,
 		func(ctx context.Context, appid string) authResult {
 			r := inv.operationWith(ctx, op, pl.env, f.Source(appid), appid)
@@ -72,8 +73,8 @@ func (inv *invocation) fleet(ctx context.Context, pl plan, grace time.Duration, 
 			spoolResponse(inv.responses, &r)
 			return compactAuth(&r)
 		},
-		func(appid string) authResult {
-			return authResult{Authorizer: appid, Duration: time.Since(start), unreached: true, Error: &ErrorInfo{
+		func(string) authResult {
+			return authResult{Duration: time.Since(start), unreached: true, Error: &ErrorInfo{
 				Kind: string(wechat.KindTimeout), Retryable: true,
 				Message: "not reached before the invocation's deadline; narrow the run with a shard or raise the function's timeout"}}
 		})

@@ -114,11 +114,7 @@ func (inv *invocation) names(ctx context.Context, ev *Event, r *Result) map[stri
 		// Too little time left: the state and the robots come first.
 		return nil
 	}
-	appids := make([]string, len(r.auths))
-	for i := range r.auths {
-		appids[i] = r.auths[i].Authorizer
-	}
-	entries, st, err := book.Load(ctx, appids, urgentOf(ev, r))
+	entries, st, err := book.Load(ctx, r.appids, urgentOf(ev, r))
 	if err != nil {
 		inv.logger().Warn("the authorizers' names could not all be had; lines show appids alone", "request_id", inv.requestID,
 			"error", inv.scrub(err.Error()), "looked_up", st.Looked, "missing", st.Missing)
@@ -129,10 +125,10 @@ func (inv *invocation) names(ctx context.Context, ev *Event, r *Result) map[stri
 			out[id] = e.Name
 		}
 	}
+	r.names = out
 	for i := range r.auths {
 		a := &r.auths[i]
-		e := entries[a.Authorizer]
-		a.Name = e.Name
+		e := entries[r.appids[i]]
 		if a.Error != nil && !a.unreached && e.LacksCloudDevelopment() && ownFailure(a.Error.Kind) {
 			a.Error.Message = noCloudDevelopment
 		}
@@ -163,7 +159,7 @@ func urgentOf(ev *Event, r *Result) []string {
 	}
 	for i := range r.auths {
 		if a := &r.auths[i]; a.Error != nil && !a.unreached {
-			add(cause{a.Error.Kind, a.Error.ErrCode}, a.Authorizer)
+			add(cause{a.Error.Kind, a.Error.ErrCode}, r.appids[i])
 		}
 	}
 	for i := range ev.Alerts {
@@ -216,7 +212,7 @@ func factsOf(r *Result) incident.Facts {
 	}
 	for i := range r.auths {
 		a := &r.auths[i]
-		c := incident.Check{Authorizer: a.Authorizer, Reached: !a.unreached, Failed: a.Error != nil}
+		c := incident.Check{Authorizer: r.appids[i], Reached: !a.unreached, Failed: a.Error != nil}
 		if a.Error != nil {
 			c.Op, c.Kind, c.ErrCode = a.Error.op, a.Error.Kind, a.Error.ErrCode
 		}
@@ -234,7 +230,7 @@ func platformRun(run alerts.Run, r *Result, a incident.Analysis, pl plan, inhibi
 	reached := 0
 	for i := range r.auths {
 		if a.InhibitedBy[i] != "" {
-			inhibited[r.auths[i].Authorizer] = true
+			inhibited[r.appids[i]] = true
 		}
 		if !r.auths[i].unreached {
 			reached++

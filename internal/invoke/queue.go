@@ -264,21 +264,22 @@ func (inv *invocation) checkBatch(ctx context.Context, appids []string, dl deadl
 		return res, "the store is unavailable: " + err.Error()
 	}
 	cut := false
+	res.appids = appids
 	res.auths = fleet.Run(ctx, appids, inv.rt.Config.Concurrency, dl.fleet,
 		func(ctx context.Context, appid string) authResult {
 			select {
 			case sem <- struct{}{}:
 				defer func() { <-sem }()
 			case <-ctx.Done():
-				return authResult{Authorizer: appid, Error: &ErrorInfo{Kind: string(wechat.KindTimeout), Retryable: true,
+				return authResult{Error: &ErrorInfo{Kind: string(wechat.KindTimeout), Retryable: true,
 					Message: "not reached before the invocation's deadline"}}
 			}
 			r := inv.operationWith(ctx, op, "", f.Source(appid), appid)
 			return compactAuth(&r)
 		},
-		func(appid string) authResult {
+		func(string) authResult {
 			cut = true
-			return authResult{Authorizer: appid, Error: &ErrorInfo{Kind: string(wechat.KindTimeout), Retryable: true,
+			return authResult{Error: &ErrorInfo{Kind: string(wechat.KindTimeout), Retryable: true,
 				Message: "not reached before the invocation's deadline"}}
 		})
 	res.OK = true
@@ -286,7 +287,7 @@ func (inv *invocation) checkBatch(ctx context.Context, appids []string, dl deadl
 	retry := ""
 	for i := range res.auths {
 		if a := &res.auths[i]; !a.OK && a.Error != nil && a.Error.Kind == string(wechat.KindStore) {
-			retry = "the store is unavailable for authorizer " + a.Authorizer
+			retry = "the store is unavailable for authorizer " + res.appids[i]
 			break
 		}
 	}
