@@ -12,8 +12,8 @@ import "time"
 
 // authResult is one fleet authorizer's outcome.
 type authResult struct {
-	Error      *ErrorInfo
-	Duration   time.Duration
+	Error    *ErrorInfo
+	Duration time.Duration
 	// rare is what few authorizers have: alerts, a response kept in
 	// memory because it could not be spooled.
 	rare     *authRare
