@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,9 +103,9 @@ type Keeper struct {
 // configuration) finds the tokens the store would have given it.
 type table struct {
 	mu    sync.Mutex
-	slots map[string]*slot           // stable and component tokens, and followed keys, by store key
-	auths map[string]authorizerSlots // authorizers' own-layout tokens, by component appid
-	locks map[*slot]*slotLock        // the slots being read or minted (lock.go)
+	slots map[string]*slot            // stable and component tokens, and followed keys, by store key
+	auths map[string]*authorizerSlots // authorizers' own-layout tokens, by component appid (byid.go)
+	locks map[*slot]*slotLock         // the slots being read or minted (lock.go)
 }
 
 // opAuthorizer is the operation of authorizer tokens.
@@ -173,7 +172,7 @@ func New(o Options) (*Keeper, error) {
 		client: o.Client, layout: o.Layout, now: o.Now, leaseTTL: o.LeaseTTL, poll: o.Poll, reread: o.RereadWait,
 		id: o.InstanceID,
 	}
-	newTable := func() any { return &table{slots: map[string]*slot{}, auths: map[string]authorizerSlots{}} }
+	newTable := func() any { return &table{slots: map[string]*slot{}, auths: map[string]*authorizerSlots{}} }
 	if l, ok := o.Store.(store.Locals); ok && o.Layout == LayoutOwn {
 		if v, ok := l.Local("tokens", newTable); ok {
 			k.t, k.private = v.(*table), true
@@ -333,9 +332,6 @@ func (s *slot) token() *wechat.Token {
 	return wechat.NewToken(s.tok, exp)
 }
 
-// authorizerSlots are the slots of one component's authorizers, by appid.
-type authorizerSlots map[string]*slot
-
 // slotFor returns the slot of key, creating it.
 func (k *Keeper) slotFor(key, op string) *slot {
 	k.t.mu.Lock()
@@ -356,16 +352,16 @@ func (k *Keeper) authorizerSlot(componentAppID, authorizerAppID string) *slot {
 	defer k.t.mu.Unlock()
 	byID := k.t.auths[componentAppID]
 	if byID == nil {
-		byID = authorizerSlots{}
+		byID = &authorizerSlots{}
 		k.t.auths[componentAppID] = byID
 	}
-	s, ok := byID[authorizerAppID]
-	if !ok {
+	s := byID.get(authorizerAppID)
+	if s == nil {
 		s = &slot{kind: kindAuthorizer}
 		if !k.private {
 			s.rare = &slotRare{key: k.keys.AuthorizerToken(componentAppID, authorizerAppID)}
 		}
-		byID[authorizerAppID] = s
+		byID.add(authorizerAppID, s)
 	}
 	return s
 }
@@ -376,14 +372,12 @@ func (k *Keeper) authorizerSlot(componentAppID, authorizerAppID string) *slot {
 // WeChat's authorizer list decodes anew.
 func (k *Keeper) AuthorizerIDs(componentAppID string) []string {
 	k.t.mu.Lock()
+	defer k.t.mu.Unlock()
 	byID := k.t.auths[componentAppID]
-	ids := make([]string, 0, len(byID))
-	for id := range byID {
-		ids = append(ids, id)
+	if byID == nil {
+		return nil
 	}
-	k.t.mu.Unlock()
-	slices.Sort(ids)
-	return ids
+	return byID.ids()
 }
 
 // findAuthorizerSlot returns the slot of an authorizer's token, nil when
@@ -391,7 +385,11 @@ func (k *Keeper) AuthorizerIDs(componentAppID string) []string {
 func (k *Keeper) findAuthorizerSlot(componentAppID, authorizerAppID string) *slot {
 	k.t.mu.Lock()
 	defer k.t.mu.Unlock()
-	return k.t.auths[componentAppID][authorizerAppID]
+	byID := k.t.auths[componentAppID]
+	if byID == nil {
+		return nil
+	}
+	return byID.get(authorizerAppID)
 }
 
 // local reports whether s's token is kept in memory only: an
