@@ -263,9 +263,32 @@ type shardState struct {
 
 // shard is the work on one (operation, authorizer) pair.
 type shard struct {
-	scope    Scope
-	alerts   []int // indexes into Run.Alerts
-	failures []int // indexes into Run.Failures
+	scope Scope
+	// marks are the shard's alerts and failures; nil for most of a
+	// fleet's shards, which have none (32+8 bytes a shard, not 80).
+	marks *marks
+}
+
+// marks are a shard's alerts and failures, as indexes into Run.Alerts and
+// Run.Failures.
+type marks struct {
+	alerts, failures []int
+}
+
+// alertsOf returns s's alerts' indexes.
+func (s *shard) alertsOf() []int {
+	if s.marks == nil {
+		return nil
+	}
+	return s.marks.alerts
+}
+
+// failuresOf returns s's failures' indexes.
+func (s *shard) failuresOf() []int {
+	if s.marks == nil {
+		return nil
+	}
+	return s.marks.failures
 }
 
 // Key returns the store key of the (operation, authorizer) shard.
@@ -376,18 +399,18 @@ func group(run Run) []*shard {
 		if sh, ok := marked[s]; ok {
 			return sh
 		}
-		sh := &shard{scope: s}
+		sh := &shard{scope: s, marks: &marks{}}
 		marked[s] = sh
 		order = append(order, sh)
 		return sh
 	}
 	for i, a := range run.Alerts {
 		sh := mark(Scope{Operation: a.Operation, Authorizer: a.Authorizer})
-		sh.alerts = append(sh.alerts, i)
+		sh.marks.alerts = append(sh.marks.alerts, i)
 	}
 	for i, f := range run.Failures {
 		sh := mark(Scope{Operation: f.Operation, Authorizer: f.Authorizer})
-		sh.failures = append(sh.failures, i)
+		sh.marks.failures = append(sh.marks.failures, i)
 	}
 	plain := make([]shard, 0, len(run.Checked))
 	list := make([]*shard, 0, len(run.Checked)+len(order))
@@ -459,7 +482,7 @@ func commit(ctx context.Context, st store.Store, s *shard, key string, old store
 		return e
 	}
 
-	for _, i := range s.failures {
+	for _, i := range s.failuresOf() {
 		f := run.Failures[i]
 		id := alertID("", ResourceOperation)
 		if seen[id] {
@@ -478,9 +501,9 @@ func commit(ctx context.Context, st store.Store, s *shard, key string, old store
 	}
 	// Alerts already known come first, so that a shard over MaxEntries
 	// never drops (and falsely resolves) an alert it was tracking.
-	order := make([]int, 0, len(s.alerts))
+	order := make([]int, 0, len(s.alertsOf()))
 	for pass := range 2 {
-		for _, i := range s.alerts {
+		for _, i := range s.alertsOf() {
 			_, known := prevByID[alertID(run.Alerts[i].Env, run.Alerts[i].Resource)]
 			if known == (pass == 0) {
 				order = append(order, i)
@@ -513,7 +536,7 @@ func commit(ctx context.Context, st store.Store, s *shard, key string, old store
 		since[i] = e.Since
 		next.Entries = append(next.Entries, e)
 	}
-	failing := len(s.failures) > 0
+	failing := len(s.failuresOf()) > 0
 	for _, p := range prev.Entries {
 		switch {
 		case seen[alertID(p.Env, p.Resource)]:

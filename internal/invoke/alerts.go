@@ -55,6 +55,7 @@ func collectRun(ev *Event, checked bool) alerts.Run {
 		if ev.warnings != nil {
 			n += len(ev.warnings.Checked)
 		}
+		n += 4 // the platform's scopes a fleet run adds (platformRun)
 		run.Checked = make([]alerts.Scope, 0, n)
 	}
 	check := func(s alerts.Scope) {

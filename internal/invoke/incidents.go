@@ -245,17 +245,22 @@ func platformRun(run alerts.Run, r *Result, a incident.Analysis, pl plan, inhibi
 		}
 		return !inhibited[authorizer]
 	}
-	out := alerts.Run{Alerts: run.Alerts,
-		Checked:  make([]alerts.Scope, 0, len(run.Checked)+4),
-		Failures: make([]alerts.Failure, 0, len(run.Failures)+len(a.Causes))}
-	for _, c := range run.Checked {
-		if keep(c.Operation, c.Authorizer) {
-			out.Checked = append(out.Checked, c)
+	out := alerts.Run{Alerts: run.Alerts, Checked: run.Checked, Failures: run.Failures}
+	if len(inhibited) > 0 || len(inhibitedOps) > 0 || r.Error != nil {
+		// Something is left out: a copy (a fleet's checked scopes are as
+		// many as its authorizers, so they are not copied otherwise; what
+		// is added below goes past the end of run's).
+		out.Checked = make([]alerts.Scope, 0, len(run.Checked)+4)
+		out.Failures = make([]alerts.Failure, 0, len(run.Failures)+len(a.Causes))
+		for _, c := range run.Checked {
+			if keep(c.Operation, c.Authorizer) {
+				out.Checked = append(out.Checked, c)
+			}
 		}
-	}
-	for _, f := range run.Failures {
-		if keep(f.Operation, f.Authorizer) {
-			out.Failures = append(out.Failures, f)
+		for _, f := range run.Failures {
+			if keep(f.Operation, f.Authorizer) {
+				out.Failures = append(out.Failures, f)
+			}
 		}
 	}
 	has := map[string]bool{}
