@@ -39,10 +39,10 @@ const (
 	OpGetAuthorizerList = "get_authorizer_list"
 )
 
-// Check is one per-authorizer check of a run, as root cause needs it.
+// Check is one per-authorizer check of a run, as root cause needs it:
+// Facts.Checks[i] is the run's i-th authorizer's (a fleet run has one per
+// authorizer, so a check holds no more than this).
 type Check struct {
-	// Authorizer is the appid.
-	Authorizer string
 	// Reached is false when the run's deadline came before the check
 	// started or answered: it was not checked at all.
 	Reached bool

@@ -10,7 +10,6 @@ func checks(n int, f func(i int) Check) []Check {
 	out := make([]Check, n)
 	for i := range out {
 		out[i] = f(i)
-		out[i].Authorizer = fmt.Sprintf("wx%05d", i)
 	}
 	return out
 }

@@ -212,7 +212,7 @@ func factsOf(r *Result) incident.Facts {
 	}
 	for i := range r.auths {
 		a := &r.auths[i]
-		c := incident.Check{Authorizer: r.appids[i], Reached: !a.unreached, Failed: a.Error != nil}
+		c := incident.Check{Reached: !a.unreached, Failed: a.Error != nil}
 		if a.Error != nil {
 			c.Op, c.Kind, c.ErrCode = a.Error.op, a.Error.Kind, a.Error.ErrCode
 		}

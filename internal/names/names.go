@@ -228,33 +228,10 @@ func (b *Book) Load(ctx context.Context, appids, urgent []string) (Names, Stats,
 	}
 	if len(toRead) > 0 {
 		readAt := now()
-		keys := make([]string, len(toRead))
-		for i, id := range toRead {
-			keys[i] = Key(b.Prefix, id)
-		}
-		got, err := b.Store.GetMany(ctx, keys)
-		if err != nil {
+		if err := b.read(ctx, toRead, readAt, out, &st); err != nil {
 			errs = append(errs, err)
 		} else if b.Memo != nil {
 			b.Memo.read(readAt)
-		}
-		for i, id := range toRead {
-			v, ok := got[keys[i]]
-			if !ok {
-				continue
-			}
-			var e Entry
-			if json.Unmarshal(v.Data, &e) == nil {
-				out[id] = e
-				st.Read++
-				if b.Memo != nil {
-					exp := v.Expires
-					if exp.IsZero() {
-						exp = readAt.Add(TTL)
-					}
-					b.Memo.keep(id, e, exp)
-				}
-			}
 		}
 	}
 	if b.Lookup != nil {
@@ -275,6 +252,48 @@ func (b *Book) Load(ctx context.Context, appids, urgent []string) (Names, Stats,
 		}
 	}
 	return out, st, errors.Join(errs...)
+}
+
+// readChunk is how many entries one GetMany of Load asks for: a fleet's
+// first run reads every authorizer's, and 10,000 keys at once would be
+// half a megabyte of them at the end of the run.
+const readChunk = 1000
+
+// read reads the entries of ids from the store into out, readChunk at a
+// time, keeping them in the Memo.
+func (b *Book) read(ctx context.Context, ids []string, readAt time.Time, out Names, st *Stats) error {
+	keys := make([]string, 0, min(len(ids), readChunk))
+	for start := 0; start < len(ids); start += readChunk {
+		chunk := ids[start:min(start+readChunk, len(ids))]
+		keys = keys[:0]
+		for _, id := range chunk {
+			keys = append(keys, Key(b.Prefix, id))
+		}
+		got, err := b.Store.GetMany(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for i, id := range chunk {
+			v, ok := got[keys[i]]
+			if !ok {
+				continue
+			}
+			var e Entry
+			if json.Unmarshal(v.Data, &e) != nil {
+				continue
+			}
+			out[id] = e
+			st.Read++
+			if b.Memo != nil {
+				exp := v.Expires
+				if exp.IsZero() {
+					exp = readAt.Add(TTL)
+				}
+				b.Memo.keep(id, e, exp)
+			}
+		}
+	}
+	return nil
 }
 
 // missing picks the appids to look up: urgent ones first, then the rest,

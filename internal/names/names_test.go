@@ -3,6 +3,7 @@ package names_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -270,5 +271,47 @@ func TestLoadUrgentOutsideRun(t *testing.T) {
 				t.Fatalf("the urgent appid in the run was not learnt first: %v", got)
 			}
 		})
+	}
+}
+
+// countingGets counts a store's GetMany calls and the most keys one asked.
+type countingGets struct {
+	store.Store
+	calls, most int
+}
+
+func (c *countingGets) GetMany(ctx context.Context, keys []string) (map[string]store.Value, error) {
+	c.calls++
+	c.most = max(c.most, len(keys))
+	return c.Store.GetMany(ctx, keys)
+}
+
+// TestLoadReadsInChunks: a fleet larger than a read chunk is read a chunk
+// at a time, and every entry the store holds is found, whichever chunk
+// it is in.
+func TestLoadReadsInChunks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := &countingGets{Store: store.NewMemory()}
+	b := &names.Book{Store: st, Prefix: "t:"}
+	const n = 2500
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("wx%016d", i)
+	}
+	for _, i := range []int{0, 999, 1000, 1999, 2000, 2499} {
+		if err := st.Set(ctx, names.Key("t:", ids[i]), store.Value{Data: []byte(`{"name":"n` + fmt.Sprint(i) + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, stats, err := b.Load(ctx, ids, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.calls != 3 || st.most != 1000 {
+		t.Errorf("%d GetMany calls of at most %d keys, want 3 of at most 1000", st.calls, st.most)
+	}
+	if stats.Read != 6 || len(got) != 6 || got.Name(ids[1999]) != "n1999" || got.Name(ids[2499]) != "n2499" {
+		t.Errorf("read %d (%v), want the 6 entries the store holds", stats.Read, got)
 	}
 }
