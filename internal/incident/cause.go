@@ -117,9 +117,27 @@ type Analysis struct {
 	// Causes are the run's platform-level failures, in order.
 	Causes []Cause
 	// InhibitedBy[i] is the key of the cause that inhibits Checks[i], or
-	// "" when it speaks for itself. Unreached checks are inhibited by the
-	// deadline: they change no state.
+	// "" when it speaks for itself; nil when no check is inhibited (a
+	// healthy fleet's run: Inhibitor reads it either way). Unreached
+	// checks are inhibited by the deadline: they change no state.
 	InhibitedBy []string
+}
+
+// Inhibitor returns the key of the cause that inhibits Checks[i], "" when
+// none does.
+func (a Analysis) Inhibitor(i int) string {
+	if i >= len(a.InhibitedBy) {
+		return ""
+	}
+	return a.InhibitedBy[i]
+}
+
+// inhibit marks Checks[i] of n as inhibited by key.
+func (a *Analysis) inhibit(i, n int, key string) {
+	if a.InhibitedBy == nil {
+		a.InhibitedBy = make([]string, n)
+	}
+	a.InhibitedBy[i] = key
 }
 
 // DefaultAdvice is what a deadline line says to change.
@@ -139,7 +157,8 @@ func unreachableKind(kind string) bool {
 //     kind upstream, timeout or network; those failures are inhibited;
 //   - the deadline: checks not reached.
 func Analyze(f Facts) Analysis {
-	a := Analysis{InhibitedBy: make([]string, len(f.Checks))}
+	var a Analysis
+	n := len(f.Checks)
 	var comp, list, unreach, deadline Cause
 	comp = Cause{Key: KeyPrefix + CauseComponentToken, Cause: CauseComponentToken}
 	list = Cause{Key: KeyPrefix + CauseAuthorizerList, Cause: CauseAuthorizerList}
@@ -161,18 +180,18 @@ func Analyze(f Facts) Analysis {
 		c := &f.Checks[i]
 		switch {
 		case !c.Reached:
-			a.InhibitedBy[i] = deadline.Key
+			a.inhibit(i, n, deadline.Key)
 			continue
 		case c.Failed && c.Op == OpComponentToken:
 			if !compSeen {
 				compSeen = true
 				comp.Kind, comp.ErrCode = c.Kind, c.ErrCode
 			}
-			a.InhibitedBy[i] = comp.Key
+			a.inhibit(i, n, comp.Key)
 			comp.Inhibited++
 			continue
 		case c.Failed && c.Op == OpGetAuthorizerList && listSeen:
-			a.InhibitedBy[i] = list.Key
+			a.inhibit(i, n, list.Key)
 			list.Inhibited++
 			continue
 		}
@@ -185,8 +204,8 @@ func Analyze(f Facts) Analysis {
 	if reached >= UnreachableMinChecks && failedUp*100 >= UnreachablePercent*reached {
 		for i := range f.Checks {
 			c := &f.Checks[i]
-			if a.InhibitedBy[i] == "" && c.Failed && unreachableKind(c.Kind) {
-				a.InhibitedBy[i] = unreach.Key
+			if a.Inhibitor(i) == "" && c.Failed && unreachableKind(c.Kind) {
+				a.inhibit(i, n, unreach.Key)
 				unreach.Inhibited++
 			}
 		}

@@ -150,3 +150,17 @@ func TestAnalyze(t *testing.T) {
 		})
 	}
 }
+
+// TestInhibitorOfHealthyRun: a run nothing inhibits keeps no list of
+// inhibitors (a fleet's would be one string per authorizer), and
+// Inhibitor reads "" for every check; one inhibited check makes the list.
+func TestInhibitorOfHealthyRun(t *testing.T) {
+	a := Analyze(Facts{Checks: checks(1000, func(int) Check { return Check{Reached: true} })})
+	if a.InhibitedBy != nil || a.Inhibitor(0) != "" || a.Inhibitor(999) != "" || a.Inhibitor(5000) != "" {
+		t.Fatalf("healthy run: InhibitedBy has %d entries, Inhibitor(0) %q", len(a.InhibitedBy), a.Inhibitor(0))
+	}
+	a = Analyze(Facts{Checks: checks(1000, func(i int) Check { return Check{Reached: i != 7} })})
+	if len(a.InhibitedBy) != 1000 || a.Inhibitor(7) != KeyPrefix+CauseDeadline || a.Inhibitor(8) != "" {
+		t.Fatalf("one unreached check: InhibitedBy has %d entries, Inhibitor(7) %q", len(a.InhibitedBy), a.Inhibitor(7))
+	}
+}

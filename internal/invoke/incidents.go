@@ -50,8 +50,8 @@ func (inv *invocation) incidents(ctx context.Context, ev *Event, run alerts.Run,
 		ev.PlatformFailures = a.Causes
 	}
 	for i := range r.auths {
-		if e := r.auths[i].Error; e != nil && a.InhibitedBy[i] != "" {
-			e.InhibitedBy = a.InhibitedBy[i]
+		if e := r.auths[i].Error; e != nil && a.Inhibitor(i) != "" {
+			e.InhibitedBy = a.Inhibitor(i)
 		}
 	}
 	// Other operations that failed for want of the component token
@@ -229,7 +229,7 @@ func platformRun(run alerts.Run, r *Result, a incident.Analysis, pl plan, inhibi
 	inhibited := map[string]bool{}
 	reached := 0
 	for i := range r.auths {
-		if a.InhibitedBy[i] != "" {
+		if a.Inhibitor(i) != "" {
 			inhibited[r.appids[i]] = true
 		}
 		if !r.auths[i].unreached {
