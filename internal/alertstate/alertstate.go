@@ -263,16 +263,26 @@ type shardState struct {
 
 // shard is the work on one (operation, authorizer) pair.
 type shard struct {
-	scope Scope
-	// marks are the shard's alerts and failures; nil for most of a
-	// fleet's shards, which have none (32+8 bytes a shard, not 80).
-	marks *marks
+	// checked is the pair's position in Run.Checked, for a shard without
+	// marks: most of a fleet's have none, and a shard is 16 bytes, not
+	// the 80 a copy of its pair and two lists made.
+	checked int
+	marks   *marks
 }
 
-// marks are a shard's alerts and failures, as indexes into Run.Alerts and
-// Run.Failures.
+// marks are a shard's pair and its alerts and failures, as indexes into
+// Run.Alerts and Run.Failures.
 type marks struct {
+	scope            Scope
 	alerts, failures []int
+}
+
+// scopeIn returns s's pair, run being the run grouped.
+func (s *shard) scopeIn(run Run) Scope {
+	if s.marks != nil {
+		return s.marks.scope
+	}
+	return run.Checked[s.checked]
 }
 
 // alertsOf returns s's alerts' indexes.
@@ -324,7 +334,7 @@ func Update(ctx context.Context, st store.Store, prefix string, now time.Time, r
 			chunk := pending[start:min(start+readChunk, len(pending))]
 			keys := make([]string, len(chunk))
 			for i, s := range chunk {
-				keys[i] = Key(prefix, s.scope) // per chunk: a fleet has a shard per authorizer
+				keys[i] = Key(prefix, s.scopeIn(run)) // per chunk: a fleet has a shard per authorizer
 			}
 			vals, err := st.GetMany(ctx, keys)
 			if err != nil {
@@ -399,7 +409,7 @@ func group(run Run) []*shard {
 		if sh, ok := marked[s]; ok {
 			return sh
 		}
-		sh := &shard{scope: s, marks: &marks{}}
+		sh := &shard{marks: &marks{scope: s}}
 		marked[s] = sh
 		order = append(order, sh)
 		return sh
@@ -415,7 +425,7 @@ func group(run Run) []*shard {
 	plain := make([]shard, 0, len(run.Checked))
 	list := make([]*shard, 0, len(run.Checked)+len(order))
 	placed := make(map[*shard]bool, len(order))
-	for _, s := range run.Checked {
+	for i, s := range run.Checked {
 		if sh, ok := marked[s]; ok {
 			if !placed[sh] {
 				placed[sh] = true
@@ -423,7 +433,7 @@ func group(run Run) []*shard {
 			}
 			continue
 		}
-		plain = append(plain, shard{scope: s})
+		plain = append(plain, shard{checked: i})
 		list = append(list, &plain[len(plain)-1])
 	}
 	for _, sh := range order {
@@ -477,7 +487,7 @@ func commit(ctx context.Context, st store.Store, s *shard, key string, old store
 		if repeat > 0 && now.Sub(p.Notified) >= repeat {
 			e.Notified = now
 			dirty = true
-			reminders = append(reminders, toChange(s.scope, e, ChangeReminder))
+			reminders = append(reminders, toChange(s.scopeIn(run), e, ChangeReminder))
 		}
 		return e
 	}
@@ -494,7 +504,7 @@ func commit(ctx context.Context, st store.Store, s *shard, key string, old store
 		p, existed := prevByID[id]
 		e = keep(e, p, existed)
 		if !existed {
-			changes = append(changes, toChange(s.scope, e, ChangeNew))
+			changes = append(changes, toChange(s.scopeIn(run), e, ChangeNew))
 		}
 		fsince[i] = e.Since
 		next.Entries = append(next.Entries, e)
@@ -531,7 +541,7 @@ func commit(ctx context.Context, st store.Store, s *shard, key string, old store
 		p, existed := prevByID[id]
 		e = keep(e, p, existed)
 		if !existed {
-			changes = append(changes, toChange(s.scope, e, ChangeNew))
+			changes = append(changes, toChange(s.scopeIn(run), e, ChangeNew))
 		}
 		since[i] = e.Since
 		next.Entries = append(next.Entries, e)
@@ -546,7 +556,7 @@ func commit(ctx context.Context, st store.Store, s *shard, key string, old store
 			next.Entries = append(next.Entries, p)
 		default:
 			dirty = true
-			changes = append(changes, toChange(s.scope, p, ChangeResolved))
+			changes = append(changes, toChange(s.scopeIn(run), p, ChangeResolved))
 		}
 	}
 

@@ -27,7 +27,7 @@ func TestGroup(t *testing.T) {
 	}
 	for i, w := range wants {
 		g := got[i]
-		if g.scope != sc(w.auth) || !slices.Equal(g.alertsOf(), w.alerts) || !slices.Equal(g.failuresOf(), w.failures) {
+		if g.scopeIn(run) != sc(w.auth) || !slices.Equal(g.alertsOf(), w.alerts) || !slices.Equal(g.failuresOf(), w.failures) {
 			t.Errorf("shard %d: %+v, want %+v", i, *g, w)
 		}
 	}
