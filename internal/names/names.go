@@ -105,12 +105,21 @@ type memoEntry struct {
 
 // take puts into out the live entries of appids it holds, and returns
 // whether the store was read lately for those it lacks and, when it was
-// not, which those are.
+// not, which those are (appids itself when it holds none: the caller
+// must not change the list).
 func (m *Memo) take(out Names, appids []string, now time.Time) (rest []string, fresh bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	d := now.Sub(m.readAt)
 	fresh = !m.readAt.IsZero() && d >= 0 && d < MemoReread
+	if len(m.m) == 0 {
+		// Nothing kept (a first run): every appid is lacking, and the
+		// caller only reads the list.
+		if fresh {
+			return nil, true
+		}
+		return appids, false
+	}
 	for _, id := range appids {
 		if me, ok := m.m[id]; ok && now.Before(me.exp) {
 			out[id] = me.e
