@@ -46,14 +46,17 @@ type Check struct {
 	// Reached is false when the run's deadline came before the check
 	// started or answered: it was not checked at all.
 	Reached bool
-	// Failed is set when the check failed; Op, Kind and ErrCode say how.
-	Failed bool
-	// Op is the call that failed (wechat.Error.Op): "component_token"
-	// when the authorizer's token could not be minted because the
-	// component token could not be had.
-	Op      string
-	Kind    string
-	ErrCode int
+	// Failure is set when the check failed: its Op is the call that
+	// failed (wechat.Error.Op), "component_token" when the authorizer's
+	// token could not be minted because the component token could not be
+	// had; its Message is not read. Most of a fleet's checks have none,
+	// and a check is 16 bytes.
+	Failure *Failure
+}
+
+// failed reports whether c failed with op ("": any call).
+func (c *Check) failed(op string) bool {
+	return c.Failure != nil && (op == "" || c.Failure.Op == op)
 }
 
 // Failure is a platform-level call's own failure: the component token or
@@ -182,21 +185,21 @@ func Analyze(f Facts) Analysis {
 		case !c.Reached:
 			a.inhibit(i, n, deadline.Key)
 			continue
-		case c.Failed && c.Op == OpComponentToken:
+		case c.failed(OpComponentToken):
 			if !compSeen {
 				compSeen = true
-				comp.Kind, comp.ErrCode = c.Kind, c.ErrCode
+				comp.Kind, comp.ErrCode = c.Failure.Kind, c.Failure.ErrCode
 			}
 			a.inhibit(i, n, comp.Key)
 			comp.Inhibited++
 			continue
-		case c.Failed && c.Op == OpGetAuthorizerList && listSeen:
+		case c.failed(OpGetAuthorizerList) && listSeen:
 			a.inhibit(i, n, list.Key)
 			list.Inhibited++
 			continue
 		}
 		reached++
-		if c.Failed && unreachableKind(c.Kind) {
+		if c.failed("") && unreachableKind(c.Failure.Kind) {
 			failedUp++
 		}
 	}
@@ -204,7 +207,7 @@ func Analyze(f Facts) Analysis {
 	if reached >= UnreachableMinChecks && failedUp*100 >= UnreachablePercent*reached {
 		for i := range f.Checks {
 			c := &f.Checks[i]
-			if a.Inhibitor(i) == "" && c.Failed && unreachableKind(c.Kind) {
+			if a.Inhibitor(i) == "" && c.failed("") && unreachableKind(c.Failure.Kind) {
 				a.inhibit(i, n, unreach.Key)
 				unreach.Inhibited++
 			}

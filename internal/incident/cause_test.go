@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func checks(n int, f func(i int) Check) []Check {
@@ -27,7 +28,7 @@ func TestAnalyze(t *testing.T) {
 		{name: "component token from the checks",
 			facts: Facts{Checks: checks(2000, func(i int) Check {
 				if i < 1900 {
-					return Check{Reached: true, Failed: true, Op: OpComponentToken, Kind: "config"}
+					return Check{Reached: true, Failure: &Failure{Op: OpComponentToken, Kind: "config"}}
 				}
 				return Check{Reached: true}
 			})},
@@ -38,7 +39,7 @@ func TestAnalyze(t *testing.T) {
 			facts: Facts{Component: &Failure{Op: OpComponentToken, Kind: "auth", ErrCode: 61006, Message: "component_verify_ticket is invalid"},
 				StaleTicket: "no verify ticket pushed for 12h40m",
 				Checks: checks(30, func(int) Check {
-					return Check{Reached: true, Failed: true, Op: OpComponentToken, Kind: "auth", ErrCode: 61006}
+					return Check{Reached: true, Failure: &Failure{Op: OpComponentToken, Kind: "auth", ErrCode: 61006}}
 				})},
 			wantCauses:    []string{CauseComponentToken},
 			wantInhibited: map[string]int{"platform:component_token": 30},
@@ -52,7 +53,7 @@ func TestAnalyze(t *testing.T) {
 			facts: Facts{List: &Failure{Op: OpGetAuthorizerList, Kind: "upstream", ErrCode: -1, Message: "system error"},
 				Checks: checks(30, func(i int) Check {
 					if i < 10 {
-						return Check{Reached: true, Failed: true, Op: OpGetAuthorizerList, Kind: "config"}
+						return Check{Reached: true, Failure: &Failure{Op: OpGetAuthorizerList, Kind: "config"}}
 					}
 					return Check{Reached: true}
 				})},
@@ -61,27 +62,27 @@ func TestAnalyze(t *testing.T) {
 		{name: "95% time out: unreachable",
 			facts: Facts{Checks: checks(2000, func(i int) Check {
 				if i%20 == 0 {
-					return Check{Reached: true, Failed: true, Kind: "permission", ErrCode: 85088}
+					return Check{Reached: true, Failure: &Failure{Kind: "permission", ErrCode: 85088}}
 				}
-				return Check{Reached: true, Failed: true, Kind: "timeout"}
+				return Check{Reached: true, Failure: &Failure{Kind: "timeout"}}
 			})},
 			wantCauses: []string{CauseUnreachable}, wantInhibited: map[string]int{"platform:wechat_unreachable": 1900},
 			wantMessage: []string{"1900 of 2000 authorizer checks failed"}},
 		{name: "89% is not unreachable",
 			facts: Facts{Checks: checks(100, func(i int) Check {
 				if i < 89 {
-					return Check{Reached: true, Failed: true, Kind: "upstream"}
+					return Check{Reached: true, Failure: &Failure{Kind: "upstream"}}
 				}
 				return Check{Reached: true}
 			})},
 			wantInhibited: map[string]int{}},
 		{name: "19 checks are too few",
-			facts:         Facts{Checks: checks(19, func(int) Check { return Check{Reached: true, Failed: true, Kind: "timeout"} })},
+			facts:         Facts{Checks: checks(19, func(int) Check { return Check{Reached: true, Failure: &Failure{Kind: "timeout"}} })},
 			wantInhibited: map[string]int{}},
 		{name: "exactly 20 and 90%",
 			facts: Facts{Checks: checks(20, func(i int) Check {
 				if i < 18 {
-					return Check{Reached: true, Failed: true, Kind: "network"}
+					return Check{Reached: true, Failure: &Failure{Kind: "network"}}
 				}
 				return Check{Reached: true}
 			})},
@@ -91,7 +92,7 @@ func TestAnalyze(t *testing.T) {
 				if i < 607 {
 					return Check{Reached: true}
 				}
-				return Check{Reached: false, Failed: true, Kind: "timeout"}
+				return Check{Reached: false, Failure: &Failure{Kind: "timeout"}}
 			}), Advice: "raise the timeout"},
 			wantCauses: []string{CauseDeadline}, wantInhibited: map[string]int{"platform:deadline": 1393},
 			wantMessage: []string{"reached 607 of 2000 authorizers; the 1393 others were not checked and keep their state; raise the timeout"}},
@@ -102,11 +103,11 @@ func TestAnalyze(t *testing.T) {
 			facts: Facts{List: &Failure{Op: OpGetAuthorizerList, Kind: "upstream"}, Checks: checks(100, func(i int) Check {
 				switch {
 				case i < 10:
-					return Check{Reached: true, Failed: true, Op: OpComponentToken, Kind: "auth", ErrCode: 61005}
+					return Check{Reached: true, Failure: &Failure{Op: OpComponentToken, Kind: "auth", ErrCode: 61005}}
 				case i < 20:
 					return Check{Reached: false}
 				default:
-					return Check{Reached: true, Failed: true, Kind: "upstream"}
+					return Check{Reached: true, Failure: &Failure{Kind: "upstream"}}
 				}
 			})},
 			wantCauses:    []string{CauseComponentToken, CauseAuthorizerList, CauseUnreachable, CauseDeadline},
@@ -162,5 +163,13 @@ func TestInhibitorOfHealthyRun(t *testing.T) {
 	a = Analyze(Facts{Checks: checks(1000, func(i int) Check { return Check{Reached: i != 7} })})
 	if len(a.InhibitedBy) != 1000 || a.Inhibitor(7) != KeyPrefix+CauseDeadline || a.Inhibitor(8) != "" {
 		t.Fatalf("one unreached check: InhibitedBy has %d entries, Inhibitor(7) %q", len(a.InhibitedBy), a.Inhibitor(7))
+	}
+}
+
+// TestCheckSize holds a check, one per fleet authorizer at the end of
+// every run, to 16 bytes.
+func TestCheckSize(t *testing.T) {
+	if n := unsafe.Sizeof(Check{}); n > 16 {
+		t.Errorf("a check is %d bytes, want 16", n)
 	}
 }

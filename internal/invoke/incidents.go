@@ -212,9 +212,9 @@ func factsOf(r *Result) incident.Facts {
 	}
 	for i := range r.auths {
 		a := &r.auths[i]
-		c := incident.Check{Reached: !a.unreached, Failed: a.Error != nil}
+		c := incident.Check{Reached: !a.unreached}
 		if a.Error != nil {
-			c.Op, c.Kind, c.ErrCode = a.Error.op, a.Error.Kind, a.Error.ErrCode
+			c.Failure = &incident.Failure{Op: a.Error.op, Kind: a.Error.Kind, ErrCode: a.Error.ErrCode}
 		}
 		f.Checks[i] = c
 	}

@@ -26,7 +26,7 @@ func stormRun(n int) (alerts.Run, []string, []incident.Check) {
 		run.Checked = append(run.Checked, alerts.Scope{Operation: "getenvinfo", Authorizer: ids[i]})
 		run.Failures = append(run.Failures, alerts.Failure{Authorizer: ids[i], Operation: "getenvinfo", Kind: "permission", ErrCode: 85088,
 			Message: "the app has no cloud development (qbase) privilege"})
-		checks[i] = incident.Check{Reached: true, Failed: true, Kind: "permission", ErrCode: 85088}
+		checks[i] = incident.Check{Reached: true, Failure: &incident.Failure{Kind: "permission", ErrCode: 85088}}
 	}
 	return run, ids, checks
 }
