@@ -16,6 +16,7 @@ import (
 func main() {
 	h := invoke.New(invoke.PlatformAWSLambda)
 	h.KeepWorkers = invoke.PlatformWorkers
+	h.Runtimes.FixedEnv = true // a platform process's environment never changes
 	invoke.RouteStdLog(h)
 	invoke.SetMemoryLimit(os.LookupEnv)
 	lambda.Start(func(ctx context.Context, event json.RawMessage) (io.Reader, error) {

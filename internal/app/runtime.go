@@ -285,6 +285,11 @@ type Cache struct {
 	Options []wechat.Option
 	// OpenStore opens WXCLOUDENV_STORE (store.Open by default).
 	OpenStore func(rawURL string, opts ...store.Option) (store.Store, error)
+	// FixedEnv says that the lookups Get is given never change their
+	// values, as a platform process's environment does not: the first
+	// Runtime (or configuration error) then serves every call, without
+	// reading every variable again (about 3 µs a warm invocation).
+	FixedEnv bool
 
 	mu     sync.Mutex
 	key    string
@@ -311,6 +316,14 @@ func (c *Cache) scrubberLocked() *wechat.Scrubber {
 
 // Get returns the Runtime for the variables lookup reads.
 func (c *Cache) Get(lookup config.Lookup) (*Runtime, error) {
+	if c.FixedEnv {
+		c.mu.Lock()
+		rt, err := c.rt, c.err
+		c.mu.Unlock()
+		if rt != nil || err != nil {
+			return rt, err
+		}
+	}
 	key := fingerprint(lookup)
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -76,3 +76,31 @@ func TestCacheRebuildsOnChange(t *testing.T) {
 		t.Error("an invalid configuration was cached as valid")
 	}
 }
+
+// TestCacheFixedEnv: with FixedEnv, the first configuration (or its
+// error) serves every call, the variables not read again.
+func TestCacheFixedEnv(t *testing.T) {
+	t.Parallel()
+	reads := 0
+	vars := map[string]string{"WECHAT_ACCESS_TOKEN": "token-a"}
+	lookup := func(k string) (string, bool) { reads++; v, ok := vars[k]; return v, ok }
+	c := app.Cache{FixedEnv: true}
+	rt1, err := c.Get(lookup)
+	if err != nil || rt1 == nil {
+		t.Fatal(err)
+	}
+	first := reads
+	vars["WECHAT_ACCESS_TOKEN"] = "token-b"
+	if rt2, _ := c.Get(lookup); rt2 != rt1 || reads != first {
+		t.Errorf("a second call read %d variables and gave another runtime (%v)", reads-first, rt2 != rt1)
+	}
+
+	bad := app.Cache{FixedEnv: true}
+	broken := config.Map(map[string]string{"WECHAT_ACCESS_TOKEN": "t", "WECHAT_RETRIES": "-1"})
+	if _, err := bad.Get(broken); err == nil {
+		t.Fatal("an invalid configuration was accepted")
+	}
+	if _, err := bad.Get(config.Map(vars)); err == nil {
+		t.Error("a fixed environment's configuration error was not kept")
+	}
+}
