@@ -16,7 +16,7 @@ import (
 func main() {
 	h := invoke.New(invoke.PlatformAWSLambda)
 	h.KeepWorkers = invoke.PlatformWorkers
-	h.Runtimes.FixedEnv = true // a platform process's environment never changes
+	h.Runtimes.FixedEnv = true // Lambda sets the environment once per execution environment (SCF may change it per invocation: not there)
 	invoke.RouteStdLog(h)
 	invoke.SetMemoryLimit(os.LookupEnv)
 	lambda.Start(func(ctx context.Context, event json.RawMessage) (io.Reader, error) {

@@ -30,7 +30,6 @@ func main() {
 	}
 	h := invoke.New(invoke.PlatformTencentSCF)
 	h.KeepWorkers = invoke.PlatformWorkers
-	h.Runtimes.FixedEnv = true // a platform process's environment never changes
 	invoke.RouteStdLog(h)
 	invoke.SetMemoryLimit(os.LookupEnv)
 	err := scfrpc.ListenAndServe(h)

@@ -286,9 +286,10 @@ type Cache struct {
 	// OpenStore opens WXCLOUDENV_STORE (store.Open by default).
 	OpenStore func(rawURL string, opts ...store.Option) (store.Store, error)
 	// FixedEnv says that the lookups Get is given never change their
-	// values, as a platform process's environment does not: the first
-	// Runtime (or configuration error) then serves every call, without
-	// reading every variable again (about 3 µs a warm invocation).
+	// values, as a Lambda process's environment does not (SCF's may be
+	// set anew with each invocation): the first Runtime (or configuration
+	// error) then serves every call, without reading every variable again
+	// (about 3 µs a warm invocation).
 	FixedEnv bool
 
 	mu     sync.Mutex
