@@ -226,6 +226,15 @@ func TestSCFVariablesWithInvocation(t *testing.T) {
 	if srv.Calls(wechat.ComponentTokenPath) != 1 {
 		t.Errorf("component token minted %d times over 3 warm invocations, want 1", srv.Calls(wechat.ComponentTokenPath))
 	}
+	// Variables that change between invocations take effect at once: the
+	// process's environment is set anew each time (docs/contract.md,
+	// Configuration rules), unlike Lambda's.
+	srv2 := wechattest.NewServer()
+	defer srv2.Close()
+	a, _ := f.invoke(t, readEvent(t, "scf-timer.json"), 10*time.Second, configtest.MintingVars(srv2.URL))
+	if a.isError || srv2.Calls(wechat.DescribeCloudBaseRunEnvsPath) == 0 {
+		t.Errorf("changed WECHAT_API_BASE_URL: the second server answered %d calls (%.300s)", srv2.Calls(wechat.DescribeCloudBaseRunEnvsPath), a.body)
+	}
 	for _, secret := range []string{wechattest.ComponentAppSecret, wechattest.VerifyTicket, wechattest.AuthorizerRefreshToken} {
 		if strings.Contains(f.out.String(), secret) {
 			t.Errorf("the function's output holds a secret")
