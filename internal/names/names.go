@@ -271,26 +271,13 @@ const readChunk = 1000
 // read reads the entries of ids from the store into out, readChunk at a
 // time, keeping them in the Memo.
 func (b *Book) read(ctx context.Context, ids []string, readAt time.Time, out Names, st *Stats) error {
-	keys := make([]string, 0, min(len(ids), readChunk))
-	for start := 0; start < len(ids); start += readChunk {
-		chunk := ids[start:min(start+readChunk, len(ids))]
-		keys = keys[:0]
-		for _, id := range chunk {
-			keys = append(keys, Key(b.Prefix, id))
-		}
-		got, err := b.Store.GetMany(ctx, keys)
-		if err != nil {
-			return err
-		}
-		for i, id := range chunk {
-			v, ok := got[keys[i]]
-			if !ok {
-				continue
-			}
+	return store.EachOf(ctx, b.Store, len(ids), readChunk, func(i int) string { return Key(b.Prefix, ids[i]) },
+		func(i int, v store.Value) bool {
 			var e Entry
 			if json.Unmarshal(v.Data, &e) != nil {
-				continue
+				return true
 			}
+			id := ids[i]
 			out[id] = e
 			st.Read++
 			if b.Memo != nil {
@@ -300,9 +287,8 @@ func (b *Book) read(ctx context.Context, ids []string, readAt time.Time, out Nam
 				}
 				b.Memo.keep(id, e, exp)
 			}
-		}
-	}
-	return nil
+			return true
+		})
 }
 
 // missing picks the appids to look up: urgent ones first, then the rest,

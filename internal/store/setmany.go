@@ -192,14 +192,26 @@ func (s *Dynamo) batchWrite(ctx context.Context, reqs []writeRequest) error {
 // bounded by one batch, whatever the number of keys. The error is the
 // first read's that failed; the keys before it were handed to fn.
 func Each(ctx context.Context, st Store, keys []string, batch int, fn func(key string, v Value) bool) error {
-	for start := 0; start < len(keys); start += batch {
-		chunk := keys[start:min(start+batch, len(keys))]
-		vals, err := st.GetMany(ctx, chunk)
-		if err != nil {
-			return fmt.Errorf("read %d keys: %w", len(chunk), err)
+	return EachOf(ctx, st, len(keys), batch, func(i int) string { return keys[i] },
+		func(i int, v Value) bool { return fn(keys[i], v) })
+}
+
+// EachOf is Each over n keys that key builds, batch at a time, so that
+// not even the keys are held all at once (a fleet's 10,000 names); fn is
+// given each live key's position.
+func EachOf(ctx context.Context, st Store, n, batch int, key func(i int) string, fn func(i int, v Value) bool) error {
+	keys := make([]string, 0, min(n, batch))
+	for start := 0; start < n; start += batch {
+		keys = keys[:0]
+		for i := start; i < min(start+batch, n); i++ {
+			keys = append(keys, key(i))
 		}
-		for _, k := range chunk {
-			if v, ok := vals[k]; ok && !fn(k, v) {
+		vals, err := st.GetMany(ctx, keys)
+		if err != nil {
+			return fmt.Errorf("read %d keys: %w", len(keys), err)
+		}
+		for j, k := range keys {
+			if v, ok := vals[k]; ok && !fn(start+j, v) {
 				return nil
 			}
 		}
