@@ -13,7 +13,7 @@ import (
 // half as many as the array holds. Callers hold the table's lock.
 type authorizerSlots struct {
 	sorted []idSlot
-	recent map[string]*slot
+	recent map[string]idSlot
 }
 
 // idSlot is one authorizer's slot, under its appid.
@@ -25,10 +25,11 @@ type idSlot struct {
 // minMerge is how many recent slots wait at least before a merge.
 const minMerge = 64
 
-// get returns id's slot, nil when it has none.
-func (a *authorizerSlots) get(id string) *slot {
+// get returns id's entry: its slot (nil when it has none) and id as the
+// string it is kept by.
+func (a *authorizerSlots) get(id string) idSlot {
 	if i, ok := slices.BinarySearchFunc(a.sorted, id, func(e idSlot, id string) int { return strings.Compare(e.id, id) }); ok {
-		return a.sorted[i].s
+		return a.sorted[i]
 	}
 	return a.recent[id]
 }
@@ -36,9 +37,9 @@ func (a *authorizerSlots) get(id string) *slot {
 // add keeps s as id's slot; id has none yet.
 func (a *authorizerSlots) add(id string, s *slot) {
 	if a.recent == nil {
-		a.recent = map[string]*slot{}
+		a.recent = map[string]idSlot{}
 	}
-	a.recent[id] = s
+	a.recent[id] = idSlot{id, s}
 	if len(a.recent) >= max(minMerge, len(a.sorted)/2) {
 		a.merge()
 	}
@@ -50,8 +51,8 @@ func (a *authorizerSlots) merge() {
 		return
 	}
 	add := make([]idSlot, 0, len(a.recent))
-	for id, s := range a.recent {
-		add = append(add, idSlot{id, s})
+	for _, e := range a.recent {
+		add = append(add, e)
 	}
 	slices.SortFunc(add, func(x, y idSlot) int { return strings.Compare(x.id, y.id) })
 	out := make([]idSlot, 0, len(a.sorted)+len(add))
@@ -67,14 +68,4 @@ func (a *authorizerSlots) merge() {
 	}
 	out = append(append(out, a.sorted[i:]...), add[j:]...)
 	a.sorted, a.recent = out, nil
-}
-
-// ids returns the appids, sorted.
-func (a *authorizerSlots) ids() []string {
-	a.merge()
-	out := make([]string, len(a.sorted))
-	for i, e := range a.sorted {
-		out[i] = e.id
-	}
-	return out
 }

@@ -5,11 +5,13 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // TestAuthorizerSlots: every slot added is found under its appid, and
 // only there, whatever the order they come in and however many merges
-// that takes; ids are sorted.
+// that takes, with the appid as the string it was added with; merged,
+// they are sorted.
 func TestAuthorizerSlots(t *testing.T) {
 	t.Parallel()
 	for _, n := range []int{0, 1, minMerge - 1, minMerge, 1000, 10000} {
@@ -24,7 +26,7 @@ func TestAuthorizerSlots(t *testing.T) {
 			var a authorizerSlots
 			want := map[string]*slot{}
 			for i, id := range order {
-				if a.get(id) != nil {
+				if a.get(id).s != nil {
 					t.Fatalf("%s found before it was added", id)
 				}
 				s := &slot{}
@@ -32,25 +34,34 @@ func TestAuthorizerSlots(t *testing.T) {
 				want[id] = s
 				if i%97 == 0 { // lookups between merges
 					for id, s := range want {
-						if a.get(id) != s {
+						if a.get(id).s != s {
 							t.Fatalf("after %d adds, %s has another slot", i+1, id)
 						}
 					}
 				}
 			}
 			for id, s := range want {
-				if a.get(id) != s {
+				if a.get(id).s != s {
 					t.Fatalf("%s has another slot", id)
 				}
 			}
-			if a.get("wx-absent") != nil || a.get("") != nil {
+			if a.get("wx-absent").s != nil || a.get("").s != nil {
 				t.Fatal("an appid never added has a slot")
 			}
-			if got := a.ids(); !slices.Equal(got, ids) && !(n == 0 && len(got) == 0) {
-				t.Fatalf("ids = %d appids, sorted %v; want the %d added, sorted", len(got), slices.IsSorted(got), n)
+			// The appid comes back as the string it was added with.
+			for _, id := range order {
+				copied := string([]byte(id))
+				if got := a.get(copied).id; unsafe.StringData(got) != unsafe.StringData(id) {
+					t.Fatalf("%s came back as another string", id)
+				}
 			}
-			if len(a.recent) != 0 || len(a.sorted) != n {
-				t.Fatalf("after ids: %d sorted, %d recent; want %d, 0", len(a.sorted), len(a.recent), n)
+			a.merge()
+			got := make([]string, len(a.sorted))
+			for i, e := range a.sorted {
+				got[i] = e.id
+			}
+			if !slices.Equal(got, ids) || len(a.recent) != 0 {
+				t.Fatalf("merged: %d appids, sorted %v, %d recent; want the %d added, sorted, none recent", len(got), slices.IsSorted(got), len(a.recent), n)
 			}
 		})
 	}

@@ -88,17 +88,20 @@ func (k *Keeper) SaveListed(ctx context.Context, componentAppID string, refresh 
 // SetListed remembers the refresh token WeChat's authorizer list gave for
 // an authorizer, in the authorizer's slot: the fallback of its mint
 // (Listed) and what a rejected stored one heals from. An empty rt keeps
-// the one known.
-func (k *Keeper) SetListed(componentAppID, authorizerAppID, rt string) {
+// the one known. It returns the appid as the string the keeper holds the
+// slot by, which a fleet's list keeps instead of the copy each read of
+// WeChat's list decodes anew.
+func (k *Keeper) SetListed(componentAppID, authorizerAppID, rt string) string {
 	if rt == "" || k.layout != LayoutOwn {
-		return
+		return authorizerAppID
 	}
-	s := k.authorizerSlot(componentAppID, authorizerAppID)
+	id, s := k.authorizerSlotID(componentAppID, authorizerAppID)
 	s.mu.Lock()
 	if s.listedValue() != rt {
 		s.setListed(rt)
 	}
 	s.mu.Unlock()
+	return id
 }
 
 // Listed returns the refresh token SetListed remembered for an

@@ -345,9 +345,17 @@ func (k *Keeper) slotFor(key, op string) *slot {
 }
 
 // authorizerSlot returns the slot of an authorizer's token, creating it.
-// A fleet keeps one per authorizer, so they are kept by appid, and over a
-// private store (which never reads or writes them) without a store key.
+// A fleet keeps one per authorizer, so they are kept by appid (byid.go),
+// and over a private store (which never reads or writes them) without a
+// store key.
 func (k *Keeper) authorizerSlot(componentAppID, authorizerAppID string) *slot {
+	_, s := k.authorizerSlotID(componentAppID, authorizerAppID)
+	return s
+}
+
+// authorizerSlotID is authorizerSlot that also returns the appid as the
+// string the slot is kept by.
+func (k *Keeper) authorizerSlotID(componentAppID, authorizerAppID string) (string, *slot) {
 	k.t.mu.Lock()
 	defer k.t.mu.Unlock()
 	byID := k.t.auths[componentAppID]
@@ -355,29 +363,15 @@ func (k *Keeper) authorizerSlot(componentAppID, authorizerAppID string) *slot {
 		byID = &authorizerSlots{}
 		k.t.auths[componentAppID] = byID
 	}
-	s := byID.get(authorizerAppID)
-	if s == nil {
-		s = &slot{kind: kindAuthorizer}
-		if !k.private {
-			s.rare = &slotRare{key: k.keys.AuthorizerToken(componentAppID, authorizerAppID)}
-		}
-		byID.add(authorizerAppID, s)
+	if e := byID.get(authorizerAppID); e.s != nil {
+		return e.id, e.s
 	}
-	return s
-}
-
-// AuthorizerIDs returns, sorted, the appids of a platform's authorizers
-// whose tokens the keeper holds in memory: the strings it keeps them by,
-// which a fleet's list can use instead of the copies each read of
-// WeChat's authorizer list decodes anew.
-func (k *Keeper) AuthorizerIDs(componentAppID string) []string {
-	k.t.mu.Lock()
-	defer k.t.mu.Unlock()
-	byID := k.t.auths[componentAppID]
-	if byID == nil {
-		return nil
+	s := &slot{kind: kindAuthorizer}
+	if !k.private {
+		s.rare = &slotRare{key: k.keys.AuthorizerToken(componentAppID, authorizerAppID)}
 	}
-	return byID.ids()
+	byID.add(authorizerAppID, s)
+	return authorizerAppID, s
 }
 
 // findAuthorizerSlot returns the slot of an authorizer's token, nil when
@@ -389,7 +383,7 @@ func (k *Keeper) findAuthorizerSlot(componentAppID, authorizerAppID string) *slo
 	if byID == nil {
 		return nil
 	}
-	return byID.get(authorizerAppID)
+	return byID.get(authorizerAppID).s
 }
 
 // local reports whether s's token is kept in memory only: an
