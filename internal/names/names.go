@@ -110,8 +110,7 @@ type memoEntry struct {
 func (m *Memo) take(out Names, appids []string, now time.Time) (rest []string, fresh bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	d := now.Sub(m.readAt)
-	fresh = !m.readAt.IsZero() && d >= 0 && d < MemoReread
+	fresh = m.readLately(now)
 	if len(m.m) == 0 {
 		// Nothing kept (a first run): every appid is lacking, and the
 		// caller only reads the list.
@@ -151,7 +150,7 @@ func (m *Memo) keep(appid string, e Entry, exp time.Time) {
 func (m *Memo) lacking(appids []string, now time.Time) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if d := now.Sub(m.readAt); !m.readAt.IsZero() && d >= 0 && d < MemoReread {
+	if m.readLately(now) {
 		return nil
 	}
 	has := func(id string) bool { me, ok := m.m[id]; return ok && now.Before(me.exp) }
@@ -166,6 +165,13 @@ func (m *Memo) lacking(appids []string, now time.Time) []string {
 		}
 	}
 	return out
+}
+
+// readLately reports whether the store was read for the entries lacking
+// less than MemoReread before now. Callers hold m.mu.
+func (m *Memo) readLately(now time.Time) bool {
+	d := now.Sub(m.readAt)
+	return !m.readAt.IsZero() && d >= 0 && d < MemoReread
 }
 
 // read records that the store was read for every entry lacking at now.
